@@ -1,0 +1,1 @@
+"""One module per outside system; nothing else imports their libraries."""

@@ -1,0 +1,1 @@
+"""One module per verb: plain functions that take data and return a result."""

@@ -1,0 +1,300 @@
+"""The one loader of `revops.yaml`.
+
+Every error names the file, the line, the key and what was expected, and is a ConfigError
+(exit 2). `revops validate` and every verb go through `load()`.
+
+A minimal file::
+
+    host:
+      root: /                       # or a copy of one; relative paths are from this file
+    suites:
+      core:
+        phase: 1
+        units: [revcore-gateway.service, revpublish.service]
+
+Everything else has a default; see `Config` and its parts below.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from revops.errors import ConfigError
+
+CONFIG_NAME = "revops.yaml"
+DEFAULT_UNIT_DIRS = ("etc/systemd/system", "lib/systemd/system", "usr/lib/systemd/system")
+_DURATION = re.compile(r"^(\d+(\.\d+)?(ms|s|m|h))+$")
+_MEMORY = re.compile(r"^\d+(\.\d+)?[bkmgBKMG]?$")
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    phase: int
+    units: tuple[str, ...]  # unit names or fnmatch patterns ("revflow-leadgen-*.service")
+    memory: str = "512m"  # compose mem_limit default for the suite's services
+    cpus: float = 0.5
+    # Pins the operator chose to settle a conflict inside the suite: {"requests": "==2.32.3"}.
+    overrides: tuple[tuple[str, str], ...] = ()
+
+    def matches(self, unit_name: str) -> bool:
+        return any(fnmatch.fnmatchcase(unit_name, pattern) for pattern in self.units)
+
+
+@dataclass(frozen=True)
+class Health:
+    path: str = "/health"
+    interval: str = "30s"
+    timeout: str = "10s"
+    retries: int = 3
+    start_period: str = "10s"
+    bind_address: str = "127.0.0.1"  # where API ports are published
+    probe_timeout: float = 2.0  # revops' own /health probe, seconds
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path  # the revops.yaml this came from
+    root: Path  # the host's filesystem root ("/" on a real host)
+    unit_dirs: tuple[str, ...] = DEFAULT_UNIT_DIRS  # relative to root, in systemd's precedence order
+    unit_pattern: str = "*"
+    venv_search: tuple[str, ...] = ("opt", "srv")
+    venv_search_depth: int = 4
+    bus: str = "system"  # "system", or "user" as `systemctl --user`
+    mask_on_migrate: bool = False
+    suites: tuple[Suite, ...] = ()
+    deprecated: tuple[str, ...] = ()
+    shared_env_file: str = "/opt/shared-api-engine/.env"
+    image_base: str = "revflow/python-base:latest"
+    image_prefix: str = "revflow"
+    network: str = "revflow-network"
+    health: Health = field(default_factory=Health)
+    ledger: str = ".revops/ledger.sqlite"  # SQLite file; REVOPS_DATABASE_URL overrides
+    inventory_dir: str = "inventory"
+    lockfiles_dir: str = "lockfiles"
+    compose_dir: str = "compose"
+    templates_dir: str = "templates"
+    wheelhouse: str = ".revops/wheelhouse"
+
+    @property
+    def base_dir(self) -> Path:
+        """The ops repo: the directory holding revops.yaml; outputs are written under it."""
+        return self.path.parent
+
+    def out(self, name: str) -> Path:
+        return self.base_dir / getattr(self, f"{name}_dir")
+
+    def suite_of(self, unit_name: str) -> Suite | None:
+        for suite in self.suites:
+            if suite.matches(unit_name):
+                return suite
+        return None
+
+    def is_deprecated(self, unit_name: str) -> bool:
+        return any(fnmatch.fnmatchcase(unit_name, p) for p in self.deprecated)
+
+    @property
+    def database_url(self) -> str:
+        url = os.environ.get("REVOPS_DATABASE_URL")
+        if url:
+            return url
+        return f"sqlite:///{(self.base_dir / self.ledger).resolve()}"
+
+
+def find(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
+    """The config to use: `--config`, else `revops.yaml` in the current directory."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(str(path), None, "no such file (given with --config)")
+        return path
+    path = (cwd or Path.cwd()) / CONFIG_NAME
+    if not path.is_file():
+        raise ConfigError(
+            str(path), None,
+            "no revops.yaml here; run inside an ops repo, pass --config FILE, "
+            "or create an example with `revops example-host DIR`",
+        )
+    return path
+
+
+def load(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Config:
+    path = find(explicit, cwd)
+    return parse(path.read_text(encoding="utf-8"), path)
+
+
+class _Reader:
+    """Walks the YAML tree, remembering each key's line so errors can point at it."""
+
+    def __init__(self, text: str, path: Path) -> None:
+        self.path = path
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark else None
+            raise ConfigError(str(path), None, f"not valid YAML: {getattr(exc, 'problem', exc)}", line) from None
+        self.lines: dict[str, int] = {}
+        if node is not None:
+            self._index(node, "")
+        if self.data is None:
+            self.data = {}
+        if not isinstance(self.data, dict):
+            raise ConfigError(str(path), None, "expected a mapping at the top level", 1)
+
+    def _index(self, node: yaml.Node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+                self.lines[key] = key_node.start_mark.line + 1
+                self._index(value_node, key)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                key = f"{prefix}[{i}]"
+                self.lines[key] = item.start_mark.line + 1
+                self._index(item, key)
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        line = self.lines.get(key)
+        if line is None and "." in key:
+            line = self.lines.get(key.rsplit(".", 1)[0])
+        return ConfigError(str(self.path), key, message, line)
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, what: str | None = None) -> Any:
+        value: Any = self.data
+        for part in key.split("."):
+            if not isinstance(value, dict) or part not in value:
+                return default
+            value = value[part]
+        if value is None:
+            return default
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and kind is not bool:
+            raise self.fail(key, f"expected {what or _kind_name(kind)}, got {value!r}")
+        if not isinstance(value, kind):
+            raise self.fail(key, f"expected {what or _kind_name(kind)}, got {type(value).__name__} {value!r}")
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self.get(key, list, None, "a list of strings")
+        if value is None:
+            return default
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self.fail(f"{key}[{i}]", f"expected a string, got {item!r}")
+        return tuple(value)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+             dict: "a mapping", list: "a list"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+_KNOWN_TOP = {"host", "systemd", "suites", "deprecated", "shared_env_file", "image", "network",
+              "health", "ledger", "paths"}
+
+
+def parse(text: str, path: Path) -> Config:
+    r = _Reader(text, path)
+    for key in r.data:
+        if key not in _KNOWN_TOP:
+            raise r.fail(str(key), f"unknown key; expected one of: {', '.join(sorted(_KNOWN_TOP))}")
+    root_text = r.get("host.root", str, "/")
+    root = Path(root_text)
+    if not root.is_absolute():
+        root = (path.parent / root).resolve()
+    bus = r.get("systemd.bus", str, "system")
+    if bus not in ("system", "user"):
+        raise r.fail("systemd.bus", f"expected 'system' or 'user', got {bus!r}")
+    health = _health(r)
+    return Config(
+        path=path.resolve(),
+        root=root,
+        unit_dirs=r.strings("host.unit_dirs", DEFAULT_UNIT_DIRS),
+        unit_pattern=r.get("host.unit_pattern", str, "*"),
+        venv_search=r.strings("host.venv_search", ("opt", "srv")),
+        venv_search_depth=_positive(r, "host.venv_search_depth", 4),
+        bus=bus,
+        mask_on_migrate=r.get("systemd.mask_on_migrate", bool, False),
+        suites=_suites(r),
+        deprecated=r.strings("deprecated", ()),
+        shared_env_file=r.get("shared_env_file", str, Config.shared_env_file),
+        image_base=r.get("image.base", str, Config.image_base),
+        image_prefix=r.get("image.prefix", str, Config.image_prefix),
+        network=r.get("network", str, Config.network),
+        health=health,
+        ledger=r.get("ledger.path", str, Config.ledger),
+        inventory_dir=r.get("paths.inventory", str, "inventory"),
+        lockfiles_dir=r.get("paths.lockfiles", str, "lockfiles"),
+        compose_dir=r.get("paths.compose", str, "compose"),
+        templates_dir=r.get("paths.templates", str, "templates"),
+        wheelhouse=r.get("paths.wheelhouse", str, Config.wheelhouse),
+    )
+
+
+def _positive(r: _Reader, key: str, default: int) -> int:
+    value = r.get(key, int, default)
+    if value < 1:
+        raise r.fail(key, f"expected a positive integer, got {value}")
+    return value
+
+
+def _duration(r: _Reader, key: str, default: str) -> str:
+    value = r.get(key, str, default, "a duration such as 30s or 1m30s")
+    if not _DURATION.match(value):
+        raise r.fail(key, f"expected a duration such as 30s or 1m30s, got {value!r}")
+    return value
+
+
+def _health(r: _Reader) -> Health:
+    path = r.get("health.path", str, "/health")
+    if not path.startswith("/"):
+        raise r.fail("health.path", f"expected an absolute URL path such as /health, got {path!r}")
+    return Health(
+        path=path,
+        interval=_duration(r, "health.interval", "30s"),
+        timeout=_duration(r, "health.timeout", "10s"),
+        retries=_positive(r, "health.retries", 3),
+        start_period=_duration(r, "health.start_period", "10s"),
+        bind_address=r.get("health.bind_address", str, "127.0.0.1"),
+        probe_timeout=r.get("health.probe_timeout", float, 2.0),
+    )
+
+
+def _suites(r: _Reader) -> tuple[Suite, ...]:
+    raw = r.get("suites", dict, {}, "a mapping of suite name to {phase, units}")
+    suites = []
+    for name, body in raw.items():
+        key = f"suites.{name}"
+        if not isinstance(body, dict):
+            raise r.fail(key, "expected a mapping with 'phase' and 'units'")
+        phase = r.get(f"{key}.phase", int, None)
+        if phase is None or phase < 1:
+            raise r.fail(f"{key}.phase", "expected a phase number (1, 2, ...)")
+        units = r.strings(f"{key}.units", ())
+        if not units:
+            raise r.fail(f"{key}.units", "expected a non-empty list of unit names or patterns")
+        memory = str(r.get(f"{key}.memory", (str, int), "512m"))
+        if not _MEMORY.match(memory):
+            raise r.fail(f"{key}.memory", f"expected a size such as 256m or 1g, got {memory!r}")
+        cpus = r.get(f"{key}.cpus", float, 0.5)
+        if cpus <= 0:
+            raise r.fail(f"{key}.cpus", f"expected a positive number of CPUs, got {cpus}")
+        overrides = r.get(f"{key}.overrides", dict, {}, "a mapping of distribution to specifier")
+        for dist, spec in overrides.items():
+            if not isinstance(spec, str) or not spec.strip():
+                raise r.fail(f"{key}.overrides.{dist}", f"expected a specifier such as '==2.32.3', got {spec!r}")
+        suites.append(Suite(name=str(name), phase=phase, units=units, memory=memory, cpus=cpus,
+                            overrides=tuple(sorted((str(k), v.strip()) for k, v in overrides.items()))))
+    return tuple(suites)

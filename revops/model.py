@@ -1,0 +1,156 @@
+"""The inventory as data: what `inventory scan` writes and every later verb reads.
+
+The JSON contract of design.md is the `to_dict()` of these classes; extend, never rename.
+`inventory/units.yaml` and `inventory/venvs.yaml` hold the same dicts under `units:` and
+`venvs:` beside `scanned_at` (when the content last changed) and `root`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from revops.errors import ConfigError
+
+LIVE = "LIVE"
+CACHED = "CACHED"
+UNAVAILABLE = "UNAVAILABLE"
+
+
+@dataclass
+class Problem:
+    """Something wrong with a unit, located as precisely as we can: file and line."""
+
+    code: str  # stable, kebab-case: "no-exec-start", "invalid-utf8", "garbage-line", ...
+    detail: str
+    file: str | None = None  # as the host sees it
+    line: int | None = None
+
+
+@dataclass
+class LiveState:
+    """A unit's state as its manager reported it; every field null when UNAVAILABLE."""
+
+    provenance: str  # LIVE, CACHED or UNAVAILABLE
+    checked_at: str | None  # ISO 8601, UTC
+    reason: str | None = None  # why UNAVAILABLE
+    load_state: str | None = None
+    active_state: str | None = None
+    sub_state: str | None = None
+    result: str | None = None
+    n_restarts: int | None = None
+    main_pid: int | None = None
+    unit_file_state: str | None = None  # enabled, disabled, masked, static, ...
+
+
+@dataclass
+class Unit:
+    name: str  # "revpublish.service", or an instance "revflow-worker@3.service"
+    path: str | None  # fragment, relative to the root as in the contract: "etc/systemd/system/x.service"
+    exec_start: list[list[str]] = field(default_factory=list)
+    working_directory: str | None = None
+    user: str | None = None
+    environment_files: list[str] = field(default_factory=list)  # "-" prefix removed
+    environment: dict[str, str] = field(default_factory=dict)
+    restart: str | None = None
+    after: list[str] = field(default_factory=list)
+    requires: list[str] = field(default_factory=list)
+    port: int | None = None
+    venv: str | None = None
+    suite: str | None = None
+    phase: int | None = None
+    deprecated: bool = False
+    memory_max: str | None = None
+    cpu_quota: str | None = None
+    dropins: list[str] = field(default_factory=list)
+    masked: bool = False
+    problems: list[Problem] = field(default_factory=list)
+    live: LiveState | None = None
+
+    @property
+    def service_name(self) -> str:
+        """The compose service name: the unit name without `.service` ("revpublish")."""
+        return self.name[: -len(".service")] if self.name.endswith(".service") else self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Unit":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["problems"] = [Problem(**p) for p in data.get("problems") or []]
+        if data.get("live"):
+            values["live"] = LiveState(**data["live"])
+        return cls(**values)
+
+
+@dataclass
+class Venv:
+    path: str  # as the host sees it
+    healthy: bool
+    problems: list[str] = field(default_factory=list)  # codes: "interpreter-missing", ...
+    details: list[str] = field(default_factory=list)  # one human line per problem
+    used_by: list[str] = field(default_factory=list)  # unit names
+    python_version: str | None = None
+
+    @property
+    def orphan(self) -> bool:
+        return not self.used_by
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Venv":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Inventory:
+    root: str
+    scanned_at: str | None
+    units: list[Unit] = field(default_factory=list)
+    venvs: list[Venv] = field(default_factory=list)
+
+    def unit(self, name: str) -> Unit | None:
+        for unit in self.units:
+            if unit.name == name or unit.service_name == name:
+                return unit
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"units": [u.to_dict() for u in self.units], "venvs": [v.to_dict() for v in self.venvs]}
+
+
+UNITS_FILE = "units.yaml"
+VENVS_FILE = "venvs.yaml"
+
+
+def load(inventory_dir: Path) -> Inventory:
+    """Read inventory/units.yaml and venvs.yaml; a clear error when missing or malformed."""
+    units_doc = _read(inventory_dir / UNITS_FILE)
+    venvs_doc = _read(inventory_dir / VENVS_FILE)
+    try:
+        units = [Unit.from_dict(u) for u in units_doc.get("units") or []]
+        venvs = [Venv.from_dict(v) for v in venvs_doc.get("venvs") or []]
+    except TypeError as exc:
+        raise ConfigError(str(inventory_dir), None, f"inventory does not match this revops version: {exc}") from None
+    return Inventory(root=units_doc.get("root", "/"), scanned_at=units_doc.get("scanned_at"), units=units, venvs=venvs)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(str(path), None, "missing; run `revops inventory scan` first")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(str(path), None, f"not valid YAML: {exc}", mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), None, "expected a mapping at the top level", 1)
+    return data
