@@ -67,13 +67,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         output.error("aborted")
         sys.exit(errors.EXIT_INTERRUPTED)
-    except SystemExit:
-        raise
-    except Exception as exc:  # a click usage error or a bug: show it plainly
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(errors.EXIT_USAGE)
-        raise
+    except typer.TyperException as exc:  # bad flags or arguments, reported by the parser
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            output.error(str(exc))
+        sys.exit(errors.EXIT_USAGE)
     sys.exit(code if isinstance(code, int) else errors.EXIT_OK)
