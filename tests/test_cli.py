@@ -1,0 +1,52 @@
+"""The CLI edge: exit codes are decided once, in revops.cli.main."""
+
+import subprocess
+import sys
+
+import pytest
+
+from revops import cli, errors
+
+
+def run_main(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    return exit_info.value.code
+
+
+def test_version_exits_zero(capsys):
+    assert run_main(["--version"]) == 0
+    assert "revops" in capsys.readouterr().out
+
+
+def test_unknown_option_is_usage_error(capsys):
+    assert run_main(["--no-such-flag"]) == errors.EXIT_USAGE
+    assert "No such option" in capsys.readouterr().err
+
+
+def test_no_arguments_shows_help_and_is_usage_error(capsys):
+    assert run_main([]) == errors.EXIT_USAGE
+
+
+def test_revops_errors_map_to_their_exit_codes(monkeypatch, capsys):
+    def boom(*_args, **_kwargs):
+        raise errors.CheckFailed("the check failed", hint="look here")
+
+    monkeypatch.setattr(cli, "app", boom)
+    assert run_main(["x"]) == errors.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "the check failed" in err and "look here" in err
+
+
+def test_interrupt_exits_130(monkeypatch):
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", interrupted)
+    assert run_main(["x"]) == errors.EXIT_INTERRUPTED
+
+
+def test_console_script_runs_as_a_module():
+    proc = subprocess.run([sys.executable, "-m", "revops", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("revops ")
