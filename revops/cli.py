@@ -45,13 +45,228 @@ def _root(
 def example_host_cmd(
     directory: Path = typer.Argument(..., help="Where to write the example host (created if missing)."),
     live: bool = typer.Option(False, "--live", help="Also make it runnable under the systemd user manager."),
+    wheelhouse: Optional[Path] = typer.Option(
+        None, "--wheelhouse", help="Wheels for the phase-1 venvs of --live (default: $REVOPS_WHEELHOUSE)."),
+    teardown: bool = typer.Option(
+        False, "--teardown", help="Stop and remove the units a --live run put into the user manager."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Write a realistic RevFlow OS host (149 units, venvs, module code) under DIRECTORY."""
     from revops.commands import example_host
 
-    result = example_host.run(directory, live=live)
+    result = example_host.run(directory, live=live, wheelhouse=wheelhouse, teardown=teardown)
     output.emit(result, as_json=json_out, render=example_host.render)
+
+
+@app.command("status")
+def status_cmd(
+    config: Optional[Path] = ConfigOpt,
+    phase: list[int] = typer.Option([], "--phase", help="Only this phase (repeatable)."),
+    suite: list[str] = typer.Option([], "--suite", help="Only this suite (repeatable)."),
+    service: list[str] = typer.Option([], "--service", help="Only this service: name or pattern (repeatable)."),
+    json_out: bool = JsonOpt,
+    fmt: str = typer.Option("text", "--format", help="text, json or prometheus (node_exporter textfile)."),
+    watch: Optional[float] = typer.Option(
+        None, "--watch", is_flag=False, flag_value=2.0, metavar="[SECONDS]",
+        help="Redraw every SECONDS (default 2) until Ctrl-C."),
+) -> None:
+    """What runs where, and is it healthy? Exit 0 only when every service is healthy somewhere."""
+    from revops.commands import status
+
+    code = status.main(load_config(config), phase, suite, service,
+                       "json" if json_out else fmt, watch)
+    raise typer.Exit(code)
+
+
+@app.command("lock")
+def lock_cmd(
+    config: Optional[Path] = ConfigOpt,
+    suite: list[str] = typer.Option([], "--suite", help="Only this suite (repeatable)."),
+    offline: bool = typer.Option(False, "--offline", help="No index: resolve from the wheelhouse only."),
+    find_links: Optional[Path] = typer.Option(None, "--find-links", help="Wheelhouse directory (default: paths.wheelhouse)."),
+    check: bool = typer.Option(False, "--check", help="Exit 1 when a lock is missing or no longer matches its input."),
+    prove: bool = typer.Option(False, "--prove", help="Install each lock by hash into a fresh venv, pip check, import the apps."),
+    resolver: str = typer.Option("pip-tools", "--resolver", help="pip-tools or uv."),
+    json_out: bool = JsonOpt,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be locked; write nothing."),
+) -> None:
+    """One hash-pinned, conflict-checked requirements lock per suite (lockfiles/<suite>.txt)."""
+    from revops.commands import lock
+
+    options = lock.Options(suites=tuple(suite), offline=offline, find_links=find_links, check=check,
+                           prove=prove, resolver=resolver, dry_run=dry_run)
+    result = lock.run(load_config(config), options)
+    output.emit(result, as_json=json_out, render=lock.render)
+    if not result.ok:
+        output.error(lock.failure_summary(result))
+    raise typer.Exit(0 if result.ok else errors.EXIT_FAILED)
+
+
+inventory_app = typer.Typer(help="Read the host: units, venvs, live state.", no_args_is_help=True)
+app.add_typer(inventory_app, name="inventory")
+
+
+@inventory_app.command("scan")
+def inventory_scan_cmd(
+    root: Optional[Path] = typer.Option(None, "--root", help="Host root to scan (default: host.root of revops.yaml)."),
+    config: Optional[Path] = ConfigOpt,
+    json_out: bool = JsonOpt,
+    live: Optional[bool] = typer.Option(None, "--live/--no-live", help="Read live state over D-Bus (default: only when the root is /)."),
+    user: bool = typer.Option(False, "--user", help="Use the user manager, as systemctl --user."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Where to write units.yaml/venvs.yaml (default: the inventory dir of revops.yaml)."),
+    write: bool = typer.Option(True, "--write/--no-write", help="Write the inventory files."),
+    deep: bool = typer.Option(False, "--deep", help="Hash every RECORD entry of every venv (slower)."),
+) -> None:
+    """Every service unit (read as systemd reads it) and every venv, with live state."""
+    import dataclasses
+
+    from revops.commands import inventory
+
+    try:
+        cfg = load_config(config)
+    except errors.ConfigError:
+        if root is None or config is not None:
+            raise
+        cfg = config_mod.Config(path=Path.cwd() / config_mod.CONFIG_NAME, root=root)
+        write = write and output_dir is not None  # no revops.yaml: write only where told
+    if root is not None:
+        cfg = dataclasses.replace(cfg, root=root.resolve())
+    result = inventory.run(cfg, live=live, user=user, output_dir=output_dir, write=write, deep=deep)
+    output.emit(result.contract() if json_out else result, as_json=json_out, render=inventory.render)
+
+
+def _confirm_with(render_plan):
+    """A confirm() for a verb: show its plan on stderr, then ask (nothing runs on 'no')."""
+
+    def confirm(plan) -> bool:
+        render_plan(plan, output.stderr)
+        return typer.confirm("Go ahead?", default=False, err=True)
+
+    return confirm
+
+
+@app.command("migrate")
+def migrate_cmd(
+    phase: Optional[int] = typer.Option(None, "--phase", help="The phase to migrate (1, 2, ...)."),
+    service: list[str] = typer.Option([], "--service", help="Only this service (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    force: Optional[str] = typer.Option(None, "--force", metavar="REASON",
+                                        help="Start although earlier phases are not verified healthy; REASON is journaled."),
+    json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Cut services over from systemd to their containers, health-gated, with rollback."""
+    from revops.commands import migrate
+
+    if phase is None and not service:
+        raise errors.UsageError("give --phase N or --service NAME")
+    result = migrate.run(load_config(config), phase, service, dry_run=dry_run, yes=yes, force=force,
+                         confirm=_confirm_with(migrate.render_plan))
+    output.emit(result, as_json=json_out, render=migrate.render)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("rollback")
+def rollback_cmd(
+    services: list[str] = typer.Argument(None, help="Services to put back under systemd."),
+    phase: Optional[int] = typer.Option(None, "--phase", help="Every migrated service of this phase."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be done; change nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Back to systemd: container removed (image kept), unit enabled, started and verified."""
+    from revops.commands import rollback
+
+    result = rollback.run(load_config(config), list(services or []), phase, dry_run=dry_run, yes=yes,
+                          confirm=_confirm_with(rollback.render_plan))
+    output.emit(result, as_json=json_out, render=rollback.render)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("quick-wins")
+def quick_wins_cmd(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the actions; change nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Stop and disable the deprecated units; restart the ones quick_wins.restart names."""
+    from revops.commands import quickwins
+
+    result = quickwins.run(load_config(config), dry_run=dry_run, yes=yes,
+                           confirm=_confirm_with(quickwins.render_actions))
+    output.emit(result, as_json=json_out, render=quickwins.render)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("cleanup")
+def cleanup_cmd(
+    apply: bool = typer.Option(False, "--apply", help="Move the planned files into the quarantine."),
+    undo: Optional[str] = typer.Option(None, "--undo", metavar="RUN", help="Put a quarantine run's files back."),
+    json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Phase 3: plan (default), --apply into a quarantine with a manifest, --undo RUN."""
+    from revops.commands import cleanup
+
+    if apply and undo is not None:
+        raise errors.UsageError("--apply and --undo cannot be combined")
+    result = cleanup.run(load_config(config), apply=apply, undo=undo)
+    output.emit(result, as_json=json_out, render=cleanup.render)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("generate")
+def generate_cmd(
+    check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff when compose/ differs."),
+    config: Optional[Path] = ConfigOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Write compose/: a Dockerfile and a compose file per suite, and the top-level docker-compose.yml."""
+    from revops.commands import generate
+
+    result = generate.run(load_config(config), check=check)
+    output.emit(result, as_json=json_out, render=generate.render)
+    generate.exit_status(result)
+
+
+@app.command("validate")
+def validate_cmd(
+    paths: list[Path] = typer.Argument(None, help="Compose files, Dockerfiles or directories (default: compose/)."),
+    fmt: str = typer.Option("text", "--format", help="text, json, junit or sarif."),
+    json_out: bool = typer.Option(False, "--json", help="Same as --format json."),
+    strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Check compose files and Dockerfiles: compose-spec schema, revops' rules, compose config, hadolint."""
+    from revops.commands import validate
+
+    fmt = "json" if json_out else fmt
+    found = config is not None or Path(config_mod.CONFIG_NAME).is_file()
+    request = validate.Request(list(paths or []), fmt, strict)
+    result = validate.run(request, load_config(config) if found else None)
+    output.emit(result, as_json=fmt == "json", render=validate.renderer(fmt))
+    validate.exit_status(result)
+
+
+@app.command("build")
+def build_cmd(
+    suite: list[str] = typer.Option([], "--suite", help="Only this suite (repeatable)."),
+    find_links: Optional[Path] = typer.Option(
+        None, "--find-links", envvar="REVOPS_WHEELHOUSE",
+        help="Offline: fill the wheelhouse from this directory, no index (default: $REVOPS_WHEELHOUSE)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be built; build nothing."),
+    config: Optional[Path] = ConfigOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Build the images of the generated compose files (wheelhouse from the locks, docker SDK, no index)."""
+    from revops.commands import build
+
+    result = build.run(load_config(config), build.Options(tuple(suite), find_links, dry_run))
+    output.emit(result, as_json=json_out, render=build.render)
+    build.exit_status(result)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,7 +29,11 @@ import yaml
 from revops.errors import ConfigError
 
 CONFIG_NAME = "revops.yaml"
-DEFAULT_UNIT_DIRS = ("etc/systemd/system", "lib/systemd/system", "usr/lib/systemd/system")
+# systemd.unit(5) "UNIT FILE LOAD PATH" of a system manager, highest precedence first (the
+# generator and control directories exist only on a running system). On merged-usr hosts
+# lib/ is usr/lib/: the scan reads a directory reached twice only once.
+DEFAULT_UNIT_DIRS = ("etc/systemd/system", "run/systemd/system", "usr/local/lib/systemd/system",
+                     "lib/systemd/system", "usr/lib/systemd/system")
 _DURATION = re.compile(r"^(\d+(\.\d+)?(ms|s|m|h))+$")
 _MEMORY = re.compile(r"^\d+(\.\d+)?[bkmgBKMG]?$")
 
@@ -82,6 +86,11 @@ class Config:
     compose_dir: str = "compose"
     templates_dir: str = "templates"
     wheelhouse: str = ".revops/wheelhouse"
+    # Units the quick wins restart (the fix plan's "systemctl restart revflow-revwins").
+    quick_wins_restart: tuple[str, ...] = ("revflow-revwins.service",)
+    # Leftover units (fnmatch patterns) the operator names for `revops cleanup`, beside the
+    # migrated, deprecated and duplicate units it finds itself.
+    cleanup_leftovers: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -201,7 +210,7 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-_KNOWN_TOP = {"host", "systemd", "suites", "deprecated", "shared_env_file", "image", "network",
+_KNOWN_TOP = {"host", "systemd", "suites", "deprecated", "shared_env_file", "image", "network", "quick_wins", "cleanup",
               "health", "ledger", "paths"}
 
 
@@ -240,6 +249,8 @@ def parse(text: str, path: Path) -> Config:
         compose_dir=r.get("paths.compose", str, "compose"),
         templates_dir=r.get("paths.templates", str, "templates"),
         wheelhouse=r.get("paths.wheelhouse", str, Config.wheelhouse),
+        quick_wins_restart=r.strings("quick_wins.restart", Config.quick_wins_restart),
+        cleanup_leftovers=r.strings("cleanup.leftovers", ()),
     )
 
 

@@ -7,6 +7,7 @@ The JSON contract of design.md is the `to_dict()` of these classes; extend, neve
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ class Problem:
     detail: str
     file: str | None = None  # as the host sees it
     line: int | None = None
+    fatal: bool = False  # systemd itself would refuse to load the unit for this
 
 
 @dataclass
@@ -67,13 +69,20 @@ class Unit:
     cpu_quota: str | None = None
     dropins: list[str] = field(default_factory=list)
     masked: bool = False
+    template: bool = False  # a "foo@.service" listed because no instance of it was found
+    aliases: list[str] = field(default_factory=list)  # other names linked to this unit
+    exec_start_prefixes: list[str] = field(default_factory=list)  # per command: "-", "+@", "" ...
     problems: list[Problem] = field(default_factory=list)
     live: LiveState | None = None
+    service_type: str | None = None  # Type= (simple, exec, notify, oneshot, ...); None when not read
 
     @property
     def service_name(self) -> str:
         """The compose service name: the unit name without `.service` ("revpublish")."""
-        return self.name[: -len(".service")] if self.name.endswith(".service") else self.name
+        stem = self.name[: -len(".service")] if self.name.endswith(".service") else self.name
+        # Compose service names allow [a-zA-Z0-9._-] only: an instance "revflow-worker@3"
+        # becomes "revflow-worker-3".
+        return re.sub(r"[^a-zA-Z0-9._-]", "-", stem)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,7 +156,8 @@ def _read(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(str(path), None, "missing; run `revops inventory scan` first")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's safe loader when present: the inventory is large, pure-Python YAML is slow.
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(str(path), None, f"not valid YAML: {exc}", mark.line + 1 if mark else None) from None

@@ -1,0 +1,331 @@
+"""The Docker Engine through the docker SDK: the one place revops talks to dockerd.
+
+`connect()` reads the engine's address from the environment (DOCKER_HOST, as the docker CLI
+does) and negotiates the API version, so a 20.10 engine and a newer one both work. An engine
+that cannot be reached is an AdapterUnavailable naming the address; a request the engine
+refuses is a CheckFailed carrying the engine's own explanation. Results are plain dataclasses.
+
+Containers are named by id, by name, or by compose service (the `com.docker.compose.service`
+label compose puts on what it creates), because the verbs know services, not ids.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from revops.errors import AdapterUnavailable, CheckFailed
+
+COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+BUILD_TAIL_LINES = 30
+START_HINT = "start dockerd or set DOCKER_HOST (for the test bed: scripts/testbed start)"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EngineVersion:
+    version: str
+    api_version: str
+    os: str
+    arch: str
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    tag: str
+    image_id: str | None
+    log_tail: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ContainerSummary:
+    """One row of a container listing: what `docker ps` knows without an inspect."""
+
+    id: str
+    name: str
+    image: str
+    state: str  # created, running, restarting, exited, paused, dead
+    status: str  # the engine's human text, e.g. "Up 3 minutes (healthy)"
+    health: str | None  # healthy, unhealthy, starting; None when the image has no check
+    labels: dict[str, str] = field(default_factory=dict)
+    # The listing does not carry the restart count; container_state() reads it.
+    restart_count: int | None = None
+
+
+@dataclass(frozen=True)
+class HealthProbe:
+    exit_code: int
+    output: str
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What an inspect says about one container (State.*, including State.Health)."""
+
+    id: str
+    name: str
+    image: str
+    status: str
+    exit_code: int | None
+    health: str | None
+    failing_streak: int | None
+    last_probe: HealthProbe | None
+    restart_count: int
+    started_at: str | None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    container_port: str  # "8000/tcp"
+    host_ip: str
+    host_port: int
+
+
+def address() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def connect(timeout: float = 30) -> "Engine":
+    """An Engine for DOCKER_HOST; AdapterUnavailable when nothing answers there."""
+    try:
+        client = docker.from_env(timeout=int(timeout))
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise AdapterUnavailable(f"Docker engine at {address()}: {_reason(exc)}", hint=START_HINT) from None
+    return Engine(client)
+
+
+def _reason(exc: Exception) -> str:
+    text = getattr(exc, "explanation", None) or str(exc)
+    return " ".join(text.split())
+
+
+@contextlib.contextmanager
+def _engine_errors(what: str) -> Iterator[None]:
+    """Engine refusals become CheckFailed, a vanished engine AdapterUnavailable."""
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        raise CheckFailed(f"{what}: {_reason(exc)}") from None
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise AdapterUnavailable(f"Docker engine at {address()}: {what}: {_reason(exc)}",
+                                 hint=START_HINT) from None
+
+
+class Engine:
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+        self.api = client.api
+
+    # -- engine ---------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        with _engine_errors("ping"):
+            return bool(self.api.ping())
+
+    def version(self) -> EngineVersion:
+        with _engine_errors("version"):
+            v = self.api.version()
+        return EngineVersion(v.get("Version", ""), v.get("ApiVersion", ""), v.get("Os", ""), v.get("Arch", ""))
+
+    # -- images ---------------------------------------------------------------------
+
+    def image_labels(self, tag: str) -> dict[str, str] | None:
+        """The image's labels ({} when it has none); None when there is no such image."""
+        with _engine_errors(f"inspect image {tag}"):
+            try:
+                found = self.api.inspect_image(tag)
+            except docker.errors.ImageNotFound:
+                return None
+        return dict((found.get("Config") or {}).get("Labels") or {})
+
+    def image_exists(self, tag: str) -> bool:
+        return self.image_labels(tag) is not None
+
+    def build(
+        self,
+        context_dir: str | os.PathLike[str],
+        dockerfile: str,
+        tag: str,
+        buildargs: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        *,
+        target: str | None = None,
+        progress: Progress | None = None,
+    ) -> BuiltImage:
+        """Build context_dir/dockerfile as tag, passing each output line to progress.
+
+        Never pulls: bases come from the local engine. A failed build raises CheckFailed
+        with the build's last lines, which say which step broke and why.
+        """
+        context = Path(context_dir)
+        if not context.is_dir():
+            raise CheckFailed(f"docker build {tag}: build context {context} is not a directory")
+        tail: collections.deque[str] = collections.deque(maxlen=BUILD_TAIL_LINES)
+        image_id = None
+        with _engine_errors(f"docker build {tag}"):
+            chunks = self.api.build(
+                path=str(context), dockerfile=dockerfile, tag=tag, buildargs=dict(buildargs or {}),
+                labels=dict(labels or {}), target=target, rm=True, forcerm=True, pull=False, decode=True,
+            )
+            for chunk in chunks:
+                image_id = _aux_id(chunk) or image_id
+                for line in _chunk_lines(chunk):
+                    tail.append(line)
+                    if progress is not None:
+                        progress(line)
+                if "error" in chunk:
+                    raise CheckFailed(f"docker build {tag} failed: {_one_line(chunk['error'])}\n"
+                                      + "\n".join(tail))
+        return BuiltImage(tag, image_id, tuple(tail))
+
+    # -- containers -----------------------------------------------------------------
+
+    def create(
+        self,
+        image: str,
+        name: str,
+        *,
+        command: Sequence[str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        ports: Mapping[int, tuple[str, int | None]] | None = None,
+        environment: Mapping[str, str] | None = None,
+        user: str | None = None,
+    ) -> str:
+        """Create a container; ports maps container port -> (host ip, host port or None for
+        any free port). Returns the container id."""
+        bindings = {cport: (ip,) if hport is None else (ip, hport) for cport, (ip, hport) in (ports or {}).items()}
+        with _engine_errors(f"create container {name} from {image}"):
+            created = self.api.create_container(
+                image, command=list(command) if command is not None else None, name=name,
+                labels=dict(labels or {}), ports=list(bindings), environment=dict(environment or {}),
+                user=user, host_config=self.api.create_host_config(port_bindings=bindings),
+            )
+        return created["Id"]
+
+    def start(self, container: str) -> None:
+        with _engine_errors(f"start container {container}"):
+            self.api.start(container)
+
+    def stop(self, container: str, timeout: int = 10) -> None:
+        with _engine_errors(f"stop container {container}"):
+            self.api.stop(container, timeout=timeout)
+
+    def remove(self, container: str, *, force: bool = True, missing_ok: bool = True) -> None:
+        with _engine_errors(f"remove container {container}"):
+            try:
+                self.api.remove_container(container, force=force, v=True)
+            except docker.errors.NotFound:
+                if not missing_ok:
+                    raise CheckFailed(f"remove container {container}: no such container") from None
+
+    def list_containers(self, labels: Sequence[str] = (), *, all: bool = True) -> list[ContainerSummary]:
+        """Containers carrying every label given ("key" or "key=value"), newest first;
+        one request to the engine whatever their number."""
+        filters = {"label": list(labels)} if labels else None
+        with _engine_errors("list containers"):
+            rows = self.api.containers(all=all, filters=filters)
+        return [_summary(row) for row in rows]
+
+    def container_state(self, container: str) -> ContainerState | None:
+        """The inspect of a container named by id, name or compose service; None if none."""
+        found = self._inspect(container)
+        return None if found is None else _state(found)
+
+    def published_ports(self, container: str) -> list[PublishedPort]:
+        found = self._require(container)
+        ports = (found.get("NetworkSettings") or {}).get("Ports") or {}
+        return [
+            PublishedPort(cport, b.get("HostIp", ""), int(b["HostPort"]))
+            for cport, binds in sorted(ports.items()) for b in (binds or []) if b.get("HostPort")
+        ]
+
+    def logs_tail(self, container: str, lines: int = 50) -> list[str]:
+        """The last lines of the container's stdout and stderr, oldest first."""
+        found = self._require(container)
+        with _engine_errors(f"logs of {container}"):
+            raw = self.api.logs(found["Id"], stdout=True, stderr=True, tail=lines)
+        return raw.decode("utf-8", errors="replace").splitlines()
+
+    def _require(self, container: str) -> dict[str, Any]:
+        found = self._inspect(container)
+        if found is None:
+            raise CheckFailed(f"no container named {container} (id, name or compose service)")
+        return found
+
+    def _inspect(self, container: str) -> dict[str, Any] | None:
+        with _engine_errors(f"inspect container {container}"):
+            try:
+                return self.api.inspect_container(container)
+            except docker.errors.NotFound:
+                pass
+            rows = self.api.containers(all=True, filters={"label": [f"{COMPOSE_SERVICE_LABEL}={container}"]})
+            if not rows:
+                return None
+            try:
+                return self.api.inspect_container(rows[0]["Id"])
+            except docker.errors.NotFound:  # removed between the listing and the inspect
+                return None
+
+
+def _summary(row: Mapping[str, Any]) -> ContainerSummary:
+    names = row.get("Names") or []
+    status = row.get("Status") or ""
+    return ContainerSummary(
+        id=row["Id"], name=names[0].lstrip("/") if names else "", image=row.get("Image", ""),
+        state=row.get("State", ""), status=status, health=_health_from_status(status),
+        labels=dict(row.get("Labels") or {}),
+    )
+
+
+def _health_from_status(status: str) -> str | None:
+    """The listing tells health only inside its status text: "Up 5s (health: starting)"."""
+    for marker, health in (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"),
+                           ("(health: starting)", "starting")):
+        if marker in status:
+            return health
+    return None
+
+
+def _state(found: Mapping[str, Any]) -> ContainerState:
+    state = found.get("State") or {}
+    health = state.get("Health") or {}
+    probes = health.get("Log") or []
+    last = probes[-1] if probes else None
+    return ContainerState(
+        id=found["Id"], name=found.get("Name", "").lstrip("/"),
+        image=(found.get("Config") or {}).get("Image", ""), status=state.get("Status", ""),
+        exit_code=state.get("ExitCode"), health=health.get("Status"),
+        failing_streak=health.get("FailingStreak"),
+        last_probe=None if last is None else HealthProbe(
+            last.get("ExitCode", -1), last.get("Output", ""), last.get("Start", ""), last.get("End", "")),
+        restart_count=found.get("RestartCount", 0), started_at=state.get("StartedAt"),
+        labels=dict((found.get("Config") or {}).get("Labels") or {}),
+    )
+
+
+def _aux_id(chunk: Mapping[str, Any]) -> str | None:
+    aux = chunk.get("aux")
+    return aux.get("ID") if isinstance(aux, dict) else None
+
+
+def _chunk_lines(chunk: Mapping[str, Any]) -> list[str]:
+    text = chunk.get("stream") or chunk.get("status") or ""
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())

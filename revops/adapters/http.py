@@ -1,0 +1,243 @@
+"""/health probes over HTTP (httpx): one, many at once, or until healthy.
+
+A probe never guesses: "healthy" means a 2xx answer was read just now; a refused connection,
+a timeout or any other status is "unhealthy" with what went wrong; "unknown" is kept for a
+service whose URL nobody knows. Proxies from the environment are ignored (trust_env=False):
+probes go straight to the address they name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import httpx
+
+HEALTHY = "healthy"
+UNHEALTHY = "unhealthy"
+UNKNOWN = "unknown"
+
+BODY_HEAD_CHARS = 200
+# Enough bytes for 200 characters of any UTF-8 text; the rest of a large body is not read.
+_BODY_READ_BYTES = BODY_HEAD_CHARS * 4
+
+
+@dataclass(frozen=True)
+class Probe:
+    url: str | None
+    state: str  # healthy, unhealthy or unknown
+    status_code: int | None
+    latency_ms: float | None
+    body_head: str | None
+    error: str | None
+    checked_at: str  # ISO 8601, UTC
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == HEALTHY
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def unknown(url: str | None, reason: str = "no health URL known") -> Probe:
+    return Probe(url, UNKNOWN, None, None, None, reason, _now())
+
+
+def answered(url: str, status_code: int, latency_ms: float, body: bytes) -> Probe:
+    head = body.decode("utf-8", errors="replace")[:BODY_HEAD_CHARS]
+    healthy = 200 <= status_code < 300
+    error = None if healthy else f"HTTP {status_code}"
+    return Probe(url, HEALTHY if healthy else UNHEALTHY, status_code, round(latency_ms, 2),
+                 head, error, _now())
+
+
+def failed(url: str, latency_ms: float, exc: BaseException, timeout: float) -> Probe:
+    return Probe(url, UNHEALTHY, None, round(latency_ms, 2), None, describe_error(exc, timeout),
+                 _now())
+
+
+def describe_error(exc: BaseException, timeout: float) -> str:
+    """A short reason a person can act on: refused, timed out, DNS, protocol."""
+    if isinstance(exc, httpx.TimeoutException):
+        kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
+        return f"{kind} after {timeout:g}s"
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc) or "connection failed"
+        if _refused(exc):
+            return "connection refused"
+        return f"cannot connect: {text}"
+    if isinstance(exc, httpx.InvalidURL) or isinstance(exc, httpx.UnsupportedProtocol):
+        return f"invalid URL: {exc}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _refused(exc: BaseException) -> bool:
+    """True when the exception, or one it was raised from, is a refused connection.
+
+    The async transport words it "All connection attempts failed" and keeps the
+    ConnectionRefusedError underneath, so the chain is walked.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError) or "refused" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _client_timeout(timeout: float) -> httpx.Timeout:
+    return httpx.Timeout(timeout)
+
+
+# ---------------------------------------------------------------------------------------
+# One probe
+
+
+def probe(url: str | None, timeout: float, *, client: httpx.Client | None = None) -> Probe:
+    """GET url once; the whole answer (connect, headers, body head) within `timeout`."""
+    if not url:
+        return unknown(url)
+    if client is None:
+        with httpx.Client(trust_env=False, timeout=_client_timeout(timeout)) as own:
+            return _probe_with(own, url, timeout)
+    return _probe_with(client, url, timeout)
+
+
+def _probe_with(client: httpx.Client, url: str, timeout: float) -> Probe:
+    started = time.perf_counter()
+    try:
+        with client.stream("GET", url, timeout=_client_timeout(timeout)) as response:
+            body = _read_head_sync(response)
+            status = response.status_code
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return failed(url, (time.perf_counter() - started) * 1000, exc, timeout)
+    return answered(url, status, (time.perf_counter() - started) * 1000, body)
+
+
+def _read_head_sync(response: httpx.Response) -> bytes:
+    chunks = bytearray()
+    for chunk in response.iter_bytes():
+        chunks += chunk
+        if len(chunks) >= _BODY_READ_BYTES:
+            break
+    return bytes(chunks)
+
+
+# ---------------------------------------------------------------------------------------
+# Many probes at once
+
+
+def probe_many(urls: dict[str, str | None], timeout: float,
+               concurrency: int = 64) -> dict[str, Probe]:
+    """Probe every URL concurrently (at most `concurrency` in flight); keys are kept."""
+    if not urls:
+        return {}
+    coroutine = _probe_all(urls, timeout, max(1, concurrency))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    # Called from inside an event loop (a --watch view, say): run ours on a thread.
+    return _run_in_thread(coroutine)
+
+
+def _run_in_thread(coroutine) -> dict[str, Probe]:
+    result: dict[str, dict[str, Probe]] = {}
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # handed back to the caller's thread below
+            errors.append(exc)
+
+    worker = threading.Thread(target=target, name="revops-probes")
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
+    return result["value"]
+
+
+async def _probe_all(urls: dict[str, str | None], timeout: float,
+                     concurrency: int) -> dict[str, Probe]:
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(trust_env=False, timeout=_client_timeout(timeout),
+                                 limits=limits) as client:
+
+        async def one(url: str | None) -> Probe:
+            if not url:
+                return unknown(url)
+            async with gate:
+                return await _probe_async(client, url, timeout)
+
+        probes = await asyncio.gather(*(one(url) for url in urls.values()))
+    return dict(zip(urls.keys(), probes))
+
+
+async def _probe_async(client: httpx.AsyncClient, url: str, timeout: float) -> Probe:
+    started = time.perf_counter()
+    try:
+        # wait_for bounds the whole exchange, not only each read as httpx's timeout does.
+        status, body = await asyncio.wait_for(_get_head_async(client, url), timeout)
+    except asyncio.TimeoutError:
+        elapsed = (time.perf_counter() - started) * 1000
+        return failed(url, elapsed, httpx.ReadTimeout("read timed out"), timeout)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return failed(url, (time.perf_counter() - started) * 1000, exc, timeout)
+    return answered(url, status, (time.perf_counter() - started) * 1000, body)
+
+
+async def _get_head_async(client: httpx.AsyncClient, url: str) -> tuple[int, bytes]:
+    async with client.stream("GET", url) as response:
+        chunks = bytearray()
+        async for chunk in response.aiter_bytes():
+            chunks += chunk
+            if len(chunks) >= _BODY_READ_BYTES:
+                break
+        return response.status_code, bytes(chunks)
+
+
+# ---------------------------------------------------------------------------------------
+# Until healthy
+
+
+def backoff(start: float = 0.05, factor: float = 1.5, cap: float = 1.0):
+    """The pauses between health attempts: 50 ms, 75 ms, ... at most 1 s."""
+    delay = start
+    while True:
+        yield delay
+        delay = min(delay * factor, cap)
+
+
+def wait_healthy(url: str | None, deadline_s: float,
+                 on_attempt: Callable[[int, Probe], None] | None = None,
+                 *, attempt_timeout: float = 2.0) -> Probe:
+    """Probe until a 2xx answer or `deadline_s` seconds pass; return the last probe.
+
+    The caller reads `.healthy`; on failure the last probe says why (status, body, error).
+    on_attempt(attempt_number, probe) is called after every attempt, for progress output.
+    """
+    if not url:
+        return unknown(url)
+    deadline = time.monotonic() + deadline_s
+    with httpx.Client(trust_env=False) as client:
+        for attempt, pause in enumerate(backoff(), start=1):
+            remaining = deadline - time.monotonic()
+            result = probe(url, max(0.05, min(attempt_timeout, remaining)), client=client)
+            if on_attempt is not None:
+                on_attempt(attempt, result)
+            remaining = deadline - time.monotonic()
+            if result.healthy or remaining <= 0:
+                return result
+            time.sleep(min(pause, remaining))
+    raise AssertionError("unreachable")  # backoff() never ends

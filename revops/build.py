@@ -1,0 +1,182 @@
+"""Building the images of the generated stack, air-gapped (`revops build`, migrate's preflight).
+
+Plan first (which suites, which images, what is already built), then execute per suite:
+1. fill the wheelhouse from the suite's lock (`pip download` with hashes, on the host);
+2. stage compose/<suite>/.stage (the lock, the locked wheels, each service's code);
+3. build each service's target of compose/<suite>/Dockerfile through the docker SDK, no index.
+An image whose tag exists and whose `revops.context` label matches the staged inputs is reused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from revops import model, output
+from revops.adapters import proc
+from revops.commands.generate import read_locks, run as generate_run
+from revops.config import Config
+from revops.errors import CheckFailed, UsageError
+from revops.generate import build_files, context, mapping
+from revops.generate.render import dockerfile_path
+from revops.generate.spec import SuiteSpec
+
+CONTEXT_LABEL = "revops.context"
+
+
+@dataclass
+class ImageStep:
+    service: str
+    tag: str
+    state: str  # planned, built, reused, failed
+    seconds: float | None = None
+    reason: str | None = None
+
+
+@dataclass
+class SuiteStep:
+    suite: str
+    lock: str
+    context_dir: str
+    wheelhouse: str
+    wheels: str = "planned"  # planned, present, downloaded
+    images: list[ImageStep] = field(default_factory=list)
+
+
+@dataclass
+class BuildResult:
+    dry_run: bool
+    ok: bool = True
+    suites: list[SuiteStep] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Options:
+    suites: tuple[str, ...] = ()
+    find_links: Path | None = None  # offline: no index, wheels from here
+    dry_run: bool = False
+
+
+def plan(config: Config, options: Options) -> tuple[list[SuiteSpec], BuildResult]:
+    check = generate_run(config, check=True)
+    if not check.ok:
+        raise CheckFailed(f"{check.compose_dir} is not what the inputs give",
+                          hint="run `revops generate` first, so the images match the compose files")
+    inventory = model.load(config.out("inventory"))
+    rendered, _ = build_files(inventory, config, read_locks(config))
+    known = {s.name for s in rendered.suites}
+    unknown = [s for s in options.suites if s not in known]
+    if unknown:
+        raise UsageError(f"--suite {', '.join(unknown)}: no generated services; suites with some: {', '.join(sorted(known))}")
+    chosen = [s for s in rendered.suites if not options.suites or s.name in options.suites]
+    result = BuildResult(dry_run=options.dry_run)
+    for suite in chosen:
+        step = SuiteStep(suite.name, suite.lock_path, str(config.out("compose") / suite.name),
+                         str(config.base_dir / config.wheelhouse))
+        step.images = [ImageStep(s.name, s.image, "planned") for s in suite.services]
+        result.suites.append(step)
+    return chosen, result
+
+
+def run(config: Config, options: Options) -> BuildResult:
+    suites, result = plan(config, options)
+    if options.dry_run:
+        return result
+    from revops.adapters import docker_engine
+
+    engine = docker_engine.connect()
+    total = sum(len(s.images) for s in result.suites)
+    with output.progress("building images", total) as advance:
+        for suite, step in zip(suites, result.suites):
+            _build_suite(config, suite, step, options, engine, advance)
+    result.ok = all(i.state != "failed" for s in result.suites for i in s.images)
+    return result
+
+
+def _build_suite(config: Config, suite: SuiteSpec, step: SuiteStep, options: Options, engine, advance) -> None:
+    lock_path = config.base_dir / suite.lock_path
+    lock_text = lock_path.read_text(encoding="utf-8")
+    wheelhouse = Path(step.wheelhouse)
+    requirements = context.locked_requirements(lock_text)
+    wheels, missing = context.matching_wheels(wheelhouse, requirements)
+    step.wheels = "present"
+    if missing:
+        fill_wheelhouse(lock_path, wheelhouse, options.find_links)
+        wheels, missing = context.matching_wheels(wheelhouse, requirements)
+        step.wheels = "downloaded"
+        if missing:
+            raise CheckFailed(f"{lock_path}: no wheel with a locked hash for {', '.join(missing)} in {wheelhouse}")
+    code_dirs = {s.name: code_dir(s.code_dir, config) for s in suite.services}
+    absent = [f"{name}: {path}" for name, path in code_dirs.items() if not path.is_dir()]
+    if absent:
+        raise CheckFailed("service code not found (WorkingDirectory): " + "; ".join(absent))
+    context_dir = Path(step.context_dir)
+    stage_dir = context.stage(context_dir, lock_text, wheels, code_dirs)
+    dockerfile = config.out("compose") / dockerfile_path(suite.name)
+    shared = context.tree_digest(dockerfile, stage_dir / "requirements.lock", stage_dir / "wheelhouse")
+    for service, image in zip(suite.services, step.images):
+        digest = context.tree_digest(stage_dir / "services" / service.name)
+        wanted = f"{shared[:32]}{digest[:32]}"
+        labels = engine.image_labels(image.tag)
+        if labels is not None and labels.get(CONTEXT_LABEL) == wanted:
+            image.state = "reused"
+            advance(1)
+            continue
+        started = time.monotonic()
+        try:
+            engine.build(context_dir, "Dockerfile", image.tag, target=service.name,
+                         labels={CONTEXT_LABEL: wanted}, progress=lambda line: None)
+        except CheckFailed as exc:
+            image.state, image.reason = "failed", explain_failure(exc.message, lock_text)
+        else:
+            image.state = "built"
+        image.seconds = round(time.monotonic() - started, 1)
+        advance(1)
+
+
+def explain_failure(message: str, lock_text: str) -> str:
+    """Add what a sysadmin can do about the failures we recognise."""
+    missing = re.findall(r"^(\S+ \S+ requires \S+, which is not installed\.)$", message, re.MULTILINE)
+    if not missing:
+        return message
+    locked_for = re.search(r"^# python: (\S+)$", lock_text, re.MULTILINE)
+    return (f"{message}\n`pip check` in the image: {' '.join(missing)} The lock is not a complete closure "
+            f"for the image's Python (it was resolved for Python {locked_for.group(1) if locked_for else '?'}); "
+            "re-lock the suite for the interpreter of the base image.")
+
+
+def code_dir(path: str, config: Config) -> Path:
+    """Where a unit's WorkingDirectory is on disk: under the host root (a copy, or / itself)."""
+    return Path(config.root) / mapping.host_path(path, config).lstrip("/")
+
+
+def fill_wheelhouse(lock: Path, wheelhouse: Path, find_links: Path | None) -> None:
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "pip", "download", "--require-hashes", "--no-deps", "--only-binary=:all:",
+            "--disable-pip-version-check", "-r", str(lock), "-d", str(wheelhouse)]
+    if find_links is not None:
+        argv += ["--no-index", "--find-links", str(find_links)]
+    proc.run(argv, timeout=900)
+
+
+def build_suite(config: Config, suite: str, find_links: Path | None = None) -> str:
+    """Build one suite's images (what migrate's preflight calls); returns a one-line summary.
+
+    Offline when find_links is given, or when REVOPS_WHEELHOUSE names a wheelhouse.
+    """
+    if find_links is None and os.environ.get("REVOPS_WHEELHOUSE"):
+        find_links = Path(os.environ["REVOPS_WHEELHOUSE"])
+    result = run(config, Options((suite,), find_links))
+    exit_status(result)
+    images = [i for s in result.suites for i in s.images]
+    return f"suite {suite}: " + ", ".join(f"{i.service} {i.state}" for i in images)
+
+
+def exit_status(result: BuildResult) -> None:
+    failed = [f"{i.service}: {i.reason}" for s in result.suites for i in s.images if i.state == "failed"]
+    if failed:
+        raise CheckFailed("image build failed:\n" + "\n".join(failed))

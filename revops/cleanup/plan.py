@@ -1,0 +1,105 @@
+"""What `revops cleanup` would move, and why: pure data from the inventory, the config, the
+ledger's service states and (when readable) systemd's live unit states.
+
+Units: migrated (the ledger says so, and the unit is no longer enabled), deprecated
+(revops.yaml `deprecated:`), duplicates (outside every suite, running the code of a suite
+unit from its WorkingDirectory) and leftovers the operator names (`cleanup.leftovers`).
+A unit systemd reports active is never planned. Venvs: unhealthy in the inventory, and used
+by no unit that stays.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from revops.config import Config
+from revops.model import Inventory, Unit
+
+MIGRATED = "migrated"
+DEPRECATED = "deprecated"
+DUPLICATE = "duplicate"
+LEFTOVER = "leftover"
+CORRUPTED_VENV = "corrupted-venv"
+BUSY = ("active", "activating", "reloading", "deactivating")
+
+
+@dataclass(frozen=True)
+class LiveUnit:
+    active_state: str
+    unit_file_state: str | None
+
+
+@dataclass
+class Candidate:
+    kind: str  # "unit" or "venv"
+    name: str  # unit name, or venv path as the host sees it
+    why: str  # migrated, deprecated, duplicate, leftover, corrupted-venv
+    detail: str
+    paths: list[str] = field(default_factory=list)  # host paths to move (filled by quarantine.collect)
+
+
+@dataclass(frozen=True)
+class Kept:
+    name: str
+    reason: str
+
+
+@dataclass
+class CleanupPlan:
+    candidates: list[Candidate]
+    kept: list[Kept]
+    systemd: str  # LIVE, or UNAVAILABLE with the reason
+
+
+def unit_reason(unit: Unit, config: Config, states: Mapping[str, str], suite_dirs: Mapping[str, str]) -> tuple[str, str] | None:
+    """Why this unit is redundant, or None."""
+    if states.get(unit.name) == MIGRATED:
+        return MIGRATED, "runs in its container now (ledger: migrated)"
+    if config.is_deprecated(unit.name) or unit.deprecated:
+        return DEPRECATED, "listed under deprecated: in revops.yaml"
+    if config.suite_of(unit.name) is not None:
+        return None
+    original = suite_dirs.get(unit.working_directory or "")
+    if original and original != unit.name:
+        return DUPLICATE, f"outside every suite, runs the code of {original} from {unit.working_directory}"
+    if any(fnmatch.fnmatchcase(unit.name, p) for p in config.cleanup_leftovers):
+        return LEFTOVER, "named under cleanup.leftovers in revops.yaml"
+    return None
+
+
+def build(inventory: Inventory, config: Config, states: Mapping[str, str],
+          live: Mapping[str, LiveUnit] | None, live_reason: str | None = None) -> CleanupPlan:
+    suite_dirs = {u.working_directory: u.name for u in inventory.units
+                  if u.working_directory and config.suite_of(u.name) is not None and "@." not in u.name}
+    candidates, kept = [], []
+    leaving: set[str] = set()
+    for unit in inventory.units:
+        found = unit_reason(unit, config, states, suite_dirs)
+        if found is None:
+            continue
+        why, detail = found
+        now = (live or {}).get(unit.name)
+        if now is not None and now.active_state in BUSY:
+            kept.append(Kept(unit.name, f"{why}, but systemd says it is {now.active_state} now"))
+            continue
+        if why == MIGRATED and now is not None and now.unit_file_state == "enabled":
+            kept.append(Kept(unit.name, "migrated, but still enabled: a reboot would start it"))
+            continue
+        if unit.path is None:
+            kept.append(Kept(unit.name, f"{why}, but it has no unit file of its own"))
+            continue
+        candidates.append(Candidate("unit", unit.name, why, detail))
+        leaving.add(unit.name)
+    for venv in inventory.venvs:
+        if venv.healthy:
+            continue
+        users = [u for u in venv.used_by if u not in leaving and states.get(u) != MIGRATED]
+        if users:
+            kept.append(Kept(venv.path, f"corrupted, but still used by {', '.join(sorted(users))}"))
+            continue
+        problems = ", ".join(venv.problems) or "unhealthy"
+        candidates.append(Candidate("venv", venv.path, CORRUPTED_VENV, problems))
+    systemd = "LIVE" if live is not None else f"UNAVAILABLE ({live_reason})"
+    return CleanupPlan(candidates, kept, systemd)

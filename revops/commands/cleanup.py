@@ -1,0 +1,183 @@
+"""`revops cleanup`: phase 3. A plan by default; `--apply` moves redundant unit files and
+corrupted venvs into `.revops/quarantine/<run>/` (nothing is deleted) and reloads systemd;
+`--undo RUN` puts a run's files back and checks each against its manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from revops import model, output
+from revops.adapters.ledger import open_ledger
+from revops.cleanup import plan as C
+from revops.cleanup import quarantine as Q
+from revops.config import Config
+from revops.errors import EXIT_FAILED, EXIT_OK, CheckFailed, RevopsError
+from revops.migrate import resume, wiring
+from revops.migrate.journal import Journal
+
+
+@dataclass
+class CleanupResult:
+    mode: str  # plan, apply, undo
+    plan: C.CleanupPlan | None = None
+    run: str | None = None
+    quarantine: str | None = None
+    moved: list[str] = field(default_factory=list)  # host paths moved (apply) or restored (undo)
+    differences: list[str] = field(default_factory=list)  # after undo: what is not as it was
+    systemd_reload: str | None = None
+    exit_code: int = EXIT_OK
+
+
+def _systemd(config: Config) -> tuple[Any, str | None]:
+    try:
+        from revops.adapters import systemd
+
+        return systemd.connect(config.bus), None
+    except RevopsError as exc:
+        return None, exc.message
+
+
+def make_plan(config: Config, inventory: model.Inventory, ledger: Any, manager: Any,
+              manager_error: str | None) -> C.CleanupPlan:
+    states = resume.service_states(ledger)
+    live = None
+    if manager is not None:
+        names = [u.name for u in inventory.units]
+        try:
+            live = {n: C.LiveUnit(s.active_state, s.unit_file_state) for n, s in manager.states(names).items()}
+        except RevopsError as exc:
+            manager_error = exc.message
+    plan = C.build(inventory, config, states, live, manager_error)
+    refused = []
+    for cand in plan.candidates:
+        try:
+            cand.paths = Q.unit_paths(config, cand.name, inventory.unit(cand.name).path) if cand.kind == "unit" else [cand.name]
+            for path in cand.paths:
+                Q.on_host(config, path)
+        except RevopsError as exc:
+            refused.append(cand)
+            plan.kept.append(C.Kept(cand.name, exc.message))
+    plan.candidates = [c for c in plan.candidates if c not in refused and c.paths]
+    return plan
+
+
+def run(config: Config, *, apply: bool = False, undo: str | None = None,
+        say: Callable[[str], None] = output.info) -> CleanupResult:
+    ledger = open_ledger(config.database_url)
+    try:
+        if undo is not None:
+            return _undo(config, ledger, Q.check_run_name(undo))
+        inventory = model.load(config.out("inventory"))
+        manager, manager_error = _systemd(config)
+        plan = make_plan(config, inventory, ledger, manager, manager_error)
+        if not apply:
+            return CleanupResult("plan", plan)
+        if manager is None and Path(config.root).resolve() == Path("/"):
+            raise CheckFailed(f"systemd unreachable ({manager_error}); refusing to move unit files of the live host",
+                              hint="run where the systemd bus is reachable")
+        return _apply(config, ledger, plan, manager, manager_error)
+    finally:
+        ledger.close()
+
+
+def _apply(config: Config, ledger: Any, plan: C.CleanupPlan, manager: Any, manager_error: str | None) -> CleanupResult:
+    command = wiring.command_line()
+    with ledger.lock(wiring.holder(command)):
+        run_id = ledger.begin_run(wiring.operator(), command, 3, False)
+        run = str(run_id)
+        directory = Q.quarantine_dir(config, run)
+        manifest = Q.Manifest(run, Q.now(), str(config.root))
+        journal = Journal(ledger, run_id)
+        result = CleanupResult("apply", plan, run, str(directory))
+        paths = [(c, p) for c in plan.candidates for p in c.paths]
+        with output.progress("quarantine", len(paths)) as advance:
+            for cand, path in paths:
+                with journal.step(cand.name, "quarantine", f"{cand.why}: {path} -> {directory}") as record:
+                    Q.put_away(config, directory, manifest, cand.kind, cand.name, cand.why, path)
+                    record.reason = "moved"
+                result.moved.append(path)
+                advance(1)
+        Q.write_manifest(directory, manifest)
+        result.systemd_reload = _reload(manager, manager_error)
+        ledger.finish_run(run_id, f"quarantined {len(result.moved)} path(s) in {directory}")
+    return result
+
+
+def _undo(config: Config, ledger: Any, run: str) -> CleanupResult:
+    directory, manifest = Q.read_manifest(config, run)
+    if manifest.restored_at:
+        raise CheckFailed(f"quarantine run {run} was restored already at {manifest.restored_at}")
+    manager, manager_error = _systemd(config)
+    command = wiring.command_line()
+    result = CleanupResult("undo", run=run, quarantine=str(directory))
+    with ledger.lock(wiring.holder(command)):
+        run_id = ledger.begin_run(wiring.operator(), command, 3, False)
+        journal = Journal(ledger, run_id)
+        with output.progress("restore", len(manifest.items)) as advance:
+            for moved in reversed(manifest.items):
+                with journal.step(moved.name, "restore", f"{directory} -> {moved.path}") as record:
+                    diffs = Q.bring_back(config, directory, moved)
+                    record.reason = "; ".join(diffs) or "identical to the manifest"
+                result.differences += diffs
+                result.moved.append(moved.path)
+                advance(1)
+        manifest.restored_at = Q.now()
+        Q.write_manifest(directory, manifest)
+        result.systemd_reload = _reload(manager, manager_error)
+        ledger.finish_run(run_id, f"restored {len(result.moved)} path(s) from run {run}"
+                          + (f"; {len(result.differences)} difference(s)" if result.differences else ""))
+    result.exit_code = EXIT_FAILED if result.differences else EXIT_OK
+    return result
+
+
+def _reload(manager: Any, manager_error: str | None) -> str:
+    if manager is None:
+        return f"skipped: systemd unreachable ({manager_error})"
+    try:
+        manager.reload()
+    except RevopsError as exc:
+        return f"FAILED: {exc.message}"
+    return "done"
+
+
+# ---------------------------------------------------------------------------------------
+# Rendering
+
+
+def render(result: CleanupResult, console: Console) -> None:
+    if result.mode == "undo":
+        console.print(f"restored {len(result.moved)} path(s) from quarantine run {result.run} ({result.quarantine})",
+                      highlight=False)
+        for diff in result.differences:
+            console.print(Text(f"  differs: {diff}", style="bold red"))
+        if not result.differences:
+            console.print(Text("every entry matches its manifest (content, mode, symlink target)", style="green"))
+        console.print(f"systemd reload: {result.systemd_reload}", highlight=False)
+        return
+    plan = result.plan
+    table = Table(title="Cleanup plan" if result.mode == "plan" else f"Quarantined (run {result.run})",
+                  title_justify="left")
+    for col in ("kind", "name", "why", "paths"):
+        table.add_column(col, overflow="fold")
+    for c in plan.candidates:
+        paths = [p for p in c.paths if p != c.name]
+        table.add_row(c.kind, c.name, f"{c.why}: {c.detail}", "\n".join(paths) or "(the directory itself)")
+    console.print(table)
+    units = sum(1 for c in plan.candidates if c.kind == "unit")
+    console.print(f"{units} unit(s), {len(plan.candidates) - units} venv(s); {len(plan.kept)} kept; "
+                  f"systemd states: {plan.systemd}", highlight=False)
+    for k in plan.kept:
+        console.print(f"  kept {k.name}: {k.reason}", highlight=False)
+    if result.mode == "plan":
+        console.print(Text("plan only: nothing was moved; --apply moves these into the quarantine", style="dim"))
+    else:
+        console.print(f"moved {len(result.moved)} path(s) to {result.quarantine}; "
+                      f"undo with `revops cleanup --undo {result.run}`", highlight=False)
+        console.print(f"systemd reload: {result.systemd_reload}", highlight=False)

@@ -1,0 +1,423 @@
+"""`revops lock`: one hash-pinned, conflict-checked requirements lock per suite.
+
+Plan first (gather every service's requirements, merge per suite, find conflicts, decide
+which suites need resolving), then execute (resolve, write `<suite>.in` and `<suite>.txt`
+together, optionally prove). A suite with a conflict or a resolver failure keeps its previous
+files byte for byte; the others are still locked.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from revops import __version__, model, output
+from revops.config import Config, Suite
+from revops.errors import UsageError
+from revops.lock import lockfile, merge, proof, resolver, sources
+
+# Suite statuses; the first group is success.
+LOCKED, UNCHANGED, WOULD_LOCK, CHECK_OK, EMPTY = "locked", "unchanged", "would-lock", "ok", "empty"
+CONFLICT, INPUT_ERROR, RESOLVER_FAILED, MISSING, STALE, UNPINNED = (
+    "conflict", "input-error", "resolver-failed", "missing", "stale", "unpinned")
+PROOF_FAILED = "proof-failed"
+_GOOD = {LOCKED, UNCHANGED, WOULD_LOCK, CHECK_OK, EMPTY}
+
+
+@dataclass
+class ServiceSource:
+    name: str
+    source: str  # requirements.txt, venv or none
+    path: str | None
+    requirements: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SuiteResult:
+    name: str
+    status: str
+    input: str  # paths relative to the ops repo
+    lockfile: str
+    input_digest: str | None = None
+    recorded_digest: str | None = None
+    resolver: str | None = None
+    services: list[ServiceSource] = field(default_factory=list)
+    conflicts: list[merge.Conflict] = field(default_factory=list)
+    overrides: list[merge.OverrideApplied] = field(default_factory=list)
+    unused_overrides: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # deprecated units of the suite, not locked
+    input_errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    pins: int | None = None
+    error: str | None = None
+    proof: proof.Proof | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in _GOOD and (self.proof is None or self.proof.ok)
+
+
+@dataclass
+class LockResult:
+    action: str  # lock, check or dry-run
+    resolver: str
+    suites: list[SuiteResult]
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Options:
+    suites: tuple[str, ...] = ()
+    offline: bool = False
+    find_links: Path | None = None
+    check: bool = False
+    prove: bool = False
+    resolver: str = resolver.PIP_TOOLS
+    dry_run: bool = False
+
+
+@dataclass
+class SuitePlan:
+    """What we know about a suite before resolving anything."""
+
+    suite: Suite
+    services: list[sources.ServiceRequirements]
+    merged: merge.Merged
+    input_text: str
+    digest: str
+    exec_starts: dict[str, tuple[list[list[str]], str | None]]  # unit -> (exec_start, working dir)
+    skipped: list[str] = field(default_factory=list)
+    venv_pythons: dict[str, list[str]] = field(default_factory=dict)  # Python version -> units
+
+
+# ---- entry point ---------------------------------------------------------------------------
+
+
+def run(config: Config, options: Options) -> LockResult:
+    _validate(options)
+    suites = selected_suites(config, options.suites)
+    lock_dir = config.out("lockfiles")
+    if options.check:
+        results = [check_suite(lock_dir, s.name, config.base_dir) for s in suites]
+        return LockResult("check", options.resolver, results, all(r.ok for r in results))
+    wheelhouse = _wheelhouse(config, options)
+    plans = plan(config, suites)
+    action = "dry-run" if options.dry_run else "lock"
+    results = execute(plans, lock_dir, config, options, wheelhouse)
+    return LockResult(action, options.resolver, results, all(r.ok for r in results))
+
+
+def _validate(options: Options) -> None:
+    if options.resolver not in resolver.RESOLVERS:
+        raise UsageError(f"--resolver: expected one of {', '.join(resolver.RESOLVERS)}, got {options.resolver!r}")
+    if options.check and (options.prove or options.dry_run):
+        raise UsageError("--check reads the locks only; it cannot be combined with --prove or --dry-run")
+    if options.find_links is not None and not Path(options.find_links).is_dir():
+        raise UsageError(f"--find-links {options.find_links}: no such directory")
+
+
+def _wheelhouse(config: Config, options: Options) -> Path | None:
+    """--find-links, else the configured wheelhouse when it exists; required offline and to prove."""
+    if options.find_links is not None:
+        return Path(options.find_links)
+    configured = config.base_dir / config.wheelhouse
+    if configured.is_dir():
+        return configured
+    if options.offline or options.prove:
+        flag = "--offline" if options.offline else "--prove"
+        raise UsageError(f"{flag} needs a wheelhouse: pass --find-links DIR "
+                         f"(or create {configured}, paths.wheelhouse in revops.yaml)")
+    return None
+
+
+def selected_suites(config: Config, names: tuple[str, ...]) -> list[Suite]:
+    known = {s.name: s for s in config.suites}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"--suite {unknown[0]}: no such suite in {config.path}; "
+                         f"known: {', '.join(known) or 'none'}")
+    if not known:
+        raise UsageError(f"{config.path}: no suites defined (suites: in revops.yaml)")
+    return [known[n] for n in dict.fromkeys(names)] if names else list(config.suites)
+
+
+# ---- plan ----------------------------------------------------------------------------------
+
+
+def paths(lock_dir: Path, suite: str) -> tuple[Path, Path]:
+    return lock_dir / f"{suite}.in", lock_dir / f"{suite}.txt"
+
+
+def plan(config: Config, suites: list[Suite]) -> list[SuitePlan]:
+    inventory = model.load(config.out("inventory"))
+    members: dict[str, list[model.Unit]] = {s.name: [] for s in suites}
+    deprecated: dict[str, list[str]] = {s.name: [] for s in suites}
+    for unit in inventory.units:
+        suite = unit.suite or getattr(config.suite_of(unit.name), "name", None)
+        if suite not in members:
+            continue
+        if unit.deprecated or config.is_deprecated(unit.name):
+            deprecated[suite].append(unit.name)
+        else:
+            members[suite].append(unit)
+    plans = [plan_suite(config, suite, sorted(members[suite.name], key=lambda u: u.name)) for suite in suites]
+    python_of = {v.path: v.python_version for v in inventory.venvs if v.python_version}
+    for p in plans:
+        p.skipped = sorted(deprecated[p.suite.name])
+        for unit in members[p.suite.name]:
+            if unit.venv in python_of:
+                p.venv_pythons.setdefault(python_of[unit.venv], []).append(unit.name)
+    return plans
+
+
+def plan_suite(config: Config, suite: Suite, units: list[model.Unit]) -> SuitePlan:
+    services = [sources.gather(u.name, u.working_directory, u.venv, config.root) for u in units]
+    merged = merge.merge(suite.name, services, suite.overrides)
+    input_text = merge.render_in(merged, services, f"{suite.name}.txt")
+    exec_starts = {u.name: (u.exec_start, u.working_directory) for u in units}
+    return SuitePlan(suite, services, merged, input_text, lockfile.digest(input_text), exec_starts)
+
+
+# ---- execute -------------------------------------------------------------------------------
+
+
+def execute(plans: list[SuitePlan], lock_dir: Path, config: Config, options: Options,
+            wheelhouse: Path | None) -> list[SuiteResult]:
+    results = [_preflight(p, lock_dir, config.base_dir, options.dry_run) for p in plans]
+    # A suite still LOCKED after preflight is one to resolve; _resolve() says otherwise if it fails.
+    todo = [(p, r) for p, r in zip(plans, results) if r.status == LOCKED]
+    if todo:
+        label = resolver.label(options.resolver)
+        src = resolver.Sources(find_links=wheelhouse, offline=options.offline)
+        with output.progress(f"resolving with {options.resolver}", len(todo)) as advance:
+            for suite_plan, result in todo:
+                _resolve(suite_plan, result, lock_dir, options.resolver, label, src)
+                advance(1)
+    for suite_plan, result in zip(plans, results):
+        result.warnings = _lock_python_warnings(suite_plan, result, lock_dir)
+    if options.prove and not options.dry_run:
+        for suite_plan, result in zip(plans, results):
+            if result.status in (LOCKED, UNCHANGED):
+                result.proof = _prove(suite_plan, lock_dir, config, wheelhouse)
+                if not result.proof.ok:
+                    result.status = PROOF_FAILED
+    return results
+
+
+def _preflight(p: SuitePlan, lock_dir: Path, base: Path, dry_run: bool) -> SuiteResult:
+    """Everything decided before a resolver runs: errors, conflicts, skip when unchanged."""
+    in_path, txt_path = paths(lock_dir, p.suite.name)
+    result = SuiteResult(
+        name=p.suite.name, status=LOCKED, input=_rel(in_path, base), lockfile=_rel(txt_path, base),
+        input_digest=p.digest, recorded_digest=lockfile.recorded_digest(txt_path),
+        services=[_service_source(s) for s in p.services], conflicts=p.merged.conflicts,
+        overrides=p.merged.overrides, unused_overrides=p.merged.unused_overrides, skipped=p.skipped,
+        input_errors=[str(e) for s in p.services for e in s.errors],
+    )
+    if result.input_errors:
+        result.status, result.error = INPUT_ERROR, "unreadable requirements; nothing changed for this suite"
+    elif result.conflicts:
+        result.status, result.error = CONFLICT, "conflicting pins; nothing changed for this suite"
+    elif not p.merged.lines:
+        result.status = EMPTY
+    elif _unchanged(in_path, p, result.recorded_digest):
+        result.status = UNCHANGED
+        result.pins = len(lockfile.pins(txt_path.read_text(encoding="utf-8")))
+    elif dry_run:
+        result.status = WOULD_LOCK
+    return result
+
+
+def _lock_python_warnings(p: SuitePlan, result: SuiteResult, lock_dir: Path) -> list[str]:
+    """Compare the services' Python with the one the lock was (or would be) resolved under."""
+    if result.status == WOULD_LOCK:
+        return python_mismatch(p.venv_pythons, platform.python_version())
+    if result.status not in (LOCKED, UNCHANGED):
+        return []
+    text = paths(lock_dir, p.suite.name)[1].read_text(encoding="utf-8")
+    made_with = lockfile.header_fields(text).get("python")
+    return python_mismatch(p.venv_pythons, made_with) if made_with else []
+
+
+def python_mismatch(venv_pythons: dict[str, list[str]], running: str) -> list[str]:
+    """Markers such as python_full_version < "3.11.3" are judged for the Python running the
+    resolver; say so when the services' venvs run another one, as the lock may not fit them."""
+    warnings = []
+    for version, units in sorted(venv_pythons.items()):
+        if not _same_python(version, running):
+            warnings.append(f"markers were judged for Python {running} (the resolver's), but {len(units)} "
+                            f"service venv(s) run Python {version} ({units[0]}, ...): run revops under the "
+                            f"services' Python for a lock that fits them")
+    return warnings
+
+
+def _same_python(venv_version: str, running: str) -> bool:
+    parts = venv_version.split(".")
+    return running.split(".")[: len(parts)] == parts
+
+
+def _unchanged(in_path: Path, p: SuitePlan, recorded: str | None) -> bool:
+    if recorded != p.digest:
+        return False
+    try:
+        return in_path.read_text(encoding="utf-8") == p.input_text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _resolve(p: SuitePlan, result: SuiteResult, lock_dir: Path, which: str, label: str,
+             src: resolver.Sources) -> None:
+    in_path, txt_path = paths(lock_dir, p.suite.name)
+    try:
+        body = resolver.compile_lock(which, p.input_text, in_path.name, txt_path, src)
+    except resolver.ResolverFailed as exc:
+        result.status, result.error = RESOLVER_FAILED, exc.message
+        return
+    bad = lockfile.unpinned_entries(body)
+    if bad:
+        result.status, result.error = UNPINNED, f"the resolver left entries without == and a hash: {', '.join(bad)}"
+        return
+    text = lockfile.header(p.suite.name, in_path.name, p.digest, __version__, label) + body
+    lockfile.write_atomically(in_path, p.input_text)
+    lockfile.write_atomically(txt_path, text)
+    result.resolver, result.pins, result.recorded_digest = label, len(lockfile.pins(body)), p.digest
+
+
+def _prove(p: SuitePlan, lock_dir: Path, config: Config, wheelhouse: Path | None) -> proof.Proof:
+    apps = []
+    for unit, (exec_start, workdir) in sorted(p.exec_starts.items()):
+        directory = sources.on_disk(config.root, workdir) if workdir else None
+        apps.append(proof.AppUnderTest(unit, directory, proof.app_module(exec_start, directory)))
+    assert wheelhouse is not None  # _wheelhouse() insists on one when proving
+    return proof.prove(paths(lock_dir, p.suite.name)[1], wheelhouse, apps)
+
+
+def _service_source(s: sources.ServiceRequirements) -> ServiceSource:
+    return ServiceSource(s.service, s.source, s.source_path, [w.requirement for w in s.wanted], s.notes)
+
+
+def _rel(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+# ---- check ---------------------------------------------------------------------------------
+
+
+def check_suite(lock_dir: Path, suite: str, base: Path) -> SuiteResult:
+    """A lock exists, matches the digest of its input, and pins every entry with a hash."""
+    in_path, txt_path = paths(lock_dir, suite)
+    result = SuiteResult(suite, CHECK_OK, _rel(in_path, base), _rel(txt_path, base))
+    if not in_path.is_file() or not txt_path.is_file():
+        missing = [_rel(p, base) for p in (in_path, txt_path) if not p.is_file()]
+        result.status, result.error = MISSING, f"missing: {', '.join(missing)}; run `revops lock --suite {suite}`"
+        return result
+    result.input_digest = lockfile.digest(in_path.read_text(encoding="utf-8"))
+    text = txt_path.read_text(encoding="utf-8")
+    result.recorded_digest = lockfile.header_fields(text).get(lockfile.DIGEST_KEY)
+    result.resolver = lockfile.header_fields(text).get("resolver")
+    result.pins = len(lockfile.pins(text))
+    bad = lockfile.unpinned_entries(text)
+    if result.recorded_digest != result.input_digest:
+        result.status = STALE
+        result.error = (f"{result.lockfile} was compiled from another input than {result.input} "
+                        f"(recorded {result.recorded_digest or 'no digest'}); run `revops lock --suite {suite}`")
+    elif bad:
+        result.status, result.error = UNPINNED, f"entries without == and a sha256 hash: {', '.join(bad)}"
+    return result
+
+
+def failure_summary(result: LockResult) -> str:
+    """One line for stderr: which suites failed and how."""
+    failed = [f"{s.name} ({s.status})" for s in result.suites if not s.ok]
+    return f"{len(failed)} of {len(result.suites)} suite(s) failed ({result.action}): {', '.join(failed)}"
+
+
+# ---- render --------------------------------------------------------------------------------
+
+_STYLE = {LOCKED: "green", UNCHANGED: "green", CHECK_OK: "green", WOULD_LOCK: "cyan", EMPTY: "yellow"}
+
+
+def render(result: LockResult, console: Console) -> None:
+    lock_dirs = sorted({str(Path(s.lockfile).parent) for s in result.suites})
+    how = result.action if result.action == "check" else f"{result.action}, {result.resolver}"
+    table = Table(title=f"revops lock ({how}) in {', '.join(lock_dirs)}/", title_justify="left")
+    for column in ("suite", "status", "services", "pins"):
+        table.add_column(column)
+    table.add_column("lock", overflow="fold")
+    for s in result.suites:
+        style = _STYLE.get(s.status, "red")
+        table.add_row(s.name, f"[{style}]{s.status}[/]", _source_summary(s), "" if s.pins is None else str(s.pins),
+                      Path(s.lockfile).name)
+    console.print(table)
+    for s in result.suites:
+        _render_details(s, console)
+
+
+def _source_summary(s: SuiteResult) -> str:
+    """"12", or "12 (2 venv, 1 none)" when some services had no requirements.txt."""
+    others: dict[str, int] = {}
+    for service in s.services:
+        if service.source != sources.SOURCE_FILE:
+            others[service.source] = others.get(service.source, 0) + 1
+    detail = ", ".join(f"{n} {source}" for source, n in sorted(others.items()))
+    return f"{len(s.services)} ({detail})" if detail else str(len(s.services)) if s.services else ""
+
+
+def _render_details(s: SuiteResult, console: Console) -> None:
+    lines: list[str] = []
+    by_source: dict[str, list[str]] = {}
+    for service in s.services:
+        by_source.setdefault(service.source, []).append(service.name)
+    for source, names in sorted(by_source.items()):
+        if source != sources.SOURCE_FILE:
+            lines.append(f"  from {source}: {', '.join(names)}")
+    for c in s.conflicts:
+        lines.append(f"  [red]conflict[/] {escape(c.describe())}")
+        lines += [f"    {escape(side.pin)} at {escape(origin)}" for side in c.sides for origin in side.origins]
+    if s.conflicts:
+        example = s.conflicts[0]
+        lines.append(f"  [dim]settle a conflict in revops.yaml: suites.{s.name}.overrides: "
+                     f"{{{example.dist}: \"==VERSION\"}}[/]")
+    lines += [f"  [yellow]override[/] {o.dist}{o.spec} replaces " + escape("; ".join(
+        f"{side.pin} ({_who(side.services)})" for side in o.replaced)) for o in s.overrides]
+    lines += [f"  [yellow]unused override[/] {name}" for name in s.unused_overrides]
+    lines += [f"  [dim]skipped (deprecated): {', '.join(s.skipped)}[/]"] if s.skipped else []
+    lines += [f"  [red]input[/] {escape(e)}" for e in s.input_errors]
+    lines += [f"  [yellow]warning[/] {escape(w)}" for w in s.warnings]
+    if s.error:
+        lines.append(f"  [red]{s.status}:[/] " + escape(s.error).replace("\n", "\n    "))
+    if s.proof is not None:
+        lines += _proof_lines(s.proof)
+    if lines:
+        console.print(f"[bold]{s.name}[/]", highlight=False)
+        for line in lines:
+            console.print(line, highlight=False)
+
+
+def _who(services: list[str]) -> str:
+    """Service names, shortened past three: the JSON output has them all."""
+    if len(services) <= 3:
+        return ", ".join(services)
+    return f"{', '.join(services[:2])} and {len(services) - 2} more"
+
+
+def _proof_lines(p: proof.Proof) -> list[str]:
+    verdict = "[green]proven[/]" if p.ok else "[red]proof failed[/]"
+    lines = [f"  {verdict}: install --require-hashes {'ok' if p.installed else 'FAILED'}, "
+             f"pip check {'clean' if p.pip_check else 'NOT clean'}"]
+    for check in p.imports:
+        state = {True: "[green]imports[/]", False: "[red]import FAILED[/]", None: "[dim]not tried[/]"}[check.ok]
+        detail = escape(check.detail or "").replace("\n", "\n      ")
+        lines.append(f"    {check.service}: {state} {check.module or ''} {detail}".rstrip())
+    if p.detail:
+        lines.append("    " + escape(p.detail).replace("\n", "\n    "))
+    return lines

@@ -1,0 +1,188 @@
+"""`revops migrate --phase N`: the phased, health-gated cutover from systemd to containers.
+
+run() settles what a killed run left half-way, builds the plan (revops.migrate.plan), checks
+the phase gate, shows the plan for confirmation, then executes it service by service under the
+ledger lock. `--dry-run` prints the same plan and changes nothing: no lock, no journal entry,
+no call that changes the host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from revops import model
+from revops.adapters.ledger import open_ledger
+from revops.config import Config
+from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RevopsError
+from revops.migrate import plan as P
+from revops.migrate import resume, wiring
+from revops.migrate.executor import (DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, Executor,
+                                     ServiceResult)
+from revops.migrate.journal import Journal
+from revops import output
+
+
+@dataclass
+class MigrateResult:
+    phase: int
+    dry_run: bool
+    plan: P.Plan
+    run_id: int | None = None
+    forced_reason: str | None = None
+    refused: str | None = None  # why nothing ran (gate closed, not confirmed)
+    resumed: list[ServiceResult] = field(default_factory=list)
+    services: list[ServiceResult] = field(default_factory=list)
+    exit_code: int = EXIT_OK
+
+
+def run(config: Config, phase: int | None = None, services: list[str] | None = None, *,
+        dry_run: bool = False, yes: bool = False, force: str | None = None,
+        confirm: Callable[[P.Plan], bool] | None = None,
+        say: Callable[[str], None] = output.info,
+        host_factory: Callable[[Config, list[str]], Any] = wiring.live_host) -> MigrateResult:
+    """`host_factory(config, compose_files)` opens the host (wiring.live_host: systemd, the
+    engine, compose and the preflight checks of the ops repo)."""
+    inventory = model.load(config.out("inventory"))
+    services = list(services or [])
+    if phase is None:
+        phase = P.phase_of_services(inventory, config, services)
+    files = wiring.compose_files(config)
+    ledger = open_ledger(config.database_url)
+    try:
+        if dry_run:
+            return _dry_run(config, inventory, ledger, phase, services, force, files, host_factory)
+        command = wiring.command_line()
+        with ledger.lock(wiring.holder(command)):
+            return _execute(config, inventory, ledger, phase, services, force, files, command,
+                            yes, confirm, say, host_factory)
+    finally:
+        ledger.close()
+
+
+def _dry_run(config, inventory, ledger, phase, services, force, files, host_factory) -> MigrateResult:
+    needs_host = bool(P.earlier_units(inventory, config, phase, wiring.compose_units(files)))  # only the gate reads the host
+    host, host_error = _try_host(host_factory, config, files) if needs_host else (None, None)
+    states = resume.service_states(ledger)
+    earlier = wiring.read_earlier(inventory, config, phase, states, host, host_error, files)
+    plan = P.build(inventory, config, phase, only=services, states=states, earlier=earlier,
+                   force_reason=force, compose_files=files, compose_units=wiring.compose_units(files))
+    result = MigrateResult(phase, True, plan, forced_reason=force)
+    if not plan.gate.ok:
+        result.refused, result.exit_code = _gate_words(plan.gate), EXIT_FAILED
+    return result
+
+
+def _try_host(host_factory, config: Config, files: list[str]) -> tuple[Any, str | None]:
+    try:
+        return host_factory(config, files), None
+    except RevopsError as exc:
+        return None, exc.message
+
+
+def _execute(config, inventory, ledger, phase, services, force, files, command, yes, confirm,
+             say, host_factory) -> MigrateResult:
+    host = host_factory(config, files)
+    run_id = ledger.begin_run(wiring.operator(), command, phase, False, force)
+    ledger.record_inventory(wiring.inventory_digest(config), len(inventory.units), len(inventory.venvs))
+    journal = Journal(ledger, run_id)
+    resumed = resume.converge(inventory, config, ledger, journal, host, files, say)
+    states = resume.service_states(ledger)
+    earlier = wiring.read_earlier(inventory, config, phase, states, host, None, files)
+    plan = P.build(inventory, config, phase, only=services, states=states, earlier=earlier,
+                   force_reason=force, compose_files=files, compose_units=wiring.compose_units(files))
+    result = MigrateResult(phase, False, plan, run_id, force, resumed=resumed)
+    if not plan.gate.ok:
+        result.refused, result.exit_code = _gate_words(plan.gate), EXIT_FAILED
+        ledger.finish_run(run_id, "refused: " + result.refused)
+        return result
+    if plan.services and not yes and confirm is not None and not confirm(plan):
+        result.refused = "not confirmed"
+        ledger.finish_run(run_id, "not confirmed")
+        return result
+    executor = Executor(host, journal, mask=plan.mask, on_event=say)
+    result.services = executor.run(plan.services)
+    result.exit_code = exit_code(result.resumed + result.services)
+    ledger.finish_run(run_id, outcome_words(result.services))
+    return result
+
+
+def _gate_words(gate: P.Gate) -> str:
+    return (f"{len(gate.blockers)} service(s) of earlier phases are not verified healthy; "
+            "migrate them first or pass --force REASON")
+
+
+def exit_code(results: list[ServiceResult]) -> int:
+    outcomes = {r.outcome for r in results}
+    if INTERRUPTED in outcomes:
+        return EXIT_INTERRUPTED
+    if outcomes <= {MIGRATED, "unchanged"}:
+        return EXIT_OK
+    return EXIT_FAILED
+
+
+def outcome_words(results: list[ServiceResult]) -> str:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    return ", ".join(f"{n} {o}" for o, n in counts.items()) or "nothing to do"
+
+
+# ---------------------------------------------------------------------------------------
+# Rendering
+
+_OUTCOME_STYLE = {MIGRATED: "green", ROLLED_BACK: "yellow", DOWN: "bold red", INTERRUPTED: "magenta"}
+
+
+def render_plan(plan: P.Plan, console: Console) -> None:
+    console.print(Text(f"Phase {plan.phase}: {len(plan.services)} service(s) to cut over"
+                       + (", then mask each unit" if plan.mask else ""), style="bold"))
+    for sp in plan.services:
+        where = f"port {sp.port}" if sp.port else "no port"
+        after = f"; after {', '.join(sp.after)}" if sp.after else ""
+        console.print(Text(f"\n{sp.unit} -> container {sp.service} ({sp.suite}, {where}{after})", style="bold"))
+        for i, step in enumerate(sp.steps, 1):
+            console.print(f"  {i}. {step.name:<16} {step.changes}", highlight=False)
+    for skip in plan.skipped:
+        console.print(f"skip {skip.unit}: {skip.reason}", highlight=False)
+    _render_gate(plan.gate, console)
+
+
+def _render_gate(gate: P.Gate, console: Console) -> None:
+    if not gate.blockers:
+        return
+    title = "Gate FORCED: " + (gate.forced_reason or "") if gate.ok else "Gate CLOSED"
+    console.print(Text(f"\n{title}", style="yellow" if gate.ok else "bold red"))
+    for b in gate.blockers:
+        console.print(f"  phase {b.phase} {b.unit}: {b.reason}", highlight=False)
+
+
+def render_results(title: str, results: list[ServiceResult], console: Console) -> None:
+    if not results:
+        return
+    table = Table(title=title, title_justify="left")
+    table.add_column("service")
+    table.add_column("outcome")
+    table.add_column("reason / last step", overflow="fold")
+    for r in results:
+        last = r.steps[-1].detail if r.steps else None
+        table.add_row(r.unit, Text(r.outcome, style=_OUTCOME_STYLE.get(r.outcome, "")), r.reason or last or "")
+    console.print(table)
+
+
+def render(result: MigrateResult, console: Console) -> None:
+    if result.dry_run:
+        render_plan(result.plan, console)
+        console.print(Text("\ndry run: nothing was changed", style="dim"))
+    render_results("Settled from an earlier run", result.resumed, console)
+    if result.refused:
+        if not result.dry_run:
+            _render_gate(result.plan.gate, console)
+        console.print(Text(f"refused: {result.refused}", style="bold red"))
+    render_results(f"Phase {result.phase} (run {result.run_id})", result.services, console)
+    if not result.dry_run and not result.services and not result.refused:
+        console.print(f"phase {result.phase}: nothing to do", highlight=False)

@@ -1,0 +1,122 @@
+"""`revops rollback SERVICE...` or `--phase N`: back to systemd, verified.
+
+For each service: the container stopped and removed (its image kept, so a later migrate is
+fast), the unit unmasked, enabled and started, and its /health checked. Services of a phase
+are rolled back dependents first. Journaled like migrate, under the same lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from rich.console import Console
+from rich.text import Text
+
+from revops import model, output
+from revops.adapters.ledger import open_ledger
+from revops.commands.migrate import render_results
+from revops.config import Config
+from revops.errors import EXIT_FAILED, EXIT_OK, UsageError
+from revops.migrate import plan as P
+from revops.migrate import resume, wiring
+from revops.migrate.executor import DOWN, ROLLED_BACK, ServiceResult, restore_unit
+from revops.migrate.journal import Journal
+
+STEPS = ("stop and remove the container (image kept)", "unmask and enable the unit",
+         "start the unit", "verify its /health")
+
+
+@dataclass
+class RollbackResult:
+    dry_run: bool
+    services: list[P.ServicePlan]
+    skipped: list[P.Skipped] = field(default_factory=list)
+    run_id: int | None = None
+    refused: str | None = None
+    results: list[ServiceResult] = field(default_factory=list)
+    exit_code: int = EXIT_OK
+
+
+def choose(inventory: model.Inventory, config: Config, names: list[str], phase: int | None,
+           states: dict[str, str], files: list[str]) -> tuple[list[P.ServicePlan], list[P.Skipped]]:
+    """Pure: the services to roll back, dependents first."""
+    if bool(names) == (phase is not None):
+        raise UsageError("name the services to roll back, or give --phase N (not both)")
+    if names:
+        units = []
+        for name in names:
+            unit = inventory.unit(P.unit_name(name))
+            if unit is None:
+                raise UsageError(f"{name}: no such unit in {config.out('inventory')}")
+            units.append(unit)
+        skipped = []
+    else:
+        phase_units = P.migratable_units(inventory, config, phase)
+        units = [u for u in phase_units if states.get(u.name) not in (None, P.ROLLED_BACK, P.SYSTEMD)]
+        skipped = [P.Skipped(u.name, f"never migrated ({states.get(u.name) or 'no record'})")
+                   for u in phase_units if u not in units]
+    ordered = list(reversed(P.order(units)))
+    return [P.service_plan(u, config, files) for u in ordered], skipped
+
+
+def run(config: Config, names: list[str], phase: int | None, *, dry_run: bool = False, yes: bool = False,
+        confirm: Callable[[list[P.ServicePlan]], bool] | None = None,
+        say: Callable[[str], None] = output.info,
+        host_factory: Callable[[Config, list[str]], Any] = wiring.live_host) -> RollbackResult:
+    inventory = model.load(config.out("inventory"))
+    files = wiring.compose_files(config)
+    ledger = open_ledger(config.database_url)
+    try:
+        states = resume.service_states(ledger)
+        chosen, skipped = choose(inventory, config, names, phase, states, files)
+        result = RollbackResult(dry_run, chosen, skipped)
+        if dry_run or not chosen:
+            return result
+        host = host_factory(config, files)
+        command = wiring.command_line()
+        with ledger.lock(wiring.holder(command)):
+            if not yes and confirm is not None and not confirm(chosen):
+                result.refused = "not confirmed"
+                return result
+            result.run_id = ledger.begin_run(wiring.operator(), command, phase, False)
+            journal = Journal(ledger, result.run_id)
+            for sp in chosen:
+                result.results.append(_roll_back(host, journal, sp, say))
+            bad = [r.unit for r in result.results if r.outcome != ROLLED_BACK]
+            ledger.finish_run(result.run_id, f"down: {', '.join(bad)}" if bad else "rolled back")
+    finally:
+        ledger.close()
+    result.exit_code = EXIT_FAILED if any(r.outcome != ROLLED_BACK for r in result.results) else EXIT_OK
+    return result
+
+
+def _roll_back(host, journal: Journal, sp: P.ServicePlan, say) -> ServiceResult:
+    say(f"{sp.unit}: rolling back to systemd")
+    restored = restore_unit(host, journal, sp, "operator asked (revops rollback)")
+    outcome = ROLLED_BACK if restored.ok else DOWN
+    reason = restored.reason if restored.ok else f"unit did not come back: {restored.reason}"
+    journal.service_state(sp.unit, P.ROLLED_BACK if restored.ok else DOWN, reason, restoring=True)
+    return ServiceResult(sp.unit, outcome, reason, restored.steps)
+
+
+def render_plan(services: list[P.ServicePlan], console: Console) -> None:
+    for sp in services:
+        console.print(Text(f"{sp.unit} <- container {sp.service}", style="bold"))
+        for i, step in enumerate(STEPS, 1):
+            console.print(f"  {i}. {step}", highlight=False)
+
+
+def render(result: RollbackResult, console: Console) -> None:
+    for skip in result.skipped:
+        console.print(f"skip {skip.unit}: {skip.reason}", highlight=False)
+    if result.dry_run or not result.results:
+        render_plan(result.services, console)
+        if result.dry_run:
+            console.print(Text("dry run: nothing was changed", style="dim"))
+        if result.refused:
+            console.print(Text(f"refused: {result.refused}", style="bold red"))
+        if not result.services:
+            console.print("nothing to roll back", highlight=False)
+        return
+    render_results(f"Rollback (run {result.run_id})", result.results, console)

@@ -1,0 +1,78 @@
+"""`revops validate [PATHS]`: what CI runs on compose files and Dockerfiles.
+
+Every finding names the file, the service, the key and the rule. Exit 1 on any error finding
+(invalid YAML included), 0 otherwise (warnings shown; `--strict` fails on them too); 2 only for
+bad usage, such as a path that does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from revops.config import Config
+from revops.errors import CheckFailed, UsageError
+from revops.validate import formats, validate
+from revops.validate.findings import ERROR, WARNING, ValidationResult
+from revops.validate.rules import Context
+
+FORMATS = ("text", "json", "junit", "sarif")
+
+
+@dataclass
+class Request:
+    paths: list[Path]
+    fmt: str = "text"
+    strict: bool = False
+    externals: bool = True
+
+
+def default_paths(config: Config | None) -> list[Path]:
+    if config is None:
+        return [Path("compose")]
+    compose = config.out("compose")
+    try:
+        return [compose.relative_to(Path.cwd())]  # findings then name files as the repo does
+    except ValueError:
+        return [compose]
+
+
+def run(request: Request, config: Config | None) -> ValidationResult:
+    if request.fmt not in FORMATS:
+        raise UsageError(f"--format {request.fmt!r}: expected one of {', '.join(FORMATS)}")
+    paths = request.paths or default_paths(config)
+    absent = [str(p) for p in paths if not p.exists()]
+    if absent:
+        raise UsageError(f"no such file or directory: {', '.join(absent)}")
+    ctx = Context(base_image=config.image_base if config is not None else None)
+    return validate(paths, ctx, externals=request.externals, strict=request.strict)
+
+
+def exit_status(result: ValidationResult) -> None:
+    if not result.ok:
+        raise CheckFailed(f"validation failed: {result.errors} error(s), {result.warnings} warning(s) "
+                          f"in {len(result.files)} file(s)")
+
+
+def renderer(fmt: str):
+    """The render function for a format (json is output.emit's own)."""
+    if fmt == "junit":
+        return lambda result, console: console.out(formats.junit(result), end="", highlight=False)
+    if fmt == "sarif":
+        return lambda result, console: console.out(formats.sarif(result), end="", highlight=False)
+    return render
+
+
+def render(result: ValidationResult, console: Console) -> None:
+    styles = {ERROR: "red", WARNING: "yellow"}
+    for finding in result.findings:
+        style = styles.get(finding.severity, "dim")
+        console.print(formats.text_line(finding), style=style, highlight=False, markup=False)
+    for check in result.checks:
+        if check.status == "skipped":
+            console.print(f"skipped {check.name}: {check.detail}", style="dim", highlight=False, markup=False)
+    verdict = "[green]ok[/]" if result.ok else "[bold red]failed[/]"
+    console.print(f"{verdict}: {len(result.files)} file(s), {result.errors} error(s), {result.warnings} warning(s); "
+                  f"checks: {', '.join(c.name for c in result.checks if c.status == 'ran')}", highlight=False)

@@ -1,0 +1,115 @@
+"""The build context of a suite: what `revops build` stages beside the generated Dockerfile.
+
+compose/<suite>/.stage/ holds the suite's lock, a wheelhouse with exactly the wheels the lock
+pins (matched by hash), and a copy of each service's code (venvs, caches and .env files left
+out). compose's `build.context` is compose/<suite>, so `docker-compose build` works once staged.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+STAGE = ".stage"
+_HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
+# Never copied into an image: old venvs, caches, VCS data, and env files (secrets).
+CODE_IGNORE = ("venv", "venv.*", ".venv", "__pycache__", "*.pyc", ".git", ".env", ".env.*", "*.env")
+
+
+@dataclass(frozen=True)
+class LockedRequirement:
+    line: str  # "fastapi==0.115.12"
+    hashes: frozenset[str]
+
+
+def locked_requirements(lock_text: str) -> list[LockedRequirement]:
+    """Each requirement of a pip-tools lock with its sha256 hashes (continuations joined)."""
+    entries, current = [], ""
+    for raw in lock_text.splitlines():
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if not line:
+            continue
+        current += " " + line.rstrip("\\").strip()
+        if not line.endswith("\\"):
+            entries.append(current.strip())
+            current = ""
+    if current.strip():
+        entries.append(current.strip())
+    result = []
+    for entry in entries:
+        if entry.startswith("-"):
+            continue  # options such as --find-links: the build decides those
+        result.append(LockedRequirement(entry.split()[0], frozenset(_HASH.findall(entry))))
+    return result
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def matching_wheels(wheelhouse: Path, requirements: list[LockedRequirement]) -> tuple[dict[str, Path], list[str]]:
+    """{requirement line: file in the wheelhouse whose hash the lock allows}, and the lines with none."""
+    wanted = {h: r.line for r in requirements for h in r.hashes}
+    found: dict[str, Path] = {}
+    if wheelhouse.is_dir():
+        for path in sorted(wheelhouse.iterdir()):
+            if path.is_file() and _could_be(path.name, requirements):
+                line = wanted.get(sha256_file(path))
+                if line and line not in found:
+                    found[line] = path
+    missing = [r.line for r in requirements if r.line not in found]
+    return found, missing
+
+
+def _could_be(filename: str, requirements: list[LockedRequirement]) -> bool:
+    """Hash only files whose name starts like a locked distribution (cheap pre-filter)."""
+    norm = re.sub(r"[-_.]+", "_", filename).lower()
+    return any(norm.startswith(re.sub(r"[-_.]+", "_", r.line.split("==")[0]).lower() + "_") for r in requirements)
+
+
+def _ignore(directory: str, names: list[str]) -> set[str]:
+    skipped = {n for n in names for pattern in CODE_IGNORE if fnmatch.fnmatchcase(n, pattern)}
+    # any directory holding pyvenv.cfg is a venv, whatever its name
+    skipped |= {n for n in names if (Path(directory) / n / "pyvenv.cfg").exists()}
+    return skipped
+
+
+def stage(context_dir: Path, lock_text: str, wheels: dict[str, Path], code_dirs: dict[str, Path]) -> Path:
+    """(Re)write context_dir/.stage from the lock, the matched wheels and each service's code dir."""
+    stage_dir = context_dir / STAGE
+    if stage_dir.exists():
+        shutil.rmtree(stage_dir)
+    (stage_dir / "wheelhouse").mkdir(parents=True)
+    (stage_dir / "requirements.lock").write_text(lock_text, encoding="utf-8")
+    for path in wheels.values():
+        _link_or_copy(path, stage_dir / "wheelhouse" / path.name)
+    for service, code in sorted(code_dirs.items()):
+        shutil.copytree(code, stage_dir / "services" / service, ignore=_ignore, symlinks=True)
+    return stage_dir
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def tree_digest(*paths: Path) -> str:
+    """A digest of files' relative paths and bytes: what decides whether an image is current."""
+    digest = hashlib.sha256()
+    for root in paths:
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            rel = path.name if root.is_file() else path.relative_to(root).as_posix()
+            digest.update(f"{rel}\0{sha256_file(path)}\n".encode())
+    return digest.hexdigest()

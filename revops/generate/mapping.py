@@ -1,0 +1,242 @@
+"""From inventory units to ServiceSpecs: the decisions of generation, pure and testable.
+
+Nothing here reads the disk: the inventory, the config and the locks' digests come in as data.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import PurePosixPath
+
+from revops.config import Config, Suite
+from revops.generate.spec import DEFAULT_RUN_USER, VENV_IN_IMAGE, Healthcheck, Plan, ServiceSpec, Skipped, SuiteSpec
+from revops.model import Inventory, Unit
+from revops.validate.rules import is_secret_key  # the same test validate applies
+
+_HOST_FLAGS = ("--host", "-h")
+_BIND_FLAGS = ("--bind", "-b")
+_LOCAL_HOSTS = {"127.0.0.1", "0.0.0.0", "localhost", "::1", "::"}
+_PYTHONS = re.compile(r"^(/usr(/local)?/bin/)?python3?(\.\d+)?$")
+_MEMORY = re.compile(r"^(\d+)([KMGT]?)$", re.IGNORECASE)
+_CPU_QUOTA = re.compile(r"^(\d+(\.\d+)?)%$")
+_FIRST_UID = 10001
+
+
+def skip_reason(unit: Unit, config: Config, locked: set[str]) -> str | None:
+    """Why a unit gets no container, or None when it is migrated."""
+    if unit.deprecated or config.is_deprecated(unit.name):
+        return "deprecated: retired, not migrated (see `deprecated:` in revops.yaml)"
+    if getattr(unit, "template", False) or unit.name.endswith("@.service"):
+        return "template unit: only its instances can be migrated"
+    if unit.masked:
+        return "masked: systemd will not run it, so neither will compose"
+    suite = unit.suite or (config.suite_of(unit.name).name if config.suite_of(unit.name) else None)
+    if suite is None:
+        return "in no suite: add it to a suite in revops.yaml to migrate it"
+    fatal = [p for p in unit.problems if getattr(p, "fatal", False)]
+    if fatal:
+        return f"systemd would refuse it: {fatal[0].code} ({fatal[0].detail})"
+    if not unit.exec_start:
+        return "no ExecStart: nothing to run"
+    if len(unit.exec_start) > 1:
+        return f"{len(unit.exec_start)} ExecStart lines: a container runs one command; keep it under systemd or split it"
+    if unit.service_type == "oneshot":
+        return "Type=oneshot job (timer-triggered or run once): compose has no scheduler; keep it under systemd"
+    if not unit.working_directory:
+        return "no WorkingDirectory: the service's code cannot be located to copy into the image"
+    if suite not in locked:
+        return f"no lock for suite {suite!r}: run `revops lock` first"
+    return None
+
+
+def host_path(path: str, config: Config) -> str:
+    """A unit's path with the host root stripped, i.e. the path the service expects inside the image.
+
+    On a host copied or made under a directory (root != /), units name absolute paths under it;
+    inside the image the code lives where a real host keeps it.
+    """
+    root = str(config.root)
+    if root != "/" and (path == root or path.startswith(root.rstrip("/") + "/")):
+        return "/" + posixpath.relpath(path, root) if path != root else "/"
+    return path
+
+
+def map_argv(argv: list[str], venv: str | None, config: Config) -> tuple[tuple[str, ...], list[str]]:
+    """ExecStart argv -> the container's command; returns it with notes on what changed."""
+    notes: list[str] = []
+    venv_host = host_path(venv, config).rstrip("/") if venv else None
+    mapped = [_map_word(host_path(word, config), venv_host) for word in argv]
+    if _PYTHONS.match(mapped[0]):
+        notes.append(f"interpreter {argv[0]} -> {VENV_IN_IMAGE}/bin/python (the suite's packages live in the venv)")
+        mapped[0] = f"{VENV_IN_IMAGE}/bin/python"
+    rebound = _rebind(mapped)
+    if rebound != mapped:
+        notes.append("listen address -> 0.0.0.0: inside the container loopback is the container's own; "
+                     "exposure is set by the host side of the published port")
+    return tuple(rebound), notes
+
+
+def _map_word(word: str, venv_host: str | None) -> str:
+    if venv_host and (word == venv_host or word.startswith(venv_host + "/")):
+        return VENV_IN_IMAGE + word[len(venv_host):]
+    return word
+
+
+def _rebind(argv: list[str]) -> list[str]:
+    out = list(argv)
+    for i, word in enumerate(out):
+        if word in _HOST_FLAGS and i + 1 < len(out) and out[i + 1] in _LOCAL_HOSTS:
+            out[i + 1] = "0.0.0.0"
+        elif word.startswith("--host=") and word.split("=", 1)[1] in _LOCAL_HOSTS:
+            out[i] = "--host=0.0.0.0"
+        elif word in _BIND_FLAGS and i + 1 < len(out):
+            out[i + 1] = _rebind_address(out[i + 1])
+        elif word.startswith("--bind="):
+            out[i] = "--bind=" + _rebind_address(word.split("=", 1)[1])
+    return out
+
+
+def _rebind_address(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if sep and host.strip("[]") in _LOCAL_HOSTS:
+        return f"0.0.0.0:{port}"
+    return value
+
+
+def memory_limit(unit: Unit, suite: Suite) -> tuple[str, str | None]:
+    """compose mem_limit from MemoryMax= (bytes, K, M, G, T), else the suite default."""
+    raw = (unit.memory_max or "").strip()
+    match = _MEMORY.match(raw)
+    if match:
+        number, unit_suffix = match.groups()
+        return (f"{number}{unit_suffix.lower()}" if unit_suffix else f"{number}b"), None
+    if raw and raw != "infinity":
+        return suite.memory, f"MemoryMax={raw} has no fixed size; using the suite default {suite.memory}"
+    return suite.memory, None
+
+
+def cpu_limit(unit: Unit, suite: Suite) -> tuple[float, str | None]:
+    """compose cpus from CPUQuota= (150% -> 1.5), else the suite default."""
+    raw = (unit.cpu_quota or "").strip()
+    match = _CPU_QUOTA.match(raw)
+    if match and float(match.group(1)) > 0:
+        return round(float(match.group(1)) / 100, 2), None
+    if raw:
+        return suite.cpus, f"CPUQuota={raw} not understood; using the suite default {suite.cpus}"
+    return suite.cpus, None
+
+
+def healthcheck(port: int | None, config: Config) -> Healthcheck:
+    h = config.health
+    if port is not None:
+        # No curl in the base image: the venv's python fetches the URL; urlopen raises on >= 400.
+        script = ("import sys, urllib.request; "
+                  f"sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout={_seconds(h.timeout)}).status == 200 else 1)")
+        test = ("CMD", f"{VENV_IN_IMAGE}/bin/python", "-c", script, f"http://127.0.0.1:{port}{h.path}")
+        kind = "http"
+    else:
+        # A worker serves no HTTP: the check can only tell that PID 1 runs and is no zombie.
+        script = "import sys; sys.exit(1 if open('/proc/1/stat').read().split(') ')[1][0] in 'ZX' else 0)"
+        test = ("CMD", f"{VENV_IN_IMAGE}/bin/python", "-c", script)
+        kind = "process"
+    return Healthcheck(test, h.interval, h.timeout, h.retries, h.start_period, kind)
+
+
+def _seconds(duration: str) -> int:
+    total = 0.0
+    for number, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", duration):
+        total += float(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+    return max(1, int(total))
+
+
+def env_file_path(path: str, config: Config, compose_dir: str) -> str:
+    """Where compose finds an env file: relative to compose/ when it lies in the ops repo."""
+    on_disk = PurePosixPath(str(config.root)) / host_path(path, config).lstrip("/")
+    return _relative_if_inside(str(on_disk), str(config.base_dir), compose_dir)
+
+
+def _relative_if_inside(path: str, base: str, from_dir: str) -> str:
+    base = base.rstrip("/") or "/"
+    if base != "/" and (path == base or path.startswith(base + "/")):
+        return posixpath.relpath(path, from_dir)
+    return path
+
+
+def run_user(unit: Unit) -> str:
+    if unit.user and unit.user not in ("root", "0"):
+        return unit.user
+    return DEFAULT_RUN_USER
+
+
+def service_spec(unit: Unit, suite: Suite, config: Config, migrated: dict[str, str]) -> ServiceSpec:
+    """migrated maps every migrated unit name to its compose service name (for depends_on)."""
+    command, notes = map_argv(unit.exec_start[0], unit.venv, config)
+    mem, mem_note = memory_limit(unit, suite)
+    cpus, cpu_note = cpu_limit(unit, suite)
+    notes += [n for n in (mem_note, cpu_note) if n]
+    environment = []
+    for key, value in sorted(unit.environment.items()):
+        if is_secret_key(key):
+            notes.append(f"Environment={key}=... looks like a secret: left out; put it in the shared env file")
+        else:
+            environment.append((key, value))
+    if unit.user in ("root", "0") or not unit.user:
+        notes.append(f"runs as {DEFAULT_RUN_USER!r}: the unit has {'User=' + unit.user if unit.user else 'no User='}")
+    compose_dir = str(config.out("compose"))
+    deps = sorted({migrated[name] for name in [*unit.after, *unit.requires]
+                   if name in migrated and name != unit.name})
+    return ServiceSpec(
+        name=unit.service_name, unit=unit.name, suite=suite.name, phase=suite.phase, image="",
+        command=command, working_dir=host_path(unit.working_directory or "/", config), user=run_user(unit),
+        env_files=tuple(env_file_path(p, config, compose_dir) for p in unit.environment_files),
+        environment=tuple(environment), port=unit.port, bind_address=config.health.bind_address,
+        mem_limit=mem, cpus=cpus, depends_on=tuple(deps), healthcheck=healthcheck(unit.port, config),
+        code_dir=unit.working_directory or "/", notes=tuple(notes),
+    )
+
+
+def plan(inventory: Inventory, config: Config, lock_digests: dict[str, str]) -> Plan:
+    """Every unit either becomes a service of its suite or is skipped with a reason."""
+    result = Plan()
+    chosen: list[tuple[Unit, Suite]] = []
+    suites = {s.name: s for s in config.suites}
+    for unit in sorted(inventory.units, key=lambda u: u.name):
+        reason = skip_reason(unit, config, set(lock_digests))
+        if reason:
+            result.skipped.append(Skipped(unit.name, reason))
+            continue
+        suite = suites.get(unit.suite or "") or config.suite_of(unit.name)
+        if suite is None:
+            result.skipped.append(Skipped(unit.name, f"suite {unit.suite!r} is not in revops.yaml"))
+            continue
+        chosen.append((unit, suite))
+    result.skipped.extend(_name_clashes(chosen))
+    clashing = {s.unit for s in result.skipped}
+    chosen = [(u, s) for u, s in chosen if u.name not in clashing]
+    migrated = {u.name: u.service_name for u, _ in chosen}
+    by_suite: dict[str, list[ServiceSpec]] = {}
+    for unit, suite in chosen:
+        by_suite.setdefault(suite.name, []).append(service_spec(unit, suite, config, migrated))
+    for suite in sorted(config.suites, key=lambda s: (s.phase, s.name)):
+        services = tuple(sorted(by_suite.get(suite.name, []), key=lambda s: s.name))
+        if not services:
+            continue
+        users = sorted({s.user for s in services})
+        result.suites.append(SuiteSpec(
+            name=suite.name, phase=suite.phase, lock_path=f"{config.lockfiles_dir}/{suite.name}.txt",
+            lock_digest=lock_digests[suite.name], services=services,
+            users=tuple((user, _FIRST_UID + i) for i, user in enumerate(users)),
+        ))
+    result.skipped.sort(key=lambda s: s.unit)
+    return result
+
+
+def _name_clashes(chosen: list[tuple[Unit, Suite]]) -> list[Skipped]:
+    seen: dict[str, str] = {}
+    clashes = []
+    for unit, _ in chosen:
+        other = seen.setdefault(unit.service_name, unit.name)
+        if other != unit.name:
+            clashes.append(Skipped(unit.name, f"its compose name {unit.service_name!r} is taken by {other}"))
+    return clashes

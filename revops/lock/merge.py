@@ -1,0 +1,148 @@
+"""One suite's input: the services' requirements merged, conflicts found, overrides applied.
+
+Pure data in, data out. The rendered `<suite>.in` says, beside each requirement, which
+services asked for it and with which pin, so a reviewer sees why every line is there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+from revops.lock import specs
+from revops.lock.sources import ServiceRequirements, Wanted
+
+
+@dataclass
+class Side:
+    """One way a distribution was asked for, and who asked for it that way."""
+
+    pin: str  # the requirement as written: "requests==2.31.0"
+    services: list[str]
+    origins: list[str]
+
+
+@dataclass
+class Conflict:
+    """Pins of one distribution that no single version satisfies."""
+
+    dist: str
+    sides: list[Side]  # two sides for a pairwise conflict, more when only the set as a whole fails
+
+    def describe(self) -> str:
+        text = " vs ".join(f"{side.pin} ({', '.join(side.services)})" for side in self.sides)
+        return f"{self.dist}: {text}"
+
+
+@dataclass
+class OverrideApplied:
+    dist: str
+    spec: str  # "==2.32.4"
+    replaced: list[Side]
+    settled_conflict: bool
+
+
+@dataclass
+class Line:
+    """One requirement of the merged input."""
+
+    requirement: str  # "requests==2.32.4"
+    sides: list[Side]
+    override: OverrideApplied | None = None
+
+
+@dataclass
+class Merged:
+    suite: str
+    lines: list[Line] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    overrides: list[OverrideApplied] = field(default_factory=list)
+    unused_overrides: list[str] = field(default_factory=list)
+
+
+def _applies_to_target(req: Requirement) -> bool:
+    """Markers are judged for the interpreter revops runs on: the images' Python."""
+    return req.marker is None or req.marker.evaluate({"extra": ""})
+
+
+def _sides(wanted: list[Wanted]) -> list[Side]:
+    by_pin: dict[str, Side] = {}
+    for item in sorted(wanted, key=lambda w: (w.service, w.requirement, w.origin)):
+        side = by_pin.setdefault(item.requirement, Side(item.requirement, [], []))
+        if item.service not in side.services:
+            side.services.append(item.service)
+        side.origins.append(item.origin)
+    # Ordered by the first service asking, so the .in reads in service order.
+    return sorted(by_pin.values(), key=lambda side: (side.services[0], side.pin))
+
+
+def find_conflicts(dist: str, wanted: list[Wanted]) -> list[Conflict]:
+    """Every pair of pins that cannot live together; else the whole set, if it cannot."""
+    sides = [side for side in _sides(wanted) if _applies_to_target(Requirement(side.pin))]
+    spec_of = {side.pin: Requirement(side.pin).specifier for side in sides}
+    pairs = [Conflict(dist, [a, b]) for a, b in combinations(sides, 2)
+             if not specs.compatible(spec_of[a.pin], spec_of[b.pin])]
+    if pairs or specs.compatible(*spec_of.values()):
+        return pairs
+    return [Conflict(dist, sides)]
+
+
+def _combined(dist: str, wanted: list[Wanted], spec_text: str | None = None) -> str:
+    reqs = [w.parsed for w in wanted]
+    extras = sorted(set().union(*(r.extras for r in reqs)))
+    if spec_text is None:
+        spec_text = str(SpecifierSet(",".join(str(r.specifier) for r in reqs if str(r.specifier))))
+    text = dist + (f"[{','.join(extras)}]" if extras else "") + spec_text
+    markers = {str(r.marker) if r.marker is not None else None for r in reqs}
+    if None not in markers:
+        text += "; " + " or ".join(f"({m})" if len(markers) > 1 else m for m in sorted(markers))
+    return text
+
+
+def merge(suite: str, services: list[ServiceRequirements], overrides: tuple[tuple[str, str], ...] = ()) -> Merged:
+    """Merge the services of one suite; conflicts settled by an override are not conflicts."""
+    result = Merged(suite)
+    by_dist: dict[str, list[Wanted]] = {}
+    for service in services:
+        for item in service.wanted:
+            by_dist.setdefault(item.name, []).append(item)
+    override_of = {canonicalize_name(dist): spec for dist, spec in overrides}
+    for dist in sorted(by_dist):
+        wanted = by_dist[dist]
+        conflicts = find_conflicts(dist, wanted)
+        if dist in override_of:
+            applied = OverrideApplied(dist, override_of[dist], _sides(wanted), settled_conflict=bool(conflicts))
+            result.overrides.append(applied)
+            result.lines.append(Line(_combined(dist, wanted, override_of[dist]), applied.replaced, applied))
+            continue
+        result.conflicts.extend(conflicts)
+        result.lines.append(Line(_combined(dist, wanted), _sides(wanted)))
+    result.unused_overrides = sorted(set(override_of) - set(by_dist))
+    return result
+
+
+def render_in(merged: Merged, services: list[ServiceRequirements], lockfile_name: str) -> str:
+    """The text of `<suite>.in`: deterministic, every requirement explained."""
+    out = [
+        f"# Input of {lockfile_name} for suite {merged.suite}, merged by `revops lock`.",
+        "# Do not edit: change a service's requirements.txt, or the suite's overrides in revops.yaml.",
+        "# Sources:",
+    ]
+    for service in sorted(services, key=lambda s: s.service):
+        where = service.source_path or f"({service.notes[0] if service.notes else 'nothing found'})"
+        out.append(f"#   {service.service}: {service.source} {where}")
+    for line in merged.lines:
+        out.append(line.requirement)
+        if line.override is not None:
+            why = "settles a conflict" if line.override.settled_conflict else "no conflict to settle"
+            out.append(f"    # override {line.override.spec} from revops.yaml suites.{merged.suite}.overrides ({why}); replaced:")
+        # One line per service: a service's change shows as a one-line diff in review.
+        asked = sorted((service, side.pin) for side in line.sides for service in side.services)
+        out.extend(f"    # {service}: {pin}" for service, pin in asked)
+    return "\n".join(out) + "\n"
+
+

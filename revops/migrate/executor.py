@@ -1,0 +1,209 @@
+"""Runs a plan: the cutover of each service, journaled, with rollback when health fails.
+
+The promise: every service ends either healthy in its container, or back under systemd and
+answering /health, with the reason shown. The host is reached only through `Host`
+(revops/migrate/host.py), the ledger only through `Journal`, so this module is the flow alone.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Protocol
+
+from revops.errors import RevopsError
+from revops.migrate import plan as P
+from revops.migrate.journal import FAILED, Journal, JournalUnavailable, describe
+
+MIGRATED = "migrated"
+ROLLED_BACK = "rolled-back"
+DOWN = "down"  # the rollback itself failed: the one outcome the operator must act on now
+NOT_STARTED = "not-started"
+INTERRUPTED = "interrupted"
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    reason: str | None = None  # what failed: status code, body, container state, log tail
+
+
+class Host(Protocol):
+    def preflight(self, sp: P.ServicePlan) -> str: ...
+    def stop_unit(self, sp: P.ServicePlan) -> str: ...
+    def start_container(self, sp: P.ServicePlan) -> str: ...
+    def wait_healthy(self, sp: P.ServicePlan, deadline_s: float, cancelled: Callable[[], bool]) -> Verdict: ...
+    def disable_unit(self, sp: P.ServicePlan, mask: bool) -> str: ...
+    def remove_container(self, sp: P.ServicePlan) -> str: ...
+    def start_unit(self, sp: P.ServicePlan) -> str: ...
+    def wait_unit_healthy(self, sp: P.ServicePlan, deadline_s: float) -> Verdict: ...
+    def container_verdict(self, sp: P.ServicePlan) -> Verdict: ...
+
+
+@dataclass
+class StepResult:
+    step: str
+    state: str
+    detail: str | None = None
+
+
+@dataclass
+class ServiceResult:
+    unit: str
+    outcome: str  # migrated, rolled-back, down, not-started, interrupted
+    reason: str | None = None
+    steps: list[StepResult] = field(default_factory=list)
+
+
+class Interrupt:
+    """Ctrl-C sets a flag instead of killing the run: the service in flight is finished or
+    rolled back first, so it is never left stopped under systemd and absent from Docker."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    @contextmanager
+    def catching(self) -> Iterator["Interrupt"]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(_signum: int, _frame: Any) -> None:
+            self.requested = True
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+class Executor:
+    def __init__(self, host: Host, journal: Journal, *, mask: bool,
+                 on_event: Callable[[str], None] = lambda _m: None,
+                 interrupt: Interrupt | None = None) -> None:
+        self.host = host
+        self.journal = journal
+        self.mask = mask
+        self.say = on_event
+        self.interrupt = interrupt or Interrupt()
+
+    def run(self, services: list[P.ServicePlan]) -> list[ServiceResult]:
+        """Cut over each service in order; stop at the first one that did not migrate."""
+        results: list[ServiceResult] = []
+        with self.interrupt.catching():
+            for sp in services:
+                if self.interrupt.requested:
+                    results.append(ServiceResult(sp.unit, INTERRUPTED, "Ctrl-C before it started"))
+                    continue
+                result = self.cutover(sp)
+                results.append(result)
+                if result.outcome != MIGRATED:
+                    break
+        done = {r.unit for r in results}
+        left = (INTERRUPTED, "Ctrl-C") if self.interrupt.requested else (
+            NOT_STARTED, "an earlier service did not migrate")
+        results.extend(ServiceResult(sp.unit, *left) for sp in services if sp.unit not in done)
+        return results
+
+    def _step(self, result: ServiceResult, sp: P.ServicePlan, name: str, detail: str,
+              action: Callable[[], str]) -> str:
+        self.say(f"{sp.unit}: {name}")
+        with self.journal.step(sp.unit, name, detail) as record:
+            try:
+                said = action()
+            except BaseException as exc:
+                result.steps.append(StepResult(name, FAILED, describe(exc)))
+                raise
+            record.reason = said
+        result.steps.append(StepResult(name, record.state, said))
+        return said
+
+    def cutover(self, sp: P.ServicePlan) -> ServiceResult:
+        result = ServiceResult(sp.unit, MIGRATED)
+        detail = {s.name: s.changes for s in sp.steps}
+        try:
+            # Preflight changes nothing the service depends on; a failure ends the service here.
+            self._step(result, sp, P.PREFLIGHT, detail.get(P.PREFLIGHT, ""), lambda: self.host.preflight(sp))
+        except JournalUnavailable:
+            raise
+        except RevopsError as exc:
+            result.outcome, result.reason = NOT_STARTED, f"preflight: {exc.message}"
+            return result
+        if self.interrupt.requested:
+            result.outcome, result.reason = INTERRUPTED, "Ctrl-C before the unit was stopped"
+            return result
+        self.journal.service_state(sp.unit, P.MIGRATING)
+        try:
+            self._step(result, sp, P.STOP_UNIT, detail.get(P.STOP_UNIT, ""), lambda: self.host.stop_unit(sp))
+            self._step(result, sp, P.START_CONTAINER, detail.get(P.START_CONTAINER, ""),
+                       lambda: self.host.start_container(sp))
+            verdict = self._wait(result, sp, detail.get(P.WAIT_HEALTHY, ""))
+            if not verdict.ok:
+                return self.rollback(sp, result, verdict.reason or "not healthy")
+            self._step(result, sp, P.DISABLE_UNIT, detail.get(P.DISABLE_UNIT, ""),
+                       lambda: self.host.disable_unit(sp, self.mask))
+        except JournalUnavailable as exc:
+            # Stop the run; a service the host already changed is put back first.
+            if any(s.step != P.PREFLIGHT for s in result.steps):
+                self.rollback(sp, result, exc.message)
+            raise
+        except RevopsError as exc:
+            return self.rollback(sp, result, exc.message)
+        self.journal.service_state(sp.unit, P.MIGRATED)
+        return result
+
+    def _wait(self, result: ServiceResult, sp: P.ServicePlan, detail: str) -> Verdict:
+        self.say(f"{sp.unit}: {P.WAIT_HEALTHY} (up to {sp.deadline_s:g}s)")
+        with self.journal.step(sp.unit, P.WAIT_HEALTHY, detail) as record:
+            verdict = self.host.wait_healthy(sp, sp.deadline_s, self.interrupt)
+            if not verdict.ok and self.interrupt.requested:
+                verdict = Verdict(False, "Ctrl-C while waiting for health")
+            record.state = "done" if verdict.ok else FAILED
+            record.reason = "healthy" if verdict.ok else verdict.reason
+        result.steps.append(StepResult(P.WAIT_HEALTHY, record.state, record.reason))
+        return verdict
+
+    def rollback(self, sp: P.ServicePlan, result: ServiceResult, why: str) -> ServiceResult:
+        """Back to systemd: container stopped and removed, unit started, its /health verified."""
+        self.say(f"{sp.unit}: rolling back ({why.splitlines()[0]})")
+        restored = restore_unit(self.host, self.journal, sp, why)
+        result.steps.extend(restored.steps)
+        result.outcome = ROLLED_BACK if restored.ok else DOWN
+        result.reason = why if restored.ok else f"{why}; rollback failed: {restored.reason}"
+        self.journal.service_state(sp.unit, P.ROLLED_BACK if restored.ok else DOWN, result.reason, restoring=True)
+        return result
+
+
+@dataclass
+class Restored:
+    ok: bool
+    reason: str | None
+    steps: list[StepResult]
+
+
+def restore_unit(host: Host, journal: Journal, sp: P.ServicePlan, why: str) -> Restored:
+    """Remove the container (best effort: the engine may be the thing that failed), then start
+    the unit and wait until it answers; only the unit's health decides success."""
+    steps: list[StepResult] = []
+    with journal.step(sp.unit, P.ROLLBACK, f"because: {why}", restoring=True) as record:
+        try:
+            removed = host.remove_container(sp)
+            steps.append(StepResult("remove-container", "done", removed))
+        except RevopsError as exc:
+            steps.append(StepResult("remove-container", FAILED, exc.message))
+        try:
+            steps.append(StepResult("start-unit", "done", host.start_unit(sp)))
+            verdict = host.wait_unit_healthy(sp, sp.deadline_s)
+        except RevopsError as exc:
+            verdict = Verdict(False, exc.message)
+        steps.append(StepResult("unit-healthy", "done" if verdict.ok else FAILED, verdict.reason))
+        record.state = "done" if verdict.ok else FAILED
+        record.reason = "; ".join(f"{s.step}: {s.detail}" for s in steps if s.detail)
+    return Restored(verdict.ok, verdict.reason, steps)

@@ -1,0 +1,228 @@
+"""The host as the cutover sees it: systemd, the Docker engine, compose and /health.
+
+Each method is one step of executor.Host and says in one line what it did; failures are
+RevopsErrors carrying what a sysadmin needs (state, status code, body, the container's last
+log lines). Adapters are opened lazily so a plan can be shown on a host without a bus.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from revops.adapters import http
+from revops.config import Config
+from revops.errors import CheckFailed
+from revops.migrate import composefile
+from revops.migrate import plan as P
+from revops.migrate.executor import Verdict
+
+STOP_TIMEOUT_S = 90.0  # systemd's own default stop timeout is 90 s
+PORT_FREE_TIMEOUT_S = 10.0
+LOG_TAIL_LINES = 15
+UNIT_GONE = {"inactive", "failed"}
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    exists: bool
+    status: str | None  # created, running, exited, ...
+    health: str | None  # starting, healthy, unhealthy; None without a healthcheck
+    exit_code: int | None
+
+
+def port_free(address: str, port: int) -> bool:
+    """True when nothing listens on address:port (a bind test; sends no traffic)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As every server (docker-proxy included) binds: connections of the old process
+        # lingering in TIME_WAIT do not keep the port from being listened on.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+def wait_port_free(address: str, port: int, timeout: float) -> float:
+    started = time.monotonic()
+    delay = 0.01
+    while not port_free(address, port):
+        if time.monotonic() - started > timeout:
+            raise CheckFailed(f"port {address}:{port} still in use {timeout:g}s after the unit stopped",
+                              hint="another process holds it; find it with `ss -ltnp`")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.2)
+    return time.monotonic() - started
+
+
+class LiveHost:
+    """executor.Host on the real host. `systemd`, `engine` and `compose` are the adapters."""
+
+    def __init__(self, config: Config, systemd: Any, engine: Any, compose: Any,
+                 compose_files: list[str], build: Callable[[str], str] | None = None,
+                 checks: Callable[[str], str] | None = None) -> None:
+        self.config = config
+        self.systemd = systemd
+        self.engine = engine
+        self.compose = compose
+        self.files = compose_files
+        self.build = build  # build(suite) -> what it did; used when an image is missing
+        self.checks = checks  # checks(suite) -> what was checked; raises CheckFailed
+        self._checked: dict[str, str] = {}
+        self._services = composefile.services(compose_files) if compose_files else {}
+        self.probe_timeout = config.health.probe_timeout
+
+    # -- the cutover steps ----------------------------------------------------------
+
+    def preflight(self, sp: P.ServicePlan) -> str:
+        state = self.systemd.states([sp.unit])[sp.unit]
+        if state.load_state != "loaded":
+            raise CheckFailed(f"{sp.unit}: systemd does not know it (LoadState {state.load_state})")
+        if sp.unit not in self._services:
+            raise CheckFailed(f"{sp.unit}: no service with label revops.unit={sp.unit} in "
+                              f"{', '.join(self.files) or 'the compose directory'}",
+                              hint="run `revops generate`")
+        suite = sp.suite or ""
+        if self.checks is not None and suite not in self._checked:
+            self._checked[suite] = self.checks(suite)
+        built = self._ensure_image(sp)
+        self.compose.create(self.files, sp.service)
+        return f"{sp.unit} {state.active_state}; {self._checked.get(suite, 'no checks')}; {built}; container created"
+
+    def _ensure_image(self, sp: P.ServicePlan) -> str:
+        image = self._services[sp.unit].image
+        if image and self.engine.image_exists(image):
+            return f"image {image} present"
+        if self.build is None or sp.suite is None:
+            raise CheckFailed(f"image {image} is missing", hint=f"run `revops build --suite {sp.suite}`")
+        said = self.build(sp.suite)
+        if image and not self.engine.image_exists(image):
+            raise CheckFailed(f"image {image} still missing after the build ({said})")
+        return said
+
+    def stop_unit(self, sp: P.ServicePlan) -> str:
+        started = time.monotonic()
+        self.systemd.stop(sp.unit, STOP_TIMEOUT_S)
+        state = self.systemd.wait_for(sp.unit, UNIT_GONE, STOP_TIMEOUT_S)
+        freed = ""
+        if sp.port is not None:
+            wait_port_free(self.config.health.bind_address, sp.port, PORT_FREE_TIMEOUT_S)
+            freed = f", port {sp.port} free"
+        return f"{sp.unit} {state} after {time.monotonic() - started:.2f}s{freed}"
+
+    def start_container(self, sp: P.ServicePlan) -> str:
+        created = self.engine.container_state(sp.service)
+        if created is not None and created.status == "created":
+            # Preflight had compose create this very container; starting it through the engine
+            # skips a compose process start and project parse (about a second with v1), which
+            # would otherwise add to the time the service answers nothing.
+            self.engine.start(created.id)
+            return f"container {created.name} started (created by compose in preflight)"
+        self.compose.up(self.files, sp.service, no_deps=True)
+        return f"container {sp.service} started (compose up)"
+
+    def wait_healthy(self, sp: P.ServicePlan, deadline_s: float, cancelled: Callable[[], bool]) -> Verdict:
+        """Both judges must agree: Docker's health state and our own GET on the port.
+        A container that exits fails at once, without waiting out the deadline."""
+        started = time.monotonic()
+        delay = 0.05
+        while True:
+            verdict = self.container_verdict(sp)
+            if verdict.ok:
+                return Verdict(True, f"healthy after {time.monotonic() - started:.2f}s")
+            waited = time.monotonic() - started
+            state = self._container(sp)
+            if state.exists and state.status in ("exited", "dead"):
+                return Verdict(False, f"container {state.status} (exit {state.exit_code}) after {waited:.1f}s; "
+                                      f"{self._log_tail(sp)}")
+            if not state.exists and waited > 1.0:
+                return Verdict(False, f"container {sp.service} vanished after {waited:.1f}s")
+            if cancelled():
+                return Verdict(False, f"interrupted after {waited:.1f}s; last: {verdict.reason}")
+            if waited >= deadline_s:
+                return Verdict(False, f"not healthy within {deadline_s:g}s: {verdict.reason}; {self._log_tail(sp)}")
+            time.sleep(min(delay, max(0.0, deadline_s - waited)))
+            delay = min(delay * 1.5, 1.0)
+
+    def disable_unit(self, sp: P.ServicePlan, mask: bool) -> str:
+        self.systemd.disable([sp.unit])
+        if mask:
+            self.systemd.mask([sp.unit])
+        return f"{sp.unit} disabled" + (" and masked" if mask else "")
+
+    # -- rollback -------------------------------------------------------------------
+
+    def remove_container(self, sp: P.ServicePlan) -> str:
+        self.compose.stop(self.files, sp.service)
+        self.compose.rm(self.files, sp.service)
+        return f"container {sp.service} stopped and removed"
+
+    def start_unit(self, sp: P.ServicePlan) -> str:
+        state = self.systemd.states([sp.unit])[sp.unit]
+        if state.load_state == "not-found" and sp.fragment:
+            # A unit known through `systemctl link` loses its link on disable: link it again.
+            self.systemd.link([str(self.config.root / sp.fragment.lstrip("/"))])
+            state = self.systemd.states([sp.unit])[sp.unit]
+        if state.unit_file_state == "masked":
+            self.systemd.unmask([sp.unit])
+        if state.unit_file_state in ("disabled", "masked", "linked", "linked-runtime"):
+            self.systemd.enable([sp.unit])
+        if state.active_state == "failed":
+            self.systemd.reset_failed(sp.unit)
+        return f"{sp.unit} {self.systemd.start(sp.unit, STOP_TIMEOUT_S)}"
+
+    def wait_unit_healthy(self, sp: P.ServicePlan, deadline_s: float) -> Verdict:
+        if sp.health_url is None:
+            state = self.systemd.wait_for(sp.unit, {"active"}, deadline_s)
+            return Verdict(True, f"{sp.unit} {state}")
+        probe = http.wait_healthy(sp.health_url, deadline_s, attempt_timeout=self.probe_timeout)
+        active = self.systemd.states([sp.unit])[sp.unit].active_state
+        if probe.healthy and active == "active":
+            return Verdict(True, f"{sp.unit} active, GET {sp.health_url}: {probe.status_code}")
+        return Verdict(False, f"{sp.unit} {active}; GET {sp.health_url}: {_probe_words(probe)}")
+
+    # -- reading --------------------------------------------------------------------
+
+    def container_verdict(self, sp: P.ServicePlan) -> Verdict:
+        state = self._container(sp)
+        if not state.exists:
+            return Verdict(False, f"no container for {sp.service}")
+        if state.status != "running":
+            return Verdict(False, f"container {state.status}")
+        if state.health not in ("healthy", None):
+            docker = f"Docker health {state.health}"
+        else:
+            docker = None
+        if sp.health_url is None:
+            return Verdict(docker is None, docker)
+        probe = http.probe(sp.health_url, self.probe_timeout)
+        if probe.healthy and docker is None:
+            return Verdict(True)
+        words = [w for w in (docker, f"GET {sp.health_url}: {_probe_words(probe)}" if not probe.healthy else None) if w]
+        return Verdict(False, "; ".join(words))
+
+    def _container(self, sp: P.ServicePlan) -> ContainerState:
+        found = self.engine.container_state(sp.service)
+        if found is None:
+            return ContainerState(False, None, None, None)
+        return ContainerState(True, found.status, found.health, found.exit_code)
+
+    def _log_tail(self, sp: P.ServicePlan) -> str:
+        try:
+            lines = self.engine.logs_tail(sp.service, LOG_TAIL_LINES)
+        except Exception as exc:  # the logs are evidence, not a step: say why they are missing
+            return f"container log unavailable: {exc}"
+        return "last log lines:\n  " + "\n  ".join(lines) if lines else "container log empty"
+
+
+def _probe_words(probe: http.Probe) -> str:
+    if probe.status_code is not None:
+        body = (probe.body_head or "").strip().replace("\n", " ")[:120]
+        return f"HTTP {probe.status_code}" + (f" body {body!r}" if body else "")
+    return probe.error or probe.state

@@ -1,0 +1,253 @@
+"""The migration plan as data: which services a run moves, in which order, with which steps.
+
+Everything here is pure: it takes the inventory, the config, the ledger's service states and
+the health of earlier phases (read by the caller) and returns dataclasses. `--dry-run` prints
+exactly this, and the executor runs exactly this.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from revops.config import Config, Health
+from revops.errors import CheckFailed, UsageError
+from revops.model import Inventory, Unit
+
+PREFLIGHT = "preflight"
+STOP_UNIT = "stop-unit"
+START_CONTAINER = "start-container"
+WAIT_HEALTHY = "wait-healthy"
+DISABLE_UNIT = "disable-unit"
+ROLLBACK = "rollback"
+STEPS = (PREFLIGHT, STOP_UNIT, START_CONTAINER, WAIT_HEALTHY, DISABLE_UNIT)
+
+# Service states kept in the ledger.
+MIGRATING = "migrating"
+MIGRATED = "migrated"
+ROLLED_BACK = "rolled-back"
+SYSTEMD = "systemd"
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    changes: str  # what this step changes on the host, in words
+
+
+@dataclass
+class ServicePlan:
+    unit: str  # "revpublish.service"
+    service: str  # the compose service: "revpublish"
+    suite: str | None
+    phase: int
+    port: int | None
+    health_url: str | None  # revops' own probe; None for a service that serves no port
+    deadline_s: float  # how long wait-healthy waits before rolling back
+    fragment: str | None = None  # the unit file, relative to the host root (to re-link it)
+    after: list[str] = field(default_factory=list)  # units of this run it must follow
+    steps: list[Step] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    unit: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """A service of an earlier phase that is not verified healthy in its container now."""
+
+    unit: str
+    phase: int
+    reason: str
+
+
+@dataclass
+class Gate:
+    ok: bool  # the phase may start (every earlier service verified, or forced)
+    blockers: list[Blocker] = field(default_factory=list)
+    forced_reason: str | None = None
+
+
+@dataclass
+class Plan:
+    phase: int
+    services: list[ServicePlan]
+    skipped: list[Skipped]
+    gate: Gate
+    compose_files: list[str]
+    mask: bool
+
+    @property
+    def units(self) -> list[str]:
+        return [s.unit for s in self.services]
+
+
+@dataclass(frozen=True)
+class EarlierHealth:
+    """What the caller read, now, about one service of an earlier phase."""
+
+    unit: str
+    phase: int
+    state: str | None  # the ledger's service state
+    healthy: bool
+    reason: str | None  # why not healthy (status code, connection refused, ...)
+
+
+def seconds(duration: str) -> float:
+    """'1m30s' -> 90.0 (the config loader already checked the syntax)."""
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(duration))
+
+
+def cutover_deadline(health: Health) -> float:
+    """Docker marks a container unhealthy after start_period + retries failed intervals;
+    wait that long plus one interval and the check's own timeout, then give up."""
+    interval = seconds(health.interval)
+    return seconds(health.start_period) + interval * (health.retries + 1) + seconds(health.timeout)
+
+
+def unit_name(name: str) -> str:
+    return name if "." in name else f"{name}.service"
+
+
+def migratable_units(inventory: Inventory, config: Config, phase: int) -> list[Unit]:
+    """The units of the phase's suites: no templates, nothing deprecated."""
+    chosen = []
+    for unit in inventory.units:
+        if "@." in unit.name or config.is_deprecated(unit.name) or unit.deprecated:
+            continue
+        suite = config.suite_of(unit.name)
+        if suite is not None and suite.phase == phase:
+            chosen.append(unit)
+    return chosen
+
+
+def phase_of_services(inventory: Inventory, config: Config, names: Iterable[str]) -> int:
+    """The one phase `--service NAME...` belongs to (when --phase was not given)."""
+    phases = set()
+    for name in names:
+        suite = config.suite_of(unit_name(name))
+        if suite is None or inventory.unit(unit_name(name)) is None:
+            raise UsageError(f"--service {name}: not a unit of any suite in {config.path}")
+        phases.add(suite.phase)
+    if len(phases) != 1:
+        raise UsageError(f"--service names services of phases {sorted(phases)}; give one phase at a time")
+    return phases.pop()
+
+
+def order(units: list[Unit]) -> list[Unit]:
+    """Dependencies first (After=/Requires= among these units), ties by name; a cycle is an error."""
+    by_name = {u.name: u for u in units}
+    needs = {u.name: sorted({d for d in (*u.after, *u.requires) if d in by_name and d != u.name})
+             for u in units}
+    done: list[str] = []
+    waiting = dict(needs)
+    while waiting:
+        ready = sorted(n for n, deps in waiting.items() if all(d in done for d in deps))
+        if not ready:
+            raise CheckFailed("the units' After=/Requires= form a cycle: " + ", ".join(sorted(waiting)),
+                              hint="break the cycle in the unit files or revops.yaml suites")
+        done.append(ready[0])
+        del waiting[ready[0]]
+    return [by_name[n] for n in done]
+
+
+def gate(earlier: list[EarlierHealth], force_reason: str | None) -> Gate:
+    """A phase starts only when every service of the phases before it is migrated and healthy."""
+    blockers = []
+    for svc in earlier:
+        if svc.state != MIGRATED:
+            blockers.append(Blocker(svc.unit, svc.phase, f"not migrated (ledger: {svc.state or 'no record'})"))
+        elif not svc.healthy:
+            blockers.append(Blocker(svc.unit, svc.phase, f"not healthy now: {svc.reason or 'unknown'}"))
+    if not blockers:
+        return Gate(ok=True)
+    return Gate(ok=force_reason is not None, blockers=blockers, forced_reason=force_reason)
+
+
+def health_url(config: Config, port: int | None) -> str | None:
+    if port is None:
+        return None
+    return f"http://{config.health.bind_address}:{port}{config.health.path}"
+
+
+def steps_for(unit: Unit, config: Config, url: str | None, deadline: float, compose: str) -> list[Step]:
+    svc = unit.service_name
+    port = f"port {unit.port} freed" if unit.port else "no port"
+    publish = f", publishing {config.health.bind_address}:{unit.port}" if unit.port else ""
+    probe = f" and GET {url} answering 200" if url else ""
+    disable = f"disables {unit.name}" + (" and masks it" if config.mask_on_migrate else "")
+    return [
+        Step(PREFLIGHT, f"checks unit, port, lock and {compose}; builds image and creates container {svc} (not started)"),
+        Step(STOP_UNIT, f"stops {unit.name} and waits until inactive ({port})"),
+        Step(START_CONTAINER, f"starts container {svc}{publish}"),
+        Step(WAIT_HEALTHY, f"waits up to {deadline:g}s for Docker health 'healthy'{probe}; "
+                           f"else removes the container and starts {unit.name} again"),
+        Step(DISABLE_UNIT, disable + " so a reboot does not start both"),
+    ]
+
+
+def service_plan(unit: Unit, config: Config, compose_files: list[str], within: set[str] | None = None) -> ServicePlan:
+    """The cutover of one unit; `within` limits `after` to the units of the same run."""
+    suite = config.suite_of(unit.name)
+    url = health_url(config, unit.port)
+    deadline = cutover_deadline(config.health)
+    deps = dict.fromkeys(d for d in (*unit.after, *unit.requires) if within is None or d in within)
+    return ServicePlan(
+        unit=unit.name, service=unit.service_name, suite=suite.name if suite else None,
+        phase=suite.phase if suite else 0, port=unit.port, health_url=url, deadline_s=deadline,
+        fragment=unit.path, after=list(deps), steps=steps_for(unit, config, url, deadline, ", ".join(compose_files) or "the compose file"),
+    )
+
+
+def build(
+    inventory: Inventory,
+    config: Config,
+    phase: int,
+    *,
+    only: Iterable[str] = (),
+    states: Mapping[str, str] | None = None,
+    earlier: list[EarlierHealth] | None = None,
+    force_reason: str | None = None,
+    compose_files: list[str] | None = None,
+    compose_units: Mapping[str, str] | None = None,
+) -> Plan:
+    """The plan of one `revops migrate` run. `compose_units` ({unit: compose service}, from the
+    compose file's revops.unit labels) limits it to the units generate gave a container."""
+    states = states or {}
+    units = migratable_units(inventory, config, phase)
+    if not units:
+        raise UsageError(f"phase {phase}: no unit of any suite in {config.path} belongs to it")
+    wanted = {unit_name(n) for n in only}
+    unknown = wanted - {u.name for u in units}
+    if unknown:
+        raise UsageError(f"--service {', '.join(sorted(unknown))}: not a unit of phase {phase}")
+    chosen = [u for u in units if not wanted or u.name in wanted]
+    skipped = []
+    if compose_units is not None:
+        skipped += [Skipped(u.name, "no service in the compose file (see `revops generate`)")
+                    for u in chosen if u.name not in compose_units]
+        chosen = [u for u in chosen if u.name in compose_units]
+    skipped += [Skipped(u.name, "already migrated") for u in chosen if states.get(u.name) == MIGRATED]
+    todo = order([u for u in chosen if states.get(u.name) != MIGRATED])
+    files = list(compose_files or [])
+    todo_names = {t.name for t in todo}
+    services = [service_plan(unit, config, files, within=todo_names) for unit in todo]
+    return Plan(phase=phase, services=services, skipped=skipped, gate=gate(earlier or [], force_reason),
+                compose_files=files, mask=config.mask_on_migrate)
+
+
+def earlier_units(inventory: Inventory, config: Config, phase: int,
+                  compose_units: Mapping[str, str] | None = None) -> list[tuple[Unit, int]]:
+    """The units of every phase before `phase`, with their phase (what the gate must verify)."""
+    out = []
+    for earlier_phase in range(1, phase):
+        out.extend((u, earlier_phase) for u in migratable_units(inventory, config, earlier_phase)
+                   if compose_units is None or u.name in compose_units)
+    return out

@@ -1,0 +1,110 @@
+"""Pure: from the inventory's services and what each source said, the StatusReport."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+from revops.model import Inventory, Unit
+from revops.status import classify
+from revops.status.figures import (
+    CACHED, LIVE, UNAVAILABLE, UNKNOWN, ContainerFigure, HealthFigure, MigrationFigure,
+    ServiceStatus, SourceReport, StatusReport, SystemdFigure,
+)
+from revops.status.gather import SourceRead, health_url
+from revops.status.summary import summarize
+
+NEVER_MIGRATED = "never-migrated"
+
+
+@dataclass(frozen=True)
+class Scope:
+    phases: tuple[int, ...] = ()
+    suites: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()  # unit names, names without .service, or fnmatch patterns
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"phase": [str(p) for p in self.phases], "suite": list(self.suites),
+                "service": list(self.services)}
+
+    def includes(self, unit: Unit) -> bool:
+        if self.phases and unit.phase not in self.phases:
+            return False
+        if self.suites and unit.suite not in self.suites:
+            return False
+        if self.services and not any(_name_matches(unit, p) for p in self.services):
+            return False
+        return True
+
+
+def _name_matches(unit: Unit, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(unit.name, pattern) or fnmatch.fnmatchcase(unit.service_name, pattern)
+
+
+def services_of(inventory: Inventory) -> list[Unit]:
+    """The runnable services: .service units, not templates (their instances are listed)."""
+    return [u for u in inventory.units if u.name.endswith(".service") and "@.service" not in u.name]
+
+
+def inventory_report(inventory: Inventory, where: str, count: int) -> SourceReport:
+    return SourceReport("inventory", CACHED, inventory.scanned_at,
+                        detail=f"{count} services from {where}")
+
+
+def build(units: list[Unit], reads: dict[str, SourceRead], inventory_source: SourceReport,
+          health_path: str, generated_at: str, config_path: str, scope: Scope) -> StatusReport:
+    services = [classify.judge(_service(u, reads, health_path, inventory_source)) for u in units]
+    return StatusReport(
+        generated_at=generated_at, config=config_path, filters=scope.as_dict(),
+        sources=[inventory_source, *(r.report for r in reads.values())],
+        services=services, summary=summarize(services),
+    )
+
+
+def _service(unit: Unit, reads: dict[str, SourceRead], health_path: str,
+             inventory_source: SourceReport) -> ServiceStatus:
+    return ServiceStatus(
+        name=unit.name, phase=unit.phase, suite=unit.suite, port=unit.port,
+        deprecated=unit.deprecated, masked=unit.masked,
+        kind="job" if unit.service_type == "oneshot" else "daemon",
+        systemd=_systemd(unit, reads["systemd"]),
+        container=_container(unit, reads["docker"]),
+        health=_health(unit, reads["health"], health_path, inventory_source),
+        migration=_migration(unit, reads["ledger"]),
+    )
+
+
+def _systemd(unit: Unit, read: SourceRead) -> SystemdFigure:
+    report = read.report
+    if report.provenance == UNAVAILABLE:
+        return SystemdFigure(UNAVAILABLE, report.checked_at, reason=report.reason)
+    return read.figures[unit.name]
+
+
+def _container(unit: Unit, read: SourceRead) -> ContainerFigure:
+    report = read.report
+    if report.provenance == UNAVAILABLE:
+        return ContainerFigure(UNAVAILABLE, report.checked_at, reason=report.reason)
+    return read.figures.get(unit.name) or ContainerFigure(LIVE, report.checked_at, present=False)
+
+
+def _health(unit: Unit, read: SourceRead, path: str, inventory_source: SourceReport) -> HealthFigure:
+    url = health_url(unit, path)
+    if url is None:
+        why = f"no port in the inventory (scanned {inventory_source.checked_at}): no /health to probe"
+        return HealthFigure(UNKNOWN, UNAVAILABLE, None, reason=why)
+    if read.report.provenance == UNAVAILABLE:
+        return HealthFigure(UNKNOWN, UNAVAILABLE, read.report.checked_at, reason=read.report.reason, url=url)
+    return read.figures[unit.name]
+
+
+def _migration(unit: Unit, read: SourceRead) -> MigrationFigure:
+    report = read.report
+    if report.provenance == UNAVAILABLE:
+        return MigrationFigure(UNAVAILABLE, report.checked_at, reason=report.reason)
+    figure = read.figures.get(unit.name) or read.figures.get(unit.service_name)
+    if figure is not None:
+        return figure
+    # The ledger (or its absence) was read just now and holds nothing for this service.
+    why = report.detail if report.provenance == LIVE else "no record in the ledger"
+    return MigrationFigure(LIVE, report.checked_at, reason=why, state=NEVER_MIGRATED)

@@ -1,0 +1,156 @@
+"""What `revops status` reports, as data: one dataclass per figure, each with its provenance.
+
+Every figure is LIVE (read now from its source), CACHED (from the inventory or the ledger,
+with the time it was written) or UNAVAILABLE (its values null and `reason` saying why).
+These dataclasses are the JSON contract of `revops status --json` (design.md): extend them,
+never rename a field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from revops.model import CACHED, LIVE, UNAVAILABLE
+
+__all__ = [
+    "CACHED", "LIVE", "UNAVAILABLE", "SystemdFigure", "ContainerFigure", "HealthFigure",
+    "MigrationFigure", "ServiceStatus", "PhaseSummary", "Summary", "SourceReport", "StatusReport",
+]
+
+# health.state values (design.md)
+HEALTHY = "healthy"
+UNHEALTHY = "unhealthy"
+UNKNOWN = "unknown"
+
+# A service's verdict: the summary's categories.
+VERDICT_HEALTHY = "healthy"
+VERDICT_DEGRADED = "degraded"
+VERDICT_DOWN = "down"
+VERDICT_UNKNOWN = "unknown"
+VERDICTS = (VERDICT_HEALTHY, VERDICT_DEGRADED, VERDICT_DOWN, VERDICT_UNKNOWN)
+
+
+@dataclass
+class SystemdFigure:
+    """The unit as its systemd manager reports it."""
+
+    provenance: str
+    checked_at: str | None
+    reason: str | None = None
+    load_state: str | None = None  # loaded, not-found, masked, ...
+    active_state: str | None = None  # active, activating, failed, inactive, ...
+    sub_state: str | None = None  # running, auto-restart, dead, failed, ...
+    result: str | None = None
+    n_restarts: int | None = None
+    main_pid: int | None = None
+    unit_file_state: str | None = None  # enabled, disabled, masked, static, ...
+    runtime: str | None = None  # see classify.systemd_runtime(); null when UNAVAILABLE
+
+
+@dataclass
+class ContainerFigure:
+    """The revops-managed container of the service (label revops.unit), as the engine reports it."""
+
+    provenance: str
+    checked_at: str | None
+    reason: str | None = None
+    present: bool | None = None  # False: the engine answered and has no such container
+    name: str | None = None
+    id: str | None = None
+    state: str | None = None  # running, restarting, exited, created, paused, dead
+    running: bool | None = None
+    health: str | None = None  # healthy, unhealthy, starting; "none" when no healthcheck
+    image: str | None = None
+    restart_count: int | None = None
+    runtime: str | None = None  # see classify.container_runtime(); null when UNAVAILABLE
+
+
+@dataclass
+class HealthFigure:
+    """A GET of the service's /health on 127.0.0.1, made now."""
+
+    state: str  # healthy, unhealthy, unknown
+    provenance: str
+    checked_at: str | None
+    latency_ms: float | None = None
+    reason: str | None = None
+    url: str | None = None
+    status_code: int | None = None
+
+
+@dataclass
+class MigrationFigure:
+    """Where the ledger says the service is in its migration."""
+
+    provenance: str
+    checked_at: str | None  # the ledger's own time for CACHED; now when the ledger is absent
+    reason: str | None = None
+    state: str | None = None  # the ledger's word ("migrated", ...); "never-migrated" without a ledger
+
+
+@dataclass
+class ServiceStatus:
+    name: str  # the unit's name
+    phase: int | None
+    suite: str | None
+    systemd: SystemdFigure
+    container: ContainerFigure
+    health: HealthFigure
+    migration: MigrationFigure
+    port: int | None = None  # CACHED from the inventory
+    deprecated: bool = False  # listed under `deprecated:` in revops.yaml (CACHED in the inventory)
+    kind: str = "daemon"  # "job" for Type=oneshot units (timer jobs): idle between runs is fine
+    masked: bool = False  # masked in the inventory (CACHED) or by the manager (LIVE)
+    retired: bool = False  # deprecated, or masked with no container: shown, never fails the run
+    placement: str = "unknown"  # systemd, docker, both, neither, unknown
+    verdict: str = VERDICT_UNKNOWN  # healthy, degraded, down, unknown
+    flags: list[str] = field(default_factory=list)  # runs-under-both, runs-under-neither, ...
+    why: str | None = None  # one line: the reason for the verdict
+
+
+@dataclass
+class PhaseSummary:
+    phase: int | None  # null for services in no suite
+    total: int = 0
+    healthy: int = 0
+    degraded: int = 0
+    down: int = 0
+    unknown: int = 0
+    retired: int = 0  # deprecated or masked: listed, not counted in the four verdicts nor the exit code
+
+
+@dataclass
+class Summary:
+    total: int
+    healthy: int
+    degraded: int
+    down: int
+    unknown: int
+    retired: int
+    phases: list[PhaseSummary]
+    runs_under_both: list[str]
+    runs_under_neither: list[str]
+    ok: bool  # every service in scope that is not retired is healthy somewhere
+    exit_code: int
+
+
+@dataclass
+class SourceReport:
+    """How one source answered this run: the services' figures carry the same provenance."""
+
+    name: str  # inventory, systemd, docker, health, ledger
+    provenance: str
+    checked_at: str | None
+    reason: str | None = None
+    elapsed_ms: float | None = None
+    detail: str | None = None  # what was asked, e.g. "1 ListUnitsByPatterns + 149 GetAll"
+
+
+@dataclass
+class StatusReport:
+    generated_at: str
+    config: str
+    filters: dict[str, list[str]]
+    sources: list[SourceReport]
+    services: list[ServiceStatus]
+    summary: Summary

@@ -1,0 +1,200 @@
+"""Reading the sources of `revops status`, all at once, each one to figures with provenance.
+
+One reader per source, run concurrently: systemd (every unit's properties, pipelined),
+the Docker engine (one container listing filtered by label), /health
+(every probe concurrent, short timeout) and the ledger. A reader that fails makes its figures
+UNAVAILABLE with the source's own words, and the others still report.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from revops.config import Config
+from revops.model import Unit
+from revops.status.figures import (
+    CACHED, HEALTHY, LIVE, UNAVAILABLE, UNHEALTHY, UNKNOWN, ContainerFigure, HealthFigure,
+    MigrationFigure, SourceReport, SystemdFigure,
+)
+
+MANAGED_LABEL = "revops.managed=true"
+UNIT_LABEL = "revops.unit"
+PROBE_HOST = "127.0.0.1"  # status probes the host's own published ports, nothing else
+ENGINE_TIMEOUT = 5  # seconds: on-call must not hang on a wedged engine
+INSPECT_WORKERS = 8
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class SourceRead:
+    """What one reader returns: how the source answered, and a figure per unit it knows."""
+
+    report: SourceReport
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def health_url(unit: Unit, path: str) -> str | None:
+    return None if unit.port is None else f"http://{PROBE_HOST}:{unit.port}{path}"
+
+
+# ---------------------------------------------------------------------------------------
+# Readers: each returns a SourceRead and never raises for a source that is down.
+
+
+def read_systemd(bus: str, names: list[str]) -> SourceRead:
+    """Every unit's state, restarts and enablement from its manager, all asked at once.
+
+    The adapter's states() pipelines one GetAll per interface and unit; a ListUnitsByPatterns
+    call would add nothing, since it lacks NRestarts, UnitFileState and Result, and does not
+    list units that are not loaded.
+    """
+    from revops.adapters import systemd
+
+    manager = systemd.connect(bus)
+    checked_at = now_iso()
+    states = manager.states(names)
+    figures = {name: _systemd_figure(states[name], checked_at) for name in names}
+    detail = f"{len(names)} units, GetAll of Unit and Service pipelined"
+    return SourceRead(SourceReport("systemd", LIVE, checked_at, detail=detail), figures)
+
+
+def _systemd_figure(state: Any, checked_at: str) -> SystemdFigure:
+    return SystemdFigure(
+        provenance=LIVE, checked_at=checked_at,
+        load_state=state.load_state, active_state=state.active_state, sub_state=state.sub_state,
+        result=state.result, n_restarts=state.n_restarts, main_pid=state.main_pid,
+        unit_file_state=state.unit_file_state,
+    )
+
+
+def read_docker(names: list[str]) -> SourceRead:
+    """One listing of revops-managed containers, then an inspect of each (concurrently) for
+    what the listing lacks: the restart count and the health check's exact state."""
+    from revops.adapters import docker_engine
+
+    engine = docker_engine.connect(timeout=ENGINE_TIMEOUT)
+    checked_at = now_iso()
+    listed = engine.list_containers(labels=[MANAGED_LABEL])
+    mine = _newest_per_unit(listed, set(names))
+    with ThreadPoolExecutor(max_workers=INSPECT_WORKERS, thread_name_prefix="inspect") as pool:
+        inspected = dict(zip(mine, pool.map(engine.container_state, [c.id for c in mine.values()])))
+    figures = {unit: _container_figure(mine[unit], inspected[unit], checked_at) for unit in mine}
+    for name in names:
+        figures.setdefault(name, ContainerFigure(provenance=LIVE, checked_at=checked_at, present=False))
+    detail = (f"1 container listing ({len(listed)} with label {MANAGED_LABEL}) "
+              f"+ {len(mine)} inspects")
+    return SourceRead(SourceReport("docker", LIVE, checked_at, detail=detail), figures)
+
+
+def _newest_per_unit(listed: list[Any], names: set[str]) -> dict[str, Any]:
+    """unit -> its container; the engine lists newest first, so the first one wins."""
+    mine: dict[str, Any] = {}
+    for c in listed:
+        unit = (c.labels or {}).get(UNIT_LABEL)
+        if unit in names and unit not in mine:
+            mine[unit] = c
+    return mine
+
+
+def _container_figure(listed: Any, state: Any, checked_at: str) -> ContainerFigure:
+    if state is None:  # removed between the listing and the inspect
+        return ContainerFigure(provenance=LIVE, checked_at=checked_at, present=False,
+                               reason=f"container {listed.name} was removed while being read")
+    return ContainerFigure(
+        provenance=LIVE, checked_at=checked_at, present=True, name=state.name, id=state.id[:12],
+        state=state.status, running=state.status == "running", health=state.health or "none",
+        image=state.image, restart_count=state.restart_count,
+    )
+
+
+def read_health(urls: dict[str, str], timeout: float) -> SourceRead:
+    """Probe every URL at once; name -> HealthFigure."""
+    from revops.adapters import http
+
+    started = now_iso()
+    probes = http.probe_many(urls, timeout=timeout)
+    figures = {name: _health_figure(url, probes[name]) for name, url in urls.items()}
+    detail = f"{len(urls)} concurrent GETs, timeout {timeout:g}s"
+    return SourceRead(SourceReport("health", LIVE, started, detail=detail), figures)
+
+
+def _health_figure(url: str, probe: Any) -> HealthFigure:
+    """A probe that answered is LIVE (healthy or unhealthy); one that could not tell is UNAVAILABLE."""
+    latency = None if probe.latency_ms is None else round(probe.latency_ms, 1)
+    if probe.state in (HEALTHY, UNHEALTHY):
+        reason = None if probe.state == HEALTHY else (probe.error or f"HTTP {probe.status_code}")
+        return HealthFigure(state=probe.state, provenance=LIVE, checked_at=probe.checked_at,
+                            latency_ms=latency, reason=reason, url=url, status_code=probe.status_code)
+    return HealthFigure(state=UNKNOWN, provenance=UNAVAILABLE, checked_at=probe.checked_at,
+                        latency_ms=None, reason=probe.error or "no answer", url=url,
+                        status_code=probe.status_code)
+
+
+def read_ledger(database_url: str) -> SourceRead:
+    """The ledger's per-service states (CACHED, with their time); no ledger: never migrated."""
+    checked_at = now_iso()
+    missing = _missing_sqlite_file(database_url)
+    if missing is not None:
+        report = SourceReport("ledger", LIVE, checked_at,
+                              detail=f"no ledger at {missing}: nothing was ever migrated")
+        return SourceRead(report, {})
+    from revops.adapters import ledger as ledger_mod
+
+    ledger = ledger_mod.open_ledger(database_url)
+    try:
+        records = ledger.service_states()
+    finally:
+        ledger.close()
+    figures = {
+        name: MigrationFigure(provenance=CACHED, checked_at=rec.updated_at,
+                              state=rec.migration_state, reason=rec.reason)
+        for name, rec in records.items()
+    }
+    detail = f"{len(records)} service records in {ledger.url}"
+    return SourceRead(SourceReport("ledger", CACHED, checked_at, detail=detail), figures)
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    # Opening a SQLite ledger creates it; status must not, so look before opening.
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path("/" + url[len("sqlite:///"):].lstrip("/"))
+    return None if path.exists() else path
+
+
+# ---------------------------------------------------------------------------------------
+# Running them together
+
+
+def guarded(source: str, reader: Callable[[], SourceRead]) -> SourceRead:
+    """Run a reader; a failure becomes an UNAVAILABLE report with the source's own words."""
+    started = time.perf_counter()
+    try:
+        read = reader()
+    except Exception as exc:  # any failure of a source is reported, never shown as a value
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        read = SourceRead(SourceReport(source, UNAVAILABLE, now_iso(), reason=message.strip()))
+    read.report.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+    return read
+
+
+def read_all(config: Config, units: list[Unit]) -> dict[str, SourceRead]:
+    names = [u.name for u in units]
+    urls = {u.name: url for u in units if (url := health_url(u, config.health.path))}
+    readers: dict[str, Callable[[], SourceRead]] = {
+        "systemd": lambda: read_systemd(config.bus, names),
+        "docker": lambda: read_docker(names),
+        "health": lambda: read_health(urls, config.health.probe_timeout),
+        "ledger": lambda: read_ledger(config.database_url),
+    }
+    with ThreadPoolExecutor(max_workers=len(readers), thread_name_prefix="status") as pool:
+        futures = {name: pool.submit(guarded, name, reader) for name, reader in readers.items()}
+        return {name: f.result() for name, f in futures.items()}

@@ -1,0 +1,243 @@
+"""The [Unit] and [Service] settings revops needs, applied in order as systemd applies them.
+
+Each setting follows its systemd 252 parser: an empty value resets lists, later values
+override or append, and an invalid value is either ignored with a warning or makes the unit
+refuse to load ("bad-setting", `fatal`), exactly where systemd does one or the other.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from revops.model import Problem
+from revops.unitfile import execline, specifiers
+from revops.unitfile.syntax import Assignment
+from revops.unitfile.words import WordError, extract_word, split_words
+
+SERVICE_TYPES = {"simple", "exec", "forking", "oneshot", "dbus", "notify", "idle"}
+RESTART_VALUES = {"no", "on-success", "on-failure", "on-abnormal", "on-watchdog", "on-abort", "always"}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BAD_USER = re.compile(r"[\s:/,]|^-|^\.{1,2}$")
+
+
+@dataclass
+class ServiceConfig:
+    exec_start: list[execline.ExecCommand] = field(default_factory=list)
+    has_exec_stop: bool = False
+    user: str | None = None
+    working_directory: str | None = None  # "~" for the user's home
+    working_directory_optional: bool = False
+    environment_files: list[tuple[str, bool]] = field(default_factory=list)  # (path, optional)
+    environment: dict[str, str] = field(default_factory=dict)
+    restart: str | None = None
+    type: str | None = None
+    remain_after_exit: bool = False
+    bus_name: str | None = None
+    success_action: bool = False
+    after: list[str] = field(default_factory=list)
+    requires: list[str] = field(default_factory=list)
+    memory_max: str | None = None
+    cpu_quota: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+    unexpanded: list[str] = field(default_factory=list)
+
+
+class _Apply:
+    def __init__(self, config: ServiceConfig, ctx: specifiers.UnitContext) -> None:
+        self.c = config
+        self.ctx = ctx
+
+    def problem(self, a: Assignment, code: str, detail: str, fatal: bool = False) -> None:
+        self.c.problems.append(Problem(code, f"{a.key}=: {detail}", a.file, a.line, fatal))
+
+    def expand(self, a: Assignment, text: str) -> str | None:
+        try:
+            result = specifiers.expand(text, self.ctx)
+        except specifiers.SpecifierError as exc:
+            self.problem(a, "bad-specifier", str(exc))
+            return None
+        self.c.unexpanded += result.unknown
+        return result.text
+
+    # -- [Service] ------------------------------------------------------------------
+
+    def ExecStart(self, a: Assignment) -> None:
+        if not a.value:
+            self.c.exec_start = []
+            return
+        parsed = execline.parse_exec(a.value, self.ctx)
+        self.c.exec_start += parsed.commands
+        for command in parsed.commands:
+            self.c.unexpanded += command.unexpanded
+        for warning in parsed.warnings:
+            self.problem(a, "exec-warning", warning)
+        if parsed.error is not None:
+            if parsed.error.ignored:
+                self.problem(a, "exec-ignored", f"{parsed.error} (ignored: the command has a '-' prefix)")
+            else:
+                self.problem(a, "bad-setting", f"{parsed.error}; systemd refuses the unit", fatal=True)
+
+    def ExecStop(self, a: Assignment) -> None:
+        self.c.has_exec_stop = bool(a.value)
+
+    def Type(self, a: Assignment) -> None:
+        if not a.value:
+            self.c.type = None
+        elif a.value in SERVICE_TYPES:
+            self.c.type = a.value
+        else:
+            self.problem(a, "ignored-setting", f"unknown service type {a.value!r}")
+
+    def Restart(self, a: Assignment) -> None:
+        if not a.value:
+            self.c.restart = None
+        elif a.value in RESTART_VALUES:
+            self.c.restart = a.value
+        else:
+            self.problem(a, "ignored-setting", f"unknown restart policy {a.value!r}")
+
+    def BusName(self, a: Assignment) -> None:
+        self.c.bus_name = a.value or None
+
+    def RemainAfterExit(self, a: Assignment) -> None:
+        self.c.remain_after_exit = a.value.lower() in ("1", "yes", "true", "on")
+
+    def User(self, a: Assignment) -> None:
+        if not a.value:
+            self.c.user = None
+            return
+        try:
+            user = specifiers.expand(a.value, self.ctx).text
+        except specifiers.SpecifierError as exc:
+            self.problem(a, "bad-setting", f"{exc}; systemd refuses the unit", fatal=True)
+            return
+        if _BAD_USER.search(user) or any(ord(ch) < 32 for ch in user):
+            self.problem(a, "bad-setting", f"invalid user name {user!r}; systemd refuses the unit", fatal=True)
+            return
+        self.c.user = user
+
+    def WorkingDirectory(self, a: Assignment) -> None:
+        value = a.value
+        if not value:
+            self.c.working_directory, self.c.working_directory_optional = None, False
+            return
+        optional = value.startswith("-")
+        value = value[1:] if optional else value
+        if value != "~":
+            expanded = self.expand(a, value)
+            if expanded is None or not expanded.startswith("/") or ".." in expanded.split("/"):
+                if expanded is not None:
+                    self.problem(a, "bad-setting" if not optional else "ignored-setting",
+                                 f"{expanded!r} is not an absolute normalized path", fatal=not optional)
+                elif not optional:
+                    self.c.problems[-1].fatal = True
+                return
+            value = _simplify(expanded)
+        self.c.working_directory, self.c.working_directory_optional = value, optional
+
+    def EnvironmentFile(self, a: Assignment) -> None:
+        if not a.value:
+            self.c.environment_files = []
+            return
+        expanded = self.expand(a, a.value)
+        if expanded is None:
+            return
+        optional = expanded.startswith("-")
+        path = expanded[1:] if optional else expanded
+        if not path.startswith("/") or ".." in path.split("/"):
+            self.problem(a, "ignored-setting", f"{path!r} is not an absolute normalized path")
+            return
+        self.c.environment_files.append((_simplify(path), optional))
+
+    def Environment(self, a: Assignment) -> None:
+        if not a.value:
+            self.c.environment = {}
+            return
+        pos = 0
+        while True:
+            try:
+                word, pos = extract_word(a.value, pos, strict=True)
+            except WordError as exc:
+                self.problem(a, "ignored-setting", f"invalid syntax, rest ignored: {exc}")
+                return
+            if word is None:
+                return
+            text = self.expand(a, word.text)
+            if text is None:
+                continue
+            name, sep, val = text.partition("=")
+            if not sep or not _ENV_NAME.match(name):
+                self.problem(a, "ignored-setting", f"invalid environment assignment {text!r}")
+                continue
+            self.c.environment.pop(name, None)
+            self.c.environment[name] = val
+
+    def MemoryMax(self, a: Assignment) -> None:
+        self.c.memory_max = a.value or None
+
+    def CPUQuota(self, a: Assignment) -> None:
+        self.c.cpu_quota = a.value or None
+
+    # -- [Unit] ---------------------------------------------------------------------
+
+    def _deps(self, a: Assignment, into: list[str]) -> None:
+        try:
+            words, _ = split_words(a.value)
+        except WordError as exc:
+            self.problem(a, "ignored-setting", str(exc))
+            return
+        for word in words:
+            name = self.expand(a, word)
+            if name and name not in into:
+                into.append(name)
+
+    def After(self, a: Assignment) -> None:
+        self._deps(a, self.c.after)
+
+    def Requires(self, a: Assignment) -> None:
+        self._deps(a, self.c.requires)
+
+
+_UNIT_KEYS = {"After", "Requires"}
+_SERVICE_KEYS = {"ExecStart", "ExecStop", "Type", "BusName", "Restart", "RemainAfterExit", "User", "WorkingDirectory",
+                 "EnvironmentFile", "Environment", "MemoryMax", "CPUQuota"}
+
+
+def build(assignments: list[Assignment], ctx: specifiers.UnitContext) -> ServiceConfig:
+    """Apply the fragment's and then the drop-ins' assignments; check as systemd's verify does."""
+    config = ServiceConfig()
+    apply = _Apply(config, ctx)
+    for a in assignments:
+        if (a.section == "Unit" and a.key in _UNIT_KEYS) or (a.section == "Service" and a.key in _SERVICE_KEYS):
+            getattr(apply, a.key)(a)
+        elif a.section == "Unit" and a.key == "SuccessAction":
+            config.success_action = a.value not in ("", "none")
+    _verify(config, ctx.fragment)
+    return config
+
+
+def _verify(c: ServiceConfig, file: str | None) -> None:
+    if c.type is None:  # systemd infers the type when Type= is not set
+        c.type = "dbus" if c.bus_name else "simple" if c.exec_start else "oneshot"
+    oneshot = c.type == "oneshot"
+    if not c.exec_start and not c.has_exec_stop and not c.success_action:
+        c.problems.append(Problem("no-exec-start", "no ExecStart=, ExecStop= or SuccessAction=; "
+                                  "systemd refuses the unit", file, None, True))
+    elif not c.exec_start and not oneshot:
+        c.problems.append(Problem("no-exec-start", "no ExecStart=, which only Type=oneshot allows; "
+                                  "systemd refuses the unit", file, None, True))
+    elif not c.exec_start and not c.remain_after_exit and not c.success_action:
+        c.problems.append(Problem("no-exec-start", "no ExecStart=, which needs RemainAfterExit=yes or "
+                                  "SuccessAction=; systemd refuses the unit", file, None, True))
+    if len(c.exec_start) > 1 and not oneshot:
+        c.problems.append(Problem("multiple-exec-start", f"{len(c.exec_start)} ExecStart= commands, which "
+                                  "only Type=oneshot allows; systemd refuses the unit", file, None, True))
+    if oneshot and c.restart in ("always", "on-success"):
+        c.problems.append(Problem("bad-setting", f"Restart={c.restart} is not allowed with Type=oneshot; "
+                                  "systemd refuses the unit", file, None, True))
+
+
+def _simplify(path: str) -> str:
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    return "/" + "/".join(parts)

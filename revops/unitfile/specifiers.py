@@ -1,0 +1,261 @@
+"""`%` specifiers (systemd.unit(5) "SPECIFIERS"), resolved as systemd 252 resolves them.
+
+Name specifiers (%n %N %p %P %i %I %j %J %f) come from the unit name alone. Host specifiers
+come from `HostFacts`; a fact that is unknown (None) leaves the specifier unexpanded and is
+reported, so nothing is made up: scanning a copied root offline cannot know its boot id or
+kernel. An unknown specifier letter is an error, as in systemd ("%z" makes the setting invalid).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import pwd
+import grp
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from revops.unitfile import names
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+class SpecifierError(ValueError):
+    """An unknown specifier, or one whose value systemd cannot compute for this unit."""
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What host specifiers resolve to. None: unknown here, left unexpanded."""
+
+    scope: str = "system"  # "system" or "user": which manager reads the unit
+    hostname: str | None = None
+    pretty_hostname: str | None = None
+    machine_id: str | None = None
+    boot_id: str | None = None
+    kernel_release: str | None = None
+    architecture: str | None = None
+    os_release: dict[str, str] = field(default_factory=dict)
+    user_name: str | None = "root"
+    uid: str | None = "0"
+    group_name: str | None = "root"
+    gid: str | None = "0"
+    home: str | None = "/root"
+    shell: str | None = "/bin/sh"
+    runtime_dir: str | None = "/run"
+    config_dir: str | None = "/etc"
+    state_dir: str | None = "/var/lib"
+    cache_dir: str | None = "/var/cache"
+    logs_dir: str | None = "/var/log"
+    tmp_dir: str | None = "/tmp"
+    var_tmp_dir: str | None = "/var/tmp"
+
+
+_ARCH = {"x86_64": "x86-64", "aarch64": "arm64", "i686": "x86", "i386": "x86", "armv7l": "arm",
+         "ppc64le": "ppc64-le", "s390x": "s390x", "riscv64": "riscv64"}
+
+
+def facts_of_root(root: "os.PathLike[str] | str", *, live: bool) -> HostFacts:
+    """Host facts of a system manager on `root`: files under the root, the kernel's when live."""
+    base = PurePosixPath(os.fspath(root))
+    hostname = _first_line(base / "etc/hostname")
+    os_release = _os_release(base)
+    machine_info = _env_file(base / "etc/machine-info")
+    return HostFacts(
+        hostname=hostname,
+        pretty_hostname=machine_info.get("PRETTY_HOSTNAME") or (hostname.split(".")[0] if hostname else None),
+        machine_id=_first_line(base / "etc/machine-id"),
+        boot_id=_first_line(PurePosixPath("/proc/sys/kernel/random/boot_id"), dashless=True) if live else None,
+        kernel_release=platform.release() if live else None,
+        architecture=_ARCH.get(platform.machine(), platform.machine()) if live else None,
+        os_release=os_release,
+    )
+
+
+def facts_of_user_manager(env: "dict[str, str] | os._Environ[str]") -> HostFacts:
+    """Host facts as the systemd user manager of the current user sees them (test bed oracle)."""
+    entry = pwd.getpwuid(os.getuid())
+    home = entry.pw_dir
+    config = env.get("XDG_CONFIG_HOME") or f"{home}/.config"
+    state = config  # systemd 252: %S and %L of a user manager live under $XDG_CONFIG_HOME
+    live = facts_of_root("/", live=True)
+    return HostFacts(
+        scope="user",
+        hostname=_hostname(), pretty_hostname=live.pretty_hostname, machine_id=live.machine_id,
+        boot_id=live.boot_id, kernel_release=live.kernel_release, architecture=live.architecture,
+        os_release=live.os_release,
+        user_name=entry.pw_name, uid=str(entry.pw_uid), group_name=grp.getgrgid(os.getgid()).gr_name,
+        gid=str(os.getgid()), home=home, shell=entry.pw_shell or "/bin/sh",
+        runtime_dir=env.get("XDG_RUNTIME_DIR"), config_dir=config, state_dir=state,
+        cache_dir=env.get("XDG_CACHE_HOME") or f"{home}/.cache", logs_dir=f"{state}/log",
+        tmp_dir="/tmp", var_tmp_dir="/var/tmp",
+    )
+
+
+def _hostname() -> str:
+    return os.uname().nodename
+
+
+def _first_line(path: PurePosixPath, dashless: bool = False) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            line = handle.readline().strip()
+    except OSError:
+        return None
+    if dashless:
+        line = line.replace("-", "")
+    return line or None
+
+
+def _env_file(path: PurePosixPath) -> dict[str, str]:
+    try:
+        text = open(path, encoding="utf-8", errors="replace").read()
+    except OSError:
+        return {}
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        values[key.strip()] = value.strip().strip("\"'")
+    return values
+
+
+def _os_release(base: PurePosixPath) -> dict[str, str]:
+    return _env_file(base / "etc/os-release") or _env_file(base / "usr/lib/os-release")
+
+
+@dataclass(frozen=True)
+class UnitContext:
+    """What the specifiers of one unit resolve against."""
+
+    name: str  # "foo@bar.service"
+    fragment: str | None  # the fragment path as the host sees it (for %y %Y)
+    host: HostFacts
+
+    def lookup(self, letter: str) -> str | None:
+        """The value of %letter; None when the host fact is unknown. SpecifierError if invalid."""
+        if letter in _INSTANCE_SPECIFIERS and names.is_template(self.name):
+            return "%" + letter  # a template has no instance yet: written as is
+        if letter in _NAME_SPECIFIERS:
+            return _NAME_SPECIFIERS[letter](self.name)
+        if letter in _HOST_SPECIFIERS:
+            return _HOST_SPECIFIERS[letter](self)
+        raise SpecifierError(f"unknown specifier %{letter}")
+
+
+def _last_component(name: str) -> str:
+    stem = names.prefix(name)
+    dash = stem.rfind("-")
+    return stem[dash + 1:] if dash >= 0 else stem
+
+
+def _checked(fn):
+    def wrapper(name: str) -> str:
+        try:
+            return fn(name)
+        except names.BadName as exc:
+            raise SpecifierError(str(exc)) from None
+    return wrapper
+
+
+_INSTANCE_SPECIFIERS = {"i", "I", "f"}
+_NAME_SPECIFIERS = {
+    "n": lambda n: n,
+    "N": lambda n: names.split_suffix(n)[0],
+    "p": names.prefix,
+    "P": _checked(lambda n: names.unescape(names.prefix(n))),
+    "i": lambda n: names.instance(n) or "",
+    "I": _checked(lambda n: names.unescape(names.instance(n) or "")),
+    "j": _last_component,
+    "J": _checked(lambda n: names.unescape(_last_component(n))),
+    "f": _checked(lambda n: names.path_unescape(names.instance(n)) if names.instance(n) is not None
+                  else names.path_unescape(names.prefix(n))),
+}
+
+
+def _credentials(ctx: UnitContext) -> str | None:
+    return None if ctx.host.runtime_dir is None else f"{ctx.host.runtime_dir}/credentials/{ctx.name}"
+
+
+def _fragment(ctx: UnitContext) -> str:
+    if ctx.fragment is None:
+        raise SpecifierError("%y/%Y need a fragment file")
+    return ctx.fragment
+
+
+def _short(hostname: str | None) -> str | None:
+    return hostname.split(".")[0] if hostname else None
+
+
+_HOST_SPECIFIERS = {
+    "a": lambda c: c.host.architecture,
+    "A": lambda c: c.host.os_release.get("IMAGE_VERSION", ""),
+    "b": lambda c: c.host.boot_id,
+    "B": lambda c: c.host.os_release.get("BUILD_ID", ""),
+    "C": lambda c: c.host.cache_dir,
+    "d": _credentials,
+    "E": lambda c: c.host.config_dir,
+    "g": lambda c: c.host.group_name,
+    "G": lambda c: c.host.gid,
+    "h": lambda c: c.host.home,
+    "H": lambda c: c.host.hostname,
+    "l": lambda c: _short(c.host.hostname),
+    "L": lambda c: c.host.logs_dir,
+    "m": lambda c: c.host.machine_id,
+    "M": lambda c: c.host.os_release.get("IMAGE_ID", ""),
+    "o": lambda c: c.host.os_release.get("ID", ""),
+    "q": lambda c: c.host.pretty_hostname,
+    "s": lambda c: c.host.shell,
+    "S": lambda c: c.host.state_dir,
+    "t": lambda c: c.host.runtime_dir,
+    "T": lambda c: c.host.tmp_dir,
+    "u": lambda c: c.host.user_name,
+    "U": lambda c: c.host.uid,
+    "v": lambda c: c.host.kernel_release,
+    "V": lambda c: c.host.var_tmp_dir,
+    "w": lambda c: c.host.os_release.get("VERSION_ID", ""),
+    "W": lambda c: c.host.os_release.get("VARIANT_ID", ""),
+    "y": _fragment,
+    "Y": lambda c: str(PurePosixPath(_fragment(c)).parent),
+}
+
+
+@dataclass
+class Expanded:
+    text: str
+    unknown: list[str] = field(default_factory=list)  # specifiers left as they were ("%b")
+
+
+def expand(text: str, ctx: UnitContext) -> Expanded:
+    """Resolve every specifier of `text`. Raises SpecifierError where systemd would fail."""
+    if "%" not in text:
+        return Expanded(text)
+    out: list[str] = []
+    unknown: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c != "%":
+            out.append(c)
+            i += 1
+            continue
+        if i + 1 >= n:  # a stray % at the end stays
+            out.append("%")
+            break
+        letter = text[i + 1]
+        i += 2
+        if letter == "%":
+            out.append("%")
+        elif letter not in _ALNUM:
+            out.append("%" + letter)
+        else:
+            value = ctx.lookup(letter)
+            if value is None:
+                out.append("%" + letter)
+                unknown.append("%" + letter)
+            else:
+                out.append(value)
+    return Expanded("".join(out), unknown)

@@ -1,0 +1,140 @@
+"""Fixtures every test shares: the real-stack test bed, and a fence around the real home.
+
+The test bed is started outside pytest (`scripts/testbed start`, as root); `testbed` only
+checks that each piece answers and exports its variables. Under CI=true a missing piece
+fails the run; elsewhere the real-stack tests are skipped with the same message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from revops.adapters import docker_engine, proc
+from revops.errors import RevopsError
+
+STATE_DIR = Path(os.environ.get("REVOPS_TESTBED_DIR", "/var/lib/revops-testbed"))
+START_HINT = "start it with `sudo scripts/testbed install && sudo scripts/testbed start`"
+# A shared manager runs other tests' failing units too, which makes it "degraded".
+MANAGER_UP_STATES = ('"running"', '"degraded"')
+
+
+@dataclass(frozen=True)
+class Testbed:
+    state_dir: Path
+    docker_host: str
+    xdg_runtime_dir: Path
+    xdg_config_home: Path
+    dbus_session_bus_address: str
+    database_url: str
+    base_image: str
+    wheelhouse: Path
+    env: dict[str, str]
+
+    @property
+    def user_unit_dir(self) -> Path:
+        """Where unit files for the test bed's systemd user manager go."""
+        return self.xdg_config_home / "systemd" / "user"
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LookupError(f"{path} does not exist (the test bed was never started)") from None
+    except ValueError as exc:
+        raise LookupError(f"{path} is not JSON: {exc}") from None
+
+
+def _from_env(env: dict[str, str]) -> Testbed:
+    return Testbed(
+        state_dir=Path(env["REVOPS_TESTBED_DIR"]), docker_host=env["DOCKER_HOST"],
+        xdg_runtime_dir=Path(env["XDG_RUNTIME_DIR"]), xdg_config_home=Path(env["XDG_CONFIG_HOME"]),
+        dbus_session_bus_address=env["DBUS_SESSION_BUS_ADDRESS"],
+        database_url=env["REVOPS_TEST_DATABASE_URL"], base_image=env["REVOPS_BASE_IMAGE"],
+        wheelhouse=Path(env["REVOPS_WHEELHOUSE"]), env=dict(env),
+    )
+
+
+def _docker_problem(bed: Testbed) -> str | None:
+    try:
+        engine = docker_engine.connect(timeout=10)
+        if not engine.image_exists(bed.base_image):
+            return f"base image {bed.base_image} missing from the engine at {bed.docker_host}"
+    except RevopsError as exc:
+        return exc.message
+    return None
+
+
+def _manager_problem(bed: Testbed) -> str | None:
+    bus = bed.xdg_runtime_dir / "bus"
+    if not bus.is_socket():
+        return f"systemd user manager: no session bus socket at {bus}"
+    done = proc.run(["busctl", "--user", "--timeout=5", "get-property", "org.freedesktop.systemd1",
+                     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "SystemState"],
+                    env=os.environ, check=False, timeout=15)
+    if not done.stdout.strip().endswith(MANAGER_UP_STATES):
+        return f"systemd user manager on {bus}: SystemState {done.stdout.strip() or done.stderr.strip()!r}"
+    return None
+
+
+def _postgres_problem(bed: Testbed) -> str | None:
+    import psycopg  # only to see that the throwaway cluster takes connections
+
+    try:
+        with psycopg.connect(bed.database_url, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {bed.database_url}: {' '.join(str(exc).split())}"
+    return None
+
+
+def _wheelhouse_problem(bed: Testbed) -> str | None:
+    if not any(bed.wheelhouse.glob("*.whl")):
+        return f"wheelhouse {bed.wheelhouse} holds no wheel"
+    return None
+
+
+def _missing_pieces(bed: Testbed) -> list[str]:
+    checks = (_docker_problem, _manager_problem, _postgres_problem, _wheelhouse_problem)
+    return [problem for check in checks if (problem := check(bed)) is not None]
+
+
+def _unavailable(message: str) -> None:
+    text = f"test bed not usable: {message}; {START_HINT}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(text, pytrace=False)
+    pytest.skip(text)
+
+
+@pytest.fixture(scope="session")
+def testbed() -> Iterator[Testbed]:
+    """The running test bed, its variables exported to os.environ for the session."""
+    try:
+        env = _read_env(STATE_DIR / "env.json")
+        bed = _from_env(env)
+    except LookupError as exc:
+        _unavailable(str(exc))
+    except KeyError as exc:
+        _unavailable(f"{STATE_DIR / 'env.json'} lacks {exc} (written by an older scripts/testbed?)")
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        missing = _missing_pieces(bed)
+        if missing:
+            _unavailable("; ".join(missing))
+        yield bed
+
+
+@pytest.fixture(autouse=True)
+def _no_real_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests see an empty home and no PIP_* settings, so nothing reads or writes the
+    developer's own configuration (pip, docker, git) by accident."""
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+    for key in [k for k in os.environ if k.startswith("PIP_")]:
+        monkeypatch.delenv(key)

@@ -1,0 +1,85 @@
+"""The verbs through the CLI on an offline example host: dry runs print the plan and change
+nothing (no host file, no journal entry); bad input is a usage error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from revops.adapters.ledger import open_ledger
+from revops import config as config_mod
+from revops.cli import app
+from revops.errors import RevopsError
+
+from migrate_helpers import snapshot
+
+RUNNER = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("offline-host-cli")
+    for args in (["example-host", str(root)], ["inventory", "scan", "--config", str(root / "revops.yaml")]):
+        result = RUNNER.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    return root
+
+
+def invoke(host: Path, *args: str):
+    return RUNNER.invoke(app, [*args, "--config", str(host / "revops.yaml")])
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(host):
+    before = snapshot(host)
+    result = invoke(host, "migrate", "--phase", "1", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    services = data["plan"]["services"]
+    assert {s["unit"] for s in services} >= {"revcore-gateway.service", "revpublish.service",
+                                              "revaudit-v6.service", "revscore-iq.service"}
+    order = [s["unit"] for s in services]
+    for s in services:  # every dependency inside the run comes first
+        assert all(order.index(dep) < order.index(s["unit"]) for dep in s["after"])
+    assert [st["name"] for st in services[0]["steps"]] == [
+        "preflight", "stop-unit", "start-container", "wait-healthy", "disable-unit"]
+    assert snapshot(host) == before
+    ledger = open_ledger(config_mod.load(host / "revops.yaml").database_url)
+    assert ledger.runs() == [] and ledger.service_states() == {}
+    ledger.close()
+
+
+def test_phase_two_is_gated_on_phase_one(host):
+    result = invoke(host, "migrate", "--phase", "2", "--dry-run")
+    assert result.exit_code == 1
+    assert "Gate CLOSED" in result.stdout and "revcore-gateway.service" in result.stdout
+    forced = invoke(host, "migrate", "--phase", "2", "--dry-run", "--force", "CHG-1 window")
+    assert forced.exit_code == 0 and "Gate FORCED: CHG-1 window" in forced.stdout
+
+
+def exit_code(result) -> int:
+    """What revops.cli.main would exit with: RevopsErrors carry their own code."""
+    if isinstance(result.exception, RevopsError):
+        return result.exception.exit_code
+    return result.exit_code
+
+
+def test_usage_errors(host):
+    assert exit_code(invoke(host, "migrate")) == 2
+    assert exit_code(invoke(host, "migrate", "--service", "no-such-thing", "--dry-run")) == 2
+    assert exit_code(invoke(host, "rollback", "--dry-run")) == 2
+    assert exit_code(invoke(host, "cleanup", "--apply", "--undo", "1")) == 2
+
+
+def test_quick_wins_and_rollback_dry_runs(host):
+    before = snapshot(host)
+    result = invoke(host, "quick-wins", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    actions = {(a["unit"], a["action"]) for a in json.loads(result.stdout)["actions"]}
+    assert actions == {("revaudit.service", "stop-disable"), ("revflow-revwins.service", "restart")}
+    rb = invoke(host, "rollback", "revpublish", "revcore-gateway.service", "--dry-run", "--json")
+    assert rb.exit_code == 0, rb.output
+    assert [s["unit"] for s in json.loads(rb.stdout)["services"]] == ["revpublish.service", "revcore-gateway.service"]
+    assert snapshot(host) == before

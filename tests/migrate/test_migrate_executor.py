@@ -1,0 +1,228 @@
+"""The cutover flow against a scripted host and a real SQLite ledger.
+
+The host here is a recorder (the real one is exercised in test_realstack.py): these tests pin
+the order of journal writes and host actions, rollback and resume decisions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from revops.adapters.ledger import open_ledger
+from revops.errors import AdapterUnavailable, CheckFailed
+from revops.migrate import plan as P
+from revops.migrate import resume
+from revops.migrate.executor import DOWN, MIGRATED, NOT_STARTED, ROLLED_BACK, Executor, Verdict
+from revops.migrate.journal import Journal
+from revops.model import Inventory, Unit
+
+
+
+class ScriptedHost:
+    """Records every call; `fail` maps a method name to the error it raises, `healthy` decides
+    the health verdicts."""
+
+    def __init__(self, ledger=None, fail=None, healthy=True, unit_healthy=True):
+        self.calls: list[tuple[str, str]] = []
+        self.ledger = ledger
+        self.fail = fail or {}
+        self.healthy = healthy
+        self.unit_healthy = unit_healthy
+        self.open_while_acting: list[str] = []
+
+    def _do(self, name, sp):
+        self.calls.append((name, sp.unit))
+        if self.ledger is not None:  # the journal must know about the step before it runs
+            self.open_while_acting += [s.step for s in self.ledger.open_steps(sp.unit)]
+        if name in self.fail:
+            raise self.fail[name]
+        return f"{name} ok"
+
+    def preflight(self, sp): return self._do("preflight", sp)
+    def stop_unit(self, sp): return self._do("stop_unit", sp)
+    def start_container(self, sp): return self._do("start_container", sp)
+    def disable_unit(self, sp, mask): return self._do("disable_unit" + ("+mask" if mask else ""), sp)
+    def remove_container(self, sp): return self._do("remove_container", sp)
+    def start_unit(self, sp): return self._do("start_unit", sp)
+
+    def wait_healthy(self, sp, deadline_s, cancelled):
+        self._do("wait_healthy", sp)
+        return Verdict(True) if self.healthy else Verdict(False, "HTTP 503 body 'db down'; log: boom")
+
+    def wait_unit_healthy(self, sp, deadline_s):
+        self._do("wait_unit_healthy", sp)
+        return Verdict(True, "HTTP 200") if self.unit_healthy else Verdict(False, "connection refused")
+
+    def container_verdict(self, sp):
+        self._do("container_verdict", sp)
+        return Verdict(True) if self.healthy else Verdict(False, "container exited (137)")
+
+
+def services(make_config) -> tuple[list[P.ServicePlan], Inventory, object]:
+    cfg = make_config()
+    inv = Inventory(root="/", scanned_at=None, units=[
+        Unit(name="revcore-gateway.service", path=None, port=8004),
+        Unit(name="revpublish.service", path=None, port=8550, after=["revcore-gateway.service"]),
+    ])
+    return P.build(inv, cfg, 1).services, inv, cfg
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    led = open_ledger(f"sqlite:///{tmp_path}/ledger.sqlite")
+    yield led
+    led.close()
+
+
+def test_healthy_cutover_journals_every_step_before_it_acts(make_config, tmp_path, ledger):
+    plan, _, _ = services(make_config)
+    run_id = ledger.begin_run("op", "migrate --phase 1", 1, False)
+    host = ScriptedHost(ledger)
+    results = Executor(host, Journal(ledger, run_id), mask=False).run(plan)
+    assert [r.outcome for r in results] == [MIGRATED, MIGRATED]
+    assert [c for c, u in host.calls if u == "revcore-gateway.service"] == [
+        "preflight", "stop_unit", "start_container", "wait_healthy", "disable_unit"]
+    assert host.open_while_acting == list(P.STEPS) * 2
+    steps = ledger.steps(run_id)
+    assert [(s.service, s.step, s.state) for s in steps[:5]] == [
+        ("revcore-gateway.service", name, "done") for name in P.STEPS]
+    states = resume.service_states(ledger)
+    assert states == {"revcore-gateway.service": MIGRATED, "revpublish.service": MIGRATED}
+    assert ledger.open_steps() == []
+
+
+def test_unhealthy_container_is_rolled_back_and_the_run_stops(make_config, tmp_path, ledger):
+    plan, _, _ = services(make_config)
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    host = ScriptedHost(ledger, healthy=False)
+    results = Executor(host, Journal(ledger, run_id), mask=True).run(plan)
+    assert [r.outcome for r in results] == [ROLLED_BACK, NOT_STARTED]
+    assert "HTTP 503" in results[0].reason and "boom" in results[0].reason
+    assert [c for c, _ in host.calls] == ["preflight", "stop_unit", "start_container", "wait_healthy",
+                                          "remove_container", "start_unit", "wait_unit_healthy"]
+    journal = [(s.step, s.state) for s in ledger.steps(run_id)]
+    assert journal[-2:] == [("wait-healthy", "failed"), ("rollback", "done")]
+    record = ledger.service_states()["revcore-gateway.service"]
+    assert record.migration_state == ROLLED_BACK and "HTTP 503" in record.reason
+
+
+def test_engine_down_at_start_still_restores_the_unit(make_config, tmp_path, ledger):
+    plan, _, _ = services(make_config)
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    engine_down = AdapterUnavailable("docker engine: connection refused")
+    host = ScriptedHost(ledger, fail={"start_container": engine_down, "remove_container": engine_down})
+    result = Executor(host, Journal(ledger, run_id), mask=False).run(plan)[0]
+    assert result.outcome == ROLLED_BACK and "docker engine" in result.reason
+    assert ("start_unit", "revcore-gateway.service") in host.calls
+    assert [s.state for s in result.steps if s.step == "remove-container"] == ["failed"]
+
+
+def test_failed_rollback_is_reported_as_down(make_config, tmp_path, ledger):
+    plan, _, _ = services(make_config)
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    host = ScriptedHost(ledger, healthy=False, unit_healthy=False)
+    result = Executor(host, Journal(ledger, run_id), mask=False).run(plan)[0]
+    assert result.outcome == DOWN
+    assert "rollback failed: connection refused" in result.reason
+
+
+def test_preflight_failure_changes_nothing(make_config, tmp_path, ledger):
+    plan, _, _ = services(make_config)
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    host = ScriptedHost(ledger, fail={"preflight": CheckFailed("image revflow/revcore-gateway: build failed")})
+    results = Executor(host, Journal(ledger, run_id), mask=False).run(plan)
+    assert results[0].outcome == NOT_STARTED and "build failed" in results[0].reason
+    assert host.calls == [("preflight", "revcore-gateway.service")]
+
+
+class DeadLedger:
+    def step_started(self, *a):
+        raise AdapterUnavailable("ledger sqlite:///x: cannot write: disk I/O error")
+
+    def set_service_state(self, *a):
+        raise AdapterUnavailable("ledger sqlite:///x: cannot write: disk I/O error")
+
+
+def test_a_ledger_that_cannot_be_written_leaves_the_host_alone(make_config, tmp_path):
+    plan, _, _ = services(make_config)
+    host = ScriptedHost()
+    with pytest.raises(AdapterUnavailable, match="disk I/O"):
+        Executor(host, Journal(DeadLedger(), 1), mask=False).run(plan)
+    assert host.calls == []
+
+
+def test_ctrl_c_before_the_unit_stops_leaves_it_alone(make_config, tmp_path, ledger):
+    plan, _, _ = services(make_config)
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    host = ScriptedHost(ledger)
+    executor = Executor(host, Journal(ledger, run_id), mask=False)
+    original = host.preflight
+
+    def preflight_then_ctrl_c(sp):
+        executor.interrupt.requested = True
+        return original(sp)
+
+    host.preflight = preflight_then_ctrl_c
+    results = executor.run(plan)
+    assert [r.outcome for r in results] == ["interrupted", "interrupted"]
+    assert [c for c, _ in host.calls] == ["preflight"]
+
+
+def test_ctrl_c_during_the_cutover_finishes_that_service_only(make_config, tmp_path, ledger):
+    plan, _, _ = services(make_config)
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    host = ScriptedHost(ledger)
+    executor = Executor(host, Journal(ledger, run_id), mask=False)
+    original = host.start_container
+
+    def start_then_ctrl_c(sp):
+        executor.interrupt.requested = True
+        return original(sp)
+
+    host.start_container = start_then_ctrl_c
+    results = executor.run(plan)
+    assert [r.outcome for r in results] == [MIGRATED, "interrupted"]
+    assert ("disable_unit", "revcore-gateway.service") in host.calls
+    assert not any(u == "revpublish.service" for _, u in host.calls)
+
+
+def _crash_after(ledger, tmp_path, step):
+    """A run that died (kill -9) right after journaling `step` as started."""
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    ledger.set_service_state("revcore-gateway.service", P.MIGRATING, run_id)
+    for name in P.STEPS[: P.STEPS.index(step)]:
+        ledger.step_finished(ledger.step_started(run_id, "revcore-gateway.service", name, ""), "done")
+    ledger.step_started(run_id, "revcore-gateway.service", step, "")
+    return run_id
+
+
+@pytest.mark.parametrize("healthy, outcome, action", [(True, MIGRATED, "disable_unit"),
+                                                      (False, ROLLED_BACK, "start_unit")])
+def test_resume_settles_a_killed_run(make_config, tmp_path, ledger, healthy, outcome, action):
+    _, inv, cfg = services(make_config)
+    _crash_after(ledger, tmp_path, P.WAIT_HEALTHY)
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    host = ScriptedHost(ledger, healthy=healthy)
+    results = resume.converge(inv, cfg, ledger, Journal(ledger, run_id), host, [])
+    assert [(r.unit, r.outcome) for r in results] == [("revcore-gateway.service", outcome)]
+    assert (action, "revcore-gateway.service") in host.calls
+    assert ledger.open_steps() == []
+    assert resume.service_states(ledger)["revcore-gateway.service"] == outcome
+
+
+def test_resume_finds_a_service_between_steps_by_its_state():
+    found = resume.find_unsettled([], {"a.service": P.MIGRATING, "b.service": P.MIGRATED})
+    assert [(u.unit, u.last_step) for u in found] == [("a.service", P.MIGRATING)]
+
+
+def test_resume_leaves_a_preflight_only_crash_alone(make_config, tmp_path, ledger):
+    _, inv, cfg = services(make_config)
+    old = ledger.begin_run("op", "migrate", 1, False)
+    ledger.step_started(old, "revpublish.service", P.PREFLIGHT, "")
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    host = ScriptedHost(ledger)
+    results = resume.converge(inv, cfg, ledger, Journal(ledger, run_id), host, [])
+    assert [r.outcome for r in results] == ["unchanged"]
+    assert host.calls == [] and ledger.open_steps() == []

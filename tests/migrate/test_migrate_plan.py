@@ -1,0 +1,128 @@
+"""The migration plan is pure data: order, gating, skipping, steps."""
+
+from __future__ import annotations
+
+import pytest
+
+from revops.errors import CheckFailed, UsageError
+from revops.migrate import plan as P
+from revops.model import Inventory, Unit
+
+def unit(name: str, port: int | None = None, after: tuple[str, ...] = (), requires: tuple[str, ...] = ()) -> Unit:
+    return Unit(name=name, path=f"etc/systemd/system/{name}", port=port, after=list(after), requires=list(requires))
+
+
+def inventory() -> Inventory:
+    return Inventory(root="/", scanned_at=None, units=[
+        unit("revscore-iq.service", 8300, after=("network.target", "revcore-gateway.service")),
+        unit("revpublish.service", 8550, after=("revcore-gateway.service",), requires=("revscore-iq.service",)),
+        unit("revcore-gateway.service", 8004, after=("network.target",)),
+        unit("revaudit-v6.service", 8106),
+        unit("revaudit.service", 8105),
+        unit("revflow-leadgen-1.service", 9001),
+        unit("revflow-leadgen-2.service", None),
+        unit("revflow-worker@.service"),
+        unit("unrelated.service", 7000),
+    ])
+
+
+def test_phase_one_in_dependency_order_with_ties_by_name(make_config, tmp_path):
+    plan = P.build(inventory(), make_config(), 1)
+    assert plan.units == ["revaudit-v6.service", "revcore-gateway.service", "revscore-iq.service", "revpublish.service"]
+    publish = plan.services[-1]
+    assert publish.after == ["revcore-gateway.service", "revscore-iq.service"]
+    assert publish.health_url == "http://127.0.0.1:8550/health"
+    assert [s.name for s in publish.steps] == list(P.STEPS)
+    assert plan.gate.ok and plan.gate.blockers == []
+
+
+def test_deadline_covers_dockers_own_unhealthy_verdict(make_config, tmp_path):
+    plan = P.build(inventory(), make_config(), 1)
+    # start_period 4s + 4 intervals of 2s + timeout 1s
+    assert plan.services[0].deadline_s == 13.0
+    assert P.seconds("1m30s") == 90.0 and P.seconds("250ms") == 0.25
+
+
+def test_deprecated_templates_and_foreign_units_are_never_planned(make_config, tmp_path):
+    names = P.build(inventory(), make_config(), 1).units + P.build(inventory(), make_config(), 2).units
+    assert "revaudit.service" not in names
+    assert "revflow-worker@.service" not in names
+    assert "unrelated.service" not in names
+
+
+def test_service_filter_accepts_both_spellings_and_rejects_strangers(make_config, tmp_path):
+    cfg = make_config()
+    plan = P.build(inventory(), cfg, 1, only=["revpublish", "revcore-gateway.service"])
+    assert plan.units == ["revcore-gateway.service", "revpublish.service"]
+    assert plan.services[1].after == ["revcore-gateway.service"]  # revscore-iq is not in this run
+    with pytest.raises(UsageError, match="revflow-leadgen-1.service"):
+        P.build(inventory(), cfg, 1, only=["revflow-leadgen-1"])
+    assert P.phase_of_services(inventory(), cfg, ["revflow-leadgen-1"]) == 2
+    with pytest.raises(UsageError, match="phases"):
+        P.phase_of_services(inventory(), cfg, ["revflow-leadgen-1", "revpublish"])
+
+
+def test_migrated_services_are_skipped(make_config, tmp_path):
+    plan = P.build(inventory(), make_config(), 1, states={"revcore-gateway.service": P.MIGRATED,
+                                                                  "revpublish.service": P.ROLLED_BACK})
+    assert "revcore-gateway.service" not in plan.units
+    assert "revpublish.service" in plan.units
+    assert plan.skipped == [P.Skipped("revcore-gateway.service", "already migrated")]
+
+
+def test_cycle_is_an_error_naming_the_units():
+    units = [unit("a.service", after=("b.service",)), unit("b.service", requires=("a.service",)), unit("c.service")]
+    with pytest.raises(CheckFailed, match="a.service, b.service"):
+        P.order(units)
+
+
+def test_gate_refuses_until_earlier_phase_is_migrated_and_healthy(make_config, tmp_path):
+    cfg = make_config()
+    earlier = [
+        P.EarlierHealth("revcore-gateway.service", 1, P.MIGRATED, True, None),
+        P.EarlierHealth("revpublish.service", 1, P.MIGRATED, False, "GET /health: 503"),
+        P.EarlierHealth("revscore-iq.service", 1, P.ROLLED_BACK, True, None),
+        P.EarlierHealth("revaudit-v6.service", 1, None, False, "connection refused"),
+    ]
+    plan = P.build(inventory(), cfg, 2, earlier=earlier)
+    assert not plan.gate.ok
+    assert [(b.unit, b.reason) for b in plan.gate.blockers] == [
+        ("revpublish.service", "not healthy now: GET /health: 503"),
+        ("revscore-iq.service", "not migrated (ledger: rolled-back)"),
+        ("revaudit-v6.service", "not migrated (ledger: no record)"),
+    ]
+    forced = P.build(inventory(), cfg, 2, earlier=earlier, force_reason="maintenance window, CHG-42")
+    assert forced.gate.ok and forced.gate.forced_reason == "maintenance window, CHG-42"
+    assert len(forced.gate.blockers) == 3
+
+
+def test_earlier_units_lists_every_previous_phase(make_config, tmp_path):
+    pairs = P.earlier_units(inventory(), make_config(), 2)
+    assert sorted(u.name for u, _ in pairs) == ["revaudit-v6.service", "revcore-gateway.service",
+                                                 "revpublish.service", "revscore-iq.service"]
+    assert {phase for _, phase in pairs} == {1}
+
+
+def test_mask_and_portless_services_show_in_the_steps(make_config, tmp_path):
+    plan = P.build(inventory(), make_config(mask=True), 2)
+    worker = next(s for s in plan.services if s.unit == "revflow-leadgen-2.service")
+    assert worker.health_url is None
+    changes = {s.name: s.changes for s in worker.steps}
+    assert "masks" in changes[P.DISABLE_UNIT]
+    assert "no port" in changes[P.STOP_UNIT]
+    assert plan.mask is True
+
+
+def test_empty_phase_is_a_usage_error(make_config, tmp_path):
+    with pytest.raises(UsageError, match="phase 3"):
+        P.build(inventory(), make_config(), 3)
+
+
+def test_only_units_with_a_compose_service_are_planned(make_config):
+    compose = {"revcore-gateway.service": "revcore-gateway", "revpublish.service": "revpublish"}
+    plan = P.build(inventory(), make_config(), 1, compose_units=compose)
+    assert plan.units == ["revcore-gateway.service", "revpublish.service"]
+    assert sorted(s.unit for s in plan.skipped) == ["revaudit-v6.service", "revscore-iq.service"]
+    assert all("compose file" in s.reason for s in plan.skipped)
+    assert [u.name for u, _ in P.earlier_units(inventory(), make_config(), 2, compose)] == [
+        "revpublish.service", "revcore-gateway.service"]

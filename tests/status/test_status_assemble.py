@@ -1,0 +1,69 @@
+"""From the sources' answers to the report: provenance is carried, never defaulted."""
+
+from __future__ import annotations
+
+from revops.model import Inventory, Unit
+from revops.status.assemble import Scope, build, inventory_report, services_of
+from revops.status.figures import SourceReport
+from revops.status.gather import SourceRead
+
+from status_builders import T, container, probe, unit
+
+
+def _units():
+    return [Unit(name="api.service", path=None, port=8004, suite="core", phase=1),
+            Unit(name="worker@1.service", path=None, suite="lead-gen", phase=2)]
+
+
+def _reads(docker_up: bool = True, ledger_missing: bool = True) -> dict[str, SourceRead]:
+    systemd = SourceRead(SourceReport("systemd", "LIVE", T),
+                         {"api.service": unit(), "worker@1.service": unit("failed", "failed")})
+    if docker_up:
+        docker = SourceRead(SourceReport("docker", "LIVE", T), {"api.service": container()})
+    else:
+        docker = SourceRead(SourceReport("docker", "UNAVAILABLE", T, reason="Cannot connect to the Docker daemon"))
+    health = SourceRead(SourceReport("health", "LIVE", T), {"api.service": probe()})
+    ledger = SourceRead(SourceReport("ledger", "LIVE", T, detail="no ledger at /x: nothing was ever migrated"))
+    return {"systemd": systemd, "docker": docker, "health": health, "ledger": ledger}
+
+
+def _build(reads):
+    inv = Inventory(root="/", scanned_at="2026-11-01T00:00:00+00:00", units=_units())
+    return build(_units(), reads, inventory_report(inv, "inventory", 2), "/health", T, "revops.yaml", Scope())
+
+
+def test_figures_come_from_their_sources():
+    report = _build(_reads())
+    api, worker = report.services
+    assert api.container.present is True and api.placement == "both"
+    assert worker.container.present is False and worker.container.provenance == "LIVE"
+    assert worker.health.provenance == "UNAVAILABLE" and worker.health.url is None
+    assert "no port in the inventory (scanned 2026-11-01" in worker.health.reason
+    assert api.migration.state == "never-migrated" and "no ledger" in api.migration.reason
+    assert [s.name for s in report.sources] == ["inventory", "systemd", "docker", "health", "ledger"]
+    assert report.sources[0].provenance == "CACHED"
+
+
+def test_engine_down_makes_container_unavailable_with_reason_and_keeps_systemd():
+    report = _build(_reads(docker_up=False))
+    for svc in report.services:
+        assert svc.container.provenance == "UNAVAILABLE"
+        assert svc.container.reason == "Cannot connect to the Docker daemon"
+        assert svc.container.present is None and svc.container.running is None
+        assert svc.systemd.provenance == "LIVE" and svc.systemd.active_state is not None
+    assert report.services[1].verdict == "unknown"  # failed under systemd; maybe in Docker
+
+
+def test_scope_filters():
+    api, worker = _units()
+    assert Scope(phases=(1,)).includes(api) and not Scope(phases=(1,)).includes(worker)
+    assert Scope(suites=("lead-gen",)).includes(worker)
+    assert Scope(services=("api",)).includes(api)
+    assert Scope(services=("worker@*",)).includes(worker) and not Scope(services=("worker@*",)).includes(api)
+
+
+def test_templates_and_timers_are_not_services():
+    inv = Inventory(root="/", scanned_at=None, units=[
+        Unit(name="w@.service", path=None), Unit(name="w@1.service", path=None),
+        Unit(name="t.timer", path=None)])
+    assert [u.name for u in services_of(inv)] == ["w@1.service"]

@@ -1,0 +1,99 @@
+"""Comparing revops' reading of unit files with systemd's own, over D-Bus (the oracle).
+
+Unit files are copied under unique names into the test bed's user manager, which parses them
+as it parses any unit file and reports ExecStart, EnvironmentFiles, User and LoadState.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from revops.adapters import systemd
+from revops.unitfile import RootFS, read_source
+from revops.unitfile.loader import Loader
+from revops.unitfile.specifiers import facts_of_user_manager
+
+PREFIX = "rvoinv-"
+REFUSED_STATES = {"bad-setting", "error", "not-found"}
+
+
+@dataclass
+class Verdict:
+    name: str
+    systemd: dict
+    revops: dict
+    agree: bool
+
+
+@dataclass
+class OracleRun:
+    directory: Path
+    written: list[Path] = field(default_factory=list)
+
+    def write(self, name: str, data: bytes) -> str:
+        path = self.directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        self.written.append(path)
+        return name
+
+    def cleanup(self) -> None:
+        for path in sorted(self.written, key=lambda p: len(p.parts), reverse=True):
+            path.unlink(missing_ok=True)
+            parent = path.parent
+            if parent != self.directory and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+
+
+def user_unit_dir() -> Path:
+    return Path(os.environ["XDG_CONFIG_HOME"]) / "systemd" / "user"
+
+
+def systemd_reading(manager: systemd.Manager, name: str) -> dict:
+    props = manager.properties(name)
+    state = props.get("LoadState")
+    if state in REFUSED_STATES or state == "masked":
+        return {"load_state": state}
+    return {
+        "load_state": state,
+        "exec_start": [(c.path, c.argv, c.ignore_failure) for c in systemd.decode_exec(props.get("ExecStart", []))],
+        "environment_files": [(path, bool(optional)) for path, optional in props.get("EnvironmentFiles", [])],
+        "user": props.get("User") or None,
+    }
+
+
+def revops_reading(directory: Path, name: str) -> dict:
+    fs = RootFS(Path("/"))
+    loader = Loader(fs, (str(directory),))
+    read = read_source(fs, loader.source(name), facts_of_user_manager(os.environ))
+    if read.source.masked:
+        return {"load_state": "masked"}
+    if read.config is None or any(p.fatal for p in read.problems):
+        return {"load_state": "refused", "problems": [(p.code, p.detail) for p in read.problems if p.fatal]}
+    c = read.config
+    return {
+        "load_state": "loaded",
+        "exec_start": [(cmd.path, cmd.argv, cmd.ignore_failure) for cmd in c.exec_start],
+        "environment_files": list(c.environment_files),
+        "user": c.user,
+    }
+
+
+def agree(theirs: dict, ours: dict) -> bool:
+    if theirs["load_state"] in REFUSED_STATES:
+        return ours["load_state"] == "refused"
+    if theirs["load_state"] != ours["load_state"]:
+        return False
+    if theirs["load_state"] == "masked":
+        return True
+    return all(theirs[k] == ours[k] for k in ("exec_start", "environment_files", "user"))
+
+
+def compare(manager: systemd.Manager, directory: Path, names: list[str]) -> list[Verdict]:
+    verdicts = []
+    for name in names:
+        theirs, ours = systemd_reading(manager, name), revops_reading(directory, name)
+        verdicts.append(Verdict(name, theirs, ours, agree(theirs, ours)))
+    return verdicts

@@ -1,0 +1,99 @@
+"""Every rule has a file that breaks it and a file that does not (tests/validate/cases)."""
+
+from pathlib import Path
+
+import pytest
+
+from revops.validate import rules, validate
+from revops.validate.findings import ERROR, WARNING
+from revops.validate.rules import Context
+
+CASES = Path(__file__).parent / "cases"
+COMPOSE_RULES = sorted(r.id for r in rules.RULES.values() if r.target == "compose") + ["compose-spec", "yaml-invalid"]
+DOCKERFILE_RULES = sorted(r.id for r in rules.RULES.values() if r.target == "dockerfile")
+
+
+def findings(path: Path, ctx: Context = Context()):
+    return validate([path], ctx, externals=False).findings
+
+
+def test_every_rule_has_cases():
+    for rule_id in COMPOSE_RULES:
+        assert (CASES / f"{rule_id}.bad.yml").is_file(), rule_id
+    for rule_id in DOCKERFILE_RULES:
+        assert (CASES / f"{rule_id}.bad.Dockerfile").is_file(), rule_id
+
+
+@pytest.mark.parametrize("rule_id", COMPOSE_RULES)
+def test_compose_rule_breaks_on_its_bad_file(rule_id):
+    found = [f for f in findings(CASES / f"{rule_id}.bad.yml") if f.rule == rule_id]
+    assert found, f"{rule_id}.bad.yml gave no {rule_id} finding"
+    for f in found:
+        assert f.file.endswith(f"{rule_id}.bad.yml") and f.message
+        if rule_id not in ("yaml-invalid",):
+            assert f.key, f"{rule_id}: a finding names its key"
+
+
+@pytest.mark.parametrize("rule_id", DOCKERFILE_RULES)
+def test_dockerfile_rule_breaks_on_its_bad_file(rule_id):
+    found = [f for f in findings(CASES / f"{rule_id}.bad.Dockerfile") if f.rule == rule_id]
+    assert found and all(f.line for f in found)
+
+
+def test_good_files_break_no_rule():
+    assert findings(CASES / "good.yml") == []
+    assert findings(CASES / "good.Dockerfile") == []
+
+
+def test_findings_name_file_service_key_and_line():
+    [f] = [f for f in findings(CASES / "healthcheck-duration.bad.yml") if f.rule == "healthcheck-duration"]
+    assert (f.service, f.key, f.severity) == ("worker", "services.worker.healthcheck.interval", ERROR)
+    assert f.line == (CASES / "healthcheck-duration.bad.yml").read_text().splitlines().index("      interval: 90 seconds") + 1
+    assert "90 seconds" in f.message
+
+
+def test_yaml_error_gives_its_line():
+    [f] = findings(CASES / "yaml-invalid.bad.yml")
+    assert f.rule == "yaml-invalid" and f.line is not None and f.line > 1
+
+
+def test_configured_base_on_latest_is_a_warning_not_an_error():
+    path = CASES / "dockerfile-from-unpinned.bad.Dockerfile"
+    [plain] = findings(path)
+    [tolerated] = findings(path, Context(base_image="revflow/python-base:latest"))
+    assert plain.severity == ERROR and tolerated.severity == WARNING
+
+
+def test_cycle_names_the_loop():
+    [f] = [f for f in findings(CASES / "depends-on-cycle.bad.yml") if f.rule == "depends-on-cycle"]
+    assert "api -> worker -> api" in f.message
+
+
+def test_schema_finding_cites_the_vendored_schema():
+    [f] = [f for f in findings(CASES / "compose-spec.bad.yml") if f.rule == "compose-spec"]
+    assert "check_jsonschema/builtin_schemas/vendor/compose-spec.json#/" in f.message
+    assert f.key == "services.worker.mem_limit"
+
+
+def test_inline_secret_allows_interpolation_but_not_values():
+    good = [f for f in findings(CASES / "good.yml") if f.rule == "inline-secret"]
+    bad = [f for f in findings(CASES / "inline-secret.bad.yml") if f.rule == "inline-secret"]
+    assert good == [] and [f.key for f in bad] == ["services.worker.environment.API_TOKEN"]
+    assert "s3cr3t" not in bad[0].message  # the value itself is never repeated
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ("127.0.0.1:8550:8550", [(0, "127.0.0.1", "8550", 8550)]),
+    ("8550:8550/tcp", [(0, None, "8550", 8550)]),
+    ("8550", []),
+    ({"target": 80, "published": "8080", "host_ip": "127.0.0.1"}, [(0, "127.0.0.1", "8080", 80)]),
+])
+def test_published_ports_short_and_long_syntax(entry, expected):
+    assert rules.published({"ports": [entry]}) == expected
+
+
+def test_values_of_odd_shapes_are_reported_not_crashed_on():
+    found = findings(CASES / "odd-shapes.bad.yml")
+    keys = {f.key for f in found if f.rule == "compose-spec"}
+    assert {"services.weird.image", "services.weird.ports", "services.listy"} <= keys
+    assert all(f.severity in ("error", "warning", "note") and f.message for f in found)
