@@ -1,24 +1,25 @@
 """How long does a service answer no /health during its cutover, against its container's own
-start time? And how long does phase 1 take?
+start time? And how long does a phase take, and how does that grow with its size?
 
 For every API service of the phase, a prober thread GETs http://127.0.0.1:PORT/health every
-20 ms while `revops migrate --phase N --yes` runs. For each service it reports:
+20 ms while the phase migrates (revops.commands.migrate.run, in this process). Per service:
 
-- window: the longest stretch with no 2xx answer (last answer of the unit to first answer
-  of the container);
-- start: the container's own start time, from Docker's State.StartedAt to the container's
-  first 2xx seen by the prober;
+- window: the longest stretch with no 2xx answer (the unit's last answer to the container's
+  first);
+- start: the container's own start time, from Docker's State.StartedAt to its first 2xx;
 - overhead = window - start (goal: at most 0.5 s).
 
-Then the wall time of the phase and the mean per service (the slope of cost against phase
-size; a run of another phase gives a second point). Afterwards `revops rollback --phase N
---yes` puts the host back, unless --keep.
+Then the phase's wall time and the time per service. Afterwards the phase is rolled back
+(revops.commands.rollback), so the bench can run again, unless --keep.
 
-Usage (a live example host whose phase is ready to migrate: inventory, lock, generate, build):
+Two hosts:
 
-    python bench/bench_cutover.py /tmp/rf [--phase 1] [--keep]
+    python bench/bench_cutover.py /tmp/rf            # a live example host, ready to migrate
+                                                     # (inventory, lock, generate, build done)
+    python bench/bench_cutover.py --mini 2 4 8       # throwaway hosts of N stdlib services
+                                                     # (tests/migrate/ministack.py), for growth
 
-Prints figures; never asserts.
+Needs the test bed (scripts/testbed start). Prints figures; never asserts.
 """
 
 from __future__ import annotations
@@ -26,20 +27,27 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "migrate"))
 
-from bench_status import revops_argv, testbed_env  # noqa: E402
-from revops.adapters import proc  # noqa: E402
+from revops import config as config_mod  # noqa: E402
+from revops.adapters import docker_engine  # noqa: E402
+from revops.commands import migrate, rollback  # noqa: E402
+from revops.migrate import wiring  # noqa: E402
 
 PERIOD_S = 0.020
+TESTBED_ENV = Path(os.environ.get("REVOPS_TESTBED_DIR", "/var/lib/revops-testbed")) / "env.json"
 
 
 class Prober(threading.Thread):
@@ -64,99 +72,130 @@ class Prober(threading.Thread):
 
 
 def longest_gap(samples: list[tuple[float, bool]]) -> tuple[float, float, float] | None:
-    """(gap seconds, last ok before, first ok after) of the longest run of failures."""
-    best = None
-    last_ok = None
-    in_gap = False
+    """(seconds, last 2xx before, first 2xx after) of the longest stretch without a 2xx."""
+    best, last_ok, in_gap = None, None, False
     for t, ok in samples:
         if ok:
-            if in_gap and last_ok is not None:
-                gap = t - last_ok
-                if best is None or gap > best[0]:
-                    best = (gap, last_ok, t)
+            if in_gap and last_ok is not None and (best is None or t - last_ok > best[0]):
+                best = (t - last_ok, last_ok, t)
             last_ok, in_gap = t, False
         else:
             in_gap = True
     return best
 
 
-def container_started_at(unit: str, env: dict[str, str]) -> float | None:
-    """State.StartedAt of the container labelled revops.unit=UNIT, as epoch seconds."""
-    import docker
-
-    client = docker.DockerClient(base_url=env["DOCKER_HOST"])
-    try:
-        found = client.containers.list(all=True, filters={"label": f"revops.unit={unit}"})
-        if not found:
-            return None
-        raw = found[0].attrs["State"]["StartedAt"]
-    finally:
-        client.close()
-    # Docker gives nanoseconds; fromisoformat takes microseconds.
-    head, _, frac = raw.rstrip("Z").partition(".")
+def started_at(container_id: str) -> float | None:
+    raw = docker_engine.connect().container_state(container_id).started_at
+    if not raw:
+        return None
+    head, _, frac = raw.rstrip("Z").partition(".")  # Docker gives nanoseconds
     stamp = dt.datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}").replace(tzinfo=dt.timezone.utc)
     return stamp.timestamp()
 
 
-def api_services(directory: Path, phase: int, env: dict[str, str]) -> list[dict]:
-    done = proc.run([*revops_argv(), "migrate", "--phase", str(phase), "--dry-run", "--json"],
-                    env=env, cwd=directory, check=False, timeout=120)
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"dry run failed:\n{done.stderr}")
-    return [s for s in json.loads(done.stdout)["plan"]["services"] if s["health_url"]]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("directory", type=Path)
-    parser.add_argument("--phase", type=int, default=1)
-    parser.add_argument("--keep", action="store_true", help="leave the phase migrated")
-    args = parser.parse_args()
-    env = testbed_env()
-    directory = args.directory.resolve()
-    services = api_services(directory, args.phase, env)
+def measure(config: config_mod.Config, phase: int, host_factory, keep: bool) -> dict:
+    files = wiring.compose_files(config)
+    dry = migrate.run(config, phase, dry_run=True, host_factory=host_factory)
+    services = [s for s in dry.plan.services if s.health_url]
     if not services:
-        raise SystemExit("no API service left to migrate in this phase (already migrated? roll back first)")
-    probers = {s["unit"]: Prober(s["health_url"]) for s in services}
+        raise SystemExit("no API service left to migrate in this phase (roll it back first)")
+    probers = {s.unit: Prober(s.health_url) for s in services}
     for p in probers.values():
         p.start()
     time.sleep(0.5)  # a baseline of answers from the units
-    started = time.perf_counter()
-    done = proc.run([*revops_argv(), "migrate", "--phase", str(args.phase), "--yes", "--json"],
-                    env=env, cwd=directory, check=False, timeout=3600)
-    wall = time.perf_counter() - started
+    began = time.perf_counter()
+    result = migrate.run(config, phase, yes=True, host_factory=host_factory, say=lambda _m: None)
+    wall = time.perf_counter() - began
     time.sleep(0.5)
     for p in probers.values():
         p.stop.set()
         p.join()
-    result = json.loads(done.stdout) if done.stdout.strip() else {}
-    outcomes = {r["unit"]: r["outcome"] for r in result.get("services", [])}
-    planned = len(result.get("plan", {}).get("services", [])) or len(services)
-    print(f"revops migrate --phase {args.phase}: exit {done.returncode}, {planned} service(s), wall {wall:.2f} s, "
-          f"{wall / planned:.2f} s per service")
-    print(f"{'service':<28}{'outcome':<13}{'window s':>10}{'start s':>10}{'overhead s':>12}")
-    overheads = []
+    host = host_factory(config, files)
+    steps = step_seconds(config, result.run_id)
+    rows = []
     for s in services:
-        unit = s["unit"]
-        gap = longest_gap(probers[unit].samples)
-        started_at = container_started_at(unit, env)
-        if gap is None or started_at is None:
-            print(f"{unit:<28}{outcomes.get(unit, '?'):<13}{'n/a':>10}{'n/a':>10}{'n/a':>12}"
-                  f"  ({'no gap seen' if gap is None else 'no container'})")
+        outcome = next((r.outcome for r in result.services if r.unit == s.unit), "?")
+        gap = longest_gap(probers[s.unit].samples)
+        state = host._state(s)  # the project's own container, found through compose
+        start = started_at(state.id) if state is not None else None
+        if gap is None or start is None:
+            rows.append({"unit": s.unit, "outcome": outcome, "window": None, "start": None, "overhead": None})
             continue
-        window, _last_ok, first_ok = gap
-        own_start = first_ok - started_at
-        overhead = window - own_start
-        overheads.append(overhead)
-        print(f"{unit:<28}{outcomes.get(unit, '?'):<13}{window:>10.3f}{own_start:>10.3f}{overhead:>12.3f}")
+        window, _last, first_ok = gap
+        rows.append({"unit": s.unit, "outcome": outcome, "window": window, "start": first_ok - start,
+                     "overhead": window - (first_ok - start), "steps": steps.get(s.unit, {})})
+    if not keep:
+        rollback.run(config, [], phase, yes=True, host_factory=host_factory, say=lambda _m: None)
+    return {"services": len(dry.plan.services), "wall": wall, "rows": rows, "exit": result.exit_code}
+
+
+def step_seconds(config: config_mod.Config, run_id: int | None) -> dict[str, dict[str, float]]:
+    """{unit: {step: seconds}} from the journal's own timestamps."""
+    from revops.adapters.ledger import open_ledger
+
+    ledger = open_ledger(config.database_url)
+    try:
+        out: dict[str, dict[str, float]] = {}
+        for step in ledger.steps(run_id) if run_id is not None else []:
+            if step.finished_at:
+                took = (dt.datetime.fromisoformat(step.finished_at) - dt.datetime.fromisoformat(step.started_at))
+                out.setdefault(step.service, {})[step.step] = took.total_seconds()
+        return out
+    finally:
+        ledger.close()
+
+
+def report(title: str, figures: dict) -> None:
+    n = figures["services"]
+    print(f"\n{title}: {n} service(s), exit {figures['exit']}, wall {figures['wall']:.2f} s, "
+          f"{figures['wall'] / n:.2f} s per service")
+    print(f"{'service':<34}{'outcome':<13}{'window s':>10}{'start s':>10}{'overhead s':>12}")
+    for r in figures["rows"]:
+        cells = [f"{r[k]:>10.3f}" if r[k] is not None else f"{'n/a':>10}" for k in ("window", "start")]
+        over = f"{r['overhead']:>12.3f}" if r["overhead"] is not None else f"{'n/a':>12}"
+        steps = ", ".join(f"{k} {v:.2f}" for k, v in r.get("steps", {}).items())
+        print(f"{r['unit']:<34}{r['outcome']:<13}{cells[0]}{cells[1]}{over}   steps (s): {steps}")
+    overheads = [r["overhead"] for r in figures["rows"] if r["overhead"] is not None]
     if overheads:
         print(f"overhead: median {statistics.median(overheads):.3f} s, max {max(overheads):.3f} s (goal <= 0.5 s)")
-    if done.returncode != 0:
-        print(done.stderr.strip()[-2000:], file=sys.stderr)
-    if not args.keep:
-        back = proc.run([*revops_argv(), "rollback", "--phase", str(args.phase), "--yes"],
-                        env=env, cwd=directory, check=False, timeout=1800)
-        print(f"rollback --phase {args.phase}: exit {back.returncode}")
+
+
+def mini(sizes: list[int], keep: bool) -> None:
+    import ministack
+
+    per_service = []
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-cutover-") as tmp:
+            stack = ministack.build(Path(tmp), os.environ["REVOPS_BASE_IMAGE"], size)
+            try:
+                figures = measure(stack.config, 1, stack.host, keep=False)
+            finally:
+                ministack.tear_down(stack)
+        report(f"mini stack of {size}", figures)
+        per_service.append((size, figures["wall"]))
+    if len(per_service) > 1:
+        (n0, t0), (n1, t1) = per_service[0], per_service[-1]
+        print(f"\ngrowth: {n1 / n0:.1f}x the services took {t1 / t0:.2f}x the time")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("directory", type=Path, nargs="?", help="a live example host ready to migrate")
+    parser.add_argument("--phase", type=int, default=1)
+    parser.add_argument("--mini", type=int, nargs="+", metavar="N", help="throwaway hosts of N services")
+    parser.add_argument("--keep", action="store_true", help="leave the phase migrated")
+    args = parser.parse_args()
+    if TESTBED_ENV.is_file():
+        for key, value in json.loads(TESTBED_ENV.read_text()).items():
+            os.environ.setdefault(key, value)
+    os.environ.pop("REVOPS_DATABASE_URL", None)  # each host's own SQLite ledger
+    if args.mini:
+        mini(args.mini, args.keep)
+        return
+    if args.directory is None:
+        parser.error("give a live example host directory, or --mini N...")
+    config = config_mod.load(args.directory.resolve() / "revops.yaml")
+    report(f"phase {args.phase} of {args.directory}", measure(config, args.phase, wiring.live_host, args.keep))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ CONTEXT_LABEL = "revops.context"
 class ImageStep:
     service: str
     tag: str
-    state: str  # planned, built, reused, failed
+    state: str  # planned, built, reused, failed, skipped (an earlier image of the suite failed)
     seconds: float | None = None
     reason: str | None = None
 
@@ -93,23 +93,14 @@ def run(config: Config, options: Options) -> BuildResult:
     with output.progress("building images", total) as advance:
         for suite, step in zip(suites, result.suites):
             _build_suite(config, suite, step, options, engine, advance)
-    result.ok = all(i.state != "failed" for s in result.suites for i in s.images)
+    result.ok = all(i.state in ("built", "reused") for s in result.suites for i in s.images)
     return result
 
 
 def _build_suite(config: Config, suite: SuiteSpec, step: SuiteStep, options: Options, engine, advance) -> None:
     lock_path = config.base_dir / suite.lock_path
     lock_text = lock_path.read_text(encoding="utf-8")
-    wheelhouse = Path(step.wheelhouse)
-    requirements = context.locked_requirements(lock_text)
-    wheels, missing = context.matching_wheels(wheelhouse, requirements)
-    step.wheels = "present"
-    if missing:
-        fill_wheelhouse(lock_path, wheelhouse, options.find_links)
-        wheels, missing = context.matching_wheels(wheelhouse, requirements)
-        step.wheels = "downloaded"
-        if missing:
-            raise CheckFailed(f"{lock_path}: no wheel with a locked hash for {', '.join(missing)} in {wheelhouse}")
+    wheels = _ensure_wheels(lock_path, lock_text, Path(step.wheelhouse), options.find_links, step)
     code_dirs = {s.name: code_dir(s.code_dir, config) for s in suite.services}
     absent = [f"{name}: {path}" for name, path in code_dirs.items() if not path.is_dir()]
     if absent:
@@ -118,24 +109,48 @@ def _build_suite(config: Config, suite: SuiteSpec, step: SuiteStep, options: Opt
     stage_dir = context.stage(context_dir, lock_text, wheels, code_dirs)
     dockerfile = config.out("compose") / dockerfile_path(suite.name)
     shared = context.tree_digest(dockerfile, stage_dir / "requirements.lock", stage_dir / "wheelhouse")
+    failed: str | None = None
     for service, image in zip(suite.services, step.images):
-        digest = context.tree_digest(stage_dir / "services" / service.name)
-        wanted = f"{shared[:32]}{digest[:32]}"
-        labels = engine.image_labels(image.tag)
-        if labels is not None and labels.get(CONTEXT_LABEL) == wanted:
-            image.state = "reused"
-            advance(1)
-            continue
-        started = time.monotonic()
-        try:
-            engine.build(context_dir, "Dockerfile", image.tag, target=service.name,
-                         labels={CONTEXT_LABEL: wanted}, progress=lambda line: None)
-        except CheckFailed as exc:
-            image.state, image.reason = "failed", explain_failure(exc.message, lock_text)
+        if failed is not None:
+            # the stages share the venv stage: what broke one breaks the rest the same way
+            image.state, image.reason = "skipped", f"not built: {failed} failed first"
         else:
-            image.state = "built"
-        image.seconds = round(time.monotonic() - started, 1)
+            wanted = shared[:32] + context.tree_digest(stage_dir / "services" / service.name)[:32]
+            _build_image(engine, context_dir, service.name, image, wanted, lock_text)
+            failed = service.name if image.state == "failed" else None
         advance(1)
+
+
+def _ensure_wheels(lock_path: Path, lock_text: str, wheelhouse: Path, find_links: Path | None,
+                   step: SuiteStep) -> dict[str, Path]:
+    """The wheelhouse files matching the lock's hashes, downloading what is missing."""
+    requirements = context.locked_requirements(lock_text)
+    wheels, missing = context.matching_wheels(wheelhouse, requirements)
+    step.wheels = "present"
+    if missing:
+        fill_wheelhouse(lock_path, wheelhouse, find_links)
+        wheels, missing = context.matching_wheels(wheelhouse, requirements)
+        step.wheels = "downloaded"
+        if missing:
+            raise CheckFailed(f"{lock_path}: no wheel with a locked hash for {', '.join(missing)} in {wheelhouse}")
+    return wheels
+
+
+def _build_image(engine, context_dir: Path, target: str, image: ImageStep, wanted: str, lock_text: str) -> None:
+    """Reuse the image when its label says it was built from these very inputs, else build it."""
+    labels = engine.image_labels(image.tag)
+    if labels is not None and labels.get(CONTEXT_LABEL) == wanted:
+        image.state = "reused"
+        return
+    started = time.monotonic()
+    try:
+        engine.build(context_dir, "Dockerfile", image.tag, target=target,
+                     labels={CONTEXT_LABEL: wanted}, progress=lambda line: None)
+    except CheckFailed as exc:
+        image.state, image.reason = "failed", explain_failure(exc.message, lock_text)
+    else:
+        image.state = "built"
+    image.seconds = round(time.monotonic() - started, 1)
 
 
 def explain_failure(message: str, lock_text: str) -> str:

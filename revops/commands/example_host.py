@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -56,13 +57,15 @@ def run(directory: Path, live: bool = False, wheelhouse: Path | None = None,
             raise UsageError("--live and --teardown exclude each other")
         removed = live_mod.teardown(root)
         return TeardownResult(str(root), removed, round(time.monotonic() - started, 2))
-    if root.exists() and not root.is_dir():
-        raise UsageError(f"{root}: exists and is not a directory")
+    _check_directory(root, live)
     wheels = live_mod.wheelhouse_dir(wheelhouse) if live else None
     manager = live_mod.prepare(root) if live else None  # fail before writing anything
     layout = Layout(live=True, prefix=str(root)) if live else Layout()
     tree, plan = generate.build(layout)
     if not live:
+        if live_mod.is_live(root):  # rewriting would pull the real venvs from under running units
+            raise UsageError(f"{root} is running under the user manager; rewriting it offline would break it",
+                             hint=f"take it down first: revops example-host {root} --teardown")
         _drop_real_venvs(root, plan.healthy_venvs)
     written = tree_mod.write(tree, root)
     summary = None
@@ -70,14 +73,26 @@ def run(directory: Path, live: bool = False, wheelhouse: Path | None = None,
         report = live_mod.bring_up(manager, root, plan.real_venvs, wheels)
         summary = LiveSummary(report.venvs_built, report.venvs_kept, len(report.started),
                               len(report.already_running), report.not_started)
+    return _result(root, live, plan, written, round(time.monotonic() - started, 2), summary)
+
+
+def _check_directory(root: Path, live: bool) -> None:
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root}: exists and is not a directory")
+    if live and re.search(r"[\s\"'\\%$]", str(root)):
+        # unit files name paths under it unquoted, where systemd would split or expand them
+        raise UsageError(f"{root}: --live needs a directory path without spaces, quotes, '\\', '%' or '$'")
+
+
+def _result(root: Path, live: bool, plan: generate.Plan, written: int, seconds: float,
+            summary: LiveSummary | None) -> ExampleHostResult:
     kinds: dict[str, int] = {}
     for kind in plan.corrupted_venvs.values():
         kinds[kind] = kinds.get(kind, 0) + 1
     return ExampleHostResult(
         directory=str(root), live=live, unit_files=len(plan.units), venvs_healthy=len(plan.healthy_venvs),
         venvs_corrupted=len(plan.corrupted_venvs), corrupted_by_kind=dict(sorted(kinds.items())),
-        modules=len(plan.modules), bytes_written=written, seconds=round(time.monotonic() - started, 2),
-        live_units=summary,
+        modules=len(plan.modules), bytes_written=written, seconds=seconds, live_units=summary,
     )
 
 

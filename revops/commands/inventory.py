@@ -67,12 +67,22 @@ def run(cfg: config_mod.Config, *, live: bool | None = None, user: bool = False,
     if not want_live:
         for unit in units:
             unit.live = LiveState(model.UNAVAILABLE, None, reason)
-    inventory = Inventory(root=str(root), scanned_at=None, units=units, venvs=found_venvs)
+    inventory = Inventory(root=_root_as_written(root, cfg), scanned_at=None, units=units, venvs=found_venvs)
     result = ScanResult(inventory, bus, reason)
     if write:
         target = output_dir or cfg.out("inventory")
         result.written, result.unchanged = write_inventory(inventory, Path(target))
     return result
+
+
+def _root_as_written(root: Path, cfg: config_mod.Config) -> str:
+    """The root relative to the ops repo when it lies inside it, so the committed inventory
+    of a host kept beside its ops repo reads the same wherever that repo is checked out."""
+    try:
+        rel = root.resolve().relative_to(cfg.base_dir.resolve())
+    except ValueError:
+        return str(root)
+    return str(rel) if str(rel) != "." else "."
 
 
 def to_unit(r: ReadUnit, cfg: config_mod.Config, fs: RootFS) -> Unit:

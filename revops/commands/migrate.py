@@ -36,6 +36,7 @@ class MigrateResult:
     forced_reason: str | None = None
     refused: str | None = None  # why nothing ran (gate closed, not confirmed)
     resumed: list[ServiceResult] = field(default_factory=list)
+    unsettled: list[str] = field(default_factory=list)  # dry run: what a real run settles first
     services: list[ServiceResult] = field(default_factory=list)
     exit_code: int = EXIT_OK
 
@@ -72,6 +73,7 @@ def _dry_run(config, inventory, ledger, phase, services, force, files, host_fact
     plan = P.build(inventory, config, phase, only=services, states=states, earlier=earlier,
                    force_reason=force, compose_files=files, compose_units=wiring.compose_units(files))
     result = MigrateResult(phase, True, plan, forced_reason=force)
+    result.unsettled = [u.unit for u in resume.find_unsettled(ledger.open_steps(), states)]
     if not plan.gate.ok:
         result.refused, result.exit_code = _gate_words(plan.gate), EXIT_FAILED
     return result
@@ -176,6 +178,9 @@ def render_results(title: str, results: list[ServiceResult], console: Console) -
 
 def render(result: MigrateResult, console: Console) -> None:
     if result.dry_run:
+        for unit in result.unsettled:
+            console.print(Text(f"{unit}: left half-way by an earlier run; settled first (finished if its "
+                               "container is healthy, else rolled back)", style="yellow"))
         render_plan(result.plan, console)
         console.print(Text("\ndry run: nothing was changed", style="dim"))
     render_results("Settled from an earlier run", result.resumed, console)

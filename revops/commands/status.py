@@ -54,10 +54,16 @@ def prometheus(report: StatusReport) -> str:
 _VERDICT_STYLE = {"healthy": "green", "degraded": "yellow", "down": "bold red", "unknown": "magenta"}
 
 
-def _cell(value: object, provenance: str, reason: str | None = None) -> Text:
+def _cell(value: object, provenance: str) -> Text:
     if provenance == UNAVAILABLE:
         return Text("n/a", style="dim italic")
     return Text("-" if value is None else str(value))
+
+
+def _verdict_cell(svc: ServiceStatus) -> Text:
+    if svc.retired:
+        return Text(f"{svc.verdict} (retired)", style="dim")
+    return Text(svc.verdict, style=_VERDICT_STYLE.get(svc.verdict, ""))
 
 
 def _systemd_cell(svc: ServiceStatus) -> Text:
@@ -108,7 +114,7 @@ def table(report: StatusReport) -> Table:
     for svc in report.services:
         t.add_row(
             svc.name, "" if svc.phase is None else str(svc.phase), svc.suite or "",
-            Text(svc.verdict, style=_VERDICT_STYLE.get(svc.verdict, "")), svc.placement,
+            _verdict_cell(svc), svc.placement,
             _systemd_cell(svc), _container_cell(svc), _health_cell(svc),
             _cell(svc.migration.state, svc.migration.provenance),
             Text(", ".join(svc.flags), style="yellow"),

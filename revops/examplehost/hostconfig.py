@@ -18,7 +18,7 @@ def revops_yaml(live_dir: str | None = None) -> str:
         "# revops configuration for the example RevFlow OS host, written by `revops example-host`.",
         "# This directory is both the host's root (host.root: .) and its ops repo: verbs run here"
         if live_dir is None else
-        "# This directory holds the live host (its units run under the user manager) and its ops repo: verbs run here",
+        "# This directory holds the live host (run by the user manager) and its ops repo: verbs run here",
         "# write inventory/, lockfiles/ and compose/ beside this file.",
         "host:",
     ]
@@ -29,16 +29,7 @@ def revops_yaml(live_dir: str | None = None) -> str:
         lines += ["  root: /  # the units run from this directory's paths on this machine",
                   f"  unit_dirs: [\"{rel}/etc/systemd/system\"]", f"  venv_search: [\"{rel}/opt\", \"{rel}/srv\"]"]
     lines += ["  venv_search_depth: 5", "systemd:", f"  bus: {'user' if live_dir else 'system'}", "suites:"]
-    patterns = suite_patterns()
-    for suite in SUITES:
-        memory, cpus = LIMITS[suite]
-        lines += [f"  {suite}:", f"    phase: {PHASES.get(suite, 2)}", f"    memory: {memory}", f"    cpus: {cpus}",
-                  "    units:"]
-        lines += [f"      - \"{p}\"" for p in patterns[suite]]
-        overrides = OVERRIDES.get(suite)
-        if overrides:
-            lines.append("    overrides:  # settles the pin conflict between two of its services")
-            lines += [f"      {dist}: \"{spec}\"" for dist, spec in sorted(overrides.items())]
+    lines += _suites()
     lines += [
         "deprecated:",
         f"  - {DEPRECATED}  # v5, replaced by revaudit-v6; in a restart loop",
@@ -56,3 +47,18 @@ def revops_yaml(live_dir: str | None = None) -> str:
         "  bind_address: 127.0.0.1",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _suites() -> list[str]:
+    lines = []
+    patterns = suite_patterns()
+    for suite in SUITES:
+        memory, cpus = LIMITS[suite]
+        lines += [f"  {suite}:", f"    phase: {PHASES.get(suite, 2)}", f"    memory: {memory}", f"    cpus: {cpus}",
+                  "    units:"]
+        lines += [f"      - \"{p}\"" for p in patterns[suite]]
+        overrides = OVERRIDES.get(suite)
+        if overrides:
+            lines.append("    overrides:  # settles the pin conflict between two of its services")
+            lines += [f"      {dist}: \"{spec}\"" for dist, spec in sorted(overrides.items())]
+    return lines

@@ -205,6 +205,11 @@ def _other_roots(root: Path) -> set[str]:
     return others
 
 
+def is_live(root: Path) -> bool:
+    """Whether the user manager's unit directory links units of the host at root (no bus asked)."""
+    return any(os.readlink(link).startswith(str(root) + "/") for link in _our_links(user_unit_dir()).values())
+
+
 def refuse_other_host(root: Path) -> None:
     """The unit names are fixed, so one user manager holds one live example host at a time."""
     others = _other_roots(root)

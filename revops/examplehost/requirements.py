@@ -39,14 +39,6 @@ DEPENDS = {
     "redis": ("async-timeout",),
 }
 
-# The import package each distribution installs (for the fake venvs' file lists).
-TOP_LEVEL = {
-    "annotated-types": "annotated_types", "async-timeout": "async_timeout", "beautifulsoup4": "bs4",
-    "charset-normalizer": "charset_normalizer", "psycopg2-binary": "psycopg2", "pydantic-core": "pydantic_core",
-    "pydantic-settings": "pydantic_settings", "python-dotenv": "dotenv", "typing-extensions": "typing_extensions",
-    "typing-inspection": "typing_inspection",
-}
-
 _LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^#;]*?)\s*(#.*)?$")
 
 

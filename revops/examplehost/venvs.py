@@ -70,7 +70,8 @@ def add_healthy(tree: Tree, path: str, dists: dict[str, str], scripts: tuple[str
     tree.symlink(f"{path}/bin/python3", "python")
     tree.symlink(f"{path}/bin/python3.11", "python")
     tree.symlink(f"{path}/lib64", "lib")
-    tree.file(f"{path}/bin/activate", f'# source me\nVIRTUAL_ENV="{path}"\nexport VIRTUAL_ENV\nPATH="$VIRTUAL_ENV/bin:$PATH"\n')
+    tree.file(f"{path}/bin/activate",
+              f'# source me\nVIRTUAL_ENV="{path}"\nexport VIRTUAL_ENV\nPATH="$VIRTUAL_ENV/bin:$PATH"\n')
     for script in ("pip",) + scripts:
         tree.file(f"{path}/bin/{script}", _console_script(path, script), 0o755)
     for name, version in sorted({**dists, "pip": SEED_PIP}.items()):
@@ -96,39 +97,75 @@ def _console_script(path: str, name: str) -> str:
 def add_corrupted(tree: Tree, path: str, kind: str, dists: dict[str, str]) -> None:
     """A venv at `path` with exactly one defect of `kind` (see KINDS). Like a copy the rebuild
     loop abandoned, it holds only the first few of its origin's distributions."""
+    if kind not in _DAMAGE:
+        raise ValueError(f"unknown venv damage: {kind}")
     dists = dict(sorted(dists.items())[:3])
     add_healthy(tree, path, dists)
     first = sorted(dists)[0]
-    info = f"{path}/{SITE}/{_dist_dir(first, dists[first])}"
-    if kind == "interpreter-missing":
-        tree.symlink(f"{path}/bin/python", "/usr/bin/python3.9")
-    elif kind == "interpreter-loop":
-        tree.symlink(f"{path}/bin/python", "python3")
-        tree.symlink(f"{path}/bin/python3", "python")
-    elif kind == "half-installed":
-        tree.file(f"{path}/{SITE}/~{first.replace('-', '_')[1:]}-{dists[first]}.dist-info/METADATA", b"Name: partial\n")
-    elif kind == "duplicate-dist":
-        _add_dist(tree, path, first, "0.0.9")
-    elif kind == "site-packages-missing":
-        for p in tree.under(f"{path}/lib/"):
-            del tree.entries[p]
-        tree.directory(f"{path}/lib/python3.11")
-    elif kind == "version-drift":
-        tree.file(f"{path}/pyvenv.cfg", pyvenv_cfg(path, version="3.9.18"))
-    elif kind == "record-hash-mismatch":
-        tree.file(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {first}\nVersion: {dists[first]}\n"
-                  "Summary: edited by hand on the host\n")
-    elif kind == "record-file-missing":  # the package's code is listed, but was never moved in
-        files = _package_files(first, dists[first])
-        files[f"{first.replace('-', '_')}/__init__.py"] = f'__version__ = "{dists[first]}"\n'.encode()
-        tree.file(f"{info}/RECORD", _record(first, dists[first], files))
-    elif kind == "metadata-unreadable":
-        files = {f"{_dist_dir(first, dists[first])}/METADATA": b"\xff\xfe\x00M\x00e\x00t\x00\xc3\x28 truncated\n"}
-        tree.file(f"{info}/METADATA", files[f"{_dist_dir(first, dists[first])}/METADATA"])
-        tree.file(f"{info}/RECORD", _record(first, dists[first], files))  # the damage is the content, not the hash
-    elif kind == "pyvenv-cfg-missing":
-        del tree.entries[f"{path}/pyvenv.cfg"]
-    elif kind == "home-missing":
-        tree.file(f"{path}/pyvenv.cfg", pyvenv_cfg(path, home="/usr/local/python3.10/bin"))
-    else:
-        raise ValueError(f"unknown venv damage: {kind}")
+    _DAMAGE[kind](tree, path, first, dists[first])
+
+
+def _dangling_interpreter(tree: Tree, path: str, dist: str, version: str) -> None:
+    tree.symlink(f"{path}/bin/python", "/usr/bin/python3.9")
+
+
+def _interpreter_loop(tree: Tree, path: str, dist: str, version: str) -> None:
+    tree.symlink(f"{path}/bin/python", "python3")
+    tree.symlink(f"{path}/bin/python3", "python")
+
+
+def _half_installed(tree: Tree, path: str, dist: str, version: str) -> None:
+    # pip renames what it replaces to "~" + name[1:] and removes it only when the install ends
+    tree.file(f"{path}/{SITE}/~{dist.replace('-', '_')[1:]}-{version}.dist-info/METADATA", b"Name: partial\n")
+
+
+def _duplicate_dist(tree: Tree, path: str, dist: str, version: str) -> None:
+    _add_dist(tree, path, dist, "0.0.9")
+
+
+def _no_site_packages(tree: Tree, path: str, dist: str, version: str) -> None:
+    for p in tree.under(f"{path}/lib/"):
+        del tree.entries[p]
+    tree.directory(f"{path}/lib/python3.11")
+
+
+def _version_drift(tree: Tree, path: str, dist: str, version: str) -> None:
+    tree.file(f"{path}/pyvenv.cfg", pyvenv_cfg(path, version="3.9.18"))
+
+
+def _hash_mismatch(tree: Tree, path: str, dist: str, version: str) -> None:
+    tree.file(f"{path}/{SITE}/{_dist_dir(dist, version)}/METADATA",
+              f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\nSummary: edited by hand on the host\n")
+
+
+def _record_file_missing(tree: Tree, path: str, dist: str, version: str) -> None:
+    # RECORD lists the package's code, which was never moved in
+    files = _package_files(dist, version)
+    files[f"{dist.replace('-', '_')}/__init__.py"] = f'__version__ = "{version}"\n'.encode()
+    tree.file(f"{path}/{SITE}/{_dist_dir(dist, version)}/RECORD", _record(dist, version, files))
+
+
+def _metadata_unreadable(tree: Tree, path: str, dist: str, version: str) -> None:
+    # RECORD is rewritten to match: the damage is the content, not the hash
+    files = {f"{_dist_dir(dist, version)}/METADATA": b"\xff\xfe\x00M\x00e\x00t\x00\xc3\x28 truncated\n"}
+    for rel, data in files.items():
+        tree.file(f"{path}/{SITE}/{rel}", data)
+    tree.file(f"{path}/{SITE}/{_dist_dir(dist, version)}/RECORD", _record(dist, version, files))
+
+
+def _no_pyvenv_cfg(tree: Tree, path: str, dist: str, version: str) -> None:
+    del tree.entries[f"{path}/pyvenv.cfg"]
+
+
+def _home_gone(tree: Tree, path: str, dist: str, version: str) -> None:
+    tree.file(f"{path}/pyvenv.cfg", pyvenv_cfg(path, home="/usr/local/python3.10/bin"))
+
+
+_DAMAGE = {
+    "interpreter-missing": _dangling_interpreter, "interpreter-loop": _interpreter_loop,
+    "half-installed": _half_installed, "duplicate-dist": _duplicate_dist,
+    "site-packages-missing": _no_site_packages, "version-drift": _version_drift,
+    "record-hash-mismatch": _hash_mismatch, "record-file-missing": _record_file_missing,
+    "metadata-unreadable": _metadata_unreadable, "pyvenv-cfg-missing": _no_pyvenv_cfg,
+    "home-missing": _home_gone,
+}

@@ -75,6 +75,7 @@ class LiveHost:
         self.build = build  # build(suite) -> what it did; used when an image is missing
         self.checks = checks  # checks(suite) -> what was checked; raises CheckFailed
         self._checked: dict[str, str] = {}
+        self._ids: dict[str, str] = {}  # compose service -> container id in this project
         self._services = composefile.services(compose_files) if compose_files else {}
         self.probe_timeout = config.health.probe_timeout
 
@@ -93,7 +94,12 @@ class LiveHost:
             self._checked[suite] = self.checks(suite)
         built = self._ensure_image(sp)
         self.compose.create(self.files, sp.service)
-        return f"{sp.unit} {state.active_state}; {self._checked.get(suite, 'no checks')}; {built}; container created"
+        self._ids.pop(sp.service, None)
+        created = self._state(sp)  # asks compose for the id now, not while the service is down
+        if created is None:
+            raise CheckFailed(f"compose created no container for {sp.service}")
+        return (f"{sp.unit} {state.active_state}; {self._checked.get(suite, 'no checks')}; {built}; "
+                f"container {created.name} {created.status}")
 
     def _ensure_image(self, sp: P.ServicePlan) -> str:
         image = self._services[sp.unit].image
@@ -117,7 +123,7 @@ class LiveHost:
         return f"{sp.unit} {state} after {time.monotonic() - started:.2f}s{freed}"
 
     def start_container(self, sp: P.ServicePlan) -> str:
-        created = self.engine.container_state(sp.service)
+        created = self._state(sp)
         if created is not None and created.status == "created":
             # Preflight had compose create this very container; starting it through the engine
             # skips a compose process start and project parse (about a second with v1), which
@@ -159,8 +165,8 @@ class LiveHost:
     # -- rollback -------------------------------------------------------------------
 
     def remove_container(self, sp: P.ServicePlan) -> str:
-        self.compose.stop(self.files, sp.service)
-        self.compose.rm(self.files, sp.service)
+        self._ids.pop(sp.service, None)
+        self.compose.rm(self.files, sp.service)  # rm -f -s: stops it first
         return f"container {sp.service} stopped and removed"
 
     def start_unit(self, sp: P.ServicePlan) -> str:
@@ -208,14 +214,31 @@ class LiveHost:
         return Verdict(False, "; ".join(words))
 
     def _container(self, sp: P.ServicePlan) -> ContainerState:
-        found = self.engine.container_state(sp.service)
+        found = self._state(sp)
         if found is None:
             return ContainerState(False, None, None, None)
         return ContainerState(True, found.status, found.health, found.exit_code)
 
+    def _state(self, sp: P.ServicePlan) -> Any:
+        """The engine's inspect of this project's container for the service, or None.
+
+        The id comes from compose itself (`ps -q SERVICE`), once: a service name alone could
+        match another compose project's container on the same engine."""
+        cid = self._ids.get(sp.service)
+        if cid is not None:
+            found = self.engine.container_state(cid)
+            if found is not None:
+                return found
+        ids = self.compose.ps(self.files, sp.service)
+        if not ids:
+            self._ids.pop(sp.service, None)
+            return None
+        self._ids[sp.service] = ids[0]
+        return self.engine.container_state(ids[0])
+
     def _log_tail(self, sp: P.ServicePlan) -> str:
         try:
-            lines = self.engine.logs_tail(sp.service, LOG_TAIL_LINES)
+            lines = self.engine.logs_tail(self._ids.get(sp.service, sp.service), LOG_TAIL_LINES)
         except Exception as exc:  # the logs are evidence, not a step: say why they are missing
             return f"container log unavailable: {exc}"
         return "last log lines:\n  " + "\n  ".join(lines) if lines else "container log empty"

@@ -169,16 +169,24 @@ def _nowhere(systemd: str, container: str) -> str:
     return f"runs under neither systemd ({systemd}) nor Docker ({container})"
 
 
+def is_masked(status: ServiceStatus) -> bool:
+    """The manager's word on masking wins over the inventory's older one, which counts only
+    when the bus was unavailable."""
+    if status.systemd.provenance == LIVE:
+        return status.systemd.load_state == "masked"
+    return status.masked
+
+
 def is_retired(status: ServiceStatus, container: str) -> bool:
-    """Deprecated, or masked (by the manager, else as the inventory saw it) with no container."""
-    masked = status.masked or status.systemd.load_state == "masked"
-    return status.deprecated or (masked and container not in _OCCUPIED)
+    """Deprecated, or masked with no container running."""
+    return status.deprecated or (status.masked and container not in _OCCUPIED)
 
 
 def judge(status: ServiceStatus) -> ServiceStatus:
     """Fill runtime, placement, flags and verdict of a service from its figures (in place)."""
     s_rt = systemd_runtime(status.systemd, job=status.kind == "job")
     c_rt = container_runtime(status.container)
+    status.masked = is_masked(status)
     status.retired = is_retired(status, c_rt)
     status.systemd.runtime = None if status.systemd.provenance == UNAVAILABLE else s_rt
     status.container.runtime = None if status.container.provenance == UNAVAILABLE else c_rt

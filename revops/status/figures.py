@@ -129,7 +129,7 @@ class Summary:
     retired: int
     phases: list[PhaseSummary]
     runs_under_both: list[str]
-    runs_under_neither: list[str]
+    runs_under_neither: list[str]  # retired services are meant to run nowhere: not listed
     ok: bool  # every service in scope that is not retired is healthy somewhere
     exit_code: int
 

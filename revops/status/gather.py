@@ -52,17 +52,18 @@ def health_url(unit: Unit, path: str) -> str | None:
 def read_systemd(bus: str, names: list[str]) -> SourceRead:
     """Every unit's state, restarts and enablement from its manager, all asked at once.
 
-    The adapter's states() pipelines one GetAll per interface and unit; a ListUnitsByPatterns
-    call would add nothing, since it lacks NRestarts, UnitFileState and Result, and does not
-    list units that are not loaded.
+    The adapter's listed_states(): one ListUnitsByPatterns for the load, active and sub states,
+    then pipelined Gets of only what the listing lacks (UnitFileState, Result, NRestarts,
+    MainPID; the states too for a unit not loaded). GetAll would make the manager serialize
+    hundreds of properties per unit, about 4x the time.
     """
     from revops.adapters import systemd
 
     manager = systemd.connect(bus)
     checked_at = now_iso()
-    states = manager.states(names)
+    states = manager.listed_states(names)
     figures = {name: _systemd_figure(states[name], checked_at) for name in names}
-    detail = f"{len(names)} units, GetAll of Unit and Service pipelined"
+    detail = f"{len(names)} units, 1 ListUnitsByPatterns + pipelined Gets"
     return SourceRead(SourceReport("systemd", LIVE, checked_at, detail=detail), figures)
 
 
@@ -77,15 +78,22 @@ def _systemd_figure(state: Any, checked_at: str) -> SystemdFigure:
 
 def read_docker(names: list[str]) -> SourceRead:
     """One listing of revops-managed containers, then an inspect of each (concurrently) for
-    what the listing lacks: the restart count and the health check's exact state."""
+    what the listing lacks: the restart count and the health check's exact state.
+
+    connect_reader() talks to the engine's API directly (no SDK import, no version
+    negotiation) when DOCKER_HOST is a socket or plain TCP."""
     from revops.adapters import docker_engine
 
-    engine = docker_engine.connect(timeout=ENGINE_TIMEOUT)
-    checked_at = now_iso()
-    listed = engine.list_containers(labels=[MANAGED_LABEL])
-    mine = _newest_per_unit(listed, set(names))
-    with ThreadPoolExecutor(max_workers=INSPECT_WORKERS, thread_name_prefix="inspect") as pool:
-        inspected = dict(zip(mine, pool.map(engine.container_state, [c.id for c in mine.values()])))
+    engine = docker_engine.connect_reader(timeout=ENGINE_TIMEOUT)
+    try:
+        checked_at = now_iso()
+        listed = engine.list_containers(labels=[MANAGED_LABEL])
+        mine = _newest_per_unit(listed, set(names))
+        with ThreadPoolExecutor(max_workers=INSPECT_WORKERS, thread_name_prefix="inspect") as pool:
+            states = pool.map(engine.container_state, [c.id for c in mine.values()])
+            inspected = dict(zip(mine, states))
+    finally:
+        engine.close()
     figures = {unit: _container_figure(mine[unit], inspected[unit], checked_at) for unit in mine}
     for name in names:
         figures.setdefault(name, ContainerFigure(provenance=LIVE, checked_at=checked_at, present=False))

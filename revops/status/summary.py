@@ -29,7 +29,7 @@ def summarize(services: list[ServiceStatus]) -> Summary:
         retired=sum(p.retired for p in ordered),
         phases=ordered,
         runs_under_both=[s.name for s in services if s.placement == "both"],
-        runs_under_neither=[s.name for s in services if s.placement == "neither"],
+        runs_under_neither=[s.name for s in services if s.placement == "neither" and not s.retired],
         ok=ok,
         exit_code=EXIT_OK if ok else EXIT_FAILED,
         **counts,

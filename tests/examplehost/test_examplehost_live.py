@@ -10,7 +10,6 @@ import os
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -105,3 +104,21 @@ def test_running_again_builds_and_restarts_nothing(live_host):
     assert again.live_units.venvs_built == [] and len(again.live_units.venvs_kept) == 12
     after = {n: s.main_pid for n, s in manager.states(apis).items()}
     assert after == before and all(before.values())
+
+
+def test_the_manager_reads_the_unit_file_features_as_written(live_host):
+    root, _result = live_host
+    manager = systemd.connect("user")
+    score = systemd.decode_exec(manager.properties("revscore-iq.service")["ExecStart"])
+    assert score[0].argv[1:] == ["app:app", "--host", "127.0.0.1", "--port", "8570",
+                                 "--workers", "1", "--proxy-headers"]  # one line, continued twice
+    migrate = systemd.decode_exec(manager.properties("revflow-db-migrate.service")["ExecStart"])
+    assert [c.argv[-1] for c in migrate] == ["migrate", "seed"]
+    shipper = systemd.decode_exec(manager.properties("revflow-log-shipper.service")["ExecStart"])
+    assert shipper[0].path == "/usr/bin/tail" and shipper[0].argv[0] == "revflow-log-shipper"
+    pre = systemd.decode_exec(manager.properties("revcore-gateway.service")["ExecStartPre"])
+    assert pre[0].ignore_failure
+    publish = manager.properties("revpublish.service")
+    assert publish["MemoryMax"] == 768 * 1024 * 1024  # from the drop-in, over the unit's own
+    optional = manager.properties("revflow-queue-monitor.service")["EnvironmentFiles"]
+    assert optional == [(f"{root}/opt/shared-api-engine/.env", True)]

@@ -283,3 +283,19 @@ def test_live_revops_yaml_points_at_the_directory_from_slash(tmp_path):
     assert cfg.venv_search == (f"{rel}/opt", f"{rel}/srv")
     assert cfg.shared_env_file == f"{tmp_path}/opt/shared-api-engine/.env"
     assert [s.name for s in cfg.suites] == list(catalog.SUITES)
+
+
+def test_offline_rewrite_of_a_live_host_is_refused(tmp_path, monkeypatch):
+    from revops.errors import UsageError
+
+    root = tmp_path / "host"
+    example_host.run(root)
+    before = tree.digest(root)
+    units = tmp_path / "config/systemd/user"
+    units.mkdir(parents=True)
+    (units / "revpublish.service").symlink_to(root / UNIT_DIR / "revpublish.service")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    with pytest.raises(UsageError, match="running under the user manager") as raised:
+        example_host.run(root)
+    assert "--teardown" in raised.value.hint
+    assert tree.digest(root) == before

@@ -73,9 +73,11 @@ def _free_port() -> int:
     raise RuntimeError("no free port")
 
 
-def build(root: Path, base_image: str) -> MiniStack:
+def build(root: Path, base_image: str, count: int = 2) -> MiniStack:
+    """`count` API services; every one after the first is After= the first (as modules sit
+    behind a gateway)."""
     tag = uuid.uuid4().hex[:6]
-    names = [f"revops-test-mg{tag}-a.service", f"revops-test-mg{tag}-b.service"]
+    names = [f"revops-test-mg{tag}-{chr(ord('a') + i)}.service" for i in range(count)]
     stack = MiniStack(root, tag, {n: _free_port() for n in names},
                       Path(os.environ["XDG_CONFIG_HOME"]) / "systemd" / "user")
     app = root / "opt" / "mgapp" / "app.py"

@@ -3,11 +3,13 @@ test bed's systemd user manager, Docker engine, docker-compose and /health on 12
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -119,24 +121,36 @@ def test_3_a_container_killed_as_it_starts_is_rolled_back(stack):
     ledger.close()
 
 
-def _migrate_in_child(stack, name):
-    run_migrate(stack, name)
+CHILD = """
+import sys
+from pathlib import Path
+import ministack
+from revops.commands import migrate
+stack = ministack.MiniStack(Path(sys.argv[1]), sys.argv[2], {}, Path("."))
+migrate.run(stack.config, 1, [sys.argv[3]], yes=True, host_factory=stack.host)
+"""
+
+
+def _migrate_in_child(stack, name) -> subprocess.Popen:
+    """A separate revops process (not a fork: a forked D-Bus connection is shared)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(ministack.__file__).parent),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(stack.root), stack.tag, name], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def test_4_kill_9_between_stop_and_healthy_then_the_next_run_converges(stack):
     name, port = list(stack.units.items())[1]
-    ctx = multiprocessing.get_context("fork")
-    child = ctx.Process(target=_migrate_in_child, args=(stack, name))
-    child.start()
+    child = _migrate_in_child(stack, name)
     ledger = open_ledger(stack.config.database_url)
     try:
         deadline = time.monotonic() + 120
         while not any(s.step in ("start-container", "wait-healthy") for s in ledger.open_steps(name)):
-            assert child.is_alive(), "migrate ended before it could be killed"
+            assert child.poll() is None, f"migrate ended before it could be killed: {child.stderr.read()}"
             assert time.monotonic() < deadline
             time.sleep(0.005)
         os.kill(child.pid, signal.SIGKILL)
-        child.join()
+        child.wait()
         assert unit(name).active_state != "active"  # stopped, and nobody will start it
         assert ledger.open_steps(name)
     finally:
@@ -173,3 +187,33 @@ def test_6_rollback_of_the_phase(stack):
         assert container(stack.service(name)) is None
         assert unit(name).active_state == "active"
         assert served_by(port) == "systemd"
+
+
+def test_7_engine_gone_mid_cutover_restores_the_unit_with_a_clear_error(stack, tmp_path, monkeypatch):
+    import engineproxy
+    from revops.adapters import compose
+    from revops.migrate.host import LiveHost
+
+    first, second = list(stack.units)
+    real = os.environ["DOCKER_HOST"].removeprefix("unix://")
+    relay = engineproxy.EngineRelay(real, tmp_path / "engine.sock")
+
+    def host_behind_relay(config, files):
+        monkeypatch.setenv("DOCKER_HOST", relay.docker_host)  # the SDK and compose both read it
+        return LiveHost(config, systemd.connect("user"), docker_engine.connect(),
+                        compose.connect(cwd=config.base_dir), files)
+
+    try:
+        result = migrate.run(stack.config, 1, yes=True, host_factory=host_behind_relay)
+    finally:
+        relay.close()
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{real}")
+    assert relay.tripped.is_set()
+    svc, rest = result.services
+    assert svc.unit == first and svc.outcome == "rolled-back", svc
+    assert "Docker engine" in svc.reason
+    assert rest.outcome == "not-started" and result.exit_code == 1
+    assert unit(first).active_state == "active"
+    assert served_by(stack.units[first]) == "systemd"
+    found = container(stack.service(first))
+    assert found is None or found.status != "running"

@@ -23,6 +23,7 @@ from revops.adapters import http, systemd
 from revops.adapters.ledger import open_ledger
 from revops.commands import migrate, rollback
 from revops.errors import CheckFailed
+from revops.examplehost import live
 from revops.migrate import composefile, wiring
 
 pytestmark = pytest.mark.realstack
@@ -70,8 +71,7 @@ def _tear_down(root: Path) -> None:
     if files:
         subprocess.run(["docker-compose", *sum((["-f", f] for f in files), []), "down", "--remove-orphans"],
                        cwd=root, capture_output=True, timeout=300)
-    subprocess.run([sys.executable, "-m", "revops", "example-host", str(root), "--live", "--down"],
-                   cwd=root, capture_output=True, timeout=300)
+    live.teardown(root)
 
 
 def config(host: Path) -> config_mod.Config:

@@ -1,9 +1,10 @@
 """A small stack of our own on the test bed, for the real-stack tests of `revops status`.
 
-Four services with unique names: `ok` (a unit answering /health through a stdlib server),
+Five services with unique names: `ok` (a unit answering /health through a stdlib server),
 `loop` (a unit that crashes and is restarted forever), `stopped` (a unit never started, with
-a port nobody listens on) and `moved` (a labelled container answering /health, recorded as
-migrated in a SQLite ledger). Everything is removed afterwards.
+a port nobody listens on), `moved` (a labelled container answering /health, recorded as
+migrated in a SQLite ledger) and `twin` (a running unit and a running container at once).
+Everything is removed afterwards.
 """
 
 from __future__ import annotations
@@ -53,12 +54,17 @@ class Stack:
     prefix: str
     ports: dict[str, int]
     unit_dir: Path
-    container: str | None = None
+    containers: list[str] = field(default_factory=list)
     network: str | None = None
     units: list[str] = field(default_factory=list)
 
     def name(self, short: str) -> str:
         return f"{self.prefix}-{short}.service"
+
+    @property
+    def container(self) -> str:
+        """The migrated service's container."""
+        return f"{self.prefix}-moved"
 
     @property
     def config(self) -> Path:
@@ -95,8 +101,9 @@ def write_units(stack: Stack) -> None:
     bodies = {
         "ok": f"ExecStart={sys.executable} {server} 127.0.0.1 {stack.ports['ok']}\n",
         # RestartSec long enough that the loop is seen mostly in auto-restart.
-        "loop": "ExecStart=/bin/sh -c 'exit 3'\nRestart=always\nRestartSec=1\n",
+        "loop": "ExecStart=/bin/sh -c 'exit 3'\nRestart=always\nRestartSec=2\n",
         "stopped": f"ExecStart={sys.executable} {server} 127.0.0.1 {stack.ports['stopped']}\n",
+        "twin": f"ExecStart={sys.executable} {server} 127.0.0.1 {stack.ports['twin']}\n",
     }
     for short, body in bodies.items():
         name = stack.name(short)
@@ -106,29 +113,34 @@ def write_units(stack: Stack) -> None:
             f"[Service]\n{body}\n[Install]\nWantedBy=default.target\n")
     systemctl("daemon-reload")
     systemctl("enable", stack.name("ok"))
-    systemctl("start", stack.name("ok"), stack.name("loop"))
+    systemctl("start", stack.name("ok"), stack.name("loop"), stack.name("twin"))
 
 
-def start_container(stack: Stack, image: str) -> None:
-    name = stack.prefix + "-moved"
+def start_containers(stack: Stack, image: str) -> None:
     # A network of our own: the engine's default bridge is shared, and was seen broken.
     stack.network = stack.prefix
     proc.run(["docker", "network", "create", stack.prefix], timeout=60)
-    labels = {"revops.managed": "true", "revops.unit": stack.name("moved"),
+    start_container(stack, image, "moved", stack.ports["moved"])
+    start_container(stack, image, "twin", free_port())  # its unit holds the inventory's port
+
+
+def start_container(stack: Stack, image: str, short: str, host_port: int) -> None:
+    name = f"{stack.prefix}-{short}"
+    labels = {"revops.managed": "true", "revops.unit": stack.name(short),
               "revops.suite": "core", "revops.phase": "1"}
-    argv = ["docker", "run", "-d", "--name", name, "--network", stack.network, "-p", f"127.0.0.1:{stack.ports['moved']}:8000",
+    argv = ["docker", "run", "-d", "--name", name, "--network", stack.network, "-p", f"127.0.0.1:{host_port}:8000",
             "--health-cmd", "python3 -c \"import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health')\"",
             "--health-interval", "1s", "--health-retries", "3"]
     for key, value in labels.items():
         argv += ["--label", f"{key}={value}"]
     argv += [image, "python3", "-c", HEALTH_SERVER, "0.0.0.0", "8000"]
-    stack.container = name
+    stack.containers.append(name)
     proc.run(argv, timeout=60)
 
 
 def write_ops_repo(stack: Stack) -> None:
     services = [("ok", stack.ports["ok"]), ("loop", None), ("stopped", stack.ports["stopped"]),
-                ("moved", stack.ports["moved"])]
+                ("moved", stack.ports["moved"]), ("twin", stack.ports["twin"])]
     (stack.root / "revops.yaml").write_text(yaml.safe_dump({
         "host": {"root": "."}, "systemd": {"bus": "user"},
         "suites": {"core": {"phase": 1, "units": [stack.name(s) for s, _ in services]}},
@@ -146,7 +158,7 @@ def write_ops_repo(stack: Stack) -> None:
 def new(root: Path, unit_dir: Path) -> Stack:
     unit_dir.mkdir(parents=True, exist_ok=True)
     prefix = f"revops-status-{uuid.uuid4().hex[:8]}"
-    ports = {short: free_port() for short in ("ok", "stopped", "moved")}
+    ports = {short: free_port() for short in ("ok", "stopped", "moved", "twin")}
     return Stack(root=root, prefix=prefix, ports=ports, unit_dir=unit_dir)
 
 
@@ -154,7 +166,7 @@ def build(stack: Stack, image: str) -> None:
     """Bring the stack up; what was made is recorded on `stack` as it goes, for tear_down."""
     write_ops_repo(stack)
     write_units(stack)
-    start_container(stack, image)
+    start_containers(stack, image)
 
 
 def tear_down(stack: Stack) -> None:
@@ -165,7 +177,7 @@ def tear_down(stack: Stack) -> None:
             (stack.unit_dir / name).unlink(missing_ok=True)
         systemctl("daemon-reload", check=False)
         systemctl("reset-failed", *stack.units, check=False)
-    if stack.container:
-        proc.run(["docker", "rm", "-f", stack.container], check=False, timeout=60)
+    for container in stack.containers:
+        proc.run(["docker", "rm", "-f", container], check=False, timeout=60)
     if stack.network:
         proc.run(["docker", "network", "rm", stack.network], check=False, timeout=60)

@@ -156,3 +156,13 @@ def test_masked_after_migration_with_a_container_is_judged_normally():
 def test_deprecated_is_retired_even_when_it_loops():
     svc = judge(service(deprecated=True, systemd=unit("activating", "auto-restart"), health=no_port()))
     assert svc.retired and "deprecated-running" in svc.flags
+
+
+def test_unmasked_since_the_scan_is_not_retired():
+    svc = judge(service(masked=True, systemd=unit("inactive", "dead"), health=no_port()))
+    assert not svc.retired and svc.verdict == "down"
+
+
+def test_inventory_masking_counts_when_the_bus_is_down():
+    svc = judge(service(masked=True, systemd=no_bus(), ctr=no_container(), health=no_port()))
+    assert svc.retired
