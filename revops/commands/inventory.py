@@ -62,12 +62,13 @@ def run(cfg: config_mod.Config, *, live: bool | None = None, user: bool = False,
     found_venvs = scan_venvs(fs, cfg, units, deep=deep)
     bus = "user" if user else cfg.bus
     want_live = scanning_slash if live is None else live
+    shown_root = _root_as_written(root, cfg)
     reason = attach_live(units, bus) if want_live else (
-        f"not read: offline scan of {root} (pass --live to ask the {bus} manager)")
+        f"not read: offline scan of host root {shown_root} (pass --live to ask the {bus} manager)")
     if not want_live:
         for unit in units:
             unit.live = LiveState(model.UNAVAILABLE, None, reason)
-    inventory = Inventory(root=_root_as_written(root, cfg), scanned_at=None, units=units, venvs=found_venvs)
+    inventory = Inventory(root=shown_root, scanned_at=None, units=units, venvs=found_venvs)
     result = ScanResult(inventory, bus, reason)
     if write:
         target = output_dir or cfg.out("inventory")

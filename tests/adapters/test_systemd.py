@@ -6,6 +6,7 @@ The user manager is shared with other tests: units get unique names and are remo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -50,6 +51,12 @@ def test_unit_state_marks_missing_properties_as_none():
     assert (state.load_state, state.active_state, state.sub_state) == (
         "loaded", "active", "waiting")
     assert state.n_restarts is None and state.main_pid is None
+
+
+def test_literal_pattern_escapes_what_fnmatch_would_glob():
+    assert systemd.literal_pattern("revflow-worker@3.service") == "revflow-worker@3.service"
+    assert systemd.literal_pattern(r"dev-disk-by\x2duuid.swap") == r"dev-disk-by\\x2duuid.swap"
+    assert systemd.literal_pattern("a*b?[c].service") == r"a\*b\?\[c\].service"
 
 
 def test_errors_carry_the_managers_message_and_name():
@@ -329,3 +336,67 @@ def test_starting_an_unknown_unit_is_check_failed_naming_it(manager):
     name = f"revops-test-nothing-{uuid.uuid4().hex[:8]}.service"
     with pytest.raises(CheckFailed, match=rf"{name}: Unit {name} not found"):
         manager.start(name)
+
+
+FAILS_ONCE = """\
+[Unit]
+Description=revops test: exits 3, no restart
+
+[Service]
+ExecStart=/bin/sh -c 'exit 3'
+"""
+
+SHOWN = ("LoadState", "ActiveState", "SubState", "Result", "NRestarts", "MainPID", "UnitFileState")
+
+
+def shown(name: str) -> dict[str, str]:
+    lines = systemctl("show", *(f"-p{p}" for p in SHOWN), name).splitlines()
+    return dict(line.split("=", 1) for line in lines)
+
+
+def as_shown(state: systemd.UnitState) -> dict[str, str]:
+    """A UnitState as `systemctl show` prints it ("" for what the unit type lacks)."""
+    values = (state.load_state, state.active_state, state.sub_state, state.result,
+              state.n_restarts, state.main_pid, state.unit_file_state)
+    return {p: "" if v is None else str(v) for p, v in zip(SHOWN, values)
+            if v is not None or p in ("UnitFileState",)}
+
+
+@pytest.mark.realstack
+def test_listed_states_match_states_and_systemctl_show(manager, units):
+    running = units.write("listed-running", LONG_RUNNING, where="runtime")
+    failed = units.write("listed-failed", FAILS_ONCE)
+    idle = units.write("listed-idle", LONG_RUNNING, where="runtime")
+    absent = f"revops-test-absent-{units.tag}.service"
+    manager.reload()
+    manager.start(running)
+    manager.enable([running])
+    assert manager.start(failed) == "failed"
+    names = [running, failed, idle, absent, "default.target", "dbus.socket"]
+
+    listed = manager.listed_states(names)
+    full = manager.states(names)
+
+    for name in names:
+        assert listed[name] == dataclasses.replace(full[name], exec_main_status=None), name
+        seen = shown(name)
+        assert {p: seen[p] for p in as_shown(listed[name])} == as_shown(listed[name]), name
+    assert (listed[running].active_state, listed[running].unit_file_state) == ("active", "enabled")
+    assert listed[running].main_pid > 0
+    assert (listed[failed].active_state, listed[failed].result) == ("failed", "exit-code")
+    assert listed[absent].load_state == "not-found"
+    assert listed["default.target"].result is None  # a target has no Result property
+    assert manager.listed_states([]) == {}
+
+
+@pytest.mark.realstack
+def test_unit_properties_reads_only_what_is_named(manager, units):
+    name = units.write("named-props", LONG_RUNNING)
+    manager.reload()
+    manager.start(name)
+    props = manager.unit_properties([name, "default.target"], ("ActiveState", "Id"), ("MainPID",))
+    assert props[name] == {"ActiveState": "active", "Id": name, "MainPID": int(show(name, "MainPID"))}
+    assert props["default.target"] == {"ActiveState": show("default.target", "ActiveState"),
+                                       "Id": "default.target"}  # a target has no own interface
+    with pytest.raises(CheckFailed, match="dbus.socket"):  # a socket has no NRestarts
+        manager.unit_properties(["dbus.socket"], (), ("NRestarts",))

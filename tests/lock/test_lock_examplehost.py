@@ -164,16 +164,15 @@ def test_the_repos_locks_are_what_the_verb_produces_on_the_example_host(locked_h
     committed = {p.name: p.read_bytes() for p in sorted((REPO / "lockfiles").glob("*.txt"))}
     made_with = {lockfile.header_fields(text.decode()).get("python") for text in committed.values()}
     if made_with != {platform.python_version()}:
-        pytest.skip(f"the repo's locks were resolved under Python {made_with}, this is {platform.python_version()}")
+        message = f"the repo's locks were resolved under Python {made_with}, this is {platform.python_version()}"
+        if os.environ.get("CI") == "true":  # scripts/bootstrap builds .venv on the services' Python
+            pytest.fail(message)
+        pytest.skip(message)
     assert committed == {k: v for k, v in lock_bytes(host).items() if k.endswith(".txt")}
 
 
 def test_the_repos_locks_pass_check():
     """What CI runs on the ops repo: every lock present, matching its input, pinned with hashes."""
-    if not (REPO / "revops.yaml").is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail("the repo has no revops.yaml")
-        pytest.skip("the repo has no revops.yaml yet")
     done = revops(REPO, "lock", "--check", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     assert [s["status"] for s in json.loads(done.stdout)["suites"]] == ["ok"] * len(SUITES)

@@ -127,15 +127,16 @@ from pathlib import Path
 import ministack
 from revops.commands import migrate
 stack = ministack.MiniStack(Path(sys.argv[1]), sys.argv[2], {}, Path("."))
-migrate.run(stack.config, 1, [sys.argv[3]], yes=True, host_factory=stack.host)
+result = migrate.run(stack.config, 1, sys.argv[3:], yes=True, host_factory=stack.host)
+sys.exit(result.exit_code)
 """
 
 
-def _migrate_in_child(stack, name) -> subprocess.Popen:
+def _migrate_in_child(stack, *names) -> subprocess.Popen:
     """A separate revops process (not a fork: a forked D-Bus connection is shared)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(ministack.__file__).parent),
                                                          os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(stack.root), stack.tag, name], env=env,
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(stack.root), stack.tag, *names], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -217,3 +218,27 @@ def test_7_engine_gone_mid_cutover_restores_the_unit_with_a_clear_error(stack, t
     assert served_by(stack.units[first]) == "systemd"
     found = container(stack.service(first))
     assert found is None or found.status != "running"
+
+
+def test_8_ctrl_c_finishes_the_service_in_flight_then_exits_130(stack):
+    first, second = list(stack.units)
+    child = _migrate_in_child(stack)  # the whole phase: first, then second
+    ledger = open_ledger(stack.config.database_url)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(s.step == "wait-healthy" for s in ledger.open_steps(first)):
+            assert child.poll() is None, f"migrate ended early: {child.stderr.read()}"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=120) == 130
+        assert ledger.open_steps() == []
+        states = {n: r.migration_state for n, r in ledger.service_states().items()}
+    finally:
+        ledger.close()
+    # The service in flight was rolled back (Ctrl-C while waiting for health), never left down;
+    # the next one was not touched.
+    assert states[first] in ("rolled-back", "migrated")
+    assert served_by(stack.units[first]) is not None
+    assert unit(second).active_state == "active" and served_by(stack.units[second]) == "systemd"
+    assert container(stack.service(second)) is None
