@@ -16,6 +16,7 @@ Prints each figure (median of the runs, in ms) and the ratios. Never asserts: it
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -81,6 +82,20 @@ def startup_once(env: dict[str, str]) -> float:
     return ms
 
 
+# What the readers import on top of `revops --version`: PyGObject (systemd), httpx and httpcore
+# (docker listing, /health), anyio (httpx's async side). httpcore also imports trio whenever
+# it is installed, though revops never uses it.
+READER_IMPORTS = "import pydbus, httpx, httpcore, anyio._backends._asyncio"
+
+
+def imports_once(env: dict[str, str]) -> float:
+    """The readers' libraries: importing them, less an interpreter that imports nothing."""
+    with_libs, done = timed([sys.executable, "-c", READER_IMPORTS], env)
+    assert done.returncode == 0, done.stderr
+    bare, _ = timed([sys.executable, "-c", "pass"], env)
+    return with_libs - bare
+
+
 def in_process_once(host: Path, env: dict[str, str]) -> float:
     """status.run() with every library already imported: the reading itself."""
     from revops import config as config_mod
@@ -143,6 +158,7 @@ def main() -> int:
     doc, code = keep
     floor_ms = median_ms(args.runs, lambda: floor_once(env))
     startup_ms = median_ms(args.runs, lambda: startup_once(env))
+    imports_ms = median_ms(args.runs, lambda: imports_once(env))
     in_process_once(host, env)  # warm-up: imports
     warm_ms = median_ms(args.runs, lambda: in_process_once(host, env))
     base_ms = median_ms(args.baseline_runs, lambda: baseline_once(doc["services"], env))
@@ -155,6 +171,8 @@ def main() -> int:
     print(f"revops status --json:                     {revops_ms:8.1f} ms")
     print(f"baseline loop (is-active + GET each):     {base_ms:8.1f} ms")
     print(f"  of which fixed: `revops --version`:     {startup_ms:8.1f} ms (interpreter, Typer, Rich)")
+    trio = "trio installed" if importlib.util.find_spec("trio") else "no trio"
+    print(f"  of which fixed: readers' libraries:     {imports_ms:8.1f} ms (gi, httpx, httpcore; {trio})")
     print(f"  the reading alone (in-process, warm):   {warm_ms:8.1f} ms "
           f"({warm_ms / floor_ms:.2f}x the floor)")
     print(f"ratio revops / floor:     {revops_ms / floor_ms:5.2f}x  (target <= 2x: "

@@ -194,3 +194,9 @@ def test_backoff_starts_at_50ms_grows_by_half_and_caps_at_1s():
     first = [round(next(pauses), 4) for _ in range(10)]
     assert first[:4] == [0.05, 0.075, 0.1125, 0.1688]
     assert first[-1] == 1.0 and max(first) == 1.0
+
+
+def test_tls_is_set_up_only_when_some_url_is_https():
+    assert http._needs_tls(["http://127.0.0.1:8004/health", None]) is False
+    assert http._needs_tls(["http://127.0.0.1:8004/health", "HTTPS://127.0.0.1:8443/health"]) is True
+    assert http._needs_tls([]) is False

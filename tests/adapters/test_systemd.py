@@ -371,8 +371,12 @@ def test_listed_states_match_states_and_systemctl_show(manager, units):
     manager.reload()
     manager.start(running)
     manager.enable([running])
-    assert manager.start(failed) == "failed"
+    manager.start(failed)
+    assert manager.wait_for(failed, {"failed"}, timeout=10) == "failed"
     names = [running, failed, idle, absent, "default.target", "dbus.socket"]
+    # Both paths: units the listing has, and units only a Get loads (idle, absent).
+    assert {u.name for u in manager.list_units(names)} >= {running, failed, "default.target"}
+    assert not manager.list_units([idle, absent])
 
     listed = manager.listed_states(names)
     full = manager.states(names)
