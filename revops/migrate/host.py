@@ -8,6 +8,7 @@ log lines). Adapters are opened lazily so a plan can be shown on a host without 
 from __future__ import annotations
 
 import errno
+import inspect
 import socket
 import time
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ STOP_TIMEOUT_S = 90.0  # systemd's own default stop timeout is 90 s
 PORT_FREE_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 15
 UNIT_GONE = {"inactive", "failed"}
+ALONE = "ignore-requirements"  # systemd job mode: this unit only, ordering still honoured
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ class LiveHost:
 
     def stop_unit(self, sp: P.ServicePlan) -> str:
         started = time.monotonic()
-        self.systemd.stop(sp.unit, STOP_TIMEOUT_S)
+        self._alone("StopUnit", sp.unit)
         state = self.systemd.wait_for(sp.unit, UNIT_GONE, STOP_TIMEOUT_S)
         freed = ""
         if sp.port is not None:
@@ -181,7 +183,22 @@ class LiveHost:
             self.systemd.enable([sp.unit])
         if state.active_state == "failed":
             self.systemd.reset_failed(sp.unit)
-        return f"{sp.unit} {self.systemd.start(sp.unit, STOP_TIMEOUT_S)}"
+        return f"{sp.unit} {self._alone('StartUnit', sp.unit)}"
+
+    def _alone(self, method: str, unit: str) -> str:
+        """StartUnit/StopUnit for this unit only (job mode ignore-requirements, as
+        `systemctl --job-mode=ignore-requirements`). In "replace" mode, stopping a unit also
+        stops every unit that Requires= it (its dependents would go down before their own
+        cutover), and starting one pulls in what it Requires= (units that now run in
+        containers would be started a second time)."""
+        verb = {"StartUnit": self.systemd.start, "StopUnit": self.systemd.stop}[method]
+        if "mode" in inspect.signature(verb).parameters:
+            return verb(unit, STOP_TIMEOUT_S, mode=ALONE)
+        # The adapter queues jobs in "replace" mode only: queue this one through its own call
+        # helper (a `mode` parameter on Manager.start/stop is requested from its owner).
+        self.systemd._manager_call(unit, method, unit, ALONE)
+        self.systemd._wait_no_job(unit, STOP_TIMEOUT_S, method)
+        return self.systemd.active_state(unit)
 
     def wait_unit_healthy(self, sp: P.ServicePlan, deadline_s: float) -> Verdict:
         if sp.health_url is None:

@@ -185,7 +185,7 @@ def steps_for(unit: Unit, config: Config, url: str | None, deadline: float, comp
     disable = f"disables {unit.name}" + (" and masks it" if config.mask_on_migrate else "")
     return [
         Step(PREFLIGHT, f"checks unit, port, lock and {compose}; builds image and creates container {svc} (not started)"),
-        Step(STOP_UNIT, f"stops {unit.name} and waits until inactive ({port})"),
+        Step(STOP_UNIT, f"stops {unit.name} alone (units that Require= it keep running) and waits until inactive ({port})"),
         Step(START_CONTAINER, f"starts container {svc}{publish}"),
         Step(WAIT_HEALTHY, f"waits up to {deadline:g}s for Docker health 'healthy'{probe}; "
                            f"else removes the container and starts {unit.name} again"),

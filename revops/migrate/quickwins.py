@@ -79,21 +79,22 @@ def _do(action: Action, systemd: Any, settle_s: float) -> ActionResult:
         systemd.disable([action.unit])
         state = _state(systemd, action.unit)
         ok = state["active_state"] in ("inactive", "failed") and state["unit_file_state"] != "enabled"
-        return ActionResult(action.unit, action.action, ok,
-                            f"{state['active_state']}, {state['unit_file_state']}", state)
+        files = state["unit_file_state"] or "unit file no longer loaded (a linked unit loses its link)"
+        return ActionResult(action.unit, action.action, ok, f"{state['active_state']}, {files}", state)
     before = _state(systemd, action.unit)
     if before["active_state"] == "failed":
         systemd.reset_failed(action.unit)
     systemd.restart(action.unit, JOB_TIMEOUT_S)
     time.sleep(settle_s)
     after = _state(systemd, action.unit)
-    ok = after["active_state"] == "active" and (after["n_restarts"] or 0) == (before["n_restarts"] or 0)
+    # A manual restart resets NRestarts: any count now is an automatic restart since ours.
+    ok = after["active_state"] == "active" and not after["n_restarts"]
     if ok:
         detail = f"active ({after['sub_state']}) {settle_s:g}s after the restart"
     else:
         detail = (f"still failing {settle_s:g}s after the restart: {after['active_state']}/{after['sub_state']}, "
                   f"Result={after['result']}, exit status {after['exec_main_status']}, "
-                  f"NRestarts {before['n_restarts']} -> {after['n_restarts']}")
+                  f"{after['n_restarts']} automatic restart(s) since ours (before: {before['n_restarts']})")
     return ActionResult(action.unit, action.action, ok, detail, after)
 
 

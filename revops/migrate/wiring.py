@@ -11,7 +11,6 @@ import os
 import shlex
 import socket
 import sys
-from pathlib import Path
 from typing import Any
 
 from revops import model

@@ -6,7 +6,6 @@ the order of journal writes and host actions, rollback and resume decisions.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

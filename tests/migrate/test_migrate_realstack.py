@@ -24,7 +24,7 @@ from revops.adapters.ledger import open_ledger
 from revops.commands import migrate, rollback
 from revops.errors import CheckFailed
 from revops.examplehost import live
-from revops.migrate import composefile, wiring
+from revops.migrate import wiring
 
 pytestmark = pytest.mark.realstack
 
