@@ -443,18 +443,21 @@ class Manager:
 
     # -- jobs -----------------------------------------------------------------------
 
-    def start(self, name: str, timeout: float = 30.0) -> str:
-        return self._run_job("StartUnit", name, timeout)
+    # Job modes as `systemctl --job-mode`: "replace" (systemctl's default) also stops the
+    # units that Require= this one and starts what it requires; "ignore-requirements" acts
+    # on this unit alone (what a cutover needs), ordering still honoured.
+    def start(self, name: str, timeout: float = 30.0, mode: str = "replace") -> str:
+        return self._run_job("StartUnit", name, timeout, mode)
 
-    def stop(self, name: str, timeout: float = 30.0) -> str:
-        return self._run_job("StopUnit", name, timeout)
+    def stop(self, name: str, timeout: float = 30.0, mode: str = "replace") -> str:
+        return self._run_job("StopUnit", name, timeout, mode)
 
-    def restart(self, name: str, timeout: float = 30.0) -> str:
-        return self._run_job("RestartUnit", name, timeout)
+    def restart(self, name: str, timeout: float = 30.0, mode: str = "replace") -> str:
+        return self._run_job("RestartUnit", name, timeout, mode)
 
-    def _run_job(self, method: str, name: str, timeout: float) -> str:
-        """Queue the job ("replace" mode, as systemctl), wait until it is gone, return state."""
-        self._manager_call(name, method, name, "replace")
+    def _run_job(self, method: str, name: str, timeout: float, mode: str) -> str:
+        """Queue the job in `mode`, wait until it is gone, return the unit's ActiveState."""
+        self._manager_call(name, method, name, mode)
         self._wait_no_job(name, timeout, method)
         return self.active_state(name)
 

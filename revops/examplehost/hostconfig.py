@@ -40,13 +40,21 @@ def revops_yaml(live_dir: str | None = None) -> str:
         "network: revflow-network",
         "health:",
         "  path: /health",
-        "  interval: 30s",
-        "  timeout: 10s",
+        *_health_timing(live_dir is not None),
         "  retries: 3",
-        "  start_period: 10s",
         "  bind_address: 127.0.0.1",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _health_timing(live: bool) -> list[str]:
+    """The fix plan's 30 s interval, except on a live rehearsal host: Docker 20.10 runs a
+    container's first health check only one interval after it starts, so a cutover gated on
+    Docker's "healthy" would wait 30 s per service there."""
+    if not live:
+        return ["  interval: 30s", "  timeout: 10s", "  start_period: 10s"]
+    return ["  interval: 3s  # rehearsal on this machine; production keeps 30s",
+            "  timeout: 3s", "  start_period: 3s"]
 
 
 def _suites() -> list[str]:

@@ -8,7 +8,6 @@ log lines). Adapters are opened lazily so a plan can be shown on a host without 
 from __future__ import annotations
 
 import errno
-import inspect
 import socket
 import time
 from dataclasses import dataclass
@@ -192,13 +191,7 @@ class LiveHost:
         cutover), and starting one pulls in what it Requires= (units that now run in
         containers would be started a second time)."""
         verb = {"StartUnit": self.systemd.start, "StopUnit": self.systemd.stop}[method]
-        if "mode" in inspect.signature(verb).parameters:
-            return verb(unit, STOP_TIMEOUT_S, mode=ALONE)
-        # The adapter queues jobs in "replace" mode only: queue this one through its own call
-        # helper (a `mode` parameter on Manager.start/stop is requested from its owner).
-        self.systemd._manager_call(unit, method, unit, ALONE)
-        self.systemd._wait_no_job(unit, STOP_TIMEOUT_S, method)
-        return self.systemd.active_state(unit)
+        return verb(unit, STOP_TIMEOUT_S, mode=ALONE)
 
     def wait_unit_healthy(self, sp: P.ServicePlan, deadline_s: float) -> Verdict:
         if sp.health_url is None:
