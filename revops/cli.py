@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -66,15 +67,14 @@ def status_cmd(
     service: list[str] = typer.Option([], "--service", help="Only this service: name or pattern (repeatable)."),
     json_out: bool = JsonOpt,
     fmt: str = typer.Option("text", "--format", help="text, json or prometheus (node_exporter textfile)."),
-    watch: Optional[float] = typer.Option(
-        None, "--watch", is_flag=False, flag_value=2.0, metavar="[SECONDS]",
-        help="Redraw every SECONDS (default 2) until Ctrl-C."),
+    watch: bool = typer.Option(False, "--watch", help="Redraw every --interval seconds until Ctrl-C."),
+    interval: float = typer.Option(2.0, "--interval", metavar="SECONDS", help="Seconds between --watch readings."),
 ) -> None:
     """What runs where, and is it healthy? Exit 0 only when every service is healthy somewhere."""
     from revops.commands import status
 
     code = status.main(load_config(config), phase, suite, service,
-                       "json" if json_out else fmt, watch)
+                       "json" if json_out else fmt, interval if watch else None)
     raise typer.Exit(code)
 
 
@@ -118,19 +118,9 @@ def inventory_scan_cmd(
     deep: bool = typer.Option(False, "--deep", help="Hash every RECORD entry of every venv (slower)."),
 ) -> None:
     """Every service unit (read as systemd reads it) and every venv, with live state."""
-    import dataclasses
-
     from revops.commands import inventory
 
-    try:
-        cfg = load_config(config)
-    except errors.ConfigError:
-        if root is None or config is not None:
-            raise
-        cfg = config_mod.Config(path=Path.cwd() / config_mod.CONFIG_NAME, root=root)
-        write = write and output_dir is not None  # no revops.yaml: write only where told
-    if root is not None:
-        cfg = dataclasses.replace(cfg, root=root.resolve())
+    cfg, write = inventory.scan_config(config, root, output_dir, write)
     result = inventory.run(cfg, live=live, user=user, output_dir=output_dir, write=write, deep=deep)
     output.emit(result.contract() if json_out else result, as_json=json_out, render=inventory.render)
 
@@ -140,6 +130,8 @@ def _confirm_with(render_plan):
 
     def confirm(plan) -> bool:
         render_plan(plan, output.stderr)
+        if not sys.stdin.isatty():  # cron, CI, a pipe: nobody can answer
+            raise errors.UsageError("no terminal to confirm the plan on: pass --yes (or --dry-run)")
         return typer.confirm("Go ahead?", default=False, err=True)
 
     return confirm
@@ -289,4 +281,10 @@ def main(argv: list[str] | None = None) -> None:
         else:
             output.error(str(exc))
         sys.exit(errors.EXIT_USAGE)
+    except Exception as exc:  # a bug, or an outside failure no adapter translated
+        if os.environ.get("REVOPS_DEBUG"):
+            raise
+        output.error(f"unexpected {type(exc).__name__}: {exc}",
+                     hint="this is a revops bug; rerun with REVOPS_DEBUG=1 for the traceback and report it")
+        sys.exit(errors.EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else errors.EXIT_OK)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 stdout = Console(soft_wrap=True)
@@ -52,17 +53,18 @@ def emit(result: Any, *, as_json: bool, render: Callable[[Any, Console], None]) 
 
 
 def error(message: str, hint: str | None = None) -> None:
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    # Messages carry paths and pins such as "foo[bar]==1": never read them as Rich markup.
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
     if hint:
-        stderr.print(f"[dim]hint:[/] {hint}", highlight=False)
+        stderr.print(f"[dim]hint:[/] {escape(hint)}", highlight=False)
 
 
 def warn(message: str) -> None:
-    stderr.print(f"[yellow]warning:[/] {message}", highlight=False)
+    stderr.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 def info(message: str) -> None:
-    stderr.print(message, highlight=False)
+    stderr.print(message, highlight=False, markup=False)
 
 
 @contextmanager

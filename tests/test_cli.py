@@ -50,3 +50,24 @@ def test_console_script_runs_as_a_module():
     proc = subprocess.run([sys.executable, "-m", "revops", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("revops ")
+
+
+def test_an_unexpected_error_is_one_line_and_exit_1(monkeypatch, capsys):
+    def bug(*_args, **_kwargs):
+        raise AttributeError("'str' object has no attribute 'items'")
+
+    monkeypatch.delenv("REVOPS_DEBUG", raising=False)
+    monkeypatch.setattr(cli, "app", bug)
+    assert run_main(["x"]) == errors.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "unexpected AttributeError" in err and "REVOPS_DEBUG=1" in err
+    assert "Traceback" not in err
+
+
+def test_messages_are_printed_as_written_not_as_markup(monkeypatch, capsys):
+    def conflict(*_args, **_kwargs):
+        raise errors.CheckFailed("requests[socks]==2.31.0 in [/etc/systemd] conflicts")
+
+    monkeypatch.setattr(cli, "app", conflict)
+    assert run_main(["x"]) == errors.EXIT_FAILED
+    assert "requests[socks]==2.31.0 in [/etc/systemd] conflicts" in capsys.readouterr().err

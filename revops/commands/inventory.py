@@ -8,6 +8,7 @@ when the configuration or the root is unusable.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 from collections import Counter
@@ -21,7 +22,7 @@ from rich.table import Table
 
 from revops import config as config_mod
 from revops import model, output, venvs
-from revops.errors import AdapterUnavailable, CheckFailed, UsageError
+from revops.errors import AdapterUnavailable, CheckFailed, ConfigError, UsageError
 from revops.model import Inventory, LiveState, Problem, Unit, Venv
 from revops.unitfile import ReadUnit, RootFS, read_units
 from revops.unitfile.ports import port_of
@@ -48,6 +49,24 @@ def now() -> str:
 
 
 # -- plan -------------------------------------------------------------------------------
+
+
+def scan_config(config_path: Path | None, root: Path | None, output_dir: Path | None,
+                write: bool) -> tuple[config_mod.Config, bool]:
+    """The configuration a scan runs with, and whether it writes.
+
+    `--root` works without a revops.yaml (a copied root looked at from anywhere): defaults
+    are used then, and the inventory is written only where `--output-dir` says."""
+    try:
+        cfg = config_mod.load(config_path)
+    except ConfigError:
+        if root is None or config_path is not None:
+            raise
+        cfg = config_mod.Config(path=Path.cwd() / config_mod.CONFIG_NAME, root=root)
+        write = write and output_dir is not None
+    if root is not None:
+        cfg = dataclasses.replace(cfg, root=root.resolve())
+    return cfg, write
 
 
 def run(cfg: config_mod.Config, *, live: bool | None = None, user: bool = False,

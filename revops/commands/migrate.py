@@ -1,9 +1,9 @@
 """`revops migrate --phase N`: the phased, health-gated cutover from systemd to containers.
 
-run() settles what a killed run left half-way, builds the plan (revops.migrate.plan), checks
-the phase gate, shows the plan for confirmation, then executes it service by service under the
-ledger lock. `--dry-run` prints the same plan and changes nothing: no lock, no journal entry,
-no call that changes the host.
+run() builds the plan (revops.migrate.plan), checks the phase gate, shows the plan with what a
+killed run left half-way for confirmation, settles those, then executes the plan service by
+service under the ledger lock. `--dry-run` prints the same plan and changes nothing: no lock,
+no journal entry, no ledger file created, no call that changes the host.
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ def run(config: Config, phase: int | None = None, services: list[str] | None = N
     if phase is None:
         phase = P.phase_of_services(inventory, config, services)
     files = wiring.compose_files(config)
+    if dry_run and wiring.ledger_file_missing(config.database_url) is not None:
+        # No ledger yet: nothing was ever journaled, and opening it would create the file.
+        return _dry_run(config, inventory, None, phase, services, force, files, host_factory)
     ledger = open_ledger(config.database_url)
     try:
         if dry_run:
@@ -68,12 +71,11 @@ def run(config: Config, phase: int | None = None, services: list[str] | None = N
 def _dry_run(config, inventory, ledger, phase, services, force, files, host_factory) -> MigrateResult:
     needs_host = bool(P.earlier_units(inventory, config, phase, wiring.compose_units(files)))  # only the gate reads the host
     host, host_error = _try_host(host_factory, config, files) if needs_host else (None, None)
-    states = resume.service_states(ledger)
-    earlier = wiring.read_earlier(inventory, config, phase, states, host, host_error, files)
-    plan = P.build(inventory, config, phase, only=services, states=states, earlier=earlier,
-                   force_reason=force, compose_files=files, compose_units=wiring.compose_units(files))
-    result = MigrateResult(phase, True, plan, forced_reason=force)
-    result.unsettled = [u.unit for u in resume.find_unsettled(ledger.open_steps(), states)]
+    states = resume.service_states(ledger) if ledger is not None else {}
+    plan = _build(config, inventory, phase, services, force, files, states, host, host_error)
+    if ledger is not None:
+        plan.unsettled = [u.unit for u in resume.find_unsettled(ledger.open_steps(), states)]
+    result = MigrateResult(phase, True, plan, forced_reason=force, unsettled=list(plan.unsettled))
     if not plan.gate.ok:
         result.refused, result.exit_code = _gate_words(plan.gate), EXIT_FAILED
     return result
@@ -86,30 +88,50 @@ def _try_host(host_factory, config: Config, files: list[str]) -> tuple[Any, str 
         return None, exc.message
 
 
+def _build(config, inventory, phase, services, force, files, states, host, host_error) -> P.Plan:
+    earlier = wiring.read_earlier(inventory, config, phase, states, host, host_error, files)
+    return P.build(inventory, config, phase, only=services, states=states, earlier=earlier,
+                   force_reason=force, compose_files=files, compose_units=wiring.compose_units(files))
+
+
 def _execute(config, inventory, ledger, phase, services, force, files, command, yes, confirm,
              say, host_factory) -> MigrateResult:
     host = host_factory(config, files)
+    states = resume.service_states(ledger)
+    plan = _build(config, inventory, phase, services, force, files, states, host, None)
+    plan.unsettled = [u.unit for u in resume.find_unsettled(ledger.open_steps(), states)]
     run_id = ledger.begin_run(wiring.operator(), command, phase, False, force)
     ledger.record_inventory(wiring.inventory_digest(config), len(inventory.units), len(inventory.venvs))
     journal = Journal(ledger, run_id)
-    resumed = resume.converge(inventory, config, ledger, journal, host, files, say)
-    states = resume.service_states(ledger)
-    earlier = wiring.read_earlier(inventory, config, phase, states, host, None, files)
-    plan = P.build(inventory, config, phase, only=services, states=states, earlier=earlier,
-                   force_reason=force, compose_files=files, compose_units=wiring.compose_units(files))
-    result = MigrateResult(phase, False, plan, run_id, force, resumed=resumed)
-    if not plan.gate.ok:
-        result.refused, result.exit_code = _gate_words(plan.gate), EXIT_FAILED
-        ledger.finish_run(run_id, "refused: " + result.refused)
-        return result
-    if plan.services and not yes and confirm is not None and not confirm(plan):
+    result = MigrateResult(phase, False, plan, run_id, force, unsettled=list(plan.unsettled))
+    if not plan.gate.ok and not plan.unsettled:
+        return _refuse(ledger, result, _gate_words(plan.gate))
+    if (plan.services or plan.unsettled) and not yes and confirm is not None and not confirm(plan):
         result.refused = "not confirmed"
         ledger.finish_run(run_id, "not confirmed")
         return result
+    # Settling changes the host, so it waits for the confirmation of the plan that shows it.
+    result.resumed = resume.converge(inventory, config, ledger, journal, host, files, say)
+    if not plan.gate.ok:  # confirmed with the gate closed: settle only
+        return _refuse(ledger, result, _gate_words(plan.gate))
+    if result.resumed:
+        # Settling changed the states the plan was read from; never run more than was confirmed.
+        confirmed = set(plan.units)
+        plan = _build(config, inventory, phase, services, force, files, resume.service_states(ledger), host, None)
+        plan.services = [sp for sp in plan.services if sp.unit in confirmed]
+        result.plan = plan
+        if not plan.gate.ok:
+            return _refuse(ledger, result, _gate_words(plan.gate))
     executor = Executor(host, journal, mask=plan.mask, on_event=say)
     result.services = executor.run(plan.services)
     result.exit_code = exit_code(result.resumed + result.services)
     ledger.finish_run(run_id, outcome_words(result.services))
+    return result
+
+
+def _refuse(ledger, result: MigrateResult, why: str) -> MigrateResult:
+    result.refused, result.exit_code = why, EXIT_FAILED
+    ledger.finish_run(result.run_id, "refused: " + why)
     return result
 
 
@@ -141,6 +163,9 @@ _OUTCOME_STYLE = {MIGRATED: "green", ROLLED_BACK: "yellow", DOWN: "bold red", IN
 
 
 def render_plan(plan: P.Plan, console: Console) -> None:
+    for unit in plan.unsettled:
+        console.print(Text(f"{unit}: left half-way by an earlier run; settled first (finished if its "
+                           "container is healthy, else rolled back)", style="yellow"))
     console.print(Text(f"Phase {plan.phase}: {len(plan.services)} service(s) to cut over"
                        + (", then mask each unit" if plan.mask else ""), style="bold"))
     for sp in plan.services:
@@ -178,9 +203,6 @@ def render_results(title: str, results: list[ServiceResult], console: Console) -
 
 def render(result: MigrateResult, console: Console) -> None:
     if result.dry_run:
-        for unit in result.unsettled:
-            console.print(Text(f"{unit}: left half-way by an earlier run; settled first (finished if its "
-                               "container is healthy, else rolled back)", style="yellow"))
         render_plan(result.plan, console)
         console.print(Text("\ndry run: nothing was changed", style="dim"))
     render_results("Settled from an earlier run", result.resumed, console)

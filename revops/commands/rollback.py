@@ -66,6 +66,10 @@ def run(config: Config, names: list[str], phase: int | None, *, dry_run: bool = 
         host_factory: Callable[[Config, list[str]], Any] = wiring.live_host) -> RollbackResult:
     inventory = model.load(config.out("inventory"))
     files = wiring.compose_files(config)
+    if dry_run and wiring.ledger_file_missing(config.database_url) is not None:
+        # No ledger yet (nothing was ever migrated); opening it would create the file.
+        chosen, skipped = choose(inventory, config, names, phase, {}, files)
+        return RollbackResult(dry_run, chosen, skipped)
     ledger = open_ledger(config.database_url)
     try:
         states = resume.service_states(ledger)
@@ -95,7 +99,7 @@ def _roll_back(host, journal: Journal, sp: P.ServicePlan, say) -> ServiceResult:
     say(f"{sp.unit}: rolling back to systemd")
     restored = restore_unit(host, journal, sp, "operator asked (revops rollback)")
     outcome = ROLLED_BACK if restored.ok else DOWN
-    reason = restored.reason if restored.ok else f"unit did not come back: {restored.reason}"
+    reason = restored.reason if restored.ok or restored.refused else f"unit did not come back: {restored.reason}"
     journal.service_state(sp.unit, P.ROLLED_BACK if restored.ok else DOWN, reason, restoring=True)
     return ServiceResult(sp.unit, outcome, reason, restored.steps)
 

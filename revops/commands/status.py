@@ -8,7 +8,8 @@ refreshing view until Ctrl-C.
 
 from __future__ import annotations
 
-import time
+import signal
+import threading
 from typing import Callable
 
 from rich.console import Console, Group
@@ -171,15 +172,22 @@ def watch(read: Callable[[], StatusReport], interval: float, console: Console) -
 
     On a terminal the view is redrawn in place (Rich Live); piped, each reading is printed
     after the last, so a log of the watch keeps every reading.
+
+    Ctrl-C only sets a flag: a KeyboardInterrupt raised in the middle of a reading would land
+    in whichever wait the main thread is in (a worker pool's join, a D-Bus reply) and could
+    leave it waiting on threads that never see it. The reading in flight finishes (each
+    source has its own timeout), then the watch ends.
     """
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         if console.is_terminal:
-            _watch_live(read, interval, console)
+            _watch_live(read, interval, console, stop)
         else:
-            _watch_piped(read, interval, console)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    return EXIT_INTERRUPTED  # unreachable: both loops end only by Ctrl-C
+            _watch_piped(read, interval, console, stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return EXIT_INTERRUPTED
 
 
 def _stamp(report: StatusReport, interval: float) -> Text:
@@ -187,23 +195,25 @@ def _stamp(report: StatusReport, interval: float) -> Text:
                 style="dim")
 
 
-def _watch_live(read: Callable[[], StatusReport], interval: float, console: Console) -> None:
+def _watch_live(read: Callable[[], StatusReport], interval: float, console: Console,
+                stop: threading.Event) -> None:
     from rich.live import Live
 
     with Live(console=console, auto_refresh=False, screen=False) as live:
-        while True:
+        while not stop.is_set():
             report = read()
             live.update(Group(_stamp(report, interval), view(report)), refresh=True)
-            time.sleep(interval)
+            stop.wait(interval)
 
 
-def _watch_piped(read: Callable[[], StatusReport], interval: float, console: Console) -> None:
-    while True:
+def _watch_piped(read: Callable[[], StatusReport], interval: float, console: Console,
+                 stop: threading.Event) -> None:
+    while not stop.is_set():
         report = read()
         console.print(_stamp(report, interval))
         render(report, console)
         console.file.flush()
-        time.sleep(interval)
+        stop.wait(interval)
 
 
 # ---------------------------------------------------------------------------------------
@@ -220,7 +230,7 @@ def main(config: Config, phases: list[int], suites: list[str], services: list[st
     scope = Scope(tuple(phases), tuple(suites), tuple(services))
     if watch_seconds is not None:
         if watch_seconds <= 0:
-            raise UsageError(f"--watch {watch_seconds:g}: expected a positive number of seconds")
+            raise UsageError(f"--interval {watch_seconds:g}: expected a positive number of seconds")
         if fmt != "text":
             raise UsageError("--watch shows the table; it cannot be combined with --json or --format")
         return watch(lambda: run(config, scope), watch_seconds, output.stdout)

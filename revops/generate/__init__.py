@@ -8,9 +8,11 @@ and the text of every file under compose/. Reading inputs and writing files is t
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from revops.config import Config
-from revops.generate import mapping, render, templates
+from revops.errors import CheckFailed
+from revops.generate import context, mapping, render, templates
 from revops.generate.spec import Plan
 from revops.model import Inventory
 
@@ -23,6 +25,18 @@ def build_files(inventory: Inventory, config: Config, locks: dict[str, bytes]) -
     """locks maps suite name -> the bytes of lockfiles/<suite>.txt (suites without a lock are absent)."""
     digests = {name: lock_digest(data) for name, data in locks.items()}
     plan = mapping.plan(inventory, config, digests)
+    if not plan.suites:
+        # an empty stack would be written as `services:` null, which compose rejects
+        if not locks:
+            raise CheckFailed("no suite is locked: run `revops lock`")
+        raise CheckFailed("nothing to generate: no unit of a locked suite can be migrated",
+                          hint="every unit was skipped: check revops.yaml `suites:` against the inventory")
     env = templates.environment(config.base_dir / config.templates_dir)
     settings = render.Settings(config.image_base, config.image_prefix, config.network)
-    return render.render(plan, env, settings)
+    return render.render(plan, env, settings, code_digests(plan, config))
+
+
+def code_digests(plan: Plan, config: Config) -> dict[str, str | None]:
+    """Each service's code digest, read where `revops build` reads it (under the host root)."""
+    return {s.name: context.code_digest(Path(config.root) / mapping.host_path(s.code_dir, config).lstrip("/"))
+            for suite in plan.suites for s in suite.services}

@@ -113,3 +113,27 @@ def tree_digest(*paths: Path) -> str:
             rel = path.name if root.is_file() else path.relative_to(root).as_posix()
             digest.update(f"{rel}\0{sha256_file(path)}\n".encode())
     return digest.hexdigest()
+
+
+def code_digest(code: Path) -> str | None:
+    """A digest of what `stage` would copy from a service's code dir (same exclusions), or None
+    when the directory is not on disk or cannot be read (e.g. generating in the repo, off the host)."""
+    if not code.is_dir():
+        return None
+    digest = hashlib.sha256()
+    try:
+        for directory, dirs, files in os.walk(code, onerror=_raise):
+            skipped = _ignore(directory, dirs + files)
+            dirs[:] = sorted(d for d in dirs if d not in skipped)
+            for name in sorted(f for f in files if f not in skipped):
+                path = Path(directory) / name
+                if path.is_file():
+                    rel = path.relative_to(code).as_posix()
+                    digest.update(f"{rel}\0{sha256_file(path)}\n".encode())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _raise(error: OSError) -> None:
+    raise error

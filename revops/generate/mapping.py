@@ -21,6 +21,8 @@ _PYTHONS = re.compile(r"^(/usr(/local)?/bin/)?python3?(\.\d+)?$")
 _MEMORY = re.compile(r"^(\d+)([KMGT]?)$", re.IGNORECASE)
 _CPU_QUOTA = re.compile(r"^(\d+(\.\d+)?)%$")
 _FIRST_UID = 10001
+# systemd's environment expansion in ExecStart: `$$` is a literal `$`, `$NAME`/`${NAME}` are expanded.
+_SYSTEMD_DOLLAR = re.compile(r"\$\$|\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
 
 
 def skip_reason(unit: Unit, config: Config, locked: set[str]) -> str | None:
@@ -41,6 +43,9 @@ def skip_reason(unit: Unit, config: Config, locked: set[str]) -> str | None:
         return "no ExecStart: nothing to run"
     if len(unit.exec_start) > 1:
         return f"{len(unit.exec_start)} ExecStart lines: a container runs one command; keep it under systemd or split it"
+    if _expands_variables(unit):
+        return ("ExecStart uses $VAR expansion: systemd fills it from the unit's environment when it starts; "
+                "a compose command cannot be mapped faithfully, so keep it under systemd or spell the value out")
     if unit.service_type == "oneshot":
         return "Type=oneshot job (timer-triggered or run once): compose has no scheduler; keep it under systemd"
     if not unit.working_directory:
@@ -48,6 +53,22 @@ def skip_reason(unit: Unit, config: Config, locked: set[str]) -> str | None:
     if suite not in locked:
         return f"no lock for suite {suite!r}: run `revops lock` first"
     return None
+
+
+def _substitutes(unit: Unit) -> bool:
+    """The `:` prefix turns systemd's environment substitution off for the command."""
+    prefixes = getattr(unit, "exec_start_prefixes", None) or [""]
+    return ":" not in prefixes[0]
+
+
+def _expands_variables(unit: Unit) -> bool:
+    return _substitutes(unit) and any(
+        match.group() != "$$" for word in unit.exec_start[0] for match in _SYSTEMD_DOLLAR.finditer(word))
+
+
+def _unescape_dollars(argv: list[str]) -> list[str]:
+    """What systemd passes for `$$`: one `$` (compose escaping happens in the templates)."""
+    return [_SYSTEMD_DOLLAR.sub(lambda m: "$" if m.group() == "$$" else m.group(), word) for word in argv]
 
 
 def host_path(path: str, config: Config) -> str:
@@ -131,8 +152,9 @@ def healthcheck(port: int | None, config: Config) -> Healthcheck:
     h = config.health
     if port is not None:
         # No curl in the base image: the venv's python fetches the URL; urlopen raises on >= 400.
+        # Any 2xx is healthy, as revops' own probe (adapters/http.py) judges it.
         script = ("import sys, urllib.request; "
-                  f"sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout={_seconds(h.timeout)}).status == 200 else 1)")
+                  f"sys.exit(0 if 200 <= urllib.request.urlopen(sys.argv[1], timeout={_seconds(h.timeout)}).status < 300 else 1)")
         test = ("CMD", f"{VENV_IN_IMAGE}/bin/python", "-c", script, f"http://127.0.0.1:{port}{h.path}")
         kind = "http"
     else:
@@ -171,7 +193,8 @@ def run_user(unit: Unit) -> str:
 
 def service_spec(unit: Unit, suite: Suite, config: Config, migrated: dict[str, str]) -> ServiceSpec:
     """migrated maps every migrated unit name to its compose service name (for depends_on)."""
-    command, notes = map_argv(unit.exec_start[0], unit.venv, config)
+    argv = _unescape_dollars(unit.exec_start[0]) if _substitutes(unit) else unit.exec_start[0]
+    command, notes = map_argv(argv, unit.venv, config)
     mem, mem_note = memory_limit(unit, suite)
     cpus, cpu_note = cpu_limit(unit, suite)
     notes += [n for n in (mem_note, cpu_note) if n]

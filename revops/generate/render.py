@@ -26,21 +26,32 @@ def dockerfile_path(suite: str) -> str:
     return f"{suite}/Dockerfile"
 
 
-def image_tag(prefix: str, service: str, dockerfile: str, lock_digest: str) -> str:
-    """Pinned per content: the lock's digest and the Dockerfile's text decide the tag."""
-    digest = hashlib.sha256(f"{lock_digest}\n{dockerfile}".encode()).hexdigest()[:12]
+def image_tag(prefix: str, service: str, dockerfile: str, lock_digest: str, code_digest: str | None = None) -> str:
+    """Pinned per content: the lock's digest, the Dockerfile's text and, when it could be read at
+    generate time, the service's code decide the tag (so a code change gets a new image)."""
+    code = f"\n{code_digest}" if code_digest else ""
+    digest = hashlib.sha256(f"{lock_digest}\n{dockerfile}{code}".encode()).hexdigest()[:12]
     return f"{prefix.rstrip('/')}/{service}:{digest}".lower()
 
 
-def render(plan: Plan, env: jinja2.Environment, settings: Settings) -> tuple[Plan, dict[str, str]]:
-    """Returns the plan with image tags filled in, and {path relative to compose/: text}."""
+CODE_UNREAD = ("code directory not readable at generate time: the image tag follows the lock and the "
+               "Dockerfile only, so regenerate on the host after a code change")
+
+
+def render(plan: Plan, env: jinja2.Environment, settings: Settings,
+           code_digests: dict[str, str | None] | None = None) -> tuple[Plan, dict[str, str]]:
+    """Returns the plan with image tags filled in, and {path relative to compose/: text}.
+
+    code_digests maps service name -> digest of its code dir, None where it could not be read.
+    """
+    code_digests = code_digests or {}
     files: dict[str, str] = {}
     suites = []
     for suite in plan.suites:
         dockerfile = env.get_template("Dockerfile.j2").render(
             suite=suite, image_base=settings.image_base, venv=VENV_IN_IMAGE)
-        services = tuple(dataclasses.replace(
-            s, image=image_tag(settings.image_prefix, s.name, dockerfile, suite.lock_digest)) for s in suite.services)
+        services = tuple(_tagged(s, settings, dockerfile, suite.lock_digest, code_digests.get(s.name))
+                         for s in suite.services)
         suite = dataclasses.replace(suite, services=services)
         suites.append(suite)
         files[dockerfile_path(suite.name)] = dockerfile
@@ -51,6 +62,12 @@ def render(plan: Plan, env: jinja2.Environment, settings: Settings) -> tuple[Pla
     files[TOP_LEVEL] = _compose_file(env, settings, TOP_LEVEL, None, everything, {s.name for s in everything})
     files[".gitignore"] = GITIGNORE
     return dataclasses.replace(plan, suites=suites), files
+
+
+def _tagged(s: ServiceSpec, settings: Settings, dockerfile: str, lock_digest: str, code: str | None) -> ServiceSpec:
+    notes = s.notes if code else (*s.notes, CODE_UNREAD)
+    return dataclasses.replace(s, image=image_tag(settings.image_prefix, s.name, dockerfile, lock_digest, code),
+                               notes=notes)
 
 
 def _compose_file(env: jinja2.Environment, settings: Settings, filename: str, suite: SuiteSpec | None,

@@ -30,6 +30,12 @@ def quote(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def compose_quote(value: Any) -> str:
+    """quote() for compose files: `$` doubled, since compose would otherwise interpolate `$VAR`
+    from the operator's shell; `$$` reaches the container as one literal `$`."""
+    return quote(value).replace("$", "$$")
+
+
 def environment(site_dir: Path | None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in search_path(site_dir)]),
@@ -38,4 +44,5 @@ def environment(site_dir: Path | None) -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["q"] = quote
+    env.filters["cq"] = compose_quote
     return env

@@ -36,6 +36,7 @@ class Host(Protocol):
     def start_container(self, sp: P.ServicePlan) -> str: ...
     def wait_healthy(self, sp: P.ServicePlan, deadline_s: float, cancelled: Callable[[], bool]) -> Verdict: ...
     def disable_unit(self, sp: P.ServicePlan, mask: bool) -> str: ...
+    def unit_unloadable(self, sp: P.ServicePlan) -> str | None: ...
     def remove_container(self, sp: P.ServicePlan) -> str: ...
     def start_unit(self, sp: P.ServicePlan) -> str: ...
     def wait_unit_healthy(self, sp: P.ServicePlan, deadline_s: float) -> Verdict: ...
@@ -151,11 +152,17 @@ class Executor:
                        lambda: self.host.disable_unit(sp, self.mask))
         except JournalUnavailable as exc:
             # Stop the run; a service the host already changed is put back first.
-            if any(s.step != P.PREFLIGHT for s in result.steps):
+            if _host_changed(result):
                 self.rollback(sp, result, exc.message)
             raise
         except RevopsError as exc:
             return self.rollback(sp, result, exc.message)
+        except BaseException as exc:
+            # An error nobody foresaw (a bug, a raw OSError): the unit may be stopped with no
+            # container in its place, so put it back under systemd before the error goes up.
+            if _host_changed(result):
+                self.rollback(sp, result, f"unexpected error: {describe(exc)}")
+            raise
         self.journal.service_state(sp.unit, P.MIGRATED)
         return result
 
@@ -181,11 +188,17 @@ class Executor:
         return result
 
 
+def _host_changed(result: ServiceResult) -> bool:
+    """True once a step past preflight was tried: the unit may already be stopped."""
+    return any(s.step != P.PREFLIGHT for s in result.steps)
+
+
 @dataclass
 class Restored:
     ok: bool
     reason: str | None
     steps: list[StepResult]
+    refused: bool = False  # systemd could not start the unit: the container was left running
 
 
 def restore_unit(host: Host, journal: Journal, sp: P.ServicePlan, why: str) -> Restored:
@@ -193,6 +206,12 @@ def restore_unit(host: Host, journal: Journal, sp: P.ServicePlan, why: str) -> R
     the unit and wait until it answers; only the unit's health decides success."""
     steps: list[StepResult] = []
     with journal.step(sp.unit, P.ROLLBACK, f"because: {why}", restoring=True) as record:
+        refused = _refusal(host, sp)
+        if refused is not None:
+            # Removing the container first would leave nothing serving at all.
+            steps.append(StepResult("check-unit", FAILED, refused))
+            record.state, record.reason = FAILED, refused
+            return Restored(False, refused, steps, refused=True)
         try:
             removed = host.remove_container(sp)
             steps.append(StepResult("remove-container", "done", removed))
@@ -207,3 +226,14 @@ def restore_unit(host: Host, journal: Journal, sp: P.ServicePlan, why: str) -> R
         record.state = "done" if verdict.ok else FAILED
         record.reason = "; ".join(f"{s.step}: {s.detail}" for s in steps if s.detail)
     return Restored(verdict.ok, verdict.reason, steps)
+
+
+def _refusal(host: Host, sp: P.ServicePlan) -> str | None:
+    """Why the rollback must not start (systemd could not start the unit again), or None."""
+    try:
+        why = host.unit_unloadable(sp)
+    except RevopsError as exc:
+        why = f"cannot tell whether systemd can start {sp.unit}: {exc.message}"
+    if why is None:
+        return None
+    return f"rollback refused: {why}; container {sp.service} left running"

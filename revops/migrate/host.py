@@ -46,7 +46,10 @@ def port_free(address: str, port: int) -> bool:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 return False
-            raise
+            # Any other bind error (no such address, permission) is a failed check, so the
+            # executor rolls the stopped unit back rather than leaving the service down.
+            raise CheckFailed(f"cannot test port {address}:{port}: {exc.strerror or exc}",
+                              hint="check health.bind_address in revops.yaml") from None
     return True
 
 
@@ -169,6 +172,18 @@ class LiveHost:
         self._ids.pop(sp.service, None)
         self.compose.rm(self.files, sp.service)  # rm -f -s: stops it first
         return f"container {sp.service} stopped and removed"
+
+    def unit_unloadable(self, sp: P.ServicePlan) -> str | None:
+        """Why systemd could not start the unit again, or None when it can (it is known, or
+        its fragment file is there to link)."""
+        state = self.systemd.states([sp.unit])[sp.unit]
+        if state.load_state != "not-found":
+            return None
+        fragment = self.config.root / sp.fragment.lstrip("/") if sp.fragment else None
+        if fragment is not None and fragment.exists():
+            return None
+        where = f"no unit file at {fragment}" if fragment is not None else "no unit file known"
+        return f"{sp.unit}: systemd does not know it (LoadState not-found) and {where}"
 
     def start_unit(self, sp: P.ServicePlan) -> str:
         state = self.systemd.states([sp.unit])[sp.unit]

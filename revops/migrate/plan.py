@@ -83,6 +83,8 @@ class Plan:
     gate: Gate
     compose_files: list[str]
     mask: bool
+    # Units an earlier run left half-way, settled (after confirmation) before this plan runs.
+    unsettled: list[str] = field(default_factory=list)
 
     @property
     def units(self) -> list[str]:

@@ -11,6 +11,7 @@ import os
 import shlex
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from revops import model
@@ -22,6 +23,15 @@ from revops.migrate.executor import Verdict
 from revops.model import Inventory
 
 MAIN_COMPOSE = "docker-compose.yml"
+
+
+def ledger_file_missing(url: str) -> Path | None:
+    """The SQLite ledger file `url` names when it does not exist yet, else None. Opening it
+    would create it, which a dry run must not do: with no file there is simply no state."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path("/" + url[len("sqlite:///"):].lstrip("/"))
+    return None if path.exists() else path
 
 
 def compose_files(config: Config) -> list[str]:

@@ -184,13 +184,13 @@ def ports_api_only(doc: ComposeDoc, ctx: Context) -> list[Finding]:
     return found
 
 
-@rule("ports-all-interfaces", WARNING, "published ports name the address they bind (127.0.0.1 by default)")
+@rule("ports-all-interfaces", ERROR, "published ports name the address they bind (127.0.0.1 by default)")
 def ports_all_interfaces(doc: ComposeDoc, ctx: Context) -> list[Finding]:
     found = []
     for name, svc in doc.services().items():
         for i, host_ip, host_port, _ in published(svc):
             if not host_ip or _is_any(host_ip):
-                found.append(doc.finding(name, _key(name, "ports", str(i)), "ports-all-interfaces", WARNING,
+                found.append(doc.finding(name, _key(name, "ports", str(i)), "ports-all-interfaces", ERROR,
                                          f"host port {host_port} is {LOOPBACK_OR_SET}; bind it to an address "
                                          "such as 127.0.0.1"))
     return found

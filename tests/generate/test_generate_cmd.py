@@ -159,3 +159,59 @@ def test_missing_inventory_is_a_usage_error(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert run_main(["generate"]) == errors.EXIT_USAGE
     assert "units.yaml" in capsys.readouterr().err
+
+
+def test_dollars_reach_compose_escaped_and_systemd_expansion_is_skipped(tmp_path, monkeypatch):
+    units = minihost.default_units()
+    publish = next(u for u in units if u["name"] == "revpublish.service")
+    publish["environment"] = {"PUBLISH_BATCH": "$HOME-50"}
+    publish["exec_start"][0] += ["--root-path", "/cost$$x"]  # systemd: `$$` is a literal `$`
+    prospect = next(u for u in units if u["name"] == "revprospect.service")
+    prospect["exec_start"][0] += ["--workers", "${WORKERS}"]
+    minihost.write(tmp_path, units)
+    monkeypatch.chdir(tmp_path)
+    result = generate.run(config_mod.load())
+    reasons = {s.unit: s.reason for s in result.skipped}
+    assert "ExecStart uses $VAR expansion" in reasons["revprospect.service"]
+    text = (tmp_path / "compose/core.yml").read_text()
+    assert '"/cost$$x"' in text and '"PUBLISH_BATCH": "$$HOME-50"' in text
+    service = yaml.safe_load(text)["services"]["revpublish"]
+    assert service["command"][-2:] == ["--root-path", "/cost$$x"]
+    if shutil.which("docker-compose") is not None:  # what compose itself hands the container
+        from revops.adapters import proc
+
+        done = proc.run(["docker-compose", "-f", str(tmp_path / "compose/core.yml"), "config"],
+                        check=False, env={**os.environ, "HOME": "/operator-home"})
+        assert done.returncode == 0, done.stderr
+        # compose interpolated nothing from the operator's shell (`config` prints `$` re-escaped as `$$`)
+        assert "/operator-home" not in done.stdout and "not set" not in done.stderr
+        resolved = yaml.safe_load(done.stdout)["services"]["revpublish"]
+        assert resolved["command"][-1] == "/cost$$x" and resolved["environment"]["PUBLISH_BATCH"] == "$$HOME-50"
+
+
+def test_no_locked_suite_is_an_error_not_an_empty_stack(tmp_path, monkeypatch, capsys):
+    minihost.write(tmp_path, locks={})
+    monkeypatch.chdir(tmp_path)
+    assert run_main(["generate"]) == errors.EXIT_FAILED
+    assert "no suite is locked: run `revops lock`" in capsys.readouterr().err
+    assert not (tmp_path / "compose").exists()
+
+
+def test_a_code_change_changes_the_image_tag(ops):
+    before = {s.name: s.image for s in generate.run(config_mod.load()).services}
+    (ops / "opt/revflow-os/modules/revpublish/app.py").write_text(minihost.APP + "\n# changed\n")
+    (ops / "opt/revflow-os/modules/revcore-gateway/venv/bin/extra").write_text("venvs are not copied")
+    after = {s.name: s.image for s in generate.run(config_mod.load()).services}
+    assert before["revpublish"] != after["revpublish"]
+    assert before["revcore-gateway"] == after["revcore-gateway"]  # what build leaves out does not count
+
+
+def test_code_not_on_disk_keeps_the_lock_and_dockerfile_tag_with_a_note(ops):
+    from revops.generate import render
+
+    with_code = {s.name: s for s in generate.run(config_mod.load()).services}
+    shutil.rmtree(ops / "opt/revflow-os/modules/revpublish")
+    without = {s.name: s for s in generate.run(config_mod.load()).services}
+    assert without["revpublish"].image != with_code["revpublish"].image
+    assert render.CODE_UNREAD in without["revpublish"].notes
+    assert render.CODE_UNREAD not in with_code["revpublish"].notes

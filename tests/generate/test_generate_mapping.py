@@ -122,3 +122,23 @@ def test_env_file_is_relative_inside_the_ops_repo_and_absolute_outside():
     assert mapping.env_file_path("/opt/shared-api-engine/.env", inside, "/ops/compose") == "../opt/shared-api-engine/.env"
     real_host = Config(path=Path("/srv/ops/revops.yaml"), root=Path("/"))
     assert mapping.env_file_path("/opt/shared-api-engine/.env", real_host, "/srv/ops/compose") == "/opt/shared-api-engine/.env"
+
+
+@pytest.mark.parametrize("word", ["$PORT", "${PORT}", "--port=$PORT", "x$$$HOME"])
+def test_systemd_variable_expansion_is_skipped(word):
+    reason = mapping.skip_reason(unit(exec_start=[["/bin/app", word]]), config(), {"core"})
+    assert reason and "ExecStart uses $VAR expansion" in reason
+
+
+def test_literal_dollars_and_the_no_substitution_prefix_are_mapped():
+    escaped = unit(exec_start=[["/bin/app", "a$$b", "$", "5$"]])
+    assert mapping.skip_reason(escaped, config(), {"core"}) is None
+    assert mapping.service_spec(escaped, CORE, config(), {}).command == ("/bin/app", "a$b", "$", "5$")
+    verbatim = unit(exec_start=[["/bin/app", "$PORT", "a$$b"]], exec_start_prefixes=[":"])
+    assert mapping.skip_reason(verbatim, config(), {"core"}) is None
+    assert mapping.service_spec(verbatim, CORE, config(), {}).command == ("/bin/app", "$PORT", "a$$b")
+
+
+def test_http_healthcheck_accepts_any_2xx_like_revops_probe():
+    script = mapping.healthcheck(8550, config()).test[3]
+    assert "200 <= " in script and "< 300" in script and "== 200" not in script

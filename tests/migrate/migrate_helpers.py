@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 from revops.cleanup import quarantine as Q
+from revops.migrate.executor import Verdict
 
 
 def snapshot(root: Path) -> dict[str, tuple]:
@@ -25,3 +26,48 @@ def snapshot(root: Path) -> dict[str, tuple]:
                 else:
                     out[str(path)] = ("file", stat.S_IMODE(st.st_mode), Q.sha256(path), st.st_mtime_ns)
     return out
+
+
+class ScriptedHost:
+    """Records every call; `fail` maps a method name to the error it raises, `healthy` decides
+    the health verdicts."""
+
+    def __init__(self, ledger=None, fail=None, healthy=True, unit_healthy=True, unloadable=None):
+        self.calls: list[tuple[str, str]] = []
+        self.ledger = ledger
+        self.fail = fail or {}
+        self.healthy = healthy
+        self.unit_healthy = unit_healthy
+        self.unloadable = unloadable  # why systemd could not start the unit again, or None
+        self.open_while_acting: list[str] = []
+
+    def _do(self, name, sp):
+        self.calls.append((name, sp.unit))
+        if self.ledger is not None:  # the journal must know about the step before it runs
+            self.open_while_acting += [s.step for s in self.ledger.open_steps(sp.unit)]
+        if name in self.fail:
+            raise self.fail[name]
+        return f"{name} ok"
+
+    def preflight(self, sp): return self._do("preflight", sp)
+    def stop_unit(self, sp): return self._do("stop_unit", sp)
+    def start_container(self, sp): return self._do("start_container", sp)
+    def disable_unit(self, sp, mask): return self._do("disable_unit" + ("+mask" if mask else ""), sp)
+    def unit_unloadable(self, sp):
+        self._do("unit_unloadable", sp)
+        return self.unloadable
+
+    def remove_container(self, sp): return self._do("remove_container", sp)
+    def start_unit(self, sp): return self._do("start_unit", sp)
+
+    def wait_healthy(self, sp, deadline_s, cancelled):
+        self._do("wait_healthy", sp)
+        return Verdict(True) if self.healthy else Verdict(False, "HTTP 503 body 'db down'; log: boom")
+
+    def wait_unit_healthy(self, sp, deadline_s):
+        self._do("wait_unit_healthy", sp)
+        return Verdict(True, "HTTP 200") if self.unit_healthy else Verdict(False, "connection refused")
+
+    def container_verdict(self, sp):
+        self._do("container_verdict", sp)
+        return Verdict(True) if self.healthy else Verdict(False, "container exited (137)")

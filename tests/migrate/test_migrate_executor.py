@@ -6,57 +6,21 @@ the order of journal writes and host actions, rollback and resume decisions.
 
 from __future__ import annotations
 
+import errno
 
 import pytest
 
 from revops.adapters.ledger import open_ledger
+from revops.commands import rollback
 from revops.errors import AdapterUnavailable, CheckFailed
 from revops.migrate import plan as P
 from revops.migrate import resume
-from revops.migrate.executor import DOWN, MIGRATED, NOT_STARTED, ROLLED_BACK, Executor, Verdict
+from revops.migrate.executor import DOWN, MIGRATED, NOT_STARTED, ROLLED_BACK, Executor
 from revops.migrate.journal import Journal
 from revops.model import Inventory, Unit
 
+from migrate_helpers import ScriptedHost
 
-
-class ScriptedHost:
-    """Records every call; `fail` maps a method name to the error it raises, `healthy` decides
-    the health verdicts."""
-
-    def __init__(self, ledger=None, fail=None, healthy=True, unit_healthy=True):
-        self.calls: list[tuple[str, str]] = []
-        self.ledger = ledger
-        self.fail = fail or {}
-        self.healthy = healthy
-        self.unit_healthy = unit_healthy
-        self.open_while_acting: list[str] = []
-
-    def _do(self, name, sp):
-        self.calls.append((name, sp.unit))
-        if self.ledger is not None:  # the journal must know about the step before it runs
-            self.open_while_acting += [s.step for s in self.ledger.open_steps(sp.unit)]
-        if name in self.fail:
-            raise self.fail[name]
-        return f"{name} ok"
-
-    def preflight(self, sp): return self._do("preflight", sp)
-    def stop_unit(self, sp): return self._do("stop_unit", sp)
-    def start_container(self, sp): return self._do("start_container", sp)
-    def disable_unit(self, sp, mask): return self._do("disable_unit" + ("+mask" if mask else ""), sp)
-    def remove_container(self, sp): return self._do("remove_container", sp)
-    def start_unit(self, sp): return self._do("start_unit", sp)
-
-    def wait_healthy(self, sp, deadline_s, cancelled):
-        self._do("wait_healthy", sp)
-        return Verdict(True) if self.healthy else Verdict(False, "HTTP 503 body 'db down'; log: boom")
-
-    def wait_unit_healthy(self, sp, deadline_s):
-        self._do("wait_unit_healthy", sp)
-        return Verdict(True, "HTTP 200") if self.unit_healthy else Verdict(False, "connection refused")
-
-    def container_verdict(self, sp):
-        self._do("container_verdict", sp)
-        return Verdict(True) if self.healthy else Verdict(False, "container exited (137)")
 
 
 def services(make_config) -> tuple[list[P.ServicePlan], Inventory, object]:
@@ -100,7 +64,8 @@ def test_unhealthy_container_is_rolled_back_and_the_run_stops(make_config, tmp_p
     assert [r.outcome for r in results] == [ROLLED_BACK, NOT_STARTED]
     assert "HTTP 503" in results[0].reason and "boom" in results[0].reason
     assert [c for c, _ in host.calls] == ["preflight", "stop_unit", "start_container", "wait_healthy",
-                                          "remove_container", "start_unit", "wait_unit_healthy"]
+                                          "unit_unloadable", "remove_container", "start_unit",
+                                          "wait_unit_healthy"]
     journal = [(s.step, s.state) for s in ledger.steps(run_id)]
     assert journal[-2:] == [("wait-healthy", "failed"), ("rollback", "done")]
     record = ledger.service_states()["revcore-gateway.service"]
@@ -225,3 +190,34 @@ def test_resume_leaves_a_preflight_only_crash_alone(make_config, tmp_path, ledge
     results = resume.converge(inv, cfg, ledger, Journal(ledger, run_id), host, [])
     assert [r.outcome for r in results] == ["unchanged"]
     assert host.calls == [] and ledger.open_steps() == []
+
+
+@pytest.mark.parametrize("method", ["stop_unit", "start_container"])
+def test_an_unforeseen_error_after_the_stop_restores_the_unit_then_goes_up(make_config, ledger, method):
+    plan, _, _ = services(make_config)
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    host = ScriptedHost(ledger, fail={method: OSError(errno.EACCES, "Permission denied")})
+    with pytest.raises(PermissionError, match="Permission denied"):
+        Executor(host, Journal(ledger, run_id), mask=False).run(plan)
+    assert [c for c, _ in host.calls][-4:] == ["unit_unloadable", "remove_container", "start_unit",
+                                               "wait_unit_healthy"]
+    record = ledger.service_states()["revcore-gateway.service"]
+    assert record.migration_state == ROLLED_BACK
+    assert "unexpected error: PermissionError" in record.reason
+    assert ledger.open_steps() == []
+
+
+def test_a_unit_systemd_cannot_start_keeps_its_container(make_config, ledger):
+    plan, _, _ = services(make_config)
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    gone = "revcore-gateway.service: systemd does not know it (LoadState not-found) and no unit file known"
+    host = ScriptedHost(ledger, healthy=False, unloadable=gone)
+    result = Executor(host, Journal(ledger, run_id), mask=False).run(plan)[0]
+    assert result.outcome == DOWN
+    assert f"rollback refused: {gone}; container revcore-gateway left running" in result.reason
+    assert not {"remove_container", "start_unit"} & {c for c, _ in host.calls}
+    assert [(s.step, s.state) for s in ledger.steps(run_id)][-1] == (P.ROLLBACK, "failed")
+    # The rollback verb refuses the same way and says so plainly.
+    verb = rollback._roll_back(host, Journal(ledger, run_id), plan[1], lambda _m: None)
+    assert verb.outcome == DOWN and verb.reason.startswith("rollback refused: ")
+    assert ("remove_container", "revpublish.service") not in host.calls

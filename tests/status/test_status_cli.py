@@ -16,8 +16,8 @@ def ops_repo(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("args, words", [
     (["--format", "xml"], "--format 'xml'"),
-    (["--watch", "1", "--json"], "--watch shows the table"),
-    (["--watch", "0"], "expected a positive number"),
+    (["--watch", "--json"], "--watch shows the table"),
+    (["--watch", "--interval", "0"], "expected a positive number"),
 ])
 def test_bad_flags_exit_2(ops_repo, capsys, args, words):
     with pytest.raises(SystemExit) as exit_info:

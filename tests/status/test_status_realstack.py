@@ -198,7 +198,7 @@ def test_no_ledger_is_created(stack, env, tmp_path):
 
 
 def test_watch_redraws_until_ctrl_c_then_exits_130(stack, env):
-    argv = [sys.executable, "-m", "revops", "status", "--watch", "0.5", "--config", str(stack.config)]
+    argv = [sys.executable, "-m", "revops", "status", "--watch", "--interval", "0.5", "--config", str(stack.config)]
     child = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:

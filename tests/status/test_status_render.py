@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import signal
 
 from rich.console import Console
 
@@ -62,7 +63,7 @@ def test_watch_redraws_until_ctrl_c_and_returns_130():
     def read():
         calls.append(1)
         if len(calls) == 3:
-            raise KeyboardInterrupt
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C mid-reading: this reading still completes
         return _report()
 
     for terminal in (True, False):
@@ -72,3 +73,4 @@ def test_watch_redraws_until_ctrl_c_and_returns_130():
         assert status_cmd.watch(read, 0.01, console) == 130
         assert len(calls) == 3
         assert "api.service" in buffer.getvalue()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

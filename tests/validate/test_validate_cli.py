@@ -36,10 +36,21 @@ def test_invalid_yaml_exits_one(capsys):
     assert run_main(["validate", str(CASES / "yaml-invalid.bad.yml")]) == errors.EXIT_FAILED
 
 
-def test_warning_only_exits_zero_unless_strict(capsys):
-    path = str(CASES / "ports-all-interfaces.bad.yml")
-    assert run_main(["validate", path]) == 0
-    assert run_main(["validate", "--strict", path]) == errors.EXIT_FAILED
+def test_warning_only_exits_zero_unless_strict(tmp_path, capsys):
+    # good.yml with one service's user removed: the root-user warning (image default user), nothing else
+    text = (CASES / "good.yml").read_text()
+    assert '    user: "10001:10001"\n' in text
+    path = tmp_path / "no-user.yml"
+    path.write_text(text.replace('    user: "10001:10001"\n', ""))
+    shutil.copy(CASES / "shared.env", tmp_path / "shared.env")
+    assert run_main(["validate", str(path)]) == 0
+    assert "[root-user]" in capsys.readouterr().out
+    assert run_main(["validate", "--strict", str(path)]) == errors.EXIT_FAILED
+
+
+def test_ports_on_all_interfaces_are_an_error(capsys):
+    assert run_main(["validate", str(CASES / "ports-all-interfaces.bad.yml")]) == errors.EXIT_FAILED
+    assert "[ports-all-interfaces]" in capsys.readouterr().out
 
 
 def test_missing_path_and_bad_format_are_usage_errors(capsys):

@@ -97,3 +97,9 @@ def test_values_of_odd_shapes_are_reported_not_crashed_on():
     keys = {f.key for f in found if f.rule == "compose-spec"}
     assert {"services.weird.image", "services.weird.ports", "services.listy"} <= keys
     assert all(f.severity in ("error", "warning", "note") and f.message for f in found)
+
+
+def test_ports_published_on_all_interfaces_are_errors():
+    found = [f for f in findings(CASES / "ports-all-interfaces.bad.yml") if f.rule == "ports-all-interfaces"]
+    assert [(f.service, f.severity) for f in found] == [("api", ERROR)]
+    assert rules.RULES["ports-all-interfaces"].severity == ERROR

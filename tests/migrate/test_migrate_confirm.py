@@ -1,0 +1,97 @@
+"""What happens before the operator says yes: a dry run creates no ledger file, and a run
+killed half-way is settled only after the plan that shows it is confirmed.
+
+The example host is real (written and scanned by revops); the host adapters are the recorder
+of migrate_helpers, so the tests see every call that would change the host.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from revops import config as config_mod
+from revops.adapters.ledger import open_ledger
+from revops.cli import app
+from revops.commands import migrate
+from revops.migrate import plan as P
+from revops.migrate.executor import MIGRATED
+
+from migrate_helpers import ScriptedHost
+
+RUNNER = CliRunner()
+GATEWAY = "revcore-gateway.service"
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("offline-host-confirm")
+    for args in (["example-host", str(root)], ["inventory", "scan", "--config", str(root / "revops.yaml")]):
+        result = RUNNER.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.fixture(autouse=True)
+def sqlite_ledger(monkeypatch):
+    monkeypatch.delenv("REVOPS_DATABASE_URL", raising=False)
+
+
+def test_a_dry_run_creates_no_ledger_file(host):
+    ledger_file = host / ".revops" / "ledger.sqlite"
+    assert not ledger_file.exists()
+    result = RUNNER.invoke(app, ["migrate", "--phase", "1", "--dry-run", "--json",
+                                 "--config", str(host / "revops.yaml")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["unsettled"] == [] and GATEWAY in [s["unit"] for s in data["plan"]["services"]]
+    rb = RUNNER.invoke(app, ["rollback", "--phase", "1", "--dry-run", "--config", str(host / "revops.yaml")])
+    assert rb.exit_code == 0, rb.output
+    assert not ledger_file.exists() and not ledger_file.parent.exists()
+
+
+def _killed_while_waiting(config) -> None:
+    """The journal of a run killed (kill -9) while the gateway's container was starting."""
+    ledger = open_ledger(config.database_url)
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    ledger.set_service_state(GATEWAY, P.MIGRATING, run_id)
+    for name in (P.PREFLIGHT, P.STOP_UNIT, P.START_CONTAINER):
+        ledger.step_finished(ledger.step_started(run_id, GATEWAY, name, ""), "done")
+    ledger.step_started(run_id, GATEWAY, P.WAIT_HEALTHY, "")
+    ledger.close()
+
+
+def test_settling_a_killed_run_waits_for_the_confirmation(host, tmp_path):
+    config = replace(config_mod.load(host / "revops.yaml"), ledger=str(tmp_path / "ledger.sqlite"))
+    _killed_while_waiting(config)
+    recorder = ScriptedHost()
+    shown = []
+
+    def decline(plan):
+        out = io.StringIO()
+        migrate.render_plan(plan, Console(file=out, width=200))
+        shown.append(out.getvalue())
+        return False
+
+    refused = migrate.run(config, 1, confirm=decline, say=lambda _m: None, host_factory=lambda c, f: recorder)
+    assert refused.refused == "not confirmed" and refused.resumed == [] and refused.unsettled == [GATEWAY]
+    assert f"{GATEWAY}: left half-way by an earlier run; settled first" in shown[0]
+    assert recorder.calls == []
+    dry = migrate.run(config, 1, dry_run=True, host_factory=lambda c, f: recorder)
+    assert dry.unsettled == [GATEWAY] and recorder.calls == []
+
+    done = migrate.run(config, 1, yes=True, say=lambda _m: None, host_factory=lambda c, f: recorder)
+    assert [(r.unit, r.outcome) for r in done.resumed] == [(GATEWAY, MIGRATED)]
+    assert recorder.calls[:2] == [("container_verdict", GATEWAY), ("disable_unit", GATEWAY)]
+    assert ("preflight", GATEWAY) not in recorder.calls  # settled as migrated: not cut over again
+    assert GATEWAY not in done.plan.units and done.services
+    assert all(r.outcome == MIGRATED for r in done.services) and done.exit_code == 0
+    ledger = open_ledger(config.database_url)
+    assert ledger.open_steps() == []
+    ledger.close()
