@@ -5,7 +5,6 @@ compose/ beside an empty stand-in at the path the compose files name (as example
 does in CI).
 """
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,16 +24,15 @@ def test_repo_compose_matches_its_inputs():
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr
 
 
-def test_repo_compose_passes_validation(tmp_path):
-    shutil.copytree(REPO / "compose", tmp_path / "compose")
-    env_files = {e for path in (tmp_path / "compose").glob("*.yml")
+def test_repo_compose_passes_validation():
+    """What CI runs on the ops repo, in the repo itself. The env file the services name is the
+    host's; the repo holds only a stand-in with no values, so nothing secret is committed."""
+    env_files = {e for path in (REPO / "compose").glob("*.yml")
                  for svc in yaml.safe_load(path.read_text())["services"].values() for e in svc.get("env_file", [])}
     assert env_files == {"../opt/shared-api-engine/.env"}
-    stand_in = tmp_path / "opt/shared-api-engine/.env"
-    stand_in.parent.mkdir(parents=True)
-    stand_in.write_text("")
-    shutil.copy(REPO / "revops.yaml", tmp_path / "revops.yaml")
-    done = revops("validate", "compose", "--format", "json", cwd=tmp_path)
+    stand_in = (REPO / "opt/shared-api-engine/.env").read_text()
+    assert all(line.startswith("#") for line in stand_in.splitlines() if line.strip()), "the stand-in holds values"
+    done = revops("validate", "compose", "--format", "json")
     result = yaml.safe_load(done.stdout)
     assert done.returncode == 0 and result["errors"] == 0, [f for f in result["findings"] if f["severity"] == "error"]
     assert {"compose-spec", "rules"} <= {c["name"] for c in result["checks"] if c["status"] == "ran"}
