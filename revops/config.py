@@ -35,6 +35,8 @@ CONFIG_NAME = "revops.yaml"
 DEFAULT_UNIT_DIRS = ("etc/systemd/system", "run/systemd/system", "usr/local/lib/systemd/system",
                      "lib/systemd/system", "usr/lib/systemd/system")
 _DURATION = re.compile(r"^(\d+(\.\d+)?(ms|s|m|h))+$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _MEMORY = re.compile(r"^\d+(\.\d+)?[bkmgBKMG]?$")
 
 
@@ -115,6 +117,11 @@ class Config:
         if url:
             return url
         return f"sqlite:///{(self.base_dir / self.ledger).resolve()}"
+
+
+def duration_seconds(duration: str) -> float:
+    """'1m30s' -> 90.0, for a duration this loader has already checked."""
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(duration))
 
 
 def find(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:

@@ -9,7 +9,7 @@ import posixpath
 import re
 from pathlib import PurePosixPath
 
-from revops.config import Config, Suite
+from revops.config import Config, Suite, duration_seconds
 from revops.generate.spec import DEFAULT_RUN_USER, VENV_IN_IMAGE, Healthcheck, Plan, ServiceSpec, Skipped, SuiteSpec
 from revops.model import Inventory, Unit
 from revops.validate.rules import is_secret_key  # the same test validate applies
@@ -154,7 +154,7 @@ def healthcheck(port: int | None, config: Config) -> Healthcheck:
         # No curl in the base image: the venv's python fetches the URL; urlopen raises on >= 400.
         # Any 2xx is healthy, as revops' own probe (adapters/http.py) judges it.
         script = ("import sys, urllib.request; "
-                  f"sys.exit(0 if 200 <= urllib.request.urlopen(sys.argv[1], timeout={_seconds(h.timeout)}).status < 300 else 1)")
+                  f"sys.exit(0 if 200 <= urllib.request.urlopen(sys.argv[1], timeout={max(1, int(duration_seconds(h.timeout)))}).status < 300 else 1)")
         test = ("CMD", f"{VENV_IN_IMAGE}/bin/python", "-c", script, f"http://127.0.0.1:{port}{h.path}")
         kind = "http"
     else:
@@ -163,13 +163,6 @@ def healthcheck(port: int | None, config: Config) -> Healthcheck:
         test = ("CMD", f"{VENV_IN_IMAGE}/bin/python", "-c", script)
         kind = "process"
     return Healthcheck(test, h.interval, h.timeout, h.retries, h.start_period, kind)
-
-
-def _seconds(duration: str) -> int:
-    total = 0.0
-    for number, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", duration):
-        total += float(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
-    return max(1, int(total))
 
 
 def env_file_path(path: str, config: Config, compose_dir: str) -> str:

@@ -7,11 +7,10 @@ exactly this, and the executor runs exactly this.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from revops.config import Config, Health
+from revops.config import Config, Health, duration_seconds
 from revops.errors import CheckFailed, UsageError
 from revops.model import Inventory, Unit
 
@@ -29,8 +28,6 @@ MIGRATED = "migrated"
 ROLLED_BACK = "rolled-back"
 SYSTEMD = "systemd"
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 @dataclass(frozen=True)
@@ -102,16 +99,11 @@ class EarlierHealth:
     reason: str | None  # why not healthy (status code, connection refused, ...)
 
 
-def seconds(duration: str) -> float:
-    """'1m30s' -> 90.0 (the config loader already checked the syntax)."""
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(duration))
-
-
 def cutover_deadline(health: Health) -> float:
     """Docker marks a container unhealthy after start_period + retries failed intervals;
     wait that long plus one interval and the check's own timeout, then give up."""
-    interval = seconds(health.interval)
-    return seconds(health.start_period) + interval * (health.retries + 1) + seconds(health.timeout)
+    interval = duration_seconds(health.interval)
+    return duration_seconds(health.start_period) + interval * (health.retries + 1) + duration_seconds(health.timeout)
 
 
 def unit_name(name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from revops.config import duration_seconds
 from revops.errors import CheckFailed, UsageError
 from revops.migrate import plan as P
 from revops.model import Inventory, Unit
@@ -40,7 +41,7 @@ def test_deadline_covers_dockers_own_unhealthy_verdict(make_config, tmp_path):
     plan = P.build(inventory(), make_config(), 1)
     # start_period 4s + 4 intervals of 2s + timeout 1s
     assert plan.services[0].deadline_s == 13.0
-    assert P.seconds("1m30s") == 90.0 and P.seconds("250ms") == 0.25
+    assert duration_seconds("1m30s") == 90.0 and duration_seconds("250ms") == 0.25
 
 
 def test_deprecated_templates_and_foreign_units_are_never_planned(make_config, tmp_path):
