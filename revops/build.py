@@ -66,7 +66,7 @@ def plan(config: Config, options: Options) -> tuple[list[SuiteSpec], BuildResult
     if not check.ok:
         raise CheckFailed(f"{check.compose_dir} is not what the inputs give",
                           hint="run `revops generate` first, so the images match the compose files")
-    inventory = model.load(config.out("inventory"))
+    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
     rendered, _ = build_files(inventory, config, read_locks(config))
     known = {s.name for s in rendered.suites}
     unknown = [s for s in options.suites if s not in known]

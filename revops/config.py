@@ -99,6 +99,11 @@ class Config:
         """The ops repo: the directory holding revops.yaml; outputs are written under it."""
         return self.path.parent
 
+    @property
+    def cache_dir(self) -> Path:
+        """Derived data revops may drop at any time (parsed copies of the inventory)."""
+        return self.base_dir / ".revops" / "cache"
+
     def out(self, name: str) -> Path:
         return self.base_dir / getattr(self, f"{name}_dir")
 

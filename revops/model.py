@@ -7,6 +7,8 @@ The JSON contract of design.md is the `to_dict()` of these classes; extend, neve
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -140,10 +142,12 @@ UNITS_FILE = "units.yaml"
 VENVS_FILE = "venvs.yaml"
 
 
-def load(inventory_dir: Path) -> Inventory:
-    """Read inventory/units.yaml and venvs.yaml; a clear error when missing or malformed."""
-    units_doc = _read(inventory_dir / UNITS_FILE)
-    venvs_doc = _read(inventory_dir / VENVS_FILE)
+def load(inventory_dir: Path, *, with_venvs: bool = True, cache_dir: Path | None = None) -> Inventory:
+    """Read inventory/units.yaml (and venvs.yaml unless with_venvs is False); a clear error
+    when missing or malformed. With cache_dir, a JSON copy that store_cache() left there for
+    the very same bytes is read instead of the YAML."""
+    units_doc = _read(inventory_dir / UNITS_FILE, cache_dir)
+    venvs_doc = _read(inventory_dir / VENVS_FILE, cache_dir) if with_venvs else {}
     try:
         units = [Unit.from_dict(u) for u in units_doc.get("units") or []]
         venvs = [Venv.from_dict(v) for v in venvs_doc.get("venvs") or []]
@@ -152,12 +156,63 @@ def load(inventory_dir: Path) -> Inventory:
     return Inventory(root=units_doc.get("root", "/"), scanned_at=units_doc.get("scanned_at"), units=units, venvs=venvs)
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path, cache_dir: Path | None = None) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(str(path), None, "missing; run `revops inventory scan` first")
+    raw = path.read_bytes()
+    if cache_dir is not None:
+        cached = _read_cache(_cache_file(cache_dir, path, raw))
+        if cached is not None:
+            return cached
+    return _parse_yaml(path, raw)
+
+
+def store_cache(path: Path, cache_dir: Path) -> None:
+    """Keep a JSON copy of the inventory file `path` for load(cache_dir=...). Only the verb
+    that writes the inventory calls this: every other verb reads, and a dry run writes nothing."""
+    raw = path.read_bytes()
+    cache = _cache_file(cache_dir, path, raw)
+    if not cache.is_file():
+        _write_cache(cache, _parse_yaml(path, raw))
+
+
+# Parsing units.yaml takes about 35 ms even with libyaml (the constructor is Python); its JSON
+# copy about 1 ms. The copy is named by the YAML's sha256, so an edited inventory is never
+# read from a stale copy: a hand-edited file is parsed as YAML until the next scan.
+# The cache is derived data: unreadable or unwritable, it is skipped.
+def _cache_file(cache_dir: Path, path: Path, raw: bytes) -> Path:
+    return cache_dir / f"{path.stem}.{hashlib.sha256(raw).hexdigest()}.json"
+
+
+def _read_cache(cache: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(cache.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_cache(cache: Path, data: dict[str, Any]) -> None:
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        for stale in cache.parent.glob(cache.name.split(".")[0] + ".*.json"):
+            stale.unlink()  # copies of earlier versions of the same file, derived data only
+        text = json.dumps(data)
+        if json.loads(text) != data:
+            return  # YAML had what JSON would change (an int key, say): no copy
+        tmp = cache.with_name(cache.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(cache)
+    except (OSError, TypeError, ValueError):
+        return  # a read-only ops repo, or a value JSON cannot hold: parse the YAML next time
+
+
+def _parse_yaml(path: Path, raw: bytes) -> dict[str, Any]:
     try:
         # libyaml's safe loader when present: the inventory is large, pure-Python YAML is slow.
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), None, f"not UTF-8: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(str(path), None, f"not valid YAML: {exc}", mark.line + 1 if mark else None) from None

@@ -8,24 +8,58 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING
 
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# Rich costs about 30 ms to import; `status --json` (run by cron and by on-call's scripts)
+# prints no Rich at all, so the two consoles are made on first use (PEP 562).
+_CONSOLES = {"stdout": {"soft_wrap": True}, "stderr": {"stderr": True, "soft_wrap": True}}
+
+
+def _console(name: str) -> "Console":
+    made = globals().get(name)
+    if made is None:
+        from rich.console import Console
+
+        made = globals()[name] = Console(**_CONSOLES[name])
+    return made
+
+
+def __getattr__(name: str) -> Any:
+    """`output.stdout` and `output.stderr`, made on first use."""
+    if name not in _CONSOLES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _console(name)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+@functools.lru_cache(maxsize=None)
+def _field_names(cls: type) -> tuple[str, ...]:
+    # dataclasses.fields() rebuilds its tuple on every call: a status report has ~2,000
+    # dataclass instances of a dozen classes.
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def to_jsonable(value: Any) -> Any:
     """Dataclasses, paths, datetimes and sets become plain JSON values."""
+    if isinstance(value, (str, int, float, type(None))):
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: to_jsonable(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -49,27 +83,31 @@ def emit(result: Any, *, as_json: bool, render: Callable[[Any, Console], None]) 
         sys.stdout.write(dumps(result) + "\n")
         sys.stdout.flush()
     else:
-        render(result, stdout)
+        render(result, _console("stdout"))
 
 
 def error(message: str, hint: str | None = None) -> None:
     # Messages carry paths and pins such as "foo[bar]==1": never read them as Rich markup.
-    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
+    err = _console("stderr")
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
     if hint:
-        stderr.print(f"[dim]hint:[/] {escape(hint)}", highlight=False)
+        err.print(f"[dim]hint:[/] {escape(hint)}", highlight=False)
 
 
 def warn(message: str) -> None:
-    stderr.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
+    _console("stderr").print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 def info(message: str) -> None:
-    stderr.print(message, highlight=False, markup=False)
+    _console("stderr").print(message, highlight=False, markup=False)
 
 
 @contextmanager
 def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr; yields `advance(n)`. Silent when stderr is not a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    stderr = _console("stderr")
     bar = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

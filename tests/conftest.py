@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -138,3 +140,16 @@ def _no_real_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     for key in [k for k in os.environ if k.startswith("PIP_")]:
         monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def fresh_python():
+    """Run a script in a new interpreter (what it imports is then its own); asserts exit 0
+    and returns its stdout lines."""
+
+    def run(script: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    return run

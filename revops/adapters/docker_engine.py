@@ -338,7 +338,9 @@ class EngineReader:
     """
 
     def __init__(self, socket_path: str | None, base_url: str, *, timeout: float) -> None:
-        import httpx
+        from revops.adapters import httpx_loader
+
+        httpx = httpx_loader.load()
 
         # Plain HTTP only (a unix socket or http://, redirects not followed), so TLS is never
         # used: verify=False spares building a context from the CA bundle (~25 ms) for nothing.
@@ -370,7 +372,9 @@ class EngineReader:
 
     def _get(self, what: str, path: str, params: Mapping[str, str] | None = None,
              *, missing_ok: bool = False) -> Any:
-        import httpx
+        from revops.adapters import httpx_loader
+
+        httpx = httpx_loader.load()
 
         try:
             response = self._client.get(path, params=params)

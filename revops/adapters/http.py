@@ -15,7 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import httpx
+from revops.adapters import httpx_loader
+
+httpx = httpx_loader.load()
 
 HEALTHY = "healthy"
 UNHEALTHY = "unhealthy"

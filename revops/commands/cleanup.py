@@ -74,7 +74,7 @@ def run(config: Config, *, apply: bool = False, undo: str | None = None,
     try:
         if undo is not None:
             return _undo(config, ledger, Q.check_run_name(undo))
-        inventory = model.load(config.out("inventory"))
+        inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
         manager, manager_error = _systemd(config)
         plan = make_plan(config, inventory, ledger, manager, manager_error)
         if not apply:

@@ -75,7 +75,7 @@ def existing_generated(compose_dir: Path) -> dict[str, str]:
 
 
 def run(config: Config, *, check: bool = False) -> GenerateResult:
-    inventory = model.load(config.out("inventory"))
+    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
     plan, files = build_files(inventory, config, read_locks(config))
     compose_dir = config.out("compose")
     on_disk = existing_generated(compose_dir)

@@ -155,7 +155,7 @@ def paths(lock_dir: Path, suite: str) -> tuple[Path, Path]:
 
 
 def plan(config: Config, suites: list[Suite]) -> list[SuitePlan]:
-    inventory = model.load(config.out("inventory"))
+    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
     members: dict[str, list[model.Unit]] = {s.name: [] for s in suites}
     deprecated: dict[str, list[str]] = {s.name: [] for s in suites}
     for unit in inventory.units:

@@ -48,7 +48,7 @@ def run(config: Config, phase: int | None = None, services: list[str] | None = N
         host_factory: Callable[[Config, list[str]], Any] = wiring.live_host) -> MigrateResult:
     """`host_factory(config, compose_files)` opens the host (wiring.live_host: systemd, the
     engine, compose and the preflight checks of the ops repo)."""
-    inventory = model.load(config.out("inventory"))
+    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
     services = list(services or [])
     if phase is None:
         phase = P.phase_of_services(inventory, config, services)

@@ -32,7 +32,7 @@ class QuickWinsResult:
 def run(config: Config, *, dry_run: bool = False, yes: bool = False,
         confirm: Callable[[list[Q.Action]], bool] | None = None,
         say: Callable[[str], None] = output.info) -> QuickWinsResult:
-    inventory = model.load(config.out("inventory"))
+    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
     actions, missing = Q.plan(inventory, config)
     result = QuickWinsResult(dry_run, actions, missing)
     if dry_run or not actions:

@@ -64,7 +64,7 @@ def run(config: Config, names: list[str], phase: int | None, *, dry_run: bool = 
         confirm: Callable[[list[P.ServicePlan]], bool] | None = None,
         say: Callable[[str], None] = output.info,
         host_factory: Callable[[Config, list[str]], Any] = wiring.live_host) -> RollbackResult:
-    inventory = model.load(config.out("inventory"))
+    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
     files = wiring.compose_files(config)
     if dry_run and wiring.ledger_file_missing(config.database_url) is not None:
         # No ledger yet (nothing was ever migrated); opening it would create the file.

@@ -8,28 +8,25 @@ refreshing view until Ctrl-C.
 
 from __future__ import annotations
 
-import signal
-import threading
-from typing import Callable
-
-from rich.console import Console, Group
-from rich.table import Table
-from rich.text import Text
+import sys
+from typing import TYPE_CHECKING, Any
 
 from revops import model
 from revops.config import Config
-from revops.errors import EXIT_INTERRUPTED, UsageError
+from revops.errors import UsageError
 from revops.status import assemble, gather, prometheus as prom
 from revops.status.assemble import Scope
-from revops.status.figures import UNAVAILABLE, ServiceStatus, StatusReport
-from revops.status.summary import summary_line
+from revops.status.figures import StatusReport
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 FORMATS = ("text", "json", "prometheus")
 
 
 def run(config: Config, scope: Scope = Scope()) -> StatusReport:
     inventory_dir = config.out("inventory")
-    inventory = model.load(inventory_dir)
+    inventory = model.load(inventory_dir, with_venvs=False, cache_dir=config.cache_dir)
     units = [u for u in assemble.services_of(inventory) if scope.includes(u)]
     if not units:
         raise UsageError(f"no service in {inventory_dir} matches {_describe(scope)}")
@@ -49,171 +46,16 @@ def prometheus(report: StatusReport) -> str:
     return prom.render(report)
 
 
-# ---------------------------------------------------------------------------------------
-# Rendering for people
+def render(report: StatusReport, console: "Console") -> None:
+    from revops.status import render as table_view
 
-_VERDICT_STYLE = {"healthy": "green", "degraded": "yellow", "down": "bold red", "unknown": "magenta"}
-
-
-def _cell(value: object, provenance: str) -> Text:
-    if provenance == UNAVAILABLE:
-        return Text("n/a", style="dim italic")
-    return Text("-" if value is None else str(value))
+    table_view.render(report, console)
 
 
-def _verdict_cell(svc: ServiceStatus) -> Text:
-    if svc.retired:
-        return Text(f"{svc.verdict} (retired)", style="dim")
-    return Text(svc.verdict, style=_VERDICT_STYLE.get(svc.verdict, ""))
+def watch(read: Any, interval: float, console: "Console") -> int:
+    from revops.status import render as table_view
 
-
-def _systemd_cell(svc: ServiceStatus) -> Text:
-    s = svc.systemd
-    if s.provenance == UNAVAILABLE:
-        return Text("n/a", style="dim italic")
-    text = f"{s.active_state}/{s.sub_state}"
-    if s.runtime == "idle":
-        text = "idle (last run ok)"
-    if s.n_restarts:
-        text += f" ↻{s.n_restarts}"
-    if s.unit_file_state:
-        text += f" {s.unit_file_state}"
-    return Text(text, style="red" if s.active_state == "failed" else "")
-
-
-def _container_cell(svc: ServiceStatus) -> Text:
-    c = svc.container
-    if c.provenance == UNAVAILABLE:
-        return Text("n/a", style="dim italic")
-    if not c.present:
-        return Text("-", style="dim")
-    text = c.state or "?"
-    if c.health and c.health != "none":
-        text += f" ({c.health})"
-    if c.restart_count:
-        text += f" ↻{c.restart_count}"
-    return Text(text)
-
-
-def _health_cell(svc: ServiceStatus) -> Text:
-    h = svc.health
-    if h.url is None:
-        return Text("-", style="dim")
-    if h.provenance == UNAVAILABLE:
-        return Text(f"n/a ({h.reason})", style="dim italic")
-    if h.state == "healthy":
-        return Text(f"{h.status_code} {h.latency_ms:.0f}ms", style="green")
-    return Text(h.reason or h.state, style="red")
-
-
-def table(report: StatusReport) -> Table:
-    t = Table(show_edge=False, pad_edge=False, expand=False)
-    t.add_column("service", no_wrap=True)  # on-call greps and copies names: never cut them
-    for column in ("ph", "suite", "verdict", "where", "systemd", "container", "/health",
-                   "migration", "flags"):
-        t.add_column(column, overflow="fold")
-    for svc in report.services:
-        t.add_row(
-            svc.name, "" if svc.phase is None else str(svc.phase), svc.suite or "",
-            _verdict_cell(svc), svc.placement,
-            _systemd_cell(svc), _container_cell(svc), _health_cell(svc),
-            _cell(svc.migration.state, svc.migration.provenance),
-            Text(", ".join(svc.flags), style="yellow"),
-        )
-    return t
-
-
-def _sources_lines(report: StatusReport) -> list[Text]:
-    lines = []
-    for s in report.sources:
-        when = f" at {s.checked_at}" if s.checked_at else ""
-        if s.provenance == UNAVAILABLE:
-            lines.append(Text(f"{s.name}: UNAVAILABLE: {s.reason}", style="bold red"))
-        else:
-            lines.append(Text(f"{s.name}: {s.provenance}{when} ({s.detail})", style="dim"))
-    return lines
-
-
-def _summary_text(report: StatusReport) -> Text:
-    sm = report.summary
-    head = Text("OK" if sm.ok else "NOT OK", style="bold green" if sm.ok else "bold red")
-    head.append(f"  {sm.healthy} healthy, {sm.degraded} degraded, {sm.down} down, "
-                f"{sm.unknown} unknown of {sm.total - sm.retired}", style="bold")
-    if sm.retired:
-        head.append(f" (+{sm.retired} retired: deprecated or masked)")
-    head.append(f"  ·  {summary_line(sm)}")
-    for label, names in (("under both systemd and Docker", sm.runs_under_both),
-                         ("under neither", sm.runs_under_neither)):
-        if names:
-            head.append(f"\n{label}: {', '.join(names)}", style="yellow")
-    return head
-
-
-def view(report: StatusReport) -> Group:
-    return Group(table(report), Text(""), *_sources_lines(report), _summary_text(report))
-
-
-# Piped output has no terminal width to fit: give rows room instead of folding every cell.
-PIPED_WIDTH = 220
-
-
-def render(report: StatusReport, console: Console) -> None:
-    if not console.is_terminal:
-        console = Console(file=console.file, width=PIPED_WIDTH, no_color=console.no_color)
-    console.print(view(report))
-
-
-# ---------------------------------------------------------------------------------------
-# --watch
-
-
-def watch(read: Callable[[], StatusReport], interval: float, console: Console) -> int:
-    """Redraw every `interval` seconds until Ctrl-C, then return 130 (interrupted).
-
-    On a terminal the view is redrawn in place (Rich Live); piped, each reading is printed
-    after the last, so a log of the watch keeps every reading.
-
-    Ctrl-C only sets a flag: a KeyboardInterrupt raised in the middle of a reading would land
-    in whichever wait the main thread is in (a worker pool's join, a D-Bus reply) and could
-    leave it waiting on threads that never see it. The reading in flight finishes (each
-    source has its own timeout), then the watch ends.
-    """
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        if console.is_terminal:
-            _watch_live(read, interval, console, stop)
-        else:
-            _watch_piped(read, interval, console, stop)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    return EXIT_INTERRUPTED
-
-
-def _stamp(report: StatusReport, interval: float) -> Text:
-    return Text(f"revops status · {report.generated_at} · every {interval:g}s · Ctrl-C to quit",
-                style="dim")
-
-
-def _watch_live(read: Callable[[], StatusReport], interval: float, console: Console,
-                stop: threading.Event) -> None:
-    from rich.live import Live
-
-    with Live(console=console, auto_refresh=False, screen=False) as live:
-        while not stop.is_set():
-            report = read()
-            live.update(Group(_stamp(report, interval), view(report)), refresh=True)
-            stop.wait(interval)
-
-
-def _watch_piped(read: Callable[[], StatusReport], interval: float, console: Console,
-                 stop: threading.Event) -> None:
-    while not stop.is_set():
-        report = read()
-        console.print(_stamp(report, interval))
-        render(report, console)
-        console.file.flush()
-        stop.wait(interval)
+    return table_view.watch(read, interval, console)
 
 
 # ---------------------------------------------------------------------------------------
@@ -236,7 +78,7 @@ def main(config: Config, phases: list[int], suites: list[str], services: list[st
         return watch(lambda: run(config, scope), watch_seconds, output.stdout)
     report = run(config, scope)
     if fmt == "prometheus":
-        output.stdout.file.write(prometheus(report))
+        sys.stdout.write(prometheus(report))
     else:
         output.emit(report, as_json=fmt == "json", render=render)
     return report.summary.exit_code

@@ -61,7 +61,7 @@ def wait_port_free(address: str, port: int, timeout: float) -> float:
             raise CheckFailed(f"port {address}:{port} still in use {timeout:g}s after the unit stopped",
                               hint="another process holds it; find it with `ss -ltnp`")
         time.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
+        delay = min(delay * 1.5, 0.025)  # inside the downtime: see systemd.backoff_delays
     return time.monotonic() - started
 
 

@@ -200,3 +200,22 @@ def test_tls_is_set_up_only_when_some_url_is_https():
     assert http._needs_tls(["http://127.0.0.1:8004/health", None]) is False
     assert http._needs_tls(["http://127.0.0.1:8004/health", "HTTPS://127.0.0.1:8443/health"]) is True
     assert http._needs_tls([]) is False
+
+
+def test_httpx_comes_without_its_command_line(fresh_python):
+    """revops imports httpx without httpx._main (click, rich, pygments: ~40 ms per status)."""
+    script = (
+        "import sys\n"
+        "from revops.adapters import http\n"
+        "loaded = [m for m in ('click', 'pygments', 'rich') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+        "assert http.httpx.Client and http.httpx.AsyncClient\n"
+        "try:\n"
+        "    http.httpx.main()\n"
+        "except RuntimeError as exc:\n"
+        "    assert 'command line' in str(exc)\n"
+        "else:\n"
+        "    raise AssertionError('the stand-in CLI ran')\n"
+        "print('ok')\n"
+    )
+    assert fresh_python(script) == ["ok"]

@@ -43,9 +43,14 @@ def sqlite_ledger(monkeypatch):
     monkeypatch.delenv("REVOPS_DATABASE_URL", raising=False)
 
 
+def _tree(root):
+    return {str(p.relative_to(root)): p.lstat().st_mtime_ns for p in sorted(root.rglob("*"))}
+
+
 def test_a_dry_run_creates_no_ledger_file(host):
     ledger_file = host / ".revops" / "ledger.sqlite"
     assert not ledger_file.exists()
+    before = _tree(host)
     result = RUNNER.invoke(app, ["migrate", "--phase", "1", "--dry-run", "--json",
                                  "--config", str(host / "revops.yaml")])
     assert result.exit_code == 0, result.output
@@ -53,7 +58,8 @@ def test_a_dry_run_creates_no_ledger_file(host):
     assert data["unsettled"] == [] and GATEWAY in [s["unit"] for s in data["plan"]["services"]]
     rb = RUNNER.invoke(app, ["rollback", "--phase", "1", "--dry-run", "--config", str(host / "revops.yaml")])
     assert rb.exit_code == 0, rb.output
-    assert not ledger_file.exists() and not ledger_file.parent.exists()
+    assert not ledger_file.exists()
+    assert _tree(host) == before  # nothing written, not even a cache
 
 
 def _killed_while_waiting(config) -> None:

@@ -31,3 +31,18 @@ def test_missing_inventory_is_a_config_error(ops_repo, capsys):
         cli.main(["status", "--json"])
     assert exit_info.value.code == 2
     assert "units.yaml" in capsys.readouterr().err
+
+
+def test_json_output_never_imports_rich(fresh_python):
+    """`status --json` and `--format prometheus` are for scripts and cron: no Rich (~30 ms)."""
+    script = (
+        "import sys\n"
+        "import revops.cli\n"
+        "from revops import output\n"
+        "from revops.commands import status\n"
+        "output.emit({'services': []}, as_json=True, render=status.render)\n"
+        "assert 'rich' not in sys.modules, sorted(m for m in sys.modules if m.startswith('rich'))\n"
+        "output.emit({'services': []}, as_json=False, render=lambda r, c: c.print('table'))\n"
+        "assert 'rich' in sys.modules\n"
+    )
+    assert fresh_python(script) == ['{', '  "services": []', '}', 'table']
