@@ -108,9 +108,18 @@ class Config:
         return self.base_dir / getattr(self, f"{name}_dir")
 
     def suite_of(self, unit_name: str) -> Suite | None:
-        for suite in self.suites:
-            if suite.matches(unit_name):
-                return suite
+        """The suite a unit belongs to: the first whose patterns match its name, or, for an
+        instance (worker@1.service), its template's name (worker@.service). The one answer
+        every verb uses, from revops.yaml as it is now."""
+        from revops.unitfile import names
+
+        candidates = [unit_name]
+        if names.is_instance(unit_name):
+            candidates.append(names.template_of(unit_name))
+        for name in candidates:
+            for suite in self.suites:
+                if suite.matches(name):
+                    return suite
         return None
 
     def is_deprecated(self, unit_name: str) -> bool:

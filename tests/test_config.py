@@ -96,3 +96,16 @@ def test_database_url_defaults_to_sqlite_beside_the_config(tmp_path, monkeypatch
     assert cfg.database_url == f"sqlite:///{tmp_path.resolve()}/.revops/ledger.sqlite"
     monkeypatch.setenv("REVOPS_DATABASE_URL", "postgresql://ops@127.0.0.1/revops")
     assert cfg.database_url == "postgresql://ops@127.0.0.1/revops"
+
+
+def test_an_instance_belongs_to_the_suite_of_its_template(tmp_path):
+    cfg = config.load(write(tmp_path, """
+suites:
+  workers: {phase: 2, units: ["revflow-worker@.service", "revflow-worker@7.service"]}
+  core: {phase: 1, units: ["revcore-*.service"]}
+"""))
+    assert cfg.suite_of("revflow-worker@1.service").name == "workers"
+    assert cfg.suite_of("revflow-worker@7.service").name == "workers"
+    assert cfg.suite_of("revflow-worker@.service").name == "workers"
+    assert cfg.suite_of("revcore-gateway.service").name == "core"
+    assert cfg.suite_of("revflow-other@1.service") is None

@@ -109,7 +109,7 @@ def _root_as_written(root: Path, cfg: config_mod.Config) -> str:
 
 def to_unit(r: ReadUnit, cfg: config_mod.Config, fs: RootFS) -> Unit:
     src, c = r.source, r.config
-    suite = cfg.suite_of(src.name) or (cfg.suite_of(_template(src.name)) if "@" in src.name else None)
+    suite = cfg.suite_of(src.name)
     unit = Unit(
         name=src.name,
         path=src.fragment.lstrip("/") if src.fragment else (src.entry_path or "").lstrip("/") or None,
@@ -132,11 +132,6 @@ def to_unit(r: ReadUnit, cfg: config_mod.Config, fs: RootFS) -> Unit:
         unit.port = port_of(commands, c.environment)
         unit.venv = next((v for v in (venvs.venv_of_command(cmd, fs) for cmd in commands) if v), None)
     return unit
-
-
-def _template(name: str) -> str:
-    stem, _, suffix = name.rpartition(".")
-    return stem[: stem.find("@") + 1] + "." + suffix
 
 
 def _problem_key(p: Problem) -> tuple:

@@ -159,7 +159,7 @@ def plan(config: Config, suites: list[Suite]) -> list[SuitePlan]:
     members: dict[str, list[model.Unit]] = {s.name: [] for s in suites}
     deprecated: dict[str, list[str]] = {s.name: [] for s in suites}
     for unit in inventory.units:
-        suite = unit.suite or getattr(config.suite_of(unit.name), "name", None)
+        suite = getattr(config.suite_of(unit.name), "name", None)
         if suite not in members:
             continue
         if unit.deprecated or config.is_deprecated(unit.name):

@@ -33,7 +33,7 @@ def skip_reason(unit: Unit, config: Config, locked: set[str]) -> str | None:
         return "template unit: only its instances can be migrated"
     if unit.masked:
         return "masked: systemd will not run it, so neither will compose"
-    suite = unit.suite or (config.suite_of(unit.name).name if config.suite_of(unit.name) else None)
+    suite = getattr(config.suite_of(unit.name), "name", None)
     if suite is None:
         return "in no suite: add it to a suite in revops.yaml to migrate it"
     fatal = [p for p in unit.problems if getattr(p, "fatal", False)]
@@ -216,16 +216,13 @@ def plan(inventory: Inventory, config: Config, lock_digests: dict[str, str]) -> 
     """Every unit either becomes a service of its suite or is skipped with a reason."""
     result = Plan()
     chosen: list[tuple[Unit, Suite]] = []
-    suites = {s.name: s for s in config.suites}
     for unit in sorted(inventory.units, key=lambda u: u.name):
         reason = skip_reason(unit, config, set(lock_digests))
         if reason:
             result.skipped.append(Skipped(unit.name, reason))
             continue
-        suite = suites.get(unit.suite or "") or config.suite_of(unit.name)
-        if suite is None:
-            result.skipped.append(Skipped(unit.name, f"suite {unit.suite!r} is not in revops.yaml"))
-            continue
+        suite = config.suite_of(unit.name)
+        assert suite is not None  # skip_reason() skipped the units of no suite
         chosen.append((unit, suite))
     result.skipped.extend(_name_clashes(chosen))
     clashing = {s.unit for s in result.skipped}

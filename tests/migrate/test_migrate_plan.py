@@ -127,3 +127,19 @@ def test_only_units_with_a_compose_service_are_planned(make_config):
     assert all("compose file" in s.reason for s in plan.skipped)
     assert [u.name for u, _ in P.earlier_units(inventory(), make_config(), 2, compose)] == [
         "revpublish.service", "revcore-gateway.service"]
+
+
+def test_instances_of_a_suites_template_are_planned_like_generate_maps_them(tmp_path):
+    """One answer for a unit's suite: generate gives an instance a container, so migrate plans it."""
+    from revops import config as config_mod
+    from revops.generate import mapping
+
+    path = tmp_path / "revops.yaml"
+    path.write_text("suites:\n  workers: {phase: 2, units: [\"revflow-worker@.service\"]}\n")
+    cfg = config_mod.load(path)
+    inv = Inventory(root="/", scanned_at=None,
+                    units=[unit("revflow-worker@.service"), unit("revflow-worker@1.service", 9101)])
+    assert [u.name for u in P.migratable_units(inv, cfg, 2)] == ["revflow-worker@1.service"]
+    # past the suite check: skipped only for what this bare test unit lacks
+    assert mapping.skip_reason(inv.units[1], cfg, {"workers"}) == "no ExecStart: nothing to run"
+    assert mapping.skip_reason(inv.units[0], cfg, {"workers"}).startswith("template unit")
