@@ -22,7 +22,7 @@ from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RevopsError
 from revops.migrate import plan as P
 from revops.migrate import resume, wiring
 from revops.migrate.executor import (DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, Executor,
-                                     ServiceResult)
+                                     Interrupt, ServiceResult)
 from revops.migrate.journal import Journal
 from revops import output
 
@@ -106,12 +106,34 @@ def _execute(config, inventory, ledger, phase, services, force, files, command, 
     result = MigrateResult(phase, False, plan, run_id, force, unsettled=list(plan.unsettled))
     if not plan.gate.ok and not plan.unsettled:
         return _refuse(ledger, result, _gate_words(plan.gate))
-    if (plan.services or plan.unsettled) and not yes and confirm is not None and not confirm(plan):
+    if (plan.services or plan.unsettled) and not yes and confirm is not None and not _confirmed(confirm, plan, ledger, run_id):
         result.refused = "not confirmed"
         ledger.finish_run(run_id, "not confirmed")
         return result
+    # From here on the host changes: Ctrl-C only raises a flag, so the service being settled
+    # or cut over is finished or rolled back first (see executor.Interrupt).
+    interrupt = Interrupt()
+    with interrupt.catching():
+        return _change_host(config, inventory, ledger, phase, services, force, files, say,
+                            host, plan, journal, result, interrupt)
+
+
+def _confirmed(confirm: Callable[[P.Plan], bool], plan: P.Plan, ledger: Any, run_id: Any) -> bool:
+    try:
+        return confirm(plan)
+    except BaseException:  # Ctrl-C at the prompt: the run ends in the ledger too, unchanged
+        ledger.finish_run(run_id, "interrupted at the confirmation; nothing changed")
+        raise
+
+
+def _change_host(config, inventory, ledger, phase, services, force, files, say, host, plan,
+                 journal, result, interrupt) -> MigrateResult:
     # Settling changes the host, so it waits for the confirmation of the plan that shows it.
-    result.resumed = resume.converge(inventory, config, ledger, journal, host, files, say)
+    result.resumed = resume.converge(inventory, config, ledger, journal, host, files, say, interrupt)
+    if interrupt.requested:
+        result.exit_code = EXIT_INTERRUPTED
+        ledger.finish_run(result.run_id, "interrupted while settling: " + outcome_words(result.resumed))
+        return result
     if not plan.gate.ok:  # confirmed with the gate closed: settle only
         return _refuse(ledger, result, _gate_words(plan.gate))
     if result.resumed:
@@ -122,10 +144,10 @@ def _execute(config, inventory, ledger, phase, services, force, files, command, 
         result.plan = plan
         if not plan.gate.ok:
             return _refuse(ledger, result, _gate_words(plan.gate))
-    executor = Executor(host, journal, mask=plan.mask, on_event=say)
+    executor = Executor(host, journal, mask=plan.mask, on_event=say, interrupt=interrupt)
     result.services = executor.run(plan.services)
     result.exit_code = exit_code(result.resumed + result.services)
-    ledger.finish_run(run_id, outcome_words(result.services))
+    ledger.finish_run(result.run_id, outcome_words(result.services))
     return result
 
 

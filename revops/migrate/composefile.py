@@ -16,6 +16,7 @@ class ComposeService:
     unit: str
     image: str | None
     file: str
+    env_files: tuple[str, ...] = ()  # absolute: what compose reads into the container
 
 
 def services(files: list[str]) -> dict[str, ComposeService]:
@@ -30,8 +31,18 @@ def services(files: list[str]) -> dict[str, ComposeService]:
             body = body or {}
             unit = labels(body).get("revops.unit")
             if unit:
-                found[unit] = ComposeService(str(name), unit, body.get("image"), path)
+                found[unit] = ComposeService(str(name), unit, body.get("image"), path,
+                                             env_files(body, Path(path).parent))
     return found
+
+
+def env_files(body: dict, compose_dir: Path) -> tuple[str, ...]:
+    """The service's env_file entries (a string, a list, or the spec's {path: ...} items),
+    resolved against the compose file's directory as compose does."""
+    raw = body.get("env_file") or []
+    items = [raw] if isinstance(raw, str) else list(raw)
+    paths = [item.get("path") if isinstance(item, dict) else item for item in items]
+    return tuple(str(compose_dir / p) for p in paths if isinstance(p, str) and p)
 
 
 def labels(body: dict) -> dict[str, str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from revops.adapters import http
+from revops import envfile
 from revops.config import Config
 from revops.errors import CheckFailed
 from revops.migrate import composefile
@@ -81,6 +82,7 @@ class LiveHost:
         self._checked: dict[str, str] = {}
         self._ids: dict[str, str] = {}  # compose service -> container id in this project
         self._services = composefile.services(compose_files) if compose_files else {}
+        self._redactors: dict[str, envfile.Redactor] = {}
         self.probe_timeout = config.health.probe_timeout
 
     # -- the cutover steps ----------------------------------------------------------
@@ -216,7 +218,7 @@ class LiveHost:
         active = self.systemd.states([sp.unit])[sp.unit].active_state
         if probe.healthy and active == "active":
             return Verdict(True, f"{sp.unit} active, GET {sp.health_url}: {probe.status_code}")
-        return Verdict(False, f"{sp.unit} {active}; GET {sp.health_url}: {_probe_words(probe)}")
+        return Verdict(False, f"{sp.unit} {active}; GET {sp.health_url}: {self._probe_words(sp, probe)}")
 
     # -- reading --------------------------------------------------------------------
 
@@ -235,7 +237,7 @@ class LiveHost:
         probe = http.probe(sp.health_url, self.probe_timeout)
         if probe.healthy and docker is None:
             return Verdict(True)
-        words = [w for w in (docker, f"GET {sp.health_url}: {_probe_words(probe)}" if not probe.healthy else None) if w]
+        words = [w for w in (docker, f"GET {sp.health_url}: {self._probe_words(sp, probe)}" if not probe.healthy else None) if w]
         return Verdict(False, "; ".join(words))
 
     def _container(self, sp: P.ServicePlan) -> ContainerState:
@@ -266,11 +268,27 @@ class LiveHost:
             lines = self.engine.logs_tail(self._ids.get(sp.service, sp.service), LOG_TAIL_LINES)
         except Exception as exc:  # the logs are evidence, not a step: say why they are missing
             return f"container log unavailable: {exc}"
-        return "last log lines:\n  " + "\n  ".join(lines) if lines else "container log empty"
+        if not lines:
+            return "container log empty"
+        return "last log lines:\n  " + "\n  ".join(self._hide_secrets(sp, line) for line in lines)
+
+    def _probe_words(self, sp: P.ServicePlan, probe: http.Probe) -> str:
+        return _probe_words(probe, lambda text: self._hide_secrets(sp, text))
+
+    def _hide_secrets(self, sp: P.ServicePlan, text: str) -> str:
+        """The service's own words (log lines, a /health body) become reasons in the ledger
+        and on the terminal: any value of its env files in them is replaced by ***."""
+        redactor = self._redactors.get(sp.unit)
+        if redactor is None:
+            service = self._services.get(sp.unit)
+            values, _unreadable = envfile.read_values(service.env_files if service else ())
+            redactor = self._redactors[sp.unit] = envfile.Redactor.of(values)
+        return redactor.apply(text)
 
 
-def _probe_words(probe: http.Probe) -> str:
+def _probe_words(probe: http.Probe, hide: Callable[[str], str]) -> str:
     if probe.status_code is not None:
-        body = (probe.body_head or "").strip().replace("\n", " ")[:120]
+        # Hide, then cut: a secret cut in half would no longer be recognised.
+        body = hide((probe.body_head or "").strip().replace("\n", " "))[:120]
         return f"HTTP {probe.status_code}" + (f" body {body!r}" if body else "")
     return probe.error or probe.state

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from revops.migrate import plan as P
-from revops.migrate.executor import (DOWN, MIGRATED, ROLLED_BACK, Host, ServiceResult, StepResult,
-                                     restore_unit)
+from revops.migrate.executor import (DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, Host, ServiceResult,
+                                     StepResult, restore_unit)
 from revops.migrate.journal import FAILED, Journal
 from revops.model import Inventory
 
@@ -43,10 +43,17 @@ def find_unsettled(open_steps: list[Any], states: dict[str, str]) -> list[Unsett
 
 
 def converge(inventory: Inventory, config: Any, ledger: Any, journal: Journal, host: Host,
-             compose_files: list[str], say: Callable[[str], None] = lambda _m: None) -> list[ServiceResult]:
+             compose_files: list[str], say: Callable[[str], None] = lambda _m: None,
+             interrupted: Callable[[], bool] = lambda: False) -> list[ServiceResult]:
+    """Settle every service a dead run left unsettled. After Ctrl-C (`interrupted()`), the one
+    being settled is finished; the others keep their open journal entries for the next run."""
     states = service_states(ledger)
     results = []
     for item in find_unsettled(list(ledger.open_steps()), states):
+        if interrupted():
+            results.append(ServiceResult(item.unit, INTERRUPTED,
+                                         "Ctrl-C before it was settled; the next run settles it"))
+            continue
         if item.last_step is None:
             result = ServiceResult(item.unit, "unchanged", "only a preflight was open; nothing on the host changed")
         else:

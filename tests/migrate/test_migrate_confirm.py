@@ -101,3 +101,21 @@ def test_settling_a_killed_run_waits_for_the_confirmation(host, tmp_path):
     ledger = open_ledger(config.database_url)
     assert ledger.open_steps() == []
     ledger.close()
+
+
+def test_ctrl_c_at_the_confirmation_ends_the_run_in_the_ledger_and_changes_nothing(host, tmp_path):
+    config = replace(config_mod.load(host / "revops.yaml"), ledger=str(tmp_path / "ledger.sqlite"))
+    _killed_while_waiting(config)
+    recorder = ScriptedHost()
+
+    def ctrl_c(_plan):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        migrate.run(config, 1, confirm=ctrl_c, say=lambda _m: None, host_factory=lambda c, f: recorder)
+    assert recorder.calls == []
+    ledger = open_ledger(config.database_url)
+    newest = ledger.runs(1)[0]
+    assert newest.outcome == "interrupted at the confirmation; nothing changed"
+    assert [s.service for s in ledger.open_steps()] == [GATEWAY]  # still to settle, next run
+    ledger.close()

@@ -221,3 +221,24 @@ def test_a_unit_systemd_cannot_start_keeps_its_container(make_config, ledger):
     verb = rollback._roll_back(host, Journal(ledger, run_id), plan[1], lambda _m: None)
     assert verb.outcome == DOWN and verb.reason.startswith("rollback refused: ")
     assert ("remove_container", "revpublish.service") not in host.calls
+
+
+def test_ctrl_c_while_settling_finishes_that_service_and_leaves_the_rest_journaled(make_config, tmp_path, ledger):
+    _, inv, cfg = services(make_config)
+    for unit in ("revcore-gateway.service", "revpublish.service"):
+        old = ledger.begin_run("op", "migrate", 1, False)
+        ledger.set_service_state(unit, P.MIGRATING, old)
+        ledger.step_started(old, unit, P.WAIT_HEALTHY, "")
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    host = ScriptedHost(ledger, healthy=True)
+    pressed = []  # Ctrl-C arrives while the first service is being settled
+
+    def interrupted() -> bool:
+        pressed.append(bool(host.calls))
+        return pressed[-1]
+
+    results = resume.converge(inv, cfg, ledger, Journal(ledger, run_id), host, [], interrupted=interrupted)
+    assert [(r.unit, r.outcome) for r in results] == [("revcore-gateway.service", MIGRATED),
+                                                     ("revpublish.service", "interrupted")]
+    assert [s.service for s in ledger.open_steps()] == ["revpublish.service"]
+    assert resume.service_states(ledger)["revpublish.service"] == P.MIGRATING

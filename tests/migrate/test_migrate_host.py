@@ -68,3 +68,65 @@ def test_an_unknown_unit_without_a_file_cannot_be_started(make_config):
     host, sp, _ = _host_and_plan(make_config, "not-found", None)
     assert host.unit_unloadable(sp) == ("revpublish.service: systemd does not know it (LoadState "
                                         "not-found) and no unit file known")
+
+
+# -- the service's own words never carry its secrets into a reason ----------------------
+
+SECRET = "sk-live-0123456789"
+
+
+class LeakyEngine:
+    """The engine's answers for one running container whose log prints its API key."""
+
+    def container_state(self, _cid):
+        return SimpleNamespace(status="running", health=None, exit_code=None)
+
+    def logs_tail(self, _cid, _lines):
+        return ["starting", f"auth failed with API_KEY {SECRET} against the gateway"]
+
+
+class OneContainerCompose:
+    def ps(self, _files, _service):
+        return ["c0ffee"]
+
+
+@pytest.fixture
+def leaky_answer():
+    """A /health on 127.0.0.1 that answers 500 with the secret in its body."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = f'{{"error": "bad key {SECRET}"}}'.encode()
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_log_lines_and_health_bodies_are_shown_without_env_file_values(make_config, tmp_path, leaky_answer):
+    config = make_config()
+    (tmp_path / "opt").mkdir()
+    (tmp_path / "opt" / ".env").write_text(f"API_KEY={SECRET}\n")
+    compose_file = tmp_path / "compose" / "docker-compose.yml"
+    compose_file.parent.mkdir()
+    compose_file.write_text(
+        "services:\n  revpublish:\n    image: revflow/revpublish:1\n    env_file: [../opt/.env]\n"
+        "    labels: {revops.unit: revpublish.service}\n")
+    host = LiveHost(config, OneUnitSystemd("loaded"), engine=LeakyEngine(), compose=OneContainerCompose(),
+                    compose_files=[str(compose_file)])
+    sp = P.service_plan(Unit(name="revpublish.service", path=None, port=leaky_answer), config, [str(compose_file)])
+    verdict = host.wait_healthy(sp, 0.2, lambda: False)
+    assert not verdict.ok
+    assert "HTTP 500" in verdict.reason and "auth failed with API_KEY ***" in verdict.reason
+    assert SECRET not in verdict.reason
