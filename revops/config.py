@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from revops import unitnames
 from revops.errors import ConfigError
 
 CONFIG_NAME = "revops.yaml"
@@ -111,11 +112,9 @@ class Config:
         """The suite a unit belongs to: the first whose patterns match its name, or, for an
         instance (worker@1.service), its template's name (worker@.service). The one answer
         every verb uses, from revops.yaml as it is now."""
-        from revops.unitfile import names
-
         candidates = [unit_name]
-        if names.is_instance(unit_name):
-            candidates.append(names.template_of(unit_name))
+        if unitnames.is_instance(unit_name):
+            candidates.append(unitnames.template_of(unit_name))
         for name in candidates:
             for suite in self.suites:
                 if suite.matches(name):

@@ -11,6 +11,7 @@ import datetime as _dt
 import functools
 import json
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -25,12 +26,18 @@ if TYPE_CHECKING:
 _CONSOLES = {"stdout": {"soft_wrap": True}, "stderr": {"stderr": True, "soft_wrap": True}}
 
 
+_MAKING = threading.Lock()
+
+
 def _console(name: str) -> "Console":
     made = globals().get(name)
     if made is None:
-        from rich.console import Console
+        with _MAKING:  # two threads warning at once must share one console
+            made = globals().get(name)
+            if made is None:
+                from rich.console import Console
 
-        made = globals()[name] = Console(**_CONSOLES[name])
+                made = globals()[name] = Console(**_CONSOLES[name])
     return made
 
 

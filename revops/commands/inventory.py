@@ -92,8 +92,9 @@ def run(cfg: config_mod.Config, *, live: bool | None = None, user: bool = False,
     if write:
         target = output_dir or cfg.out("inventory")
         result.written, result.unchanged = write_inventory(inventory, Path(target))
-        for path in result.written:
-            model.store_cache(Path(path), cfg.cache_dir)  # what later verbs read instead
+        if Path(target) == cfg.out("inventory"):  # the one the other verbs read
+            for path in result.written:
+                model.store_cache(Path(path), cfg.cache_dir)
     return result
 
 

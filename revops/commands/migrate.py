@@ -23,7 +23,7 @@ from revops.migrate import plan as P
 from revops.migrate import resume, wiring
 from revops.migrate.executor import (DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, Executor,
                                      Interrupt, ServiceResult)
-from revops.migrate.journal import Journal
+from revops.migrate.journal import Journal, describe
 from revops import output
 
 
@@ -121,8 +121,9 @@ def _execute(config, inventory, ledger, phase, services, force, files, command, 
 def _confirmed(confirm: Callable[[P.Plan], bool], plan: P.Plan, ledger: Any, run_id: Any) -> bool:
     try:
         return confirm(plan)
-    except BaseException:  # Ctrl-C at the prompt: the run ends in the ledger too, unchanged
-        ledger.finish_run(run_id, "interrupted at the confirmation; nothing changed")
+    except BaseException as exc:  # Ctrl-C at the prompt, or no terminal to ask on
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"ended ({describe(exc)})"
+        ledger.finish_run(run_id, f"{why} at the confirmation; nothing changed")
         raise
 
 

@@ -27,7 +27,7 @@ FORMATS = ("text", "json", "prometheus")
 def run(config: Config, scope: Scope = Scope()) -> StatusReport:
     inventory_dir = config.out("inventory")
     inventory = model.load(inventory_dir, with_venvs=False, cache_dir=config.cache_dir)
-    units = [u for u in assemble.services_of(inventory) if scope.includes(u)]
+    units = [u for u in assemble.services_of(inventory, config) if scope.includes(u)]
     if not units:
         raise UsageError(f"no service in {inventory_dir} matches {_describe(scope)}")
     generated_at = gather.now_iso()

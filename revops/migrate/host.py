@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from revops.adapters import http
+from revops.adapters.systemd import backoff_delays
 from revops import envfile
 from revops.config import Config
 from revops.errors import CheckFailed
@@ -56,14 +57,14 @@ def port_free(address: str, port: int) -> bool:
 
 def wait_port_free(address: str, port: int, timeout: float) -> float:
     started = time.monotonic()
-    delay = 0.01
-    while not port_free(address, port):
+    for delay in backoff_delays():  # short: this wait is part of the cutover's downtime
+        if port_free(address, port):
+            return time.monotonic() - started
         if time.monotonic() - started > timeout:
             raise CheckFailed(f"port {address}:{port} still in use {timeout:g}s after the unit stopped",
                               hint="another process holds it; find it with `ss -ltnp`")
         time.sleep(delay)
-        delay = min(delay * 1.5, 0.025)  # inside the downtime: see systemd.backoff_delays
-    return time.monotonic() - started
+    raise AssertionError("unreachable")  # backoff_delays() never ends
 
 
 class LiveHost:
@@ -82,7 +83,7 @@ class LiveHost:
         self._checked: dict[str, str] = {}
         self._ids: dict[str, str] = {}  # compose service -> container id in this project
         self._services = composefile.services(compose_files) if compose_files else {}
-        self._redactors: dict[str, envfile.Redactor] = {}
+        self._redactors: dict[str, envfile.Redactor | str] = {}
         self.probe_timeout = config.health.probe_timeout
 
     # -- the cutover steps ----------------------------------------------------------
@@ -270,25 +271,32 @@ class LiveHost:
             return f"container log unavailable: {exc}"
         if not lines:
             return "container log empty"
-        return "last log lines:\n  " + "\n  ".join(self._hide_secrets(sp, line) for line in lines)
+        redactor = self._redactor(sp)
+        if isinstance(redactor, str):
+            return f"container log withheld: {redactor}"
+        return "last log lines:\n  " + "\n  ".join(redactor.apply(line) for line in lines)
 
     def _probe_words(self, sp: P.ServicePlan, probe: http.Probe) -> str:
-        return _probe_words(probe, lambda text: self._hide_secrets(sp, text))
+        redactor = self._redactor(sp)
+        if isinstance(redactor, str):
+            return _probe_words(probe, lambda _body: f"(withheld: {redactor})")
+        # The adapter cut the body already: hide a secret's start left at its end too.
+        return _probe_words(probe, lambda body: redactor.apply(body, cut=True))
 
-    def _hide_secrets(self, sp: P.ServicePlan, text: str) -> str:
+    def _redactor(self, sp: P.ServicePlan) -> "envfile.Redactor | str":
         """The service's own words (log lines, a /health body) become reasons in the ledger
-        and on the terminal: any value of its env files in them is replaced by ***."""
-        redactor = self._redactors.get(sp.unit)
-        if redactor is None:
+        and on the terminal, so the values of its env files are hidden in them; when one of
+        those files cannot be read, the words are withheld (a str: why)."""
+        if sp.unit not in self._redactors:
             service = self._services.get(sp.unit)
-            values, _unreadable = envfile.read_values(service.env_files if service else ())
-            redactor = self._redactors[sp.unit] = envfile.Redactor.of(values)
-        return redactor.apply(text)
+            values, unreadable = envfile.read_values(service.env_files if service else ())
+            self._redactors[sp.unit] = (f"cannot read {'; '.join(unreadable)} to hide its values"
+                                        if unreadable else envfile.Redactor.of(values))
+        return self._redactors[sp.unit]
 
 
 def _probe_words(probe: http.Probe, hide: Callable[[str], str]) -> str:
     if probe.status_code is not None:
-        # Hide, then cut: a secret cut in half would no longer be recognised.
         body = hide((probe.body_head or "").strip().replace("\n", " "))[:120]
         return f"HTTP {probe.status_code}" + (f" body {body!r}" if body else "")
     return probe.error or probe.state

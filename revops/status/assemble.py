@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from revops.config import Config
 from revops.model import Inventory, Unit
 from revops.status import classify
 from revops.status.figures import (
@@ -41,9 +42,17 @@ def _name_matches(unit: Unit, pattern: str) -> bool:
     return fnmatch.fnmatchcase(unit.name, pattern) or fnmatch.fnmatchcase(unit.service_name, pattern)
 
 
-def services_of(inventory: Inventory) -> list[Unit]:
-    """The runnable services: .service units, not templates (their instances are listed)."""
-    return [u for u in inventory.units if u.name.endswith(".service") and "@.service" not in u.name]
+def services_of(inventory: Inventory, config: Config) -> list[Unit]:
+    """The runnable services: .service units, not templates (their instances are listed),
+    each with the suite and phase revops.yaml gives it now (config.suite_of, as every verb),
+    not the ones recorded at the last scan."""
+    services = []
+    for unit in inventory.units:
+        if unit.name.endswith(".service") and "@.service" not in unit.name:
+            suite = config.suite_of(unit.name)
+            services.append(replace(unit, suite=suite.name if suite else None,
+                                    phase=suite.phase if suite else None))
+    return services
 
 
 def inventory_report(inventory: Inventory, where: str, count: int) -> SourceReport:

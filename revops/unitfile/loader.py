@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass, field
 
 from revops.model import Problem
-from revops.unitfile import names
+from revops import unitnames as names
 from revops.unitfile.rootfs import RootFS
 
 DEPENDENCY_DIRS = (".wants", ".requires", ".upholds")

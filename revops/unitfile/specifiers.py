@@ -15,7 +15,7 @@ import grp
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from revops.unitfile import names
+from revops import unitnames as names
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 

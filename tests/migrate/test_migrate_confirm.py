@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -118,4 +119,36 @@ def test_ctrl_c_at_the_confirmation_ends_the_run_in_the_ledger_and_changes_nothi
     newest = ledger.runs(1)[0]
     assert newest.outcome == "interrupted at the confirmation; nothing changed"
     assert [s.service for s in ledger.open_steps()] == [GATEWAY]  # still to settle, next run
+    ledger.close()
+
+
+class CtrlCWhileSettling(ScriptedHost):
+    """Ctrl-C (a real SIGINT to this process) arrives while the first service is settled."""
+
+    def container_verdict(self, sp):
+        if not self.calls:
+            signal.raise_signal(signal.SIGINT)
+        return super().container_verdict(sp)
+
+
+def test_ctrl_c_while_settling_ends_after_that_service_with_exit_130(host, tmp_path):
+    config = replace(config_mod.load(host / "revops.yaml"), ledger=str(tmp_path / "ledger.sqlite"))
+    _killed_while_waiting(config)
+    ledger = open_ledger(config.database_url)
+    old = ledger.begin_run("op", "migrate", 1, False)
+    ledger.set_service_state("revpublish.service", P.MIGRATING, old)
+    ledger.step_started(old, "revpublish.service", P.STOP_UNIT, "")
+    ledger.close()
+    recorder = CtrlCWhileSettling()
+    handler_before = signal.getsignal(signal.SIGINT)
+
+    done = migrate.run(config, 1, yes=True, say=lambda _m: None, host_factory=lambda c, f: recorder)
+    assert [(r.unit, r.outcome) for r in done.resumed] == [(GATEWAY, MIGRATED),
+                                                          ("revpublish.service", "interrupted")]
+    assert done.services == [] and done.exit_code == 130
+    assert not any(unit == "revpublish.service" for _, unit in recorder.calls)
+    assert signal.getsignal(signal.SIGINT) is handler_before
+    ledger = open_ledger(config.database_url)
+    assert ledger.runs(1)[0].outcome.startswith("interrupted while settling")
+    assert [s.service for s in ledger.open_steps()] == ["revpublish.service"]
     ledger.close()

@@ -114,10 +114,11 @@ def leaky_answer():
     server.server_close()
 
 
-def test_log_lines_and_health_bodies_are_shown_without_env_file_values(make_config, tmp_path, leaky_answer):
+def _leaky_host(make_config, tmp_path, port, env_text):
     config = make_config()
-    (tmp_path / "opt").mkdir()
-    (tmp_path / "opt" / ".env").write_text(f"API_KEY={SECRET}\n")
+    if env_text is not None:
+        (tmp_path / "opt").mkdir()
+        (tmp_path / "opt" / ".env").write_text(env_text)
     compose_file = tmp_path / "compose" / "docker-compose.yml"
     compose_file.parent.mkdir()
     compose_file.write_text(
@@ -125,8 +126,22 @@ def test_log_lines_and_health_bodies_are_shown_without_env_file_values(make_conf
         "    labels: {revops.unit: revpublish.service}\n")
     host = LiveHost(config, OneUnitSystemd("loaded"), engine=LeakyEngine(), compose=OneContainerCompose(),
                     compose_files=[str(compose_file)])
-    sp = P.service_plan(Unit(name="revpublish.service", path=None, port=leaky_answer), config, [str(compose_file)])
+    sp = P.service_plan(Unit(name="revpublish.service", path=None, port=port), config, [str(compose_file)])
+    return host, sp
+
+
+def test_log_lines_and_health_bodies_are_shown_without_env_file_values(make_config, tmp_path, leaky_answer):
+    host, sp = _leaky_host(make_config, tmp_path, leaky_answer, f"API_KEY={SECRET}\n")
     verdict = host.wait_healthy(sp, 0.2, lambda: False)
     assert not verdict.ok
     assert "HTTP 500" in verdict.reason and "auth failed with API_KEY ***" in verdict.reason
     assert SECRET not in verdict.reason
+
+
+def test_the_services_words_are_withheld_when_its_env_file_cannot_be_read(make_config, tmp_path, leaky_answer):
+    host, sp = _leaky_host(make_config, tmp_path, leaky_answer, None)
+    verdict = host.wait_healthy(sp, 0.2, lambda: False)
+    assert not verdict.ok and "HTTP 500" in verdict.reason
+    assert "container log withheld: cannot read" in verdict.reason and ".env" in verdict.reason
+    assert "body '(withheld: cannot read" in verdict.reason
+    assert SECRET not in verdict.reason and "auth failed" not in verdict.reason

@@ -62,8 +62,14 @@ def test_scope_filters():
     assert Scope(services=("worker@*",)).includes(worker) and not Scope(services=("worker@*",)).includes(api)
 
 
-def test_templates_and_timers_are_not_services():
+def test_templates_and_timers_are_not_services_and_suites_come_from_revops_yaml(tmp_path):
+    from revops import config as config_mod
+
+    (tmp_path / "revops.yaml").write_text("suites:\n  workers: {phase: 2, units: [\"w@.service\"]}\n")
+    cfg = config_mod.load(tmp_path / "revops.yaml")
     inv = Inventory(root="/", scanned_at=None, units=[
-        Unit(name="w@.service", path=None), Unit(name="w@1.service", path=None),
+        Unit(name="w@.service", path=None), Unit(name="w@1.service", path=None, suite="old", phase=9),
         Unit(name="t.timer", path=None)])
-    assert [u.name for u in services_of(inv)] == ["w@1.service"]
+    services = services_of(inv, cfg)
+    assert [(u.name, u.suite, u.phase) for u in services] == [("w@1.service", "workers", 2)]
+    assert inv.units[1].suite == "old"  # the inventory itself is left as it was read

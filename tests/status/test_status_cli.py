@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from revops import cli
@@ -33,16 +35,21 @@ def test_missing_inventory_is_a_config_error(ops_repo, capsys):
     assert "units.yaml" in capsys.readouterr().err
 
 
-def test_json_output_never_imports_rich(fresh_python):
-    """`status --json` and `--format prometheus` are for scripts and cron: no Rich (~30 ms)."""
+def test_status_json_never_imports_rich(fresh_python, tmp_path):
+    """`status --json` is for scripts and cron: the whole command line runs without Rich (~30 ms)."""
+    (tmp_path / "revops.yaml").write_text("systemd: {bus: user}\nsuites:\n  core: {phase: 1, units: [a.service]}\n")
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory" / "units.yaml").write_text(
+        "root: /\nscanned_at: '2026-11-22T05:00:00+00:00'\nunits:\n- {name: a.service, path: null}\n")
     script = (
-        "import sys\n"
-        "import revops.cli\n"
-        "from revops import output\n"
-        "from revops.commands import status\n"
-        "output.emit({'services': []}, as_json=True, render=status.render)\n"
-        "assert 'rich' not in sys.modules, sorted(m for m in sys.modules if m.startswith('rich'))\n"
-        "output.emit({'services': []}, as_json=False, render=lambda r, c: c.print('table'))\n"
-        "assert 'rich' in sys.modules\n"
+        "import json, sys\n"
+        "from revops import cli\n"
+        "try:\n"
+        f"    cli.main(['status', '--json', '--config', {str(tmp_path / 'revops.yaml')!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('rich loaded:', sorted(m for m in sys.modules if m.split('.')[0] == 'rich'))\n"
     )
-    assert fresh_python(script) == ['{', '  "services": []', '}', 'table']
+    lines = fresh_python(script)
+    assert lines[-1] == "rich loaded: []"
+    assert [s["name"] for s in json.loads("\n".join(lines[:-1]))["services"]] == ["a.service"]

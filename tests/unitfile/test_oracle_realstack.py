@@ -19,7 +19,7 @@ from oracle import PREFIX, OracleRun, compare, user_unit_dir  # noqa: E402
 from tricky_cases import CASES, QUERIES  # noqa: E402
 
 from revops.adapters import systemd  # noqa: E402
-from revops.unitfile import names  # noqa: E402
+from revops import unitnames as names  # noqa: E402
 
 SYSTEM_UNITS = Path("/lib/systemd/system")
 

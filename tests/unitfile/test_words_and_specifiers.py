@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from revops.unitfile import names, specifiers
+from revops import unitnames as names
+from revops.unitfile import specifiers
 from revops.unitfile.words import WordError, split_words
 
 HOST = specifiers.HostFacts()
