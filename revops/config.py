@@ -65,6 +65,11 @@ class Health:
     bind_address: str = "127.0.0.1"  # where API ports are published
     probe_timeout: float = 2.0  # revops' own /health probe, seconds
 
+    def url(self, port: int | None) -> str | None:
+        """Where revops probes a service on `port` (migrate, rollback and status alike):
+        the address its container publishes on. None without a port."""
+        return None if port is None else f"http://{self.bind_address}:{port}{self.path}"
+
 
 @dataclass(frozen=True)
 class Config:

@@ -33,7 +33,7 @@ def run(config: Config, scope: Scope = Scope()) -> StatusReport:
     generated_at = gather.now_iso()
     reads = gather.read_all(config, units)
     source = assemble.inventory_report(inventory, str(inventory_dir), len(units))
-    return assemble.build(units, reads, source, config.health.path, generated_at,
+    return assemble.build(units, reads, source, config.health, generated_at,
                           str(config.path), scope)
 
 

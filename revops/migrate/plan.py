@@ -165,12 +165,6 @@ def gate(earlier: list[EarlierHealth], force_reason: str | None) -> Gate:
     return Gate(ok=force_reason is not None, blockers=blockers, forced_reason=force_reason)
 
 
-def health_url(config: Config, port: int | None) -> str | None:
-    if port is None:
-        return None
-    return f"http://{config.health.bind_address}:{port}{config.health.path}"
-
-
 def steps_for(unit: Unit, config: Config, url: str | None, deadline: float, compose: str) -> list[Step]:
     svc = unit.service_name
     port = f"port {unit.port} freed" if unit.port else "no port"
@@ -190,7 +184,7 @@ def steps_for(unit: Unit, config: Config, url: str | None, deadline: float, comp
 def service_plan(unit: Unit, config: Config, compose_files: list[str], within: set[str] | None = None) -> ServicePlan:
     """The cutover of one unit; `within` limits `after` to the units of the same run."""
     suite = config.suite_of(unit.name)
-    url = health_url(config, unit.port)
+    url = config.health.url(unit.port)
     deadline = cutover_deadline(config.health)
     deps = dict.fromkeys(d for d in (*unit.after, *unit.requires) if within is None or d in within)
     return ServicePlan(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, replace
 
-from revops.config import Config
+from revops.config import Config, Health
 from revops.model import Inventory, Unit
 from revops.status import classify
 from revops.status.figures import (
     CACHED, LIVE, UNAVAILABLE, UNKNOWN, ContainerFigure, HealthFigure, MigrationFigure,
     ServiceStatus, SourceReport, StatusReport, SystemdFigure,
 )
-from revops.status.gather import SourceRead, health_url
+from revops.status.gather import SourceRead
 from revops.status.summary import summarize
 
 NEVER_MIGRATED = "never-migrated"
@@ -61,8 +61,8 @@ def inventory_report(inventory: Inventory, where: str, count: int) -> SourceRepo
 
 
 def build(units: list[Unit], reads: dict[str, SourceRead], inventory_source: SourceReport,
-          health_path: str, generated_at: str, config_path: str, scope: Scope) -> StatusReport:
-    services = [classify.judge(_service(u, reads, health_path, inventory_source)) for u in units]
+          health: Health, generated_at: str, config_path: str, scope: Scope) -> StatusReport:
+    services = [classify.judge(_service(u, reads, health, inventory_source)) for u in units]
     return StatusReport(
         generated_at=generated_at, config=config_path, filters=scope.as_dict(),
         sources=[inventory_source, *(r.report for r in reads.values())],
@@ -70,7 +70,7 @@ def build(units: list[Unit], reads: dict[str, SourceRead], inventory_source: Sou
     )
 
 
-def _service(unit: Unit, reads: dict[str, SourceRead], health_path: str,
+def _service(unit: Unit, reads: dict[str, SourceRead], health: Health,
              inventory_source: SourceReport) -> ServiceStatus:
     return ServiceStatus(
         name=unit.name, phase=unit.phase, suite=unit.suite, port=unit.port,
@@ -78,7 +78,7 @@ def _service(unit: Unit, reads: dict[str, SourceRead], health_path: str,
         kind="job" if unit.service_type == "oneshot" else "daemon",
         systemd=_systemd(unit, reads["systemd"]),
         container=_container(unit, reads["docker"]),
-        health=_health(unit, reads["health"], health_path, inventory_source),
+        health=_health(unit, reads["health"], health, inventory_source),
         migration=_migration(unit, reads["ledger"]),
     )
 
@@ -97,8 +97,8 @@ def _container(unit: Unit, read: SourceRead) -> ContainerFigure:
     return read.figures.get(unit.name) or ContainerFigure(LIVE, report.checked_at, present=False)
 
 
-def _health(unit: Unit, read: SourceRead, path: str, inventory_source: SourceReport) -> HealthFigure:
-    url = health_url(unit, path)
+def _health(unit: Unit, read: SourceRead, health: Health, inventory_source: SourceReport) -> HealthFigure:
+    url = health.url(unit.port)
     if url is None:
         why = f"no port in the inventory (scanned {inventory_source.checked_at}): no /health to probe"
         return HealthFigure(UNKNOWN, UNAVAILABLE, None, reason=why)

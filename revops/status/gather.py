@@ -24,7 +24,6 @@ from revops.status.figures import (
 
 MANAGED_LABEL = "revops.managed=true"
 UNIT_LABEL = "revops.unit"
-PROBE_HOST = "127.0.0.1"  # status probes the host's own published ports, nothing else
 ENGINE_TIMEOUT = 5  # seconds: on-call must not hang on a wedged engine
 INSPECT_WORKERS = 8
 
@@ -39,10 +38,6 @@ class SourceRead:
 
     report: SourceReport
     figures: dict[str, Any] = field(default_factory=dict)
-
-
-def health_url(unit: Unit, path: str) -> str | None:
-    return None if unit.port is None else f"http://{PROBE_HOST}:{unit.port}{path}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -196,7 +191,7 @@ def guarded(source: str, reader: Callable[[], SourceRead]) -> SourceRead:
 
 def read_all(config: Config, units: list[Unit]) -> dict[str, SourceRead]:
     names = [u.name for u in units]
-    urls = {u.name: url for u in units if (url := health_url(u, config.health.path))}
+    urls = {u.name: url for u in units if (url := config.health.url(u.port))}
     readers: dict[str, Callable[[], SourceRead]] = {
         "systemd": lambda: read_systemd(config.bus, names),
         "docker": lambda: read_docker(names),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from revops.config import Health
 from revops.model import Inventory, Unit
 from revops.status.assemble import Scope, build, inventory_report, services_of
 from revops.status.figures import SourceReport
@@ -29,7 +30,7 @@ def _reads(docker_up: bool = True, ledger_missing: bool = True) -> dict[str, Sou
 
 def _build(reads):
     inv = Inventory(root="/", scanned_at="2026-11-01T00:00:00+00:00", units=_units())
-    return build(_units(), reads, inventory_report(inv, "inventory", 2), "/health", T, "revops.yaml", Scope())
+    return build(_units(), reads, inventory_report(inv, "inventory", 2), Health(), T, "revops.yaml", Scope())
 
 
 def test_figures_come_from_their_sources():
@@ -73,3 +74,15 @@ def test_templates_and_timers_are_not_services_and_suites_come_from_revops_yaml(
     services = services_of(inv, cfg)
     assert [(u.name, u.suite, u.phase) for u in services] == [("w@1.service", "workers", 2)]
     assert inv.units[1].suite == "old"  # the inventory itself is left as it was read
+
+
+def test_status_probes_where_migrate_probes_the_published_port():
+    """One address for revops' own /health probe: health.bind_address of revops.yaml."""
+    api, _worker = _units()
+    reads = _reads()
+    reads["health"] = SourceRead(SourceReport("health", "UNAVAILABLE", T, reason="probes not run"))
+    report = build([api], reads, inventory_report(Inventory(root="/", scanned_at=T, units=[api]), "inventory", 1),
+                   Health(bind_address="127.0.0.1", path="/healthz"), T, "revops.yaml", Scope())
+    assert report.services[0].health.url == f"http://127.0.0.1:{api.port}/healthz"
+    assert Health(bind_address="10.1.2.3").url(8004) == "http://10.1.2.3:8004/health"
+    assert Health().url(None) is None
