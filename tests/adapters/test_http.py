@@ -58,6 +58,14 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path.startswith("/slowish"):
             time.sleep(0.2)
             self._send(200, self.path.encode())
+        elif self.path == "/drip":  # each byte within a read timeout, the whole far beyond it
+            self.send_response(200)
+            self.send_header("Content-Length", "40")
+            self.end_headers()
+            for _ in range(40):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.05)
         elif self.path == "/flaky":
             with self.server.counter_lock:
                 calls = self.server.requests
@@ -162,6 +170,13 @@ def test_probe_many_mixes_every_outcome(server, refusing_port):
     assert results["broken"].status_code == 500
     assert "timeout" in results["slow"].error
     assert results["down"].error == "connection refused"
+
+
+def test_a_body_that_trickles_in_is_cut_off_at_the_probes_timeout(server):
+    # Every byte comes well within 0.4 s of the last, so only a bound on the whole answer
+    # (2 s here) makes this a timeout rather than a 200.
+    result = http.probe(_url(server, "/drip"), timeout=0.4)
+    assert result.state == "unhealthy" and "timeout" in result.error
 
 
 def test_probe_many_runs_100_probes_concurrently(server):
