@@ -17,10 +17,11 @@ from revops import model, output
 from revops.adapters.ledger import open_ledger
 from revops.commands.migrate import render_results
 from revops.config import Config
-from revops.errors import EXIT_FAILED, EXIT_OK, UsageError
+from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from revops.migrate import plan as P
 from revops.migrate import resume, wiring
-from revops.migrate.executor import DOWN, ROLLED_BACK, ServiceResult, restore_unit
+from revops.migrate.executor import (DOWN, INTERRUPTED, ROLLED_BACK, Interrupt, ServiceResult,
+                                     restore_unit)
 from revops.migrate.journal import Journal
 
 STEPS = ("stop and remove the container (image kept)", "unmask and enable the unit",
@@ -85,14 +86,33 @@ def run(config: Config, names: list[str], phase: int | None, *, dry_run: bool = 
                 return result
             result.run_id = ledger.begin_run(wiring.operator(), command, phase, False)
             journal = Journal(ledger, result.run_id)
-            for sp in chosen:
-                result.results.append(_roll_back(host, journal, sp, say))
-            bad = [r.unit for r in result.results if r.outcome != ROLLED_BACK]
-            ledger.finish_run(result.run_id, f"down: {', '.join(bad)}" if bad else "rolled back")
+            # Ctrl-C between removing a container and starting its unit would leave the service
+            # down under both: it only raises a flag, checked between services.
+            interrupt = Interrupt()
+            with interrupt.catching():
+                for sp in chosen:
+                    if interrupt.requested:
+                        result.results.append(ServiceResult(sp.unit, INTERRUPTED, "Ctrl-C before it was rolled back"))
+                        continue
+                    result.results.append(_roll_back(host, journal, sp, say))
+            ledger.finish_run(result.run_id, _outcome(result.results))
     finally:
         ledger.close()
-    result.exit_code = EXIT_FAILED if any(r.outcome != ROLLED_BACK for r in result.results) else EXIT_OK
+    result.exit_code = _exit_code(result.results)
     return result
+
+
+def _outcome(results: list[ServiceResult]) -> str:
+    words = [f"{outcome}: {', '.join(r.unit for r in results if r.outcome == outcome)}"
+             for outcome in (DOWN, INTERRUPTED) if any(r.outcome == outcome for r in results)]
+    return "; ".join(words) or "rolled back"
+
+
+def _exit_code(results: list[ServiceResult]) -> int:
+    outcomes = {r.outcome for r in results}
+    if INTERRUPTED in outcomes:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if outcomes - {ROLLED_BACK} else EXIT_OK
 
 
 def _roll_back(host, journal: Journal, sp: P.ServicePlan, say) -> ServiceResult:

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from revops import config as config_mod
 from revops.adapters.ledger import open_ledger
 from revops.cli import app
-from revops.commands import migrate
+from revops.commands import migrate, rollback
 from revops.migrate import plan as P
 from revops.migrate.executor import MIGRATED
 
@@ -151,4 +151,35 @@ def test_ctrl_c_while_settling_ends_after_that_service_with_exit_130(host, tmp_p
     ledger = open_ledger(config.database_url)
     assert ledger.runs(1)[0].outcome.startswith("interrupted while settling")
     assert [s.service for s in ledger.open_steps()] == ["revpublish.service"]
+    ledger.close()
+
+
+class CtrlCWhileRemoving(ScriptedHost):
+    """Ctrl-C (a real SIGINT) arrives just as the first container is removed."""
+
+    def remove_container(self, sp):
+        if not any(name == "remove_container" for name, _ in self.calls):
+            signal.raise_signal(signal.SIGINT)
+        return super().remove_container(sp)
+
+
+def test_ctrl_c_during_a_rollback_starts_that_unit_again_before_stopping(host, tmp_path):
+    config = replace(config_mod.load(host / "revops.yaml"), ledger=str(tmp_path / "ledger.sqlite"))
+    ledger = open_ledger(config.database_url)
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    for unit in (GATEWAY, "revpublish.service"):
+        ledger.set_service_state(unit, P.MIGRATED, run_id)
+    ledger.close()
+    recorder = CtrlCWhileRemoving()
+    handler_before = signal.getsignal(signal.SIGINT)
+
+    result = rollback.run(config, [], 1, yes=True, say=lambda _m: None, host_factory=lambda c, f: recorder)
+    first, second = result.results
+    assert first.outcome == "rolled-back" and second.outcome == "interrupted"
+    assert [name for name, unit in recorder.calls if unit == first.unit][-3:] == [
+        "remove_container", "start_unit", "wait_unit_healthy"]  # never left down under both
+    assert all(unit != second.unit for _name, unit in recorder.calls)
+    assert result.exit_code == 130 and signal.getsignal(signal.SIGINT) is handler_before
+    ledger = open_ledger(config.database_url)
+    assert ledger.runs(1)[0].outcome == f"interrupted: {second.unit}"
     ledger.close()
