@@ -18,8 +18,9 @@ from revops.adapters.ledger import open_ledger
 from revops.cleanup import plan as C
 from revops.cleanup import quarantine as Q
 from revops.config import Config
-from revops.errors import EXIT_FAILED, EXIT_OK, CheckFailed, RevopsError
+from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CheckFailed, RevopsError
 from revops.migrate import resume, wiring
+from revops.migrate.executor import Interrupt
 from revops.migrate.journal import Journal
 
 
@@ -97,8 +98,13 @@ def _apply(config: Config, ledger: Any, plan: C.CleanupPlan, manager: Any, manag
         journal = Journal(ledger, run_id)
         result = CleanupResult("apply", plan, run, str(directory))
         paths = [(c, p) for c in plan.candidates for p in c.paths]
-        with output.progress("quarantine", len(paths)) as advance:
+        # Ctrl-C between two moves, never inside one (a directory copied across filesystems
+        # half-way): what was moved stays in the manifest, undo works as after a full run.
+        interrupt = Interrupt()
+        with interrupt.catching(), output.progress("quarantine", len(paths)) as advance:
             for cand, path in paths:
+                if interrupt.requested:
+                    break
                 with journal.step(cand.name, "quarantine", f"{cand.why}: {path} -> {directory}") as record:
                     Q.put_away(config, directory, manifest, cand.kind, cand.name, cand.why, path)
                     record.reason = "moved"
@@ -106,7 +112,11 @@ def _apply(config: Config, ledger: Any, plan: C.CleanupPlan, manager: Any, manag
                 advance(1)
         Q.write_manifest(directory, manifest)
         result.systemd_reload = _reload(manager, manager_error)
-        ledger.finish_run(run_id, f"quarantined {len(result.moved)} path(s) in {directory}")
+        done = f"quarantined {len(result.moved)} path(s) in {directory}"
+        if interrupt.requested:
+            result.exit_code = EXIT_INTERRUPTED
+            done = f"interrupted: {done}, {len(paths) - len(result.moved)} left in place"
+        ledger.finish_run(run_id, done)
     return result
 
 
@@ -180,4 +190,7 @@ def render(result: CleanupResult, console: Console) -> None:
     else:
         console.print(f"moved {len(result.moved)} path(s) to {result.quarantine}; "
                       f"undo with `revops cleanup --undo {result.run}`", highlight=False)
+        if result.exit_code == EXIT_INTERRUPTED:
+            console.print(Text("interrupted (Ctrl-C) between two moves: the rest is in place; "
+                               "`revops cleanup --apply` again goes on", style="yellow"))
         console.print(f"systemd reload: {result.systemd_reload}", highlight=False)

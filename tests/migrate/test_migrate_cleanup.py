@@ -4,6 +4,7 @@ the same bytes, modes and symlinks; paths outside the configured roots refused."
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,27 @@ def test_cleanup_cli_plan_json_is_data_only(host):
     out = _cli("cleanup", "--json", "--config", str(host / "revops.yaml"))
     data = json.loads(out)
     assert data["mode"] == "plan" and data["plan"]["candidates"]
+
+
+def test_ctrl_c_stops_between_two_moves_and_what_moved_can_be_put_back(host, monkeypatch):
+    cfg = config_mod.load(host / "revops.yaml")
+    before = snapshot(host)
+    real_put_away = Q.put_away
+    calls = []
+
+    def put_away_then_ctrl_c(*args, **kwargs):
+        moved = real_put_away(*args, **kwargs)
+        calls.append(moved)
+        if len(calls) == 3:
+            signal.raise_signal(signal.SIGINT)  # a real SIGINT, while the third path moves
+        return moved
+
+    monkeypatch.setattr(Q, "put_away", put_away_then_ctrl_c)
+    handler_before = signal.getsignal(signal.SIGINT)
+    applied = cleanup.run(cfg, apply=True)
+    assert applied.exit_code == 130 and len(applied.moved) == 3 and len(calls) == 3
+    assert signal.getsignal(signal.SIGINT) is handler_before
+    manifest = json.loads((Path(applied.quarantine) / "manifest.json").read_text())
+    assert [item["path"] for item in manifest["items"]] == applied.moved
+    assert cleanup.run(cfg, undo=applied.run).differences == []
+    assert snapshot(host) == before
