@@ -41,6 +41,26 @@ class MigrateResult:
     exit_code: int = EXIT_OK
 
 
+@dataclass(frozen=True)
+class Request:
+    """What one `revops migrate` asks for, read once; the plan is built from it again after
+    settling changed the states it was read from."""
+
+    config: Config
+    inventory: model.Inventory
+    phase: int
+    services: list[str]
+    force: str | None
+    files: list[str]  # the compose files generate wrote
+
+    def plan(self, states: dict[str, str], host: Any, host_error: str | None = None) -> P.Plan:
+        earlier = wiring.read_earlier(self.inventory, self.config, self.phase, states, host,
+                                      host_error, self.files)
+        return P.build(self.inventory, self.config, self.phase, only=self.services, states=states,
+                       earlier=earlier, force_reason=self.force, compose_files=self.files,
+                       compose_units=wiring.compose_units(self.files))
+
+
 def run(config: Config, phase: int | None = None, services: list[str] | None = None, *,
         dry_run: bool = False, yes: bool = False, force: str | None = None,
         confirm: Callable[[P.Plan], bool] | None = None,
@@ -52,30 +72,30 @@ def run(config: Config, phase: int | None = None, services: list[str] | None = N
     services = list(services or [])
     if phase is None:
         phase = P.phase_of_services(inventory, config, services)
-    files = wiring.compose_files(config)
+    req = Request(config, inventory, phase, services, force, wiring.compose_files(config))
     if dry_run and wiring.ledger_file_missing(config.database_url) is not None:
         # No ledger yet: nothing was ever journaled, and opening it would create the file.
-        return _dry_run(config, inventory, None, phase, services, force, files, host_factory)
+        return _dry_run(req, None, host_factory)
     ledger = open_ledger(config.database_url)
     try:
         if dry_run:
-            return _dry_run(config, inventory, ledger, phase, services, force, files, host_factory)
+            return _dry_run(req, ledger, host_factory)
         command = wiring.command_line()
         with ledger.lock(wiring.holder(command)):
-            return _execute(config, inventory, ledger, phase, services, force, files, command,
-                            yes, confirm, say, host_factory)
+            return _execute(req, ledger, command, yes, confirm, say, host_factory)
     finally:
         ledger.close()
 
 
-def _dry_run(config, inventory, ledger, phase, services, force, files, host_factory) -> MigrateResult:
-    needs_host = bool(P.earlier_units(inventory, config, phase, wiring.compose_units(files)))  # only the gate reads the host
-    host, host_error = _try_host(host_factory, config, files) if needs_host else (None, None)
+def _dry_run(req: Request, ledger: Any, host_factory: Callable[[Config, list[str]], Any]) -> MigrateResult:
+    # Only the gate reads the host: open it only when earlier phases have services to check.
+    needs_host = bool(P.earlier_units(req.inventory, req.config, req.phase, wiring.compose_units(req.files)))
+    host, host_error = _try_host(host_factory, req.config, req.files) if needs_host else (None, None)
     states = resume.service_states(ledger) if ledger is not None else {}
-    plan = _build(config, inventory, phase, services, force, files, states, host, host_error)
+    plan = req.plan(states, host, host_error)
     if ledger is not None:
         plan.unsettled = [u.unit for u in resume.find_unsettled(ledger.open_steps(), states)]
-    result = MigrateResult(phase, True, plan, forced_reason=force, unsettled=list(plan.unsettled))
+    result = MigrateResult(req.phase, True, plan, forced_reason=req.force, unsettled=list(plan.unsettled))
     if not plan.gate.ok:
         result.refused, result.exit_code = _gate_words(plan.gate), EXIT_FAILED
     return result
@@ -88,22 +108,16 @@ def _try_host(host_factory, config: Config, files: list[str]) -> tuple[Any, str 
         return None, exc.message
 
 
-def _build(config, inventory, phase, services, force, files, states, host, host_error) -> P.Plan:
-    earlier = wiring.read_earlier(inventory, config, phase, states, host, host_error, files)
-    return P.build(inventory, config, phase, only=services, states=states, earlier=earlier,
-                   force_reason=force, compose_files=files, compose_units=wiring.compose_units(files))
-
-
-def _execute(config, inventory, ledger, phase, services, force, files, command, yes, confirm,
-             say, host_factory) -> MigrateResult:
-    host = host_factory(config, files)
+def _execute(req: Request, ledger: Any, command: str, yes: bool,
+             confirm: Callable[[P.Plan], bool] | None, say: Callable[[str], None],
+             host_factory: Callable[[Config, list[str]], Any]) -> MigrateResult:
+    host = host_factory(req.config, req.files)
     states = resume.service_states(ledger)
-    plan = _build(config, inventory, phase, services, force, files, states, host, None)
+    plan = req.plan(states, host)
     plan.unsettled = [u.unit for u in resume.find_unsettled(ledger.open_steps(), states)]
-    run_id = ledger.begin_run(wiring.operator(), command, phase, False, force)
-    ledger.record_inventory(wiring.inventory_digest(config), len(inventory.units), len(inventory.venvs))
-    journal = Journal(ledger, run_id)
-    result = MigrateResult(phase, False, plan, run_id, force, unsettled=list(plan.unsettled))
+    run_id = ledger.begin_run(wiring.operator(), command, req.phase, False, req.force)
+    ledger.record_inventory(wiring.inventory_digest(req.config), len(req.inventory.units), len(req.inventory.venvs))
+    result = MigrateResult(req.phase, False, plan, run_id, req.force, unsettled=list(plan.unsettled))
     if not plan.gate.ok and not plan.unsettled:
         return _refuse(ledger, result, _gate_words(plan.gate))
     if (plan.services or plan.unsettled) and not yes and confirm is not None and not _confirmed(confirm, plan, ledger, run_id):
@@ -114,8 +128,7 @@ def _execute(config, inventory, ledger, phase, services, force, files, command, 
     # or cut over is finished or rolled back first (see executor.Interrupt).
     interrupt = Interrupt()
     with interrupt.catching():
-        return _change_host(config, inventory, ledger, phase, services, force, files, say,
-                            host, plan, journal, result, interrupt)
+        return _change_host(req, ledger, Journal(ledger, run_id), host, result, say, interrupt)
 
 
 def _confirmed(confirm: Callable[[P.Plan], bool], plan: P.Plan, ledger: Any, run_id: Any) -> bool:
@@ -127,10 +140,12 @@ def _confirmed(confirm: Callable[[P.Plan], bool], plan: P.Plan, ledger: Any, run
         raise
 
 
-def _change_host(config, inventory, ledger, phase, services, force, files, say, host, plan,
-                 journal, result, interrupt) -> MigrateResult:
+def _change_host(req: Request, ledger: Any, journal: Journal, host: Any, result: MigrateResult,
+                 say: Callable[[str], None], interrupt: Interrupt) -> MigrateResult:
+    """Settle what a dead run left, then cut over the confirmed plan (result.plan)."""
+    plan = result.plan
     # Settling changes the host, so it waits for the confirmation of the plan that shows it.
-    result.resumed = resume.converge(inventory, config, ledger, journal, host, files, say, interrupt)
+    result.resumed = resume.converge(req.inventory, req.config, ledger, journal, host, req.files, say, interrupt)
     if interrupt.requested:
         result.exit_code = EXIT_INTERRUPTED
         ledger.finish_run(result.run_id, "interrupted while settling: " + outcome_words(result.resumed))
@@ -140,7 +155,7 @@ def _change_host(config, inventory, ledger, phase, services, force, files, say, 
     if result.resumed:
         # Settling changed the states the plan was read from; never run more than was confirmed.
         confirmed = set(plan.units)
-        plan = _build(config, inventory, phase, services, force, files, resume.service_states(ledger), host, None)
+        plan = req.plan(resume.service_states(ledger), host)
         plan.services = [sp for sp in plan.services if sp.unit in confirmed]
         result.plan = plan
         if not plan.gate.ok:
