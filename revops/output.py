@@ -14,9 +14,7 @@ import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,8 +22,6 @@ if TYPE_CHECKING:
 # Rich costs about 30 ms to import; `status --json` (run by cron and by on-call's scripts)
 # prints no Rich at all, so the two consoles are made on first use (PEP 562).
 _CONSOLES = {"stdout": {"soft_wrap": True}, "stderr": {"stderr": True, "soft_wrap": True}}
-
-
 _MAKING = threading.Lock()
 
 
