@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from revops import envfile
 from revops.adapters import http
 from revops.adapters.systemd import backoff_delays
-from revops import envfile
 from revops.config import Config
 from revops.errors import CheckFailed
 from revops.migrate import composefile
