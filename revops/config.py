@@ -1,7 +1,9 @@
 """The one loader of `revops.yaml`.
 
-Every error names the file, the line, the key and what was expected, and is a ConfigError
-(exit 2). `revops validate` and every verb go through `load()`.
+The file is read as bounded YAML (revops.yamlsafe) and checked whole against the schema in
+revops.configschema (unknown keys at any depth, types, addresses, sizes, durations, suite
+names). Every error names the file, the line, the key and what was expected, and is a
+ConfigError (exit 2). `revops validate` and every verb go through `load()`.
 
 A minimal file::
 
@@ -18,15 +20,14 @@ Everything else has a default; see `Config` and its parts below.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from revops import unitnames
+from revops import configschema, regularfile, unitnames, yamlsafe
 from revops.errors import ConfigError
 
 CONFIG_NAME = "revops.yaml"
@@ -35,10 +36,17 @@ CONFIG_NAME = "revops.yaml"
 # lib/ is usr/lib/: the scan reads a directory reached twice only once.
 DEFAULT_UNIT_DIRS = ("etc/systemd/system", "run/systemd/system", "usr/local/lib/systemd/system",
                      "lib/systemd/system", "usr/lib/systemd/system")
-_DURATION = re.compile(r"^(\d+(\.\d+)?(ms|s|m|h))+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_MEMORY = re.compile(r"^\d+(\.\d+)?[bkmgBKMG]?$")
+MAX_BYTES = 1024 * 1024  # a revops.yaml is a few kB
+MINIMAL = """\
+host:
+  root: /                 # the host's filesystem root, or a copy of one
+suites:
+  core:
+    phase: 1
+    units: [my-api.service, "my-worker-*.service"]
+"""
 
 
 @dataclass(frozen=True)
@@ -146,191 +154,138 @@ def find(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None
     """The config to use: `--config`, else `revops.yaml` in the current directory."""
     if explicit is not None:
         path = Path(explicit)
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise ConfigError(str(path), None, "no such file (given with --config)")
         return path
     path = (cwd or Path.cwd()) / CONFIG_NAME
-    if not path.is_file():
-        raise ConfigError(
-            str(path), None,
-            "no revops.yaml here; run inside an ops repo, pass --config FILE, "
-            "or create an example with `revops example-host DIR`",
-        )
+    if not os.path.lexists(path):
+        error = ConfigError(str(path), None, "no revops.yaml here; run inside an ops repo, pass --config FILE, "
+                            "or create an example with `revops example-host DIR`")
+        error.hint = "a minimal revops.yaml:\n" + MINIMAL
+        raise error
     return path
 
 
 def load(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Config:
+    """The checked config (see parse); ConfigError (exit 2) for every way it can be wrong,
+    a file that is not a regular file or is over MAX_BYTES included."""
     path = find(explicit, cwd)
-    return parse(path.read_text(encoding="utf-8"), path)
-
-
-class _Reader:
-    """Walks the YAML tree, remembering each key's line so errors can point at it."""
-
-    def __init__(self, text: str, path: Path) -> None:
-        self.path = path
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark else None
-            raise ConfigError(str(path), None, f"not valid YAML: {getattr(exc, 'problem', exc)}", line) from None
-        self.lines: dict[str, int] = {}
-        if node is not None:
-            self._index(node, "")
-        if self.data is None:
-            self.data = {}
-        if not isinstance(self.data, dict):
-            raise ConfigError(str(path), None, "expected a mapping at the top level", 1)
-
-    def _index(self, node: yaml.Node, prefix: str) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
-                self.lines[key] = key_node.start_mark.line + 1
-                self._index(value_node, key)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                key = f"{prefix}[{i}]"
-                self.lines[key] = item.start_mark.line + 1
-                self._index(item, key)
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        line = self.lines.get(key)
-        if line is None and "." in key:
-            line = self.lines.get(key.rsplit(".", 1)[0])
-        return ConfigError(str(self.path), key, message, line)
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, what: str | None = None) -> Any:
-        value: Any = self.data
-        for part in key.split("."):
-            if not isinstance(value, dict) or part not in value:
-                return default
-            value = value[part]
-        if value is None:
-            return default
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if isinstance(value, bool) and kind is not bool:
-            raise self.fail(key, f"expected {what or _kind_name(kind)}, got {value!r}")
-        if not isinstance(value, kind):
-            raise self.fail(key, f"expected {what or _kind_name(kind)}, got {type(value).__name__} {value!r}")
-        return value
-
-    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = self.get(key, list, None, "a list of strings")
-        if value is None:
-            return default
-        for i, item in enumerate(value):
-            if not isinstance(item, str):
-                raise self.fail(f"{key}[{i}]", f"expected a string, got {item!r}")
-        return tuple(value)
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-             dict: "a mapping", list: "a list"}
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-_KNOWN_TOP = {"host", "systemd", "suites", "deprecated", "shared_env_file", "image", "network", "quick_wins", "cleanup",
-              "health", "ledger", "paths"}
+    try:
+        text = regularfile.read_text(path, MAX_BYTES)
+    except regularfile.FileRefused as exc:
+        raise ConfigError(exc.path, None, exc.reason) from None
+    return _checked(yamlsafe.load_text(text, str(path)), path, text)
 
 
 def parse(text: str, path: Path) -> Config:
-    r = _Reader(text, path)
-    for key in r.data:
-        if key not in _KNOWN_TOP:
-            raise r.fail(str(key), f"unknown key; expected one of: {', '.join(sorted(_KNOWN_TOP))}")
-    root_text = r.get("host.root", str, "/")
-    root = Path(root_text)
+    """revops.yaml's text to a Config: YAML read by yamlsafe (duplicate keys, bombs and
+    depth refused), then the whole of it checked against configschema.SCHEMA. Every problem
+    is reported at once, one line each: `FILE:LINE: KEY: expected ..., got ...`."""
+    return _checked(yamlsafe.load_text(text, str(path)), path, None)
+
+
+def _checked(doc: yamlsafe.Document, path: Path, text: str | None) -> Config:
+    data = doc.data
+    if data is None or data == {}:
+        error = ConfigError(str(path), None, "empty: revops needs at least `suites:`; "
+                            "`revops example-host DIR` writes a complete example")
+        error.hint = "a minimal revops.yaml:\n" + MINIMAL
+        raise error
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), None, f"expected a mapping of settings, got {configschema.describe(data)}",
+                          doc.line())
+    data = _without_nulls(data)
+    marker = _checked_marker(path, text)
+    if marker is None or not marker.is_file():
+        _raise_problems(doc, path, list(configschema.problems(data)))
+        _remember_checked(marker)
+    return _build(data, path)
+
+
+def _without_nulls(data: dict[Any, Any]) -> dict[Any, Any]:
+    """A key left empty (`deprecated:`) means its default, as if it were absent."""
+    return {k: _without_nulls(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None}
+
+
+def _raise_problems(doc: yamlsafe.Document, path: Path, problems: list[tuple[tuple[Any, ...], str]]) -> None:
+    if not problems:
+        return
+    located = sorted(((doc.line(*keys), _dotted(keys), message) for keys, message in problems),
+                     key=lambda p: (p[0] is None, p[0] or 0, p[1]))
+    errors = [ConfigError(str(path), key or None, message, line) for line, key, message in located]
+    first = errors[0]
+    if len(errors) > 1:
+        first.message = "\n".join(e.message for e in errors)
+        first.args = (first.message,)
+    raise first
+
+
+def _dotted(keys: tuple[Any, ...]) -> str:
+    text = ""
+    for key in keys:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text
+
+
+# jsonschema costs about 0.25 s to import, more than all of `revops status` spends reading;
+# so a config is checked once per content: a marker named by the digest of its bytes and of
+# the schema module says these very bytes passed this very schema. Derived data: when the
+# cache cannot be written, the config is checked every time.
+def _checked_marker(path: Path, text: str | None) -> Path | None:
+    if text is None:
+        return None
+    schema = Path(configschema.__file__).read_bytes()
+    digest = hashlib.sha256(schema + b"\0" + text.encode("utf-8")).hexdigest()
+    return path.resolve().parent / ".revops" / "cache" / f"revops-yaml.{digest}.checked"
+
+
+def _remember_checked(marker: Path | None) -> None:
+    if marker is None:
+        return
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        for stale in marker.parent.glob("revops-yaml.*.checked"):
+            stale.unlink()
+        marker.touch()
+    except OSError:
+        return
+
+
+def _build(data: dict[str, Any], path: Path) -> Config:
+    """The Config of checked data: defaults for what is absent."""
+    host, systemd, health = data.get("host", {}), data.get("systemd", {}), data.get("health", {})
+    paths, image = data.get("paths", {}), data.get("image", {})
+    root = Path(host.get("root", "/"))
     if not root.is_absolute():
         root = (path.parent / root).resolve()
-    bus = r.get("systemd.bus", str, "system")
-    if bus not in ("system", "user"):
-        raise r.fail("systemd.bus", f"expected 'system' or 'user', got {bus!r}")
-    health = _health(r)
-    return Config(
-        path=path.resolve(),
-        root=root,
-        unit_dirs=r.strings("host.unit_dirs", DEFAULT_UNIT_DIRS),
-        unit_pattern=r.get("host.unit_pattern", str, "*"),
-        venv_search=r.strings("host.venv_search", ("opt", "srv")),
-        venv_search_depth=_positive(r, "host.venv_search_depth", 4),
-        bus=bus,
-        mask_on_migrate=r.get("systemd.mask_on_migrate", bool, False),
-        suites=_suites(r),
-        deprecated=r.strings("deprecated", ()),
-        shared_env_file=r.get("shared_env_file", str, Config.shared_env_file),
-        image_base=r.get("image.base", str, Config.image_base),
-        image_prefix=r.get("image.prefix", str, Config.image_prefix),
-        network=r.get("network", str, Config.network),
-        health=health,
-        ledger=r.get("ledger.path", str, Config.ledger),
-        inventory_dir=r.get("paths.inventory", str, "inventory"),
-        lockfiles_dir=r.get("paths.lockfiles", str, "lockfiles"),
-        compose_dir=r.get("paths.compose", str, "compose"),
-        templates_dir=r.get("paths.templates", str, "templates"),
-        wheelhouse=r.get("paths.wheelhouse", str, Config.wheelhouse),
-        quick_wins_restart=r.strings("quick_wins.restart", Config.quick_wins_restart),
-        cleanup_leftovers=r.strings("cleanup.leftovers", ()),
-    )
+    values: dict[str, Any] = {
+        "unit_dirs": host.get("unit_dirs"), "unit_pattern": host.get("unit_pattern"),
+        "venv_search": host.get("venv_search"), "venv_search_depth": host.get("venv_search_depth"),
+        "bus": systemd.get("bus"), "mask_on_migrate": systemd.get("mask_on_migrate"),
+        "deprecated": data.get("deprecated"), "shared_env_file": data.get("shared_env_file"),
+        "image_base": image.get("base"), "image_prefix": image.get("prefix"), "network": data.get("network"),
+        "ledger": data.get("ledger", {}).get("path"),
+        "inventory_dir": paths.get("inventory"), "lockfiles_dir": paths.get("lockfiles"),
+        "compose_dir": paths.get("compose"), "templates_dir": paths.get("templates"),
+        "wheelhouse": paths.get("wheelhouse"),
+        "quick_wins_restart": data.get("quick_wins", {}).get("restart"),
+        "cleanup_leftovers": data.get("cleanup", {}).get("leftovers"),
+    }
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if v is not None}
+    health = {k: float(v) if k == "probe_timeout" else v for k, v in health.items()}  # keys: Health's fields
+    return Config(path=path.resolve(), root=root, suites=_suites(data.get("suites", {})), health=Health(**health),
+                  **values)
 
 
-def _positive(r: _Reader, key: str, default: int) -> int:
-    value = r.get(key, int, default)
-    if value < 1:
-        raise r.fail(key, f"expected a positive integer, got {value}")
-    return value
-
-
-def _duration(r: _Reader, key: str, default: str) -> str:
-    value = r.get(key, str, default, "a duration such as 30s or 1m30s")
-    if not _DURATION.match(value):
-        raise r.fail(key, f"expected a duration such as 30s or 1m30s, got {value!r}")
-    return value
-
-
-def _health(r: _Reader) -> Health:
-    path = r.get("health.path", str, "/health")
-    if not path.startswith("/"):
-        raise r.fail("health.path", f"expected an absolute URL path such as /health, got {path!r}")
-    return Health(
-        path=path,
-        interval=_duration(r, "health.interval", "30s"),
-        timeout=_duration(r, "health.timeout", "10s"),
-        retries=_positive(r, "health.retries", 3),
-        start_period=_duration(r, "health.start_period", "10s"),
-        bind_address=r.get("health.bind_address", str, "127.0.0.1"),
-        probe_timeout=r.get("health.probe_timeout", float, 2.0),
-    )
-
-
-def _suites(r: _Reader) -> tuple[Suite, ...]:
-    raw = r.get("suites", dict, {}, "a mapping of suite name to {phase, units}")
+def _suites(raw: dict[str, Any]) -> tuple[Suite, ...]:
     suites = []
     for name, body in raw.items():
-        key = f"suites.{name}"
-        if not isinstance(body, dict):
-            raise r.fail(key, "expected a mapping with 'phase' and 'units'")
-        phase = r.get(f"{key}.phase", int, None)
-        if phase is None or phase < 1:
-            raise r.fail(f"{key}.phase", "expected a phase number (1, 2, ...)")
-        units = r.strings(f"{key}.units", ())
-        if not units:
-            raise r.fail(f"{key}.units", "expected a non-empty list of unit names or patterns")
-        memory = str(r.get(f"{key}.memory", (str, int), "512m"))
-        if not _MEMORY.match(memory):
-            raise r.fail(f"{key}.memory", f"expected a size such as 256m or 1g, got {memory!r}")
-        cpus = r.get(f"{key}.cpus", float, 0.5)
-        if cpus <= 0:
-            raise r.fail(f"{key}.cpus", f"expected a positive number of CPUs, got {cpus}")
-        overrides = r.get(f"{key}.overrides", dict, {}, "a mapping of distribution to specifier")
-        for dist, spec in overrides.items():
-            if not isinstance(spec, str) or not spec.strip():
-                raise r.fail(f"{key}.overrides.{dist}", f"expected a specifier such as '==2.32.3', got {spec!r}")
-        suites.append(Suite(name=str(name), phase=phase, units=units, memory=memory, cpus=cpus,
-                            overrides=tuple(sorted((str(k), v.strip()) for k, v in overrides.items()))))
+        extra: dict[str, Any] = {}
+        if "memory" in body:
+            extra["memory"] = body["memory"]
+        if "cpus" in body:
+            extra["cpus"] = float(body["cpus"])
+        overrides = body.get("overrides", {})
+        suites.append(Suite(name=str(name), phase=body["phase"], units=tuple(body["units"]),
+                            overrides=tuple(sorted((str(k), v.strip()) for k, v in overrides.items())), **extra))
     return tuple(suites)

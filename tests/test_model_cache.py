@@ -39,8 +39,9 @@ def test_a_stored_copy_is_what_load_reads(inventory_dir, tmp_path):
     model.store_cache(inventory_dir / model.UNITS_FILE, cache)
     (copy,) = cache.glob("units.*.json")
     doc = json.loads(copy.read_text())
-    assert doc["units"][0]["environment"] == {"MODE": "on"}  # the string, as YAML read it
-    doc["units"][0]["port"] = 9999  # only the copy says so: proves the copy was read
+    assert doc["copy_of"] == "units.yaml" and doc["sha256"] in copy.name
+    assert doc["data"]["units"][0]["environment"] == {"MODE": "on"}  # the string, as YAML read it
+    doc["data"]["units"][0]["port"] = 9999  # only the copy says so: proves the copy was read
     copy.write_text(json.dumps(doc))
     assert model.load(inventory_dir, cache_dir=cache).units[0].port == 9999
     assert model.load(inventory_dir).units[0].port == 8550

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from revops import config as config_mod
-from revops import model, output, venvs
+from revops import model, output, regularfile, venvs, yamlsafe
 from revops.errors import AdapterUnavailable, CheckFailed, ConfigError, UsageError
 from revops.model import Inventory, LiveState, Problem, Unit, Venv
 from revops.unitfile import ReadUnit, RootFS, read_units
@@ -182,8 +182,8 @@ def attach_live(units: list[Unit], bus: str) -> str | None:
 # -- files ------------------------------------------------------------------------------
 
 
-# libyaml when present: the pure-Python codec takes seconds on a 1,000-unit inventory.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml when present: the pure-Python codec takes seconds on a 1,000-unit inventory
+# (revops.yamlsafe reads with libyaml too).
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -192,9 +192,10 @@ def _dump(doc: dict[str, Any]) -> str:
 
 
 def _previous(path: Path) -> dict[str, Any]:
+    """The inventory written last time, or {} when there is none worth keeping."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
-    except (OSError, yaml.YAMLError):
+        data = yamlsafe.load_file(path, max_bytes=regularfile.DEFAULT_LIMIT).data
+    except ConfigError:
         return {}
     return data if isinstance(data, dict) else {}
 

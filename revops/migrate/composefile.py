@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from revops.errors import CheckFailed
+from revops import yamlsafe
+from revops.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -23,15 +22,20 @@ def services(files: list[str]) -> dict[str, ComposeService]:
     """{unit: ComposeService} from the revops.unit labels of every file."""
     found: dict[str, ComposeService] = {}
     for path in files:
-        try:
-            doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise CheckFailed(f"{path}: cannot read the compose file: {exc}") from None
-        for name, body in (doc.get("services") or {}).items():
+        doc = yamlsafe.load_file(path)  # YamlError (exit 2) names the file and line
+        if not isinstance(doc.data or {}, dict):
+            raise ConfigError(path, None, "expected a compose file (a mapping at the top level)", 1)
+        services_of = (doc.data or {}).get("services")
+        if not isinstance(services_of or {}, dict):
+            raise ConfigError(path, "services", "expected a mapping of service name to service", doc.line("services"))
+        for name, body in (services_of or {}).items():
             body = body or {}
+            if not isinstance(body, dict):
+                raise ConfigError(path, f"services.{name}", "expected a mapping", doc.line("services", name))
             unit = labels(body).get("revops.unit")
             if unit:
-                found[unit] = ComposeService(str(name), unit, body.get("image"), path,
+                image = body.get("image")
+                found[unit] = ComposeService(str(name), unit, image if isinstance(image, str) else None, path,
                                              env_files(body, Path(path).parent))
     return found
 
@@ -40,7 +44,7 @@ def env_files(body: dict, compose_dir: Path) -> tuple[str, ...]:
     """The service's env_file entries (a string, a list, or the spec's {path: ...} items),
     resolved against the compose file's directory as compose does."""
     raw = body.get("env_file") or []
-    items = [raw] if isinstance(raw, str) else list(raw)
+    items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
     paths = [item.get("path") if isinstance(item, dict) else item for item in items]
     return tuple(str(compose_dir / p) for p in paths if isinstance(p, str) and p)
 
@@ -48,5 +52,5 @@ def env_files(body: dict, compose_dir: Path) -> tuple[str, ...]:
 def labels(body: dict) -> dict[str, str]:
     raw = body.get("labels") or {}
     if isinstance(raw, list):
-        return dict(item.split("=", 1) for item in raw if "=" in item)
-    return {str(k): str(v) for k, v in raw.items()}
+        return dict(item.split("=", 1) for item in raw if isinstance(item, str) and "=" in item)
+    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}

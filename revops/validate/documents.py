@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from revops import regularfile, yamlsafe
 from revops.validate.findings import ERROR, Finding
 
 COMPOSE_SUFFIXES = (".yml", ".yaml")
@@ -59,37 +59,17 @@ class DockerfileDoc:
 
 
 def load_compose(path: Path) -> ComposeDoc | Finding:
-    """A compose document, or the finding that says why it cannot be read."""
+    """A compose document, or the finding that says why it cannot be read: read by the
+    bounded loader (revops.yamlsafe), so a FIFO, a YAML bomb, a document nested too deep or
+    a duplicate key is a finding at its line (rule yaml-invalid, yaml-bomb, yaml-too-deep,
+    duplicate-key, not-regular-file, ...), never a hang or a crash."""
     try:
-        text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        return Finding(str(path), None, None, "unreadable", ERROR, f"cannot read: {exc}")
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        return Finding(str(path), None, None, "yaml-invalid", ERROR, f"not valid YAML: {problem}",
-                       mark.line + 1 if mark else None)
-    if not isinstance(data, dict):
+        doc = yamlsafe.load_file(path)
+    except yamlsafe.YamlError as exc:
+        return Finding(str(path), None, exc.key, exc.rule, ERROR, exc.detail, exc.line)
+    if not isinstance(doc.data, dict):
         return Finding(str(path), None, None, "yaml-invalid", ERROR, "expected a mapping at the top level", 1)
-    doc = ComposeDoc(path, data)
-    if node is not None:
-        _index(node, "", doc.lines)
-    return doc
-
-
-def _index(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
-            lines[key] = key_node.start_mark.line + 1
-            _index(value_node, key, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            key = f"{prefix}.{i}"
-            lines[key] = item.start_mark.line + 1
-            _index(item, key, lines)
+    return ComposeDoc(path, doc.data, doc.key_lines(".{}"))
 
 
 _CONTINUATION = re.compile(r"\\\s*$")
@@ -97,9 +77,9 @@ _CONTINUATION = re.compile(r"\\\s*$")
 
 def load_dockerfile(path: Path) -> DockerfileDoc | Finding:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return Finding(str(path), None, None, "unreadable", ERROR, f"cannot read: {exc}")
+        text = regularfile.read_text(path, yamlsafe.DEFAULT_MAX_BYTES)
+    except regularfile.FileRefused as exc:
+        return Finding(str(path), None, None, exc.rule, ERROR, exc.reason)
     instructions: list[Instruction] = []
     pending: list[str] = []
     start = 0
@@ -137,12 +117,27 @@ def collect(paths: list[Path]) -> tuple[list[Path], list[Path], list[Finding]]:
         elif given.is_dir():
             for path in sorted(given.rglob("*")):
                 rel = path.relative_to(given).parts
-                if any(part.startswith(".") for part in rel[:-1]) or not path.is_file():
+                if any(part.startswith(".") for part in rel[:-1]) or path.is_dir():
+                    continue
+                if not path.is_file():
+                    if path.suffix in COMPOSE_SUFFIXES or is_dockerfile(path):
+                        missing.append(_not_regular(path))
                     continue
                 if path.suffix in COMPOSE_SUFFIXES and len(rel) == 1:
                     compose.append(path)
                 elif is_dockerfile(path):
                     dockerfiles.append(path)
+        elif os.path.lexists(given):
+            missing.append(_not_regular(given))
         else:
             missing.append(Finding(str(given), None, None, "path-missing", ERROR, "no such file or directory"))
     return sorted(set(compose)), sorted(set(dockerfiles)), missing
+
+
+def _not_regular(path: Path) -> Finding:
+    """A FIFO, socket, device or dangling link where a file to validate should be: never opened."""
+    try:
+        what = regularfile.kind(os.stat(path).st_mode)
+    except OSError as exc:
+        what = exc.strerror or str(exc)
+    return Finding(str(path), None, None, "not-regular-file", ERROR, f"not a regular file ({what}); not read")

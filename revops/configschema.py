@@ -1,0 +1,254 @@
+"""The schema of `revops.yaml`: one JSON Schema (draft 2020-12), checked with jsonschema.
+
+To add a setting, add an entry to SCHEMA where it belongs (and a field to config.Config):
+every mapping is closed (`additionalProperties: false`), so a key the schema does not name
+is refused with a "did you mean". Each leaf says in `expected` what it takes, in the words
+of the error an operator sees ("expected a duration such as 30s or 1m30s, got 'soon'").
+Keys absent or null take the default of config.Config.
+
+Formats (`format`) are checked by FORMATS below, not by jsonschema's optional ones, so the
+result does not depend on which extras jsonschema was installed with.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from typing import Any, Callable, Iterator
+
+# -- reusable parts ------------------------------------------------------------------------
+
+_NAME = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"  # a path component of a Docker image name
+_REGISTRY = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/)?"
+
+STRING = {"type": "string", "minLength": 1, "expected": "a string"}
+UNIT_NAMES = {
+    "type": "array",
+    "items": {"type": "string", "pattern": r"^[^/\s]+$",
+              "expected": "a string: a unit name or fnmatch pattern such as revprospect-*.service"},
+    "expected": "a list of unit names or fnmatch patterns",
+}
+# Inside the host's root or the ops repo: relative, no "..", no control characters.
+INSIDE = {"type": "string", "pattern": r"^(?!/)(?!(?:.*/)?\.\.(?:/|$))[^\x00-\x1f]+$",
+          "expected": "a relative path with no '..' (it is joined to the root or the ops repo)"}
+INSIDE_LIST = {"type": "array", "items": INSIDE, "expected": "a list of relative paths"}
+DURATION = {"type": "string", "pattern": r"^(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h))+$",
+            "expected": "a duration such as 30s or 1m30s"}
+POSITIVE_INT = {"type": "integer", "minimum": 1, "expected": "a positive integer"}
+POSITIVE_NUMBER = {"type": "number", "exclusiveMinimum": 0, "expected": "a positive number"}
+
+# -- the schema ----------------------------------------------------------------------------
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "expected": "a mapping of settings (host, suites, health, ...)",
+    "additionalProperties": False,
+    "required": ["suites"],
+    "properties": {
+        "host": {
+            "type": "object", "additionalProperties": False, "expected": "a mapping",
+            "properties": {
+                "root": {**STRING, "expected": "a directory: the host's filesystem root, / on the host itself"},
+                "unit_dirs": INSIDE_LIST,
+                "unit_pattern": {**STRING, "expected": "an fnmatch pattern of unit file names"},
+                "venv_search": INSIDE_LIST,
+                "venv_search_depth": POSITIVE_INT,
+            },
+        },
+        "systemd": {
+            "type": "object", "additionalProperties": False, "expected": "a mapping",
+            "properties": {
+                "bus": {"enum": ["system", "user"], "expected": "'system' or 'user'"},
+                "mask_on_migrate": {"type": "boolean", "expected": "true or false"},
+            },
+        },
+        "suites": {
+            "type": "object", "minProperties": 1,
+            "expected": "a mapping of suite name to {phase, units}",
+            # A suite's name names lockfiles/<suite>.txt, compose/<suite>.yml and its image.
+            "propertyNames": {"type": "string", "pattern": r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$",
+                              "expected": "a suite name that is a safe file and image name: lowercase "
+                                          "letters, digits, '-' and '_', starting and ending with a "
+                                          "letter or digit, at most 63 characters"},
+            "additionalProperties": {
+                "type": "object", "additionalProperties": False, "required": ["phase", "units"],
+                "expected": "a mapping with 'phase' and 'units'",
+                "properties": {
+                    "phase": {"type": "integer", "minimum": 1, "expected": "a phase number (an integer: 1, 2, ...)"},
+                    "units": {**UNIT_NAMES, "minItems": 1,
+                              "expected": "a non-empty list of unit names or patterns"},
+                    "memory": {"type": "string", "format": "memory",
+                               "expected": "a size with a unit such as 256m or 1g (at least 6m)"},
+                    "cpus": {**POSITIVE_NUMBER, "expected": "a positive number of CPUs"},
+                    "overrides": {
+                        "type": "object", "expected": "a mapping of distribution to specifier",
+                        "propertyNames": {"pattern": r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$",
+                                          "expected": "a distribution name such as requests"},
+                        "additionalProperties": {"type": "string", "format": "pip-specifier",
+                                                 "expected": "a version specifier such as '==2.32.3'"},
+                    },
+                },
+            },
+        },
+        "deprecated": UNIT_NAMES,
+        "shared_env_file": {"type": "string", "pattern": r"^/[^\x00-\x1f]*$", "expected": "an absolute path"},
+        "image": {
+            "type": "object", "additionalProperties": False, "expected": "a mapping",
+            "properties": {
+                "base": {"type": "string",
+                         "pattern": rf"^{_REGISTRY}{_NAME}(?:/{_NAME})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
+                                    r"(?:@sha256:[0-9a-f]{64})?$",
+                         "expected": "an image reference such as revflow/python-base:bookworm"},
+                "prefix": {"type": "string", "pattern": rf"^{_REGISTRY}{_NAME}(?:/{_NAME})*$",
+                           "expected": "an image repository prefix such as revflow"},
+            },
+        },
+        "network": {"type": "string", "pattern": r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$",
+                    "expected": "a network name: letters, digits, '_', '.', '-'"},
+        "quick_wins": {
+            "type": "object", "additionalProperties": False, "expected": "a mapping",
+            "properties": {"restart": UNIT_NAMES},
+        },
+        "cleanup": {
+            "type": "object", "additionalProperties": False, "expected": "a mapping",
+            "properties": {"leftovers": UNIT_NAMES},
+        },
+        "health": {
+            "type": "object", "additionalProperties": False, "expected": "a mapping",
+            "properties": {
+                "path": {"type": "string", "pattern": r"^/[^\s#?]*$",
+                         "expected": "an absolute URL path such as /health"},
+                "interval": DURATION,
+                "timeout": DURATION,
+                "start_period": DURATION,
+                "retries": POSITIVE_INT,
+                "bind_address": {"type": "string", "format": "ip-address",
+                                 "expected": "an IP address such as 127.0.0.1"},
+                "probe_timeout": {**POSITIVE_NUMBER, "expected": "a positive number of seconds"},
+            },
+        },
+        "ledger": {
+            "type": "object", "additionalProperties": False, "expected": "a mapping",
+            "properties": {"path": {**STRING, "expected": "a file path for the SQLite ledger"}},
+        },
+        "paths": {
+            "type": "object", "additionalProperties": False, "expected": "a mapping",
+            "properties": {
+                "inventory": INSIDE,
+                "lockfiles": INSIDE,
+                "compose": INSIDE,
+                "templates": INSIDE,
+                "wheelhouse": {**STRING, "expected": "a directory of wheels"},
+            },
+        },
+    },
+}
+
+# -- formats -------------------------------------------------------------------------------
+
+_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([bkmg])$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+MIN_MEMORY = 6 * (1 << 20)  # Docker refuses a memory limit under 6 MB
+
+
+def size_bytes(size: str) -> int:
+    """'256m' -> 268435456; ValueError for anything but a number and one unit of b, k, m, g."""
+    match = _SIZE.match(size)
+    if not match:
+        raise ValueError(size)
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+
+
+def _memory(value: str) -> bool:
+    try:
+        return size_bytes(value) >= MIN_MEMORY
+    except ValueError:
+        return False
+
+
+def _ip_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _pip_specifier(value: str) -> bool:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return bool(SpecifierSet(value.strip()))
+    except InvalidSpecifier:
+        return False
+
+
+FORMATS: dict[str, Callable[[str], bool]] = {
+    "memory": _memory,
+    "ip-address": _ip_address,
+    "pip-specifier": _pip_specifier,
+}
+
+# -- checking ------------------------------------------------------------------------------
+
+
+def problems(data: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every way `data` (loaded revops.yaml, nulls already dropped) breaks SCHEMA, as
+    (path of the key, message). Imports jsonschema (about 0.25 s): call only when needed."""
+    import jsonschema
+
+    checker = jsonschema.FormatChecker(formats=())
+    for name, check in FORMATS.items():
+        checker.checks(name)(lambda value, check=check: not isinstance(value, str) or check(value))
+    validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=checker)
+    for error in validator.iter_errors(data):
+        yield from _explain(error)
+
+
+def _explain(error: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    path = tuple(error.absolute_path)
+    schema, kind = error.schema, error.validator
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        known = sorted(schema.get("properties", {}))
+        for key in error.instance:
+            if key not in known:
+                yield (*path, key), _unknown(key, known)
+    elif kind == "required":
+        missing = next((r for r in error.validator_value if repr(r) in error.message), "?")
+        wanted = schema.get("properties", {}).get(missing, {}).get("expected", "a value")
+        yield (*path, missing), f"missing; expected {wanted}"
+    elif "propertyNames" in error.relative_schema_path:
+        yield (*path, error.instance), f"expected {_expected(error)}"
+    elif kind == "minProperties" and not error.instance:
+        yield path, f"expected {schema.get('expected', 'at least one entry')}, got an empty mapping"
+    else:
+        yield path, f"expected {_expected(error)}, got {describe(error.instance)}"
+
+
+def _expected(error: Any) -> str:
+    return error.schema.get("expected") or error.message
+
+
+def _unknown(key: Any, known: list[str]) -> str:
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return f"unknown key; expected one of: {', '.join(known)}"
+
+
+def describe(value: Any) -> str:
+    """A value as an error message shows it: short, and its type when that is the point."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "an empty list" if not value else "a list"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}" if isinstance(value, str) else text
