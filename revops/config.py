@@ -289,3 +289,69 @@ def _suites(raw: dict[str, Any]) -> tuple[Suite, ...]:
         suites.append(Suite(name=str(name), phase=body["phase"], units=tuple(body["units"]),
                             overrides=tuple(sorted((str(k), v.strip()) for k, v in overrides.items())), **extra))
     return tuple(suites)
+
+
+@dataclass(frozen=True)
+class SuiteProblem:
+    """A way `suites:` disagrees with the units on the host (see suite_problems)."""
+
+    rule: str  # "suite-overlap" or "suite-unmatched"
+    suite: str
+    index: int  # of the pattern in suites.<suite>.units
+    message: str
+
+    @property
+    def key(self) -> str:
+        return f"suites.{self.suite}.units[{self.index}]"
+
+
+def suite_problems(config: Config, unit_names: list[str]) -> list[SuiteProblem]:
+    """The suites of `config` against the units of a host (the inventory's names):
+
+    - suite-overlap: a pattern that matches units an earlier suite already claims (the first
+      match wins, as suite_of() decides, so the later suite silently loses them);
+    - suite-unmatched: a pattern that matches no unit at all (a typo, or a unit gone).
+
+    An instance counts under its own name and, when no suite names it, its template's,
+    as in suite_of(). Unit names written literally in `suites:` count as units too.
+    """
+    names = set(unit_names) | {p for s in config.suites for p in s.units if not _is_glob(p)}
+    claims: dict[tuple[str, int], dict[str, list[str]]] = {}
+    for name in sorted(names):
+        matched = _matching(config, name)
+        if not matched and unitnames.is_instance(name):
+            matched = _matching(config, unitnames.template_of(name))
+        for suite, index in matched[1:]:
+            claims.setdefault((suite, index), {}).setdefault(matched[0][0], []).append(name)
+    problems = []
+    for (suite, index), by_winner in sorted(claims.items()):
+        pattern = next(s for s in config.suites if s.name == suite).units[index]
+        taken = "; ".join(f"{_few(units)} by suite {winner!r}" for winner, units in sorted(by_winner.items()))
+        problems.append(SuiteProblem("suite-overlap", suite, index,
+                                     f"{pattern!r} also matches units claimed first ({taken}); a unit belongs "
+                                     "to the first suite that matches it, so this suite does not get them"))
+    present = set(unit_names) | {unitnames.template_of(n) for n in unit_names if unitnames.is_instance(n)}
+    for suite in config.suites:
+        for index, pattern in enumerate(suite.units):
+            if not any(fnmatch.fnmatchcase(name, pattern) for name in present):
+                problems.append(SuiteProblem("suite-unmatched", suite.name, index,
+                                             f"{pattern!r} matches no unit in the inventory"))
+    return problems
+
+
+def _matching(config: Config, name: str) -> list[tuple[str, int]]:
+    """(suite, index of its first pattern matching `name`) for every suite that matches."""
+    found = []
+    for suite in config.suites:
+        index = next((i for i, p in enumerate(suite.units) if fnmatch.fnmatchcase(name, p)), None)
+        if index is not None:
+            found.append((suite.name, index))
+    return found
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:3])} and {len(names) - 3} more"

@@ -23,6 +23,19 @@ if TYPE_CHECKING:
 # prints no Rich at all, so the two consoles are made on first use (PEP 562).
 _CONSOLES = {"stdout": {"soft_wrap": True}, "stderr": {"stderr": True, "soft_wrap": True}}
 _MAKING = threading.Lock()
+# Output never interprets data: a unit's Description or a path holding "[/]", "[link=...]"
+# or ":smile:" is printed as those characters. So no console reads markup or emoji codes in
+# plain strings (table cells and titles included); a renderer styles with rich.text.Text
+# (Text("FAILED", style="red"), Text.assemble(...)), or passes markup=True for a string whose
+# every piece of data went through escape().
+PLAIN = {"markup": False, "emoji": False}
+
+
+def make_console(**options: Any) -> "Console":
+    """A Rich console that prints data as data (PLAIN); the renderers' tests use it too."""
+    from rich.console import Console
+
+    return Console(**{**PLAIN, **options})
 
 
 def _console(name: str) -> "Console":
@@ -31,9 +44,7 @@ def _console(name: str) -> "Console":
         with _MAKING:  # two threads warning at once must share one console
             made = globals().get(name)
             if made is None:
-                from rich.console import Console
-
-                made = globals()[name] = Console(**_CONSOLES[name])
+                made = globals()[name] = make_console(**_CONSOLES[name])
     return made
 
 
@@ -91,14 +102,18 @@ def emit(result: Any, *, as_json: bool, render: Callable[[Any, Console], None]) 
 
 def error(message: str, hint: str | None = None) -> None:
     # Messages carry paths and pins such as "foo[bar]==1": never read them as Rich markup.
+    from rich.text import Text
+
     err = _console("stderr")
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
     if hint:
-        err.print(f"[dim]hint:[/] {escape(hint)}", highlight=False)
+        err.print(Text.assemble(("hint:", "dim"), " ", hint), highlight=False)
 
 
 def warn(message: str) -> None:
-    _console("stderr").print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
+    from rich.text import Text
+
+    _console("stderr").print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False)
 
 
 def info(message: str) -> None:
@@ -112,7 +127,7 @@ def progress(description: str, total: int | None) -> Iterator[Callable[[int], No
 
     stderr = _console("stderr")
     bar = Progress(
-        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

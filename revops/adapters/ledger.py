@@ -14,21 +14,25 @@ from __future__ import annotations
 
 import datetime as _dt
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import re
 import socket
 import sqlite3
+import stat
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from revops.errors import AdapterUnavailable, CheckFailed, UsageError
 
 STEP_STATES = ("started", "done", "failed")
+# A service's migration state (migrate's words): written by set_service_state, checked on read.
+MIGRATION_STATES = ("migrating", "migrated", "rolled-back", "down", "systemd")
 LOCK_NAME = "migrate"
 
 # Forward migrations, applied in order; each version's statements run in one transaction.
@@ -222,6 +226,9 @@ class _SqliteBackend:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        for where in (path, self.lock_path):  # SQLite or the lock would block on a FIFO
+            if os.path.lexists(where) and not stat.S_ISREG(os.stat(where).st_mode):
+                raise LedgerDataError(f"ledger {where}: not a regular file; revops keeps its ledger in one")
         path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit (isolation_level=None): each statement is its own committed transaction
         # unless transaction() groups them.
@@ -427,6 +434,9 @@ class Ledger:
 
     # -- plumbing ---------------------------------------------------------------------
 
+    def _record(self, cls: type, table: str, row: Sequence[Any]) -> Any:
+        return checked_record(cls, table, row, self.url)
+
     def _run(self, action: str, sql: str, params: Sequence[Any] = ()) -> tuple[list[tuple], int]:
         with self._mutex:
             try:
@@ -543,25 +553,27 @@ class Ledger:
         if service is not None:
             sql += " AND service = ?"
             params = (service,)
-        return [Step(*row) for row in self._query(sql + " ORDER BY id", params)]
+        return [self._record(Step, "steps", row) for row in self._query(sql + " ORDER BY id", params)]
 
     def runs(self, limit: int = 20) -> list[Run]:
         rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?", (limit,))
-        return [_run_from(row) for row in rows]
+        return [self._record(Run, "runs", row) for row in rows]
 
     def run(self, run_id: int) -> Run | None:
         rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
-        return _run_from(rows[0]) if rows else None
+        return self._record(Run, "runs", rows[0]) if rows else None
 
     def steps(self, run_id: int) -> list[Step]:
         rows = self._query(f"SELECT {_STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY id",
                            (run_id,))
-        return [Step(*row) for row in rows]
+        return [self._record(Step, "steps", row) for row in rows]
 
     # -- per-service state and inventory history --------------------------------------
 
     def set_service_state(self, service: str, state: str, run_id: int | None,
                           reason: str | None = None) -> None:
+        if state not in MIGRATION_STATES:
+            raise ValueError(f"a service's migration state is one of {', '.join(MIGRATION_STATES)}, not {state!r}")
         self._write(
             "INSERT INTO services (service, migration_state, updated_at, run_id, reason) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (service) DO UPDATE SET "
@@ -572,7 +584,7 @@ class Ledger:
     def service_states(self) -> dict[str, ServiceRecord]:
         rows = self._query("SELECT service, migration_state, updated_at, run_id, reason "
                            "FROM services ORDER BY service")
-        return {row[0]: ServiceRecord(*row) for row in rows}
+        return {row[0]: self._record(ServiceRecord, "services", row) for row in rows}
 
     def record_inventory(self, digest: str, units: int, venvs: int) -> int:
         return self._insert(
@@ -582,7 +594,7 @@ class Ledger:
     def inventory_snapshots(self, limit: int = 20) -> list[InventorySnapshot]:
         rows = self._query("SELECT id, taken_at, digest, units, venvs FROM inventory_snapshots "
                            "ORDER BY id DESC LIMIT ?", (limit,))
-        return [InventorySnapshot(*row) for row in rows]
+        return [self._record(InventorySnapshot, "inventory_snapshots", row) for row in rows]
 
 
 _RUN_COLUMNS = ("id, started_at, finished_at, operator, host, command, phase, dry_run, "
@@ -590,7 +602,40 @@ _RUN_COLUMNS = ("id, started_at, finished_at, operator, host, command, phase, dr
 _STEP_COLUMNS = ("id, run_id, service, step, state, detail, reason, started_at, finished_at")
 
 
-def _run_from(row: tuple) -> Run:
-    values = list(row)
-    values[7] = bool(values[7])
-    return Run(*values)
+class LedgerDataError(UsageError):
+    """A row (or file) of the ledger that revops did not write as it is: exit 2, naming the
+    ledger, the table, the row and the column."""
+
+
+# What each column may hold, read back: the dataclass's own types, with the stored forms
+# (dry_run as 0/1) and the words a state column allows.
+_ALLOWED = {("steps", "state"): STEP_STATES, ("services", "migration_state"): MIGRATION_STATES}
+_STORED = {str: (str,), int: (int,), bool: (int,), "str | None": (str, type(None)),
+           "int | None": (int, type(None))}
+
+
+@functools.lru_cache(maxsize=None)
+def _columns(cls: type) -> tuple[tuple[str, tuple[type, ...], bool], ...]:
+    hints = {f.name: f.type for f in fields(cls)}  # strings under `from __future__ import annotations`
+    return tuple((name, _STORED[{"str": str, "int": int, "bool": bool}.get(hint, hint)], hint == "bool")
+                 for name, hint in hints.items())
+
+
+def checked_record(cls: type, table: str, row: Sequence[Any], ledger: str) -> Any:
+    """The dataclass `cls` of a row read back, each column checked against its type and, for
+    a state, its allowed words; LedgerDataError naming the ledger, table, row and column."""
+    columns = _columns(cls)
+    if len(row) != len(columns):
+        raise LedgerDataError(f"ledger {ledger}: {table} row {row[0] if row else '?'}: "
+                              f"{len(row)} columns, expected {len(columns)}")
+    values = []
+    for (name, types, as_bool), value in zip(columns, row):
+        allowed = _ALLOWED.get((table, name))
+        if type(value) not in types or (as_bool and value not in (0, 1)) or (allowed and value not in allowed):
+            wanted = f"one of {', '.join(allowed)}" if allowed else \
+                "0 or 1" if as_bool else " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise LedgerDataError(f"ledger {ledger}: {table} row {row[0]!r}: {name} is {value!r}, expected {wanted}",
+                                  hint="revops did not write this; restore the ledger from a backup, "
+                                       "or correct the row by hand")
+        values.append(bool(value) if as_bool else value)
+    return cls(*values)

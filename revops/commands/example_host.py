@@ -127,6 +127,6 @@ def render(result: ExampleHostResult | TeardownResult, console: Console) -> None
     console.print(table)
     if result.live_units:
         for name, why in sorted(result.live_units.not_started.items()):
-            console.print(f"[yellow]not started[/] {name}: {why}", highlight=False)
+            console.print(Text.assemble(("not started", "yellow"), f" {name}: {why}"), highlight=False)
     console.print(f"done in {result.seconds:.2f}s; run revops verbs inside {result.directory} "
                   f"(its revops.yaml has host.root: .)", highlight=False)

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from revops import config as config_mod
 from revops import model, output, regularfile, venvs, yamlsafe
@@ -250,12 +251,12 @@ def restart_loop(unit: Unit) -> bool:
 
 def render(result: ScanResult, console: Console) -> None:
     inv = result.inventory
-    console.print(f"[bold]Inventory of {inv.root}[/]: {len(inv.units)} units, {len(inv.venvs)} venvs"
+    console.print(Text.assemble((f"Inventory of {inv.root}", "bold"), f": {len(inv.units)} units, {len(inv.venvs)} venvs"
                   + (f" (written {', '.join(result.written)}{', unchanged' if result.unchanged else ''})"
-                     if result.written else ""))
+                     if result.written else "")))
     _render_suites(inv, console)
     if result.live_reason:
-        console.print(f"live state: [yellow]UNAVAILABLE[/] ({result.live_reason})")
+        console.print(Text.assemble("live state: ", ("UNAVAILABLE", "yellow"), f" ({result.live_reason})"))
     else:
         loops = [u.name for u in inv.units if restart_loop(u)]
         failed = [u.name for u in inv.units if u.live and u.live.active_state == "failed"]
@@ -293,7 +294,7 @@ def _render_venvs(inv: Inventory, console: Console) -> None:
         console.print(table)
     in_use = [v for v in broken if v.used_by]
     for venv in in_use[:20]:
-        console.print(f"  [red]{venv.path}[/] used by {', '.join(venv.used_by)}: {', '.join(venv.problems)}")
+        console.print(Text.assemble("  ", (venv.path, "red"), f" used by {', '.join(venv.used_by)}: {', '.join(venv.problems)}"))
 
 
 def _render_problems(inv: Inventory, console: Console) -> None:

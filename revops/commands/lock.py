@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from revops import __version__, model, output
 from revops.config import Config, Suite
@@ -215,7 +216,7 @@ def _preflight(p: SuitePlan, lock_dir: Path, base: Path, dry_run: bool) -> Suite
     in_path, txt_path = paths(lock_dir, p.suite.name)
     result = SuiteResult(
         name=p.suite.name, status=LOCKED, input=_rel(in_path, base), lockfile=_rel(txt_path, base),
-        input_digest=p.digest, recorded_digest=lockfile.recorded_digest(txt_path),
+        input_digest=p.digest, recorded_digest=lockfile.recorded_digest(txt_path, p.suite.name),
         services=[_service_source(s) for s in p.services], conflicts=p.merged.conflicts,
         overrides=p.merged.overrides, unused_overrides=p.merged.unused_overrides, skipped=p.skipped,
         input_errors=[str(e) for s in p.services for e in s.errors],
@@ -228,7 +229,7 @@ def _preflight(p: SuitePlan, lock_dir: Path, base: Path, dry_run: bool) -> Suite
         result.status = EMPTY
     elif _unchanged(in_path, p, result.recorded_digest):
         result.status = UNCHANGED
-        result.pins = len(lockfile.pins(txt_path.read_text(encoding="utf-8")))
+        result.pins = len(lockfile.pins(lockfile.read_lock(txt_path, p.suite.name)))
     elif dry_run:
         result.status = WOULD_LOCK
     return result
@@ -240,7 +241,7 @@ def _lock_python_warnings(p: SuitePlan, result: SuiteResult, lock_dir: Path) -> 
         return python_mismatch(p.venv_pythons, platform.python_version())
     if result.status not in (LOCKED, UNCHANGED):
         return []
-    text = paths(lock_dir, p.suite.name)[1].read_text(encoding="utf-8")
+    text = lockfile.read_lock(paths(lock_dir, p.suite.name)[1], p.suite.name)
     made_with = lockfile.header_fields(text).get("python")
     return python_mismatch(p.venv_pythons, made_with) if made_with else []
 
@@ -266,8 +267,8 @@ def _unchanged(in_path: Path, p: SuitePlan, recorded: str | None) -> bool:
     if recorded != p.digest:
         return False
     try:
-        return in_path.read_text(encoding="utf-8") == p.input_text
-    except (OSError, UnicodeDecodeError):
+        return lockfile.read_lock(in_path) == p.input_text
+    except lockfile.LockfileError:
         return False
 
 
@@ -320,8 +321,8 @@ def check_suite(lock_dir: Path, suite: str, base: Path) -> SuiteResult:
         missing = [_rel(p, base) for p in (in_path, txt_path) if not p.is_file()]
         result.status, result.error = MISSING, f"missing: {', '.join(missing)}; run `revops lock --suite {suite}`"
         return result
-    result.input_digest = lockfile.digest(in_path.read_text(encoding="utf-8"))
-    text = txt_path.read_text(encoding="utf-8")
+    result.input_digest = lockfile.digest(lockfile.read_lock(in_path))
+    text = lockfile.read_lock(txt_path, suite)
     result.recorded_digest = lockfile.header_fields(text).get(lockfile.DIGEST_KEY)
     result.resolver = lockfile.header_fields(text).get("resolver")
     result.pins = len(lockfile.pins(text))
@@ -355,7 +356,7 @@ def render(result: LockResult, console: Console) -> None:
     table.add_column("lock", overflow="fold")
     for s in result.suites:
         style = _STYLE.get(s.status, "red")
-        table.add_row(s.name, f"[{style}]{s.status}[/]", _source_summary(s), "" if s.pins is None else str(s.pins),
+        table.add_row(s.name, Text(s.status, style=style), _source_summary(s), "" if s.pins is None else str(s.pins),
                       Path(s.lockfile).name)
     console.print(table)
     for s in result.suites:
@@ -379,28 +380,28 @@ def _render_details(s: SuiteResult, console: Console) -> None:
         by_source.setdefault(service.source, []).append(service.name)
     for source, names in sorted(by_source.items()):
         if source != sources.SOURCE_FILE:
-            lines.append(f"  from {source}: {', '.join(names)}")
+            lines.append(escape(f"  from {source}: {', '.join(names)}"))
     for c in s.conflicts:
         lines.append(f"  [red]conflict[/] {escape(c.describe())}")
         lines += [f"    {escape(side.pin)} at {escape(origin)}" for side in c.sides for origin in side.origins]
     if s.conflicts:
         example = s.conflicts[0]
-        lines.append(f"  [dim]settle a conflict in revops.yaml: suites.{s.name}.overrides: "
-                     f"{{{example.dist}: \"==VERSION\"}}[/]")
-    lines += [f"  [yellow]override[/] {o.dist}{o.spec} replaces " + escape("; ".join(
+        lines.append("  [dim]" + escape(f"settle a conflict in revops.yaml: suites.{s.name}.overrides: "
+                                        f"{{{example.dist}: \"==VERSION\"}}") + "[/]")
+    lines += [f"  [yellow]override[/] {escape(o.dist + o.spec)} replaces " + escape("; ".join(
         f"{side.pin} ({_who(side.services)})" for side in o.replaced)) for o in s.overrides]
-    lines += [f"  [yellow]unused override[/] {name}" for name in s.unused_overrides]
-    lines += [f"  [dim]skipped (deprecated): {', '.join(s.skipped)}[/]"] if s.skipped else []
+    lines += [f"  [yellow]unused override[/] {escape(name)}" for name in s.unused_overrides]
+    lines += ["  [dim]" + escape(f"skipped (deprecated): {', '.join(s.skipped)}") + "[/]"] if s.skipped else []
     lines += [f"  [red]input[/] {escape(e)}" for e in s.input_errors]
     lines += [f"  [yellow]warning[/] {escape(w)}" for w in s.warnings]
     if s.error:
-        lines.append(f"  [red]{s.status}:[/] " + escape(s.error).replace("\n", "\n    "))
+        lines.append(f"  [red]{escape(s.status)}:[/] " + escape(s.error).replace("\n", "\n    "))
     if s.proof is not None:
         lines += _proof_lines(s.proof)
     if lines:
-        console.print(f"[bold]{s.name}[/]", highlight=False)
-        for line in lines:
-            console.print(line, highlight=False)
+        console.print(Text(s.name, style="bold"), highlight=False)
+        for line in lines:  # markup of our own; every piece of data in it went through escape()
+            console.print(line, highlight=False, markup=True)
 
 
 def _who(services: list[str]) -> str:
@@ -417,7 +418,7 @@ def _proof_lines(p: proof.Proof) -> list[str]:
     for check in p.imports:
         state = {True: "[green]imports[/]", False: "[red]import FAILED[/]", None: "[dim]not tried[/]"}[check.ok]
         detail = escape(check.detail or "").replace("\n", "\n      ")
-        lines.append(f"    {check.service}: {state} {check.module or ''} {detail}".rstrip())
+        lines.append(f"    {escape(check.service)}: {state} {escape(check.module or '')} {detail}".rstrip())
     if p.detail:
         lines.append("    " + escape(p.detail).replace("\n", "\n    "))
     return lines

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from revops.config import Config
 from revops.errors import CheckFailed, UsageError
-from revops.validate import formats, validate
+from revops.validate import formats, suites, validate
 from revops.validate.findings import ERROR, WARNING, ValidationResult
 from revops.validate.rules import Context
 
@@ -47,7 +48,13 @@ def run(request: Request, config: Config | None) -> ValidationResult:
     if absent:
         raise UsageError(f"no such file or directory: {', '.join(absent)}")
     ctx = Context(base_image=config.image_base if config is not None else None)
-    return validate(paths, ctx, externals=request.externals, strict=request.strict)
+    result = validate(paths, ctx, externals=request.externals, strict=request.strict)
+    if config is not None:  # revops.yaml's suites against the inventory
+        run, findings = suites.check(config)
+        result.checks.append(run)
+        result.findings.extend(findings)
+        result.finish(request.strict)
+    return result
 
 
 def exit_status(result: ValidationResult) -> None:
@@ -73,6 +80,7 @@ def render(result: ValidationResult, console: Console) -> None:
     for check in result.checks:
         if check.status == "skipped":
             console.print(f"skipped {check.name}: {check.detail}", style="dim", highlight=False, markup=False)
-    verdict = "[green]ok[/]" if result.ok else "[bold red]failed[/]"
-    console.print(f"{verdict}: {len(result.files)} file(s), {result.errors} error(s), {result.warnings} warning(s); "
-                  f"checks: {', '.join(c.name for c in result.checks if c.status == 'ran')}", highlight=False)
+    verdict = Text("ok", style="green") if result.ok else Text("failed", style="bold red")
+    console.print(Text.assemble(verdict, f": {len(result.files)} file(s), {result.errors} error(s), "
+                                f"{result.warnings} warning(s); checks: "
+                                f"{', '.join(c.name for c in result.checks if c.status == 'ran')}"), highlight=False)

@@ -9,6 +9,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from revops import regularfile
+from revops.errors import UsageError
+
 DIGEST_KEY = "input-sha256"
 _HEADER_FIELD = re.compile(r"^#\s*(?P<key>[a-z0-9-]+):\s*(?P<value>.*?)\s*$")
 _PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==(?P<version>[^\s;\\]+)")
@@ -45,11 +48,50 @@ def header_fields(text: str) -> dict[str, str]:
     return fields
 
 
-def recorded_digest(lock_path: Path) -> str | None:
-    try:
-        return header_fields(lock_path.read_text(encoding="utf-8")).get(DIGEST_KEY)
-    except (OSError, UnicodeDecodeError):
+def recorded_digest(lock_path: Path, suite: str | None = None) -> str | None:
+    """The input digest the lock records; None when there is no lock (LockfileError when
+    there is one that is not a lock revops wrote: see read_lock)."""
+    if not os.path.lexists(lock_path):
         return None
+    return header_fields(read_lock(lock_path, suite)).get(DIGEST_KEY)
+
+
+class LockfileError(UsageError):
+    """A lock (or its .in) revops cannot take as its own: exit 2, naming the file and line."""
+
+
+MAX_BYTES = 16 * 1024 * 1024
+# What each header field holds when revops wrote it (see header()).
+_FIELD_SHAPES = {
+    DIGEST_KEY: (re.compile(r"^[0-9a-f]{64}$"), "a sha256 digest (64 hex digits)"),
+    "python": (re.compile(r"^[0-9]+\.[0-9]+(\.[0-9]+)?[0-9A-Za-z.+]*$"), "a Python version such as 3.11.2"),
+    "suite": (re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$"), "a suite name"),
+}
+
+
+def read_lock(path: Path, suite: str | None = None) -> str:
+    """The text of lockfiles/<suite>.txt (or .in), checked on read: a regular file (never a
+    FIFO), UTF-8, at most MAX_BYTES, and header fields as header() writes them, of `suite`
+    when given. Raises LockfileError (exit 2) naming the file, the line and what is wrong."""
+    try:
+        text = regularfile.read_text(path, MAX_BYTES)
+    except regularfile.FileRefused as exc:
+        raise LockfileError(exc.message) from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.startswith("#"):
+            break
+        match = _HEADER_FIELD.match(line)
+        if not match or match.group("key") not in _FIELD_SHAPES:
+            continue
+        key, value = match.group("key"), match.group("value")
+        shape, wanted = _FIELD_SHAPES[key]
+        if not shape.match(value):
+            raise LockfileError(f"{path}:{number}: header {key}: expected {wanted}, got {value[:80]!r}",
+                                hint="revops did not write this header; re-lock with `revops lock`")
+        if key == "suite" and suite is not None and value != suite:
+            raise LockfileError(f"{path}:{number}: header suite: this is the lock of suite {value!r}, "
+                                f"not {suite!r}", hint=f"re-lock with `revops lock --suite {suite}`")
+    return text
 
 
 @dataclass

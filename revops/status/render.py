@@ -11,6 +11,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from revops import output
 from revops.errors import EXIT_INTERRUPTED
 from revops.status.figures import UNAVAILABLE, ServiceStatus, StatusReport
 from revops.status.summary import summary_line
@@ -77,8 +78,8 @@ def table(report: StatusReport) -> Table:
         t.add_column(column, overflow="fold")
     for svc in report.services:
         t.add_row(
-            svc.name, "" if svc.phase is None else str(svc.phase), svc.suite or "",
-            _verdict_cell(svc), svc.placement,
+            Text(svc.name), "" if svc.phase is None else str(svc.phase), Text(svc.suite or ""),
+            _verdict_cell(svc), Text(svc.placement),
             _systemd_cell(svc), _container_cell(svc), _health_cell(svc),
             _cell(svc.migration.state, svc.migration.provenance),
             Text(", ".join(svc.flags), style="yellow"),
@@ -122,7 +123,7 @@ PIPED_WIDTH = 220
 
 def render(report: StatusReport, console: Console) -> None:
     if not console.is_terminal:
-        console = Console(file=console.file, width=PIPED_WIDTH, no_color=console.no_color)
+        console = output.make_console(file=console.file, width=PIPED_WIDTH, no_color=console.no_color)
     console.print(view(report))
 
 
