@@ -305,6 +305,8 @@ def _checker(tp: Any) -> Check:
     if origin in (typing.Union, types.UnionType):
         options = [_checker(a) for a in args if a is not type(None)]
         allows_none = type(None) in args
+        if len(options) == 1 and not _plain_types(tp):  # X | None: X's own words, down to the key
+            return lambda v: None if v is None and allows_none else options[0](v)
         return lambda v: None if (v is None and allows_none) or any(c(v) is None for c in options) \
             else ((), f"expected {_describe(tp)}, got {_got(v)}")
     if origin is list:
@@ -368,18 +370,21 @@ def _record_checker(cls: type) -> Check:
     return check
 
 
-def _describe(tp: Any) -> str:
+def _describe(tp: Any, plural: bool = False) -> str:
+    """A type in words: list[list[str]] -> "a list of lists of strings"."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args if a is not type(None)) + \
-            (" or null" if type(None) in args else "")
+        words = " or ".join(_describe(a, plural) for a in args if a is not type(None))
+        return words + (" or null" if type(None) in args else "")
     if origin is list:
-        return f"a list of {_describe(args[0]).replace('a ', '', 1).replace('an ', '', 1)}s"
+        return f"{'lists' if plural else 'a list'} of {_describe(args[0], True)}"
     if origin is dict:
-        return f"a mapping of string to {_describe(args[1]).replace('a ', '', 1)}"
+        return f"{'mappings' if plural else 'a mapping'} of string to {_describe(args[1], True)}"
     if is_dataclass(tp):
-        return f"a {tp.__name__.lower()} mapping"
-    return {str: "a string", int: "an integer", bool: "true or false"}.get(tp, getattr(tp, "__name__", str(tp)))
+        return f"{tp.__name__.lower()} mappings" if plural else f"a {tp.__name__.lower()} mapping"
+    singular, many = {str: ("a string", "strings"), int: ("an integer", "integers"),
+                      bool: ("true or false", "booleans")}.get(tp, (str(tp), str(tp)))
+    return many if plural else singular
 
 
 def _got(value: Any) -> str:

@@ -104,18 +104,18 @@ class Document:
     root: Node | None
 
     def line(self, *keys: str | int) -> int | None:
-        """1-based line of the key (or list item) reached by `keys`, or of the deepest node
-        on the way that exists; None for an empty document."""
-        node, line = self.root, None
+        """1-based line of the key (or list item) reached by `keys`; of the deepest one on
+        the way when the rest is missing (the document's first line when none is there);
+        None for an empty document."""
+        if self.root is None:
+            return None
+        node: Node | None = self.root
+        line = self.root.start_mark.line + 1
         for key in keys:
+            node, key_node = _child(node, key)
             if node is None:
                 break
-            line = node.start_mark.line + 1
-            node, key_node = _child(node, key)
-            if key_node is not None:
-                line = key_node.start_mark.line + 1
-        if node is not None and not keys:
-            line = node.start_mark.line + 1
+            line = (key_node or node).start_mark.line + 1
         return line
 
     def key_lines(self, item: str = "[{}]") -> dict[str, int]:
@@ -177,26 +177,31 @@ def load_text(text: str, name: str) -> Document:
     return Document(name, data, root)
 
 
+class _PyLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, _Constructor, _Resolver):
+    """PyYAML's own reader, scanner and parser (slower; the same events), when it was built
+    without libyaml; our composer; the plain-data constructor and resolver."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        _Constructor.__init__(self)
+        _Resolver.__init__(self)
+
+    def dispose(self) -> None:
+        pass
+
+
 if _CParser is not None:
-    class _Loader(_CParser, _Constructor, _Resolver):  # type: ignore[misc]
-        """libyaml's parser for the events; our composer; the plain-data constructor and resolver."""
+    class _CLoader(_CParser, _Constructor, _Resolver):  # type: ignore[misc,valid-type]
+        """libyaml's parser for the events (linear time, iterative)."""
 
         def __init__(self, stream: str) -> None:
             _CParser.__init__(self, stream)
             _Constructor.__init__(self)
             _Resolver.__init__(self)
-else:  # PyYAML built without libyaml: its own reader, scanner and parser (slower, same events)
-    class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,  # type: ignore[no-redef]
-                  _Constructor, _Resolver):
-        def __init__(self, stream: str) -> None:
-            yaml.reader.Reader.__init__(self, stream)
-            yaml.scanner.Scanner.__init__(self)
-            yaml.parser.Parser.__init__(self)
-            _Constructor.__init__(self)
-            _Resolver.__init__(self)
 
-        def dispose(self) -> None:
-            pass
+_Loader: Any = _CLoader if _CParser is not None else _PyLoader
 
 
 class _Frame:

@@ -227,7 +227,8 @@ class _SqliteBackend:
     def __init__(self, path: Path) -> None:
         self.path = path
         for where in (path, self.lock_path):  # SQLite or the lock would block on a FIFO
-            if os.path.lexists(where) and not stat.S_ISREG(os.stat(where).st_mode):
+            mode = os.stat(where).st_mode if os.path.exists(where) else stat.S_IFREG
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a directory: SQLite's own error
                 raise LedgerDataError(f"ledger {where}: not a regular file; revops keeps its ledger in one")
         path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit (isolation_level=None): each statement is its own committed transaction

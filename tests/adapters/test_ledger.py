@@ -313,3 +313,66 @@ def test_advisory_key_is_stable_and_per_schema():
     assert key == ledger_mod.advisory_key("revops", "public")
     assert key != ledger_mod.advisory_key("revops", "other")
     assert -(2**63) <= key < 2**63
+
+
+# ---------------------------------------------------------------------------------------
+# Rows read back are checked (issue 12, kind 7): a row revops did not write as it is, is a
+# clear error naming the ledger, the table, the row and the column; never a crash or a guess.
+
+
+def test_a_service_row_with_an_unknown_state_is_named(ledger, url):
+    run = ledger.begin_run("alice", "revops migrate", 1, False)
+    ledger.set_service_state("revpublish.service", "migrated", run)
+    ledger._write("UPDATE services SET migration_state = ? WHERE service = ?", ("pwned", "revpublish.service"))
+    with pytest.raises(ledger_mod.LedgerDataError) as caught:
+        ledger.service_states()
+    assert caught.value.exit_code == 2
+    assert caught.value.message == (f"ledger {ledger.url}: services row 'revpublish.service': migration_state is "
+                                    f"'pwned', expected one of {', '.join(ledger_mod.MIGRATION_STATES)}")
+
+
+def test_a_run_row_with_a_bad_flag_is_named(ledger):
+    run = ledger.begin_run("alice", "revops migrate", 1, False)
+    ledger._write("UPDATE runs SET dry_run = 7 WHERE id = ?", (run,))
+    with pytest.raises(ledger_mod.LedgerDataError, match=f"runs row {run}: dry_run is 7, expected 0 or 1"):
+        ledger.runs()
+    with pytest.raises(ledger_mod.LedgerDataError, match=f"runs row {run}"):
+        ledger.run(run)
+
+
+def test_an_unknown_migration_state_is_never_written(ledger):
+    with pytest.raises(ValueError, match="not 'half-done'"):
+        ledger.set_service_state("revpublish.service", "half-done", None)
+    assert ledger.service_states() == {}
+
+
+def test_a_step_row_with_an_unknown_state_or_a_blob_is_named(tmp_path):
+    import sqlite3
+
+    url = f"sqlite://{tmp_path}/ledger.db"
+    led = open_ledger(url)
+    run = led.begin_run("alice", "revops migrate", 1, False)
+    step = led.step_started(run, "revpublish", "stop-unit")
+    raw = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    raw.execute("PRAGMA ignore_check_constraints = ON")  # what a hand edit or another tool can do
+    raw.execute("UPDATE steps SET state = 'exploded' WHERE id = ?", (step,))
+    with pytest.raises(ledger_mod.LedgerDataError, match=f"steps row {step}: state is 'exploded', expected one of"):
+        led.steps(run)
+    raw.execute("UPDATE steps SET state = 'started', started_at = x'3132' WHERE id = ?", (step,))  # a blob
+    with pytest.raises(ledger_mod.LedgerDataError, match="started_at is b'12', expected str"):
+        led.open_steps()
+    raw.close()
+    led.close()
+
+
+@pytest.mark.parametrize("where", ["ledger.db", "ledger.db.lock"])
+def test_a_fifo_where_the_ledger_is_kept_is_refused_without_blocking(tmp_path, where):
+    import threading
+
+    os.mkfifo(tmp_path / where)
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(
+        pytest.raises(ledger_mod.LedgerDataError, open_ledger, f"sqlite://{tmp_path}/ledger.db").value), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive() and "not a regular file" in outcome[0].message

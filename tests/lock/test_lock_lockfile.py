@@ -1,7 +1,13 @@
 """The lock's header and the rule that every entry is `==` with a sha256 hash."""
 
 import hashlib
+import os
+import platform
+import threading
 
+import pytest
+
+from revops import cli
 from revops.lock import lockfile
 from revops.lock.resolver import explain, strip_tool_header
 
@@ -46,3 +52,57 @@ def test_the_app_module_is_what_the_unit_runs(tmp_path):
     (tmp_path / "app.py").write_text("")
     assert app_module([["/bin/sh", "-c", "true"]], tmp_path) == "app"
     assert app_module([["/bin/sh", "-c", "true"]], tmp_path / "nowhere") is None
+
+
+# -- a lock read back is checked (issue 12, kind 7) -----------------------------------------
+
+GOOD = lockfile.header("core", "core.in", lockfile.digest("alpha\n"), "0.1.0", "pip-tools 7.6.2") + BODY
+
+
+def test_a_lock_revops_wrote_reads_back(tmp_path):
+    (tmp_path / "core.txt").write_text(GOOD)
+    assert lockfile.read_lock(tmp_path / "core.txt", "core") == GOOD
+    assert lockfile.recorded_digest(tmp_path / "core.txt", "core") == lockfile.digest("alpha\n")
+    assert lockfile.recorded_digest(tmp_path / "absent.txt") is None
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    (f"# input-sha256: {lockfile.digest('alpha' + chr(10))}", "# input-sha256: $(id)", "header input-sha256: expected a sha256"),
+    ("# suite: core", "# suite: lead-gen", "this is the lock of suite 'lead-gen', not 'core'"),
+    ("# suite: core", "# suite: ../../etc", "header suite: expected a suite name"),
+    (f"# python: {platform.python_version()}", "# python: [/]", "header python: expected a Python version"),
+], ids=["digest", "other-suite", "suite-path", "python"])
+def test_a_header_revops_did_not_write_is_exit_2_naming_file_and_line(tmp_path, old, new, expected):
+    assert old in GOOD
+    text = GOOD.replace(old, new)
+    (tmp_path / "core.txt").write_text(text)
+    with pytest.raises(lockfile.LockfileError) as caught:
+        lockfile.read_lock(tmp_path / "core.txt", "core")
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith(new.split(":")[0]))
+    assert caught.value.exit_code == 2 and f"{tmp_path / 'core.txt'}:{line}: " in caught.value.message
+    assert expected in caught.value.message
+
+
+def test_a_lock_that_is_not_utf8_or_not_a_file_is_refused(tmp_path):
+    (tmp_path / "bad.txt").write_bytes(b"# suite: core\nalpha==1 \xff\n")
+    with pytest.raises(lockfile.LockfileError, match="bad.txt:2: not UTF-8"):
+        lockfile.read_lock(tmp_path / "bad.txt")
+    os.mkfifo(tmp_path / "fifo.txt")
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(
+        pytest.raises(lockfile.LockfileError, lockfile.read_lock, tmp_path / "fifo.txt").value), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive() and "a FIFO" in outcome[0].message
+
+
+def test_lock_check_on_a_lock_of_another_suite_exits_2(tiny_host, tmp_path, monkeypatch, capsys):
+    locks = tiny_host.parent / "lockfiles"
+    locks.mkdir(exist_ok=True)
+    (locks / "core.in").write_text("alpha\n")
+    (locks / "core.txt").write_text(GOOD.replace("# suite: core", "# suite: extra"))
+    monkeypatch.chdir(tiny_host.parent)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["lock", "--check", "--suite", "core"])
+    assert exit_info.value.code == 2
+    assert "core.txt:3: header suite: this is the lock of suite 'extra'" in capsys.readouterr().err
