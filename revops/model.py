@@ -93,11 +93,10 @@ class Unit:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Unit":
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["problems"] = [Problem(**p) for p in data.get("problems") or []]
+        values = _known(cls, data)
+        values["problems"] = [Problem(**_known(Problem, p)) for p in data.get("problems") or []]
         if data.get("live"):
-            values["live"] = LiveState(**data["live"])
+            values["live"] = LiveState(**_known(LiveState, data["live"]))
         return cls(**values)
 
 
@@ -119,8 +118,17 @@ class Venv:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Venv":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**_known(cls, data))
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The keys of `data` that are fields of `cls`: keys a newer revops wrote are ignored."""
+    return {k: v for k, v in data.items() if k in _field_names(cls)}
+
+
+@lru_cache(maxsize=None)
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
 
 
 @dataclass

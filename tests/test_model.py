@@ -169,3 +169,11 @@ def test_the_repo_inventory_has_the_shape_scan_writes():
     for name, section in ((model.UNITS_FILE, "units"), (model.VENVS_FILE, "venvs")):
         data = yaml.safe_load((repo / "inventory" / name).read_text())
         assert model.shape_problem(data, section) is None
+
+
+def test_keys_a_newer_revops_wrote_are_ignored_at_every_level(tmp_path):
+    unit = {**UNIT, "future": 1, "live": {**UNIT["live"], "future": 2},
+            "problems": [{**UNIT["problems"][0], "future": 3}]}
+    loaded = model.load(write_inventory(tmp_path, units_yaml(unit), "venvs:\n- {path: /v, healthy: true, future: 4}\n"))
+    assert loaded.units[0].live.reason == "offline" and loaded.units[0].problems[0].code == "garbage-line"
+    assert loaded.venvs[0].path == "/v"
