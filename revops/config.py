@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from revops import configschema, regularfile, unitnames, yamlsafe
+from revops import regularfile, unitnames, yamlsafe
 from revops.errors import ConfigError
 
 CONFIG_NAME = "revops.yaml"
@@ -39,6 +39,7 @@ DEFAULT_UNIT_DIRS = ("etc/systemd/system", "run/systemd/system", "usr/local/lib/
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 MAX_BYTES = 1024 * 1024  # a revops.yaml is a few kB
+SCHEMA_MODULE = Path(__file__).with_name("configschema.py")
 MINIMAL = """\
 host:
   root: /                 # the host's filesystem root, or a copy of one
@@ -192,11 +193,13 @@ def _checked(doc: yamlsafe.Document, path: Path, text: str | None) -> Config:
         error.hint = "a minimal revops.yaml:\n" + MINIMAL
         raise error
     if not isinstance(data, dict):
-        raise ConfigError(str(path), None, f"expected a mapping of settings, got {configschema.describe(data)}",
-                          doc.line())
+        got = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r:.60}"
+        raise ConfigError(str(path), None, f"expected a mapping of settings, got {got}", doc.line())
     data = _without_nulls(data)
     marker = _checked_marker(path, text)
     if marker is None or not marker.is_file():
+        from revops import configschema  # jsonschema: only when these bytes were not checked yet
+
         _raise_problems(doc, path, list(configschema.problems(data)))
         _remember_checked(marker)
     return _build(data, path)
@@ -234,7 +237,7 @@ def _dotted(keys: tuple[Any, ...]) -> str:
 def _checked_marker(path: Path, text: str | None) -> Path | None:
     if text is None:
         return None
-    schema = Path(configschema.__file__).read_bytes()
+    schema = SCHEMA_MODULE.read_bytes()
     digest = hashlib.sha256(schema + b"\0" + text.encode("utf-8")).hexdigest()
     return path.resolve().parent / ".revops" / "cache" / f"revops-yaml.{digest}.checked"
 

@@ -12,8 +12,6 @@ result does not depend on which extras jsonschema was installed with.
 
 from __future__ import annotations
 
-import difflib
-import ipaddress
 import re
 from typing import Any, Callable, Iterator
 
@@ -169,6 +167,8 @@ def _memory(value: str) -> bool:
 
 
 def _ip_address(value: str) -> bool:
+    import ipaddress
+
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -232,6 +232,8 @@ def _expected(error: Any) -> str:
 
 
 def _unknown(key: Any, known: list[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
     if close:
         return f"unknown key; did you mean {close[0]!r}?"

@@ -76,15 +76,21 @@ _Resolver.yaml_implicit_resolvers = {
 
 
 class _Constructor(yaml.constructor.SafeConstructor):
-    """SafeConstructor for plain data: a value that cannot be built (an integer of 5,000
-    digits) is a ConstructorError at its node, never a bare ValueError."""
+    """SafeConstructor for plain data: a number that cannot be built (an integer of 5,000
+    digits: Python's int() refuses it) is a ConstructorError at its node, never a ValueError."""
 
-    def construct_object(self, node: Node, deep: bool = False) -> Any:
+    def _number(self, node: Node, build: Any) -> Any:
         try:
-            return super().construct_object(node, deep)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise yaml.constructor.ConstructorError(None, None, f"cannot read this value: {exc}",
+            return build(self, node)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(None, None, f"cannot read this number: {exc}",
                                                     node.start_mark) from None
+
+    def construct_yaml_int(self, node: Node) -> Any:
+        return self._number(node, yaml.constructor.SafeConstructor.construct_yaml_int)
+
+    def construct_yaml_float(self, node: Node) -> Any:
+        return self._number(node, yaml.constructor.SafeConstructor.construct_yaml_float)
 
     def _refuse(self, node: Node) -> Any:
         raise yaml.constructor.ConstructorError(
@@ -93,6 +99,8 @@ class _Constructor(yaml.constructor.SafeConstructor):
 
 for _tag in ("binary", "set", "omap", "pairs", "timestamp"):
     _Constructor.add_constructor(f"tag:yaml.org,2002:{_tag}", _Constructor._refuse)
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
+_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)
 
 
 @dataclass
@@ -246,33 +254,57 @@ class _Composer:
         return root
 
     def _document(self) -> tuple[Node, int]:
+        """One loop over the document's events (scalars first: most events are scalars)."""
         stack: list[_Frame] = []
-        get = self.loader.get_event
+        get, resolve, anchors = self.loader.get_event, self.loader.resolve, self.anchors
         while True:
             event = get()
-            self.nodes += not isinstance(event, (ev.SequenceEndEvent, ev.MappingEndEvent))
-            if isinstance(event, ev.AliasEvent):
-                node, size, height = self._alias(event)
-            elif isinstance(event, ev.ScalarEvent):
-                node, size, height = self._scalar(event), 1, 1
-            elif isinstance(event, (ev.SequenceStartEvent, ev.MappingStartEvent)):
+            kind = type(event)
+            if kind is ev.ScalarEvent:
+                self.nodes += 1
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = resolve(ScalarNode, event.value, event.implicit)
+                node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+                if event.anchor is not None:
+                    anchors[event.anchor] = (node, 1, 1)
+                size = height = 1
+            elif kind is ev.MappingEndEvent or kind is ev.SequenceEndEvent:
+                frame = stack.pop()
+                frame.node.end_mark = event.end_mark
+                node, size, height = frame.node, min(frame.size, _SATURATE), frame.height
+                if frame.anchor is not None:
+                    self.open.discard(frame.anchor)
+                    anchors[frame.anchor] = (node, size, height)
+            elif kind is ev.MappingStartEvent or kind is ev.SequenceStartEvent:
+                self.nodes += 1
                 if len(stack) >= MAX_DEPTH:
                     raise YamlError(self.name, f"nested more than {MAX_DEPTH} levels deep", event.start_mark.line + 1,
                                     rule=TOO_DEEP)
                 stack.append(self._start(event))
                 continue
-            elif isinstance(event, (ev.SequenceEndEvent, ev.MappingEndEvent)):
-                frame = stack.pop()
-                frame.node.end_mark = event.end_mark
-                node, size, height = frame.node, frame.size, frame.height
-                if frame.anchor is not None:
-                    self.open.discard(frame.anchor)
-                    self.anchors[frame.anchor] = (node, size, height)
+            elif kind is ev.AliasEvent:
+                self.nodes += 1
+                node, size, height = self._alias(event)
             else:  # pragma: no cover - the parser emits nothing else inside a document
-                raise YamlError(self.name, f"unexpected {type(event).__name__}", event.start_mark.line + 1)
+                raise YamlError(self.name, f"unexpected {kind.__name__}", event.start_mark.line + 1)
             if not stack:
                 return node, size
-            self._attach(stack, node, size, height)
+            parent = stack[-1]
+            parent.size += size
+            if height >= parent.height:
+                parent.height = height + 1
+                if parent.height > MAX_DEPTH:  # deep only through aliases
+                    raise YamlError(self.name, f"aliases nest values more than {MAX_DEPTH} levels deep",
+                                    node.start_mark.line + 1, rule=TOO_DEEP)
+            if parent.seen is None:
+                parent.node.value.append(node)
+            elif parent.key is None:
+                self._key(stack, node)
+                parent.key = node
+            else:
+                parent.node.value.append((parent.key, node))
+                parent.key = None
 
     def _alias(self, event: ev.AliasEvent) -> tuple[Node, int, int]:
         line = event.start_mark.line + 1
@@ -286,15 +318,6 @@ class _Composer:
             self.worst_alias = (size, line)
         return node, size, height
 
-    def _scalar(self, event: ev.ScalarEvent) -> ScalarNode:
-        tag = event.tag
-        if tag is None or tag == "!":
-            tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
-        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
-        if event.anchor is not None:
-            self.anchors[event.anchor] = (node, 1, 1)
-        return node
-
     def _start(self, event: ev.CollectionStartEvent) -> _Frame:
         kind = SequenceNode if isinstance(event, ev.SequenceStartEvent) else MappingNode
         tag = event.tag
@@ -304,23 +327,6 @@ class _Composer:
         if event.anchor is not None:
             self.open.add(event.anchor)
         return _Frame(node, event.anchor)
-
-    def _attach(self, stack: list[_Frame], node: Node, size: int, height: int) -> None:
-        parent = stack[-1]
-        parent.size = min(parent.size + size, _SATURATE)
-        if height + 1 > parent.height:
-            parent.height = height + 1
-            if parent.height > MAX_DEPTH:  # deep only through aliases
-                raise YamlError(self.name, f"aliases nest values more than {MAX_DEPTH} levels deep",
-                                node.start_mark.line + 1, rule=TOO_DEEP)
-        if parent.seen is None:
-            parent.node.value.append(node)
-        elif parent.key is None:
-            self._key(stack, node)
-            parent.key = node
-        else:
-            parent.node.value.append((parent.key, node))
-            parent.key = None
 
     def _key(self, stack: list[_Frame], key: Node) -> None:
         mapping, line = stack[-1], key.start_mark.line + 1

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from revops import config
+from revops import config, configschema
 from revops.errors import ConfigError, EXIT_USAGE
 
 GOOD = """\
@@ -252,7 +252,7 @@ def test_a_yaml_bomb_config_is_a_config_error(tmp_path):
 def test_a_checked_config_is_not_checked_again_until_it_changes(tmp_path, monkeypatch):
     path = write(tmp_path, GOOD)
     config.load(path)
-    monkeypatch.setattr(config.configschema, "problems", lambda data: iter([(("network",), "checked again")]))
+    monkeypatch.setattr(configschema, "problems", lambda data: iter([(("network",), "checked again")]))
     assert config.load(path).network == "revflow-network"  # same bytes: the schema verdict holds
     path.write_text(GOOD + "network: other\n")
     with pytest.raises(ConfigError, match="checked again"):
@@ -263,7 +263,7 @@ def test_a_read_only_ops_repo_still_checks_its_config(tmp_path, monkeypatch):
     path = write(tmp_path, GOOD)
     monkeypatch.setattr(config, "_remember_checked", lambda marker: None)  # nothing can be written
     config.load(path)
-    monkeypatch.setattr(config.configschema, "problems", lambda data: iter([(("suites",), "checked again")]))
+    monkeypatch.setattr(configschema, "problems", lambda data: iter([(("suites",), "checked again")]))
     with pytest.raises(ConfigError, match="checked again"):
         config.load(path)
 
@@ -272,7 +272,7 @@ def test_the_example_host_config_passes_the_schema():
     from revops.examplehost import hostconfig
 
     for text in (hostconfig.revops_yaml(), hostconfig.revops_yaml("/srv/live")):
-        assert list(config.configschema.problems(config.yamlsafe.load_text(text, "x").data)) == []
+        assert list(configschema.problems(config.yamlsafe.load_text(text, "x").data)) == []
 
 
 # -- suites against the units of a host ------------------------------------------------------
