@@ -80,6 +80,10 @@ def test_a_wrong_field_names_its_key(tmp_path, change, key, expected):
     ("units:\n- {path: x}\n", "units[0].name: missing"),
     ("units:\n- name: a.service\n  name: b.service\n  path: null\n", "duplicate key 'name'"),
     ("units:\n- {name: x, path: !!binary aGVsbG8=}\n", "!!binary is not allowed"),
+    ("x: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"x{i}: &a{i} [{', '.join(['*a' if i == 0 else f'*a{i - 1}'] * 9)}]\n" for i in range(8)) + "units: []\n",
+     "YAML bomb"),
+    ("units: " + "[" * 60 + "]" * 60 + "\n", "nested more than 32 levels deep"),
 ])
 def test_a_malformed_inventory_is_refused(tmp_path, text, expected):
     assert expected in refused(tmp_path, text).message
