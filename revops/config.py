@@ -193,8 +193,8 @@ def _checked(doc: yamlsafe.Document, path: Path, text: str | None) -> Config:
         error.hint = "a minimal revops.yaml:\n" + MINIMAL
         raise error
     if not isinstance(data, dict):
-        got = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r:.60}"
-        raise ConfigError(str(path), None, f"expected a mapping of settings, got {got}", doc.line())
+        raise ConfigError(str(path), None, f"expected a mapping of settings, got {yamlsafe.describe(data)}",
+                          doc.line())
     data = _without_nulls(data)
     marker = _checked_marker(path, text)
     if marker is None or not marker.is_file():
@@ -213,7 +213,7 @@ def _without_nulls(data: dict[Any, Any]) -> dict[Any, Any]:
 def _raise_problems(doc: yamlsafe.Document, path: Path, problems: list[tuple[tuple[Any, ...], str]]) -> None:
     if not problems:
         return
-    located = sorted(((doc.line(*keys), _dotted(keys), message) for keys, message in problems),
+    located = sorted(((doc.line(*keys), yamlsafe.dotted(keys), message) for keys, message in problems),
                      key=lambda p: (p[0] is None, p[0] or 0, p[1]))
     errors = [ConfigError(str(path), key or None, message, line) for line, key, message in located]
     first = errors[0]
@@ -222,12 +222,6 @@ def _raise_problems(doc: yamlsafe.Document, path: Path, problems: list[tuple[tup
         first.args = (first.message,)
     raise first
 
-
-def _dotted(keys: tuple[Any, ...]) -> str:
-    text = ""
-    for key in keys:
-        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
-    return text
 
 
 # jsonschema costs about 0.25 s to import, more than all of `revops status` spends reading;

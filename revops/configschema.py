@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterator
 
+from revops.yamlsafe import describe
+
 # -- reusable parts ------------------------------------------------------------------------
 
 _NAME = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"  # a path component of a Docker image name
@@ -238,19 +240,3 @@ def _unknown(key: Any, known: list[str]) -> str:
     if close:
         return f"unknown key; did you mean {close[0]!r}?"
     return f"unknown key; expected one of: {', '.join(known)}"
-
-
-def describe(value: Any) -> str:
-    """A value as an error message shows it: short, and its type when that is the point."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "an empty list" if not value else "a list"
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{type(value).__name__} {text}" if isinstance(value, str) else text

@@ -178,7 +178,7 @@ def _read(path: Path, section: str, cache_dir: Path | None = None) -> dict[str, 
     problem = shape_problem(doc.data, section)
     if problem is not None:
         keys, message = problem
-        raise ConfigError(str(path), _dotted(keys) or None, message, doc.line(*keys))
+        raise ConfigError(str(path), yamlsafe.dotted(keys) or None, message, doc.line(*keys))
     return doc.data
 
 
@@ -248,7 +248,7 @@ def shape_problem(data: Any, section: str) -> tuple[tuple[Any, ...], str] | None
     """None when `data` (a loaded units.yaml or venvs.yaml) has the shape `inventory scan`
     writes; else (path of the first wrong key, "expected ..., got ...")."""
     if not isinstance(data, dict):
-        return (), f"expected a mapping with {section!r}, got {_got(data)}"
+        return (), f"expected a mapping with {section!r}, got {yamlsafe.describe(data)}"
     for key, check in (("root", _checker(str)), ("scanned_at", _checker(str | None))):
         found = check(data[key]) if key in data else None
         if found is not None:
@@ -316,7 +316,7 @@ def _checker(tp: Any) -> Check:
         if len(options) == 1 and not _plain_types(tp):  # X | None: X's own words, down to the key
             return lambda v: None if v is None and allows_none else options[0](v)
         return lambda v: None if (v is None and allows_none) or any(c(v) is None for c in options) \
-            else ((), f"expected {_describe(tp)}, got {_got(v)}")
+            else ((), f"expected {_describe(tp)}, got {yamlsafe.describe(v)}")
     if origin is list:
         return _list_checker(tp, _checker(args[0]))
     if origin is dict:
@@ -324,19 +324,19 @@ def _checker(tp: Any) -> Check:
     if is_dataclass(tp):
         return _record_checker(tp)
     if tp is bool:
-        return lambda v: None if isinstance(v, bool) else ((), f"expected true or false, got {_got(v)}")
+        return lambda v: None if isinstance(v, bool) else ((), f"expected true or false, got {yamlsafe.describe(v)}")
     if tp is int:
         return lambda v: None if isinstance(v, int) and not isinstance(v, bool) \
-            else ((), f"expected an integer, got {_got(v)}")
+            else ((), f"expected an integer, got {yamlsafe.describe(v)}")
     if tp is str:
-        return lambda v: None if isinstance(v, str) else ((), f"expected a string, got {_got(v)}")
+        return lambda v: None if isinstance(v, str) else ((), f"expected a string, got {yamlsafe.describe(v)}")
     raise TypeError(f"no shape check for {tp!r}")  # a new field type: teach _checker about it
 
 
 def _list_checker(tp: Any, item: Check) -> Check:
     def check(value: Any) -> tuple[tuple[Any, ...], str] | None:
         if not isinstance(value, list):
-            return (), f"expected {_describe(tp)}, got {_got(value)}"
+            return (), f"expected {_describe(tp)}, got {yamlsafe.describe(value)}"
         for i, v in enumerate(value):
             found = item(v)
             if found is not None:
@@ -348,9 +348,9 @@ def _list_checker(tp: Any, item: Check) -> Check:
 def _dict_checker(tp: Any, value_check: Check) -> Check:
     def check(value: Any) -> tuple[tuple[Any, ...], str] | None:
         if not isinstance(value, dict):
-            return (), f"expected {_describe(tp)}, got {_got(value)}"
+            return (), f"expected {_describe(tp)}, got {yamlsafe.describe(value)}"
         for k, v in value.items():
-            found = ((), f"expected string keys, got {_got(k)}") if not isinstance(k, str) else value_check(v)
+            found = ((), f"expected string keys, got {yamlsafe.describe(k)}") if not isinstance(k, str) else value_check(v)
             if found is not None:
                 return (k, *found[0]), found[1]
         return None
@@ -365,7 +365,7 @@ def _record_checker(cls: type) -> Check:
 
     def check(value: Any) -> tuple[tuple[Any, ...], str] | None:
         if not isinstance(value, dict):
-            return (), f"expected a mapping (a {name}), got {_got(value)}"
+            return (), f"expected a mapping (a {name}), got {yamlsafe.describe(value)}"
         for key in required:
             if key not in value:
                 return (key,), f"missing: every {name} has {key!r}"
@@ -393,19 +393,3 @@ def _describe(tp: Any, plural: bool = False) -> str:
     singular, many = {str: ("a string", "strings"), int: ("an integer", "integers"),
                       bool: ("true or false", "booleans")}.get(tp, (str(tp), str(tp)))
     return many if plural else singular
-
-
-def _got(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, (dict, list)):
-        return {dict: "a mapping", list: "a list"}[type(value)]
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
-
-
-def _dotted(keys: tuple[Any, ...]) -> str:
-    text = ""
-    for key in keys:
-        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
-    return text

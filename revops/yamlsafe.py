@@ -149,6 +149,31 @@ class Document:
         return lines
 
 
+def dotted(keys: tuple[Any, ...] | list[Any]) -> str:
+    """A key path as errors show it: ("suites", "core", "units", 0) -> "suites.core.units[0]"."""
+    text = ""
+    for key in keys:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text
+
+
+def describe(value: Any) -> str:
+    """A loaded value as an error message shows it: short, in YAML's words, with its type
+    where that is the point ("got str '30'", "got null", "got a list")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list" if value else "an empty list"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}" if isinstance(value, str) else text
+
+
 def _child(node: Node, key: str | int) -> tuple[Node | None, Node | None]:
     if isinstance(node, MappingNode):
         for key_node, value_node in node.value:

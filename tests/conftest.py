@@ -153,3 +153,35 @@ def fresh_python():
         return done.stdout.splitlines()
 
     return run
+
+
+HANG_BOUND = 30.0  # seconds: far beyond any honest answer in these tests; only a hang gets near it
+
+
+def _ends(fn):
+    """fn()'s result, fn run in a thread. Fails the test, instead of stalling the suite, when fn
+    is still running after HANG_BOUND (a read blocked on a FIFO, a YAML bomb expanding); an
+    exception fn raises is raised here."""
+    import threading
+
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(HANG_BOUND)
+    assert not worker.is_alive(), f"still running after {HANG_BOUND:g}s: it blocks or explodes"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+@pytest.fixture
+def ends():
+    """`ends(fn)`: fn's result, or a failure when fn does not end in HANG_BOUND seconds."""
+    return _ends

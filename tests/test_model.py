@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 
 import pytest
 import yaml
@@ -54,10 +53,10 @@ def test_units_not_a_list_names_file_line_and_key(tmp_path):
 
 @pytest.mark.parametrize("change, key, expected", [
     ({"port": "8550"}, "units[0].port", "expected an integer or null, got str '8550'"),
-    ({"port": True}, "units[0].port", "expected an integer or null, got bool True"),
+    ({"port": True}, "units[0].port", "expected an integer or null, got true"),
     ({"exec_start": "/bin/sh -c id"}, "units[0].exec_start", "expected a list of lists of strings"),
-    ({"exec_start": [["a", 1]]}, "units[0].exec_start[0][1]", "expected a string, got int 1"),
-    ({"environment": {"A": 1}}, "units[0].environment.A", "expected a string, got int 1"),
+    ({"exec_start": [["a", 1]]}, "units[0].exec_start[0][1]", "expected a string, got 1"),
+    ({"environment": {"A": 1}}, "units[0].environment.A", "expected a string, got 1"),
     ({"environment": ["A=1"]}, "units[0].environment", "mapping"),
     ({"name": None}, "units[0].name", "expected a string, got null"),
     ({"problems": ["garbage"]}, "units[0].problems[0]", "expected a mapping (a problem)"),
@@ -89,16 +88,11 @@ def test_a_malformed_inventory_is_refused(tmp_path, text, expected):
     assert expected in refused(tmp_path, text).message
 
 
-def test_a_fifo_inventory_is_refused_without_blocking(tmp_path):
+def test_a_fifo_inventory_is_refused_without_blocking(tmp_path, ends):
     inventory = write_inventory(tmp_path, "")
     (inventory / model.UNITS_FILE).unlink()
     os.mkfifo(inventory / model.UNITS_FILE)
-    outcome = []
-    worker = threading.Thread(target=lambda: outcome.append(pytest.raises(ConfigError, model.load, inventory).value),
-                              daemon=True)
-    worker.start()
-    worker.join(30)
-    assert not worker.is_alive() and "a FIFO" in outcome[0].message
+    assert "a FIFO" in ends(lambda: pytest.raises(ConfigError, model.load, inventory).value).message
 
 
 def test_a_missing_inventory_says_to_scan(tmp_path):
@@ -155,15 +149,11 @@ def test_a_copy_in_the_old_format_is_not_used(tmp_path):
     assert model.load(inventory, cache_dir=cache).scanned_at != "old"
 
 
-def test_a_fifo_in_place_of_the_copy_is_skipped_without_blocking(tmp_path):
+def test_a_fifo_in_place_of_the_copy_is_skipped_without_blocking(tmp_path, ends):
     inventory, cache, copy = copy_of(tmp_path)
     copy.unlink()
     os.mkfifo(copy)
-    outcome = []
-    worker = threading.Thread(target=lambda: outcome.append(model.load(inventory, cache_dir=cache)), daemon=True)
-    worker.start()
-    worker.join(30)
-    assert not worker.is_alive() and outcome[0].units[0].port == 8550
+    assert ends(lambda: model.load(inventory, cache_dir=cache)).units[0].port == 8550
 
 
 def test_the_repo_inventory_has_the_shape_scan_writes():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from revops import regularfile, yamlsafe
 from revops.errors import EXIT_USAGE, ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-HANG_BOUND = 30  # seconds: far beyond any honest load here; only a hang gets near it
 
 
 def laughs(levels: int = 9, width: int = 9) -> str:
@@ -46,25 +44,6 @@ def refused(text: str) -> yamlsafe.YamlError:
     return caught.value
 
 
-def within_bound(fn):
-    """Run fn in a thread; fail (not hang the suite) if it is still running after HANG_BOUND."""
-    outcome: dict = {}
-
-    def target():
-        try:
-            outcome["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    worker.join(HANG_BOUND)
-    assert not worker.is_alive(), f"still running after {HANG_BOUND}s: it hangs"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
-
-
 # -- alias expansion -----------------------------------------------------------------------
 
 
@@ -74,8 +53,8 @@ def within_bound(fn):
                                                                  f"*{'b' if i == 0 else f's{i - 1}'}]}}\n"
                                                                  for i in range(14))],
                          ids=["billion-laughs", "deep-doubling", "mapping-laughs", "merge-key-laughs"])
-def test_a_yaml_bomb_is_refused_at_the_alias_that_expands_most(text):
-    error = within_bound(lambda: pytest.raises(yamlsafe.YamlError, load, text).value)
+def test_a_yaml_bomb_is_refused_at_the_alias_that_expands_most(text, ends):
+    error = ends(lambda: pytest.raises(yamlsafe.YamlError, load, text).value)
     assert error.rule == yamlsafe.BOMB
     assert "YAML bomb" in error.message
     assert error.line == len(text.splitlines())  # the last line holds the biggest alias
@@ -193,21 +172,21 @@ def test_the_repo_inventory_loads_as_pyyaml_loads_it():
 # -- files ---------------------------------------------------------------------------------
 
 
-def test_a_fifo_is_refused_without_opening_it(tmp_path):
+def test_a_fifo_is_refused_without_opening_it(tmp_path, ends):
     fifo = tmp_path / "units.yaml"
     os.mkfifo(fifo)
-    error = within_bound(lambda: pytest.raises(yamlsafe.YamlError, yamlsafe.load_file, fifo).value)
+    error = ends(lambda: pytest.raises(yamlsafe.YamlError, yamlsafe.load_file, fifo).value)
     assert error.rule == "not-regular-file" and "a FIFO" in error.message and str(fifo) in error.message
 
 
-def test_a_socket_a_directory_and_a_device_are_refused(tmp_path):
+def test_a_socket_a_directory_and_a_device_are_refused(tmp_path, ends):
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(tmp_path / "sock.yaml"))
     try:
         (tmp_path / "dir.yaml").mkdir()
         (tmp_path / "zero.yaml").symlink_to("/dev/zero")
         for name, kind in (("sock.yaml", "a socket"), ("dir.yaml", "a directory"), ("zero.yaml", "a character device")):
-            error = within_bound(lambda n=name: pytest.raises(yamlsafe.YamlError, yamlsafe.load_file, tmp_path / n).value)
+            error = ends(lambda n=name: pytest.raises(yamlsafe.YamlError, yamlsafe.load_file, tmp_path / n).value)
             assert error.rule == "not-regular-file" and kind in error.message
     finally:
         sock.close()
@@ -232,13 +211,13 @@ def test_a_missing_file_is_a_config_error(tmp_path):
     assert "no such file" in error.message
 
 
-def test_a_file_swapped_for_a_fifo_after_the_check_is_still_not_read(tmp_path, monkeypatch):
+def test_a_file_swapped_for_a_fifo_after_the_check_is_still_not_read(tmp_path, monkeypatch, ends):
     fifo = tmp_path / "swapped.yaml"
     os.mkfifo(fifo)
     real_stat = os.stat
     regular = real_stat(REPO / "revops.yaml")
     monkeypatch.setattr(regularfile.os, "stat", lambda p, *a, **k: regular if Path(p) == fifo else real_stat(p, *a, **k))
-    error = within_bound(lambda: pytest.raises(regularfile.FileRefused, regularfile.read_bytes, fifo).value)
+    error = ends(lambda: pytest.raises(regularfile.FileRefused, regularfile.read_bytes, fifo).value)
     assert error.rule == "not-regular-file"
 
 
@@ -249,7 +228,7 @@ def test_a_file_swapped_for_a_fifo_after_the_check_is_still_not_read(tmp_path, m
     (laughs(), yamlsafe.BOMB), ("a: &a [*a]\n", yamlsafe.BOMB), ("[" * 100000, yamlsafe.TOO_DEEP),
     ("a: 1\na: 2\n", yamlsafe.DUPLICATE_KEY), ("a: !!binary aGVsbG8=\n", yamlsafe.INVALID),
 ], ids=["laughs", "recursive", "deep", "duplicate", "binary"])
-def test_pyyaml_without_libyaml_is_bounded_the_same(monkeypatch, text, rule):
+def test_pyyaml_without_libyaml_is_bounded_the_same(monkeypatch, text, rule, ends):
     monkeypatch.setattr(yamlsafe, "_Loader", yamlsafe._PyLoader)
-    assert within_bound(lambda: pytest.raises(yamlsafe.YamlError, load, text).value).rule == rule
+    assert ends(lambda: pytest.raises(yamlsafe.YamlError, load, text).value).rule == rule
     assert load("x-d: &d {a: 1}\ns: {<<: *d, b: [2, 2024-01-01]}\n").data["s"] == {"a": 1, "b": [2, "2024-01-01"]}
