@@ -86,6 +86,8 @@ class Config:
     shared_env_file: str = "/opt/shared-api-engine/.env"
     image_base: str = "revflow/python-base:latest"
     image_prefix: str = "revflow"
+    # The base image's Python (X.Y.Z): what `revops lock` resolves markers for; None: the host venvs'.
+    image_python: str | None = None
     network: str = "revflow-network"
     health: Health = field(default_factory=Health)
     ledger: str = ".revops/ledger.sqlite"  # SQLite file; REVOPS_DATABASE_URL overrides
@@ -266,6 +268,7 @@ def parse(text: str, path: Path) -> Config:
         shared_env_file=r.get("shared_env_file", str, Config.shared_env_file),
         image_base=r.get("image.base", str, Config.image_base),
         image_prefix=r.get("image.prefix", str, Config.image_prefix),
+        image_python=_python_version(r, "image.python"),
         network=r.get("network", str, Config.network),
         health=health,
         ledger=r.get("ledger.path", str, Config.ledger),
@@ -277,6 +280,14 @@ def parse(text: str, path: Path) -> Config:
         quick_wins_restart=r.strings("quick_wins.restart", Config.quick_wins_restart),
         cleanup_leftovers=r.strings("cleanup.leftovers", ()),
     )
+
+
+def _python_version(r: _Reader, key: str) -> str | None:
+    """A full interpreter version such as "3.11.2": markers like python_full_version need all three parts."""
+    value = r.get(key, str, None)
+    if value is not None and not re.fullmatch(r"\d+\.\d+\.\d+", value):
+        raise r.fail(key, f"expected a full Python version such as \"3.11.2\", got {value!r}")
+    return value
 
 
 def _positive(r: _Reader, key: str, default: int) -> int:

@@ -67,12 +67,15 @@ def app_module(exec_start: list[list[str]], directory: Path | None) -> str | Non
     return None
 
 
-def prove(lock_path: Path, wheelhouse: Path, apps: list[AppUnderTest], timeout: float = 600) -> Proof:
+def prove(lock_path: Path, wheelhouse: Path, apps: list[AppUnderTest], timeout: float = 600,
+          python: str | None = None) -> Proof:
+    """Install the lock into a fresh venv of `python` (default: this interpreter), `pip check`
+    it, and import each app's module in it."""
     proof = Proof(lockfile=str(lock_path))
     env = hermetic_env(offline=True)
     with tempfile.TemporaryDirectory(prefix="revops-proof-") as scratch:
         venv = Path(scratch) / "venv"
-        made = proc.run([sys.executable, "-m", "venv", "--without-pip", venv], check=False, timeout=timeout)
+        made = proc.run([python or sys.executable, "-m", "venv", "--without-pip", venv], check=False, timeout=timeout)
         if made.returncode != 0:
             proof.detail = f"python -m venv failed: {explain(made.stderr)}"
             return proof
