@@ -144,7 +144,8 @@ class Reader:
             return
         for kind in ("requirements", "constraints"):
             for target in options.pop(kind, ()):
-                self._include(reading, host_file, raw.number, target, kind == "constraints" or constraint, chain)
+                # as pip: -r inside a constraints file still names requirements
+                self._include(reading, host_file, raw.number, target, kind == "constraints", chain)
         _report_options(reading, host_file, raw.number, options)
 
     def _include(self, reading: Reading, host_file: str, number: int, target: str, constraint: bool,

@@ -132,7 +132,11 @@ def borrowed_env(python: str, env: dict[str, str]) -> dict[str, str]:
     """Let another interpreter import pip-tools (pure Python) from revops' own environment."""
     if python == sys.executable:
         return env
-    paths = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    # Every site directory this process imports from (a venv's own, and any a .pth file adds),
+    # never the standard library: the other interpreter keeps its own.
+    found = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    found += [p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))]
+    paths = dict.fromkeys(p for p in found if os.path.isdir(p))
     return {**env, "PYTHONPATH": os.pathsep.join(paths), "PYTHONNOUSERSITE": "1"}
 
 
