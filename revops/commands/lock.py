@@ -18,13 +18,13 @@ from rich.table import Table
 from revops import __version__, model, output
 from revops.config import Config, Suite
 from revops.errors import UsageError
-from revops.lock import lockfile, merge, proof, reqfile, resolver, sources, target
+from revops.lock import localproject, lockfile, merge, proof, reqfile, resolver, sources, target
 
 # Suite statuses; the first group is success.
 LOCKED, UNCHANGED, WOULD_LOCK, CHECK_OK, EMPTY = "locked", "unchanged", "would-lock", "ok", "empty"
 CONFLICT, INPUT_ERROR, RESOLVER_FAILED, MISSING, STALE, UNPINNED = (
     "conflict", "input-error", "resolver-failed", "missing", "stale", "unpinned")
-PROOF_FAILED, HASH_MISMATCH = "proof-failed", "hash-mismatch"
+PROOF_FAILED, HASH_MISMATCH, LOCAL_BUILD_FAILED = "proof-failed", "hash-mismatch", "local-build-failed"
 _GOOD = {LOCKED, UNCHANGED, WOULD_LOCK, CHECK_OK, EMPTY}
 
 
@@ -205,7 +205,8 @@ def plan_suite(config: Config, suite: Suite, units: list[model.Unit], python: ta
 
 def execute(plans: list[SuitePlan], lock_dir: Path, config: Config, options: Options,
             wheelhouse: Path | None) -> list[SuiteResult]:
-    results = [_preflight(p, lock_dir, config.base_dir, options.dry_run) for p in plans]
+    built_into = config.base_dir / config.wheelhouse  # where `revops build` looks for locked wheels
+    results = [_preflight(p, lock_dir, config.base_dir, options.dry_run, built_into) for p in plans]
     # A suite still LOCKED after preflight is one to resolve; _resolve() says otherwise if it fails.
     todo = [(p, r) for p, r in zip(plans, results) if r.status == LOCKED]
     if todo:
@@ -213,7 +214,7 @@ def execute(plans: list[SuitePlan], lock_dir: Path, config: Config, options: Opt
         src = resolver.Sources(find_links=wheelhouse, offline=options.offline)
         with output.progress(f"resolving with {options.resolver}", len(todo)) as advance:
             for suite_plan, result in todo:
-                _resolve(suite_plan, result, lock_dir, options.resolver, label, src)
+                _resolve(suite_plan, result, lock_dir, options.resolver, label, src, built_into)
                 advance(1)
     for suite_plan, result in zip(plans, results):
         result.warnings += _lock_python_warnings(suite_plan, result, lock_dir)
@@ -226,7 +227,7 @@ def execute(plans: list[SuitePlan], lock_dir: Path, config: Config, options: Opt
     return results
 
 
-def _preflight(p: SuitePlan, lock_dir: Path, base: Path, dry_run: bool) -> SuiteResult:
+def _preflight(p: SuitePlan, lock_dir: Path, base: Path, dry_run: bool, built_into: Path) -> SuiteResult:
     """Everything decided before a resolver runs: errors, conflicts, skip when unchanged."""
     in_path, txt_path = paths(lock_dir, p.suite.name)
     result = SuiteResult(
@@ -241,11 +242,17 @@ def _preflight(p: SuitePlan, lock_dir: Path, base: Path, dry_run: bool) -> Suite
         result.status, result.error = INPUT_ERROR, "unreadable requirements; nothing changed for this suite"
     elif result.conflicts:
         result.status, result.error = CONFLICT, "conflicting pins; nothing changed for this suite"
-    elif not p.merged.lines:
+    elif not p.merged.lines and not p.merged.local:
         result.status = EMPTY
     elif _unchanged(in_path, p, result.recorded_digest):
+        text = txt_path.read_text(encoding="utf-8")
+        gone = [pin for pin in lockfile.local_pins(text) if localproject.find_in(built_into, pin.name, pin.sha256) is None]
+        if gone and not dry_run:  # rebuild it: the lock is current but `revops build` would miss the wheel
+            result.warnings.append(f"re-locking: the wheel of local project {gone[0].host_path} is no longer in "
+                                   f"{_rel(built_into, base)}")
+            return result
         result.status = UNCHANGED
-        result.pins = len(lockfile.pins(txt_path.read_text(encoding="utf-8")))
+        result.pins = len(lockfile.pins(text))
     elif dry_run:
         result.status = WOULD_LOCK
     return result
@@ -289,15 +296,24 @@ def _unchanged(in_path: Path, p: SuitePlan, recorded: str | None) -> bool:
 
 
 def _resolve(p: SuitePlan, result: SuiteResult, lock_dir: Path, which: str, label: str,
-             src: resolver.Sources) -> None:
+             src: resolver.Sources, built_into: Path) -> None:
     in_path, txt_path = paths(lock_dir, p.suite.name)
     try:
         python = None if which == resolver.UV else resolver.target_interpreter(p.target.version, p.target.source)
-        text, extra = merge.resolver_input(p.merged, p.input_text)
+        wheels = _build_local(p, python or resolver.find_interpreter(p.target.version), src, built_into)
+        text, extra = merge.resolver_input(p.merged, p.input_text,
+                                           {path: (pin.name, pin.wheel_url) for path, pin in wheels.items()})
         body = resolver.compile_lock(which, text, in_path.name, txt_path, src, p.target.version, python,
                                      extra_files=extra)
     except resolver.ResolverFailed as exc:
         result.status, result.error = RESOLVER_FAILED, exc.message
+        return
+    except localproject.LocalProjectError as exc:
+        result.status, result.error = LOCAL_BUILD_FAILED, f"{exc}; nothing changed for this suite"
+        return
+    body, missing = lockfile.pin_local(body, {sources.canonicalize_name(pin.name): pin.pin for pin in wheels.values()})
+    if missing:
+        result.status, result.error = UNPINNED, f"the resolver did not lock the local project(s) {', '.join(missing)}"
         return
     body, mismatch = honour_hashes(p, body)
     if mismatch:
@@ -312,6 +328,28 @@ def _resolve(p: SuitePlan, result: SuiteResult, lock_dir: Path, which: str, labe
     lockfile.write_atomically(in_path, p.input_text)
     lockfile.write_atomically(txt_path, text)
     result.resolver, result.pins, result.recorded_digest = label, len(lockfile.pins(body)), p.digest
+
+
+@dataclass(frozen=True)
+class _LocalWheel:
+    name: str
+    wheel_url: str  # file: URL the resolver reads it from
+    pin: lockfile.LocalPin
+
+
+def _build_local(p: SuitePlan, python: str | None, src: resolver.Sources, built_into: Path) -> dict[str, _LocalWheel]:
+    """Each local project of the suite built into a wheel in `built_into`, by host path."""
+    wheels = {}
+    for line in p.merged.local:
+        try:
+            built = localproject.build(Path(line.real), python, src, built_into)
+        except localproject.LocalProjectError as exc:
+            service, origin, written = line.asked[0]
+            raise localproject.LocalProjectError(f"{origin}: {written!r} ({service}): local project "
+                                                 f"{line.host_path} did not build: {exc}") from None
+        pin = lockfile.LocalPin(line.host_path, built.name, built.version, built.sha256)
+        wheels[line.host_path] = _LocalWheel(built.name, built.wheel.resolve().as_uri(), pin)
+    return wheels
 
 
 def honour_hashes(p: SuitePlan, body: str) -> tuple[str, list[str]]:
@@ -341,9 +379,11 @@ def _prove(p: SuitePlan, lock_dir: Path, config: Config, wheelhouse: Path | None
         directory = sources.on_disk(config.root, workdir) if workdir else None
         apps.append(proof.AppUnderTest(unit, directory, proof.app_module(exec_start, directory)))
     assert wheelhouse is not None  # _wheelhouse() insists on one when proving
-    # Proven with the target's interpreter when this machine has one, as the image would run it.
+    # Proven with the target's interpreter when this machine has one, as the image would run it;
+    # local projects' wheels are in paths.wheelhouse, where `revops build` finds them too.
     python = resolver.find_interpreter(p.target.version)
-    return proof.prove(paths(lock_dir, p.suite.name)[1], wheelhouse, apps, python=python)
+    return proof.prove(paths(lock_dir, p.suite.name)[1], wheelhouse, apps, python=python,
+                       also=[config.base_dir / config.wheelhouse])
 
 
 def _service_source(s: sources.ServiceRequirements) -> ServiceSource:

@@ -145,3 +145,65 @@ def restrict_hashes(body: str, allowed: dict[str, frozenset[str]]) -> tuple[str,
         out.extend(f"{row} \\" for row in rows[:-1])
         out.append(rows[-1])
     return "\n".join(out) + "\n", emptied
+
+
+LOCAL_NOTE = "    # local project {host_path}, built by revops lock"
+_LOCAL_NOTE = re.compile(r"^    # local project (?P<host_path>\S+), built by revops lock$")
+_DIRECT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])? @ file:")
+
+
+@dataclass(frozen=True)
+class LocalPin:
+    host_path: str
+    name: str
+    version: str
+    sha256: str
+
+
+def pin_local(body: str, wheels: dict[str, LocalPin]) -> tuple[str, list[str]]:
+    """Turn the resolver's `name @ file:///scratch/...whl` entries into `name==version` pinned to
+    the built wheel's hash, noted with the project's path. wheels: canonical name -> LocalPin.
+
+    Returns the body and the names of wheels the resolver did not place in the lock at all.
+    """
+    from packaging.utils import canonicalize_name
+
+    out: list[str] = []
+    placed: set[str] = set()
+    lines = body.splitlines()
+    i = 0
+    while i < len(lines):
+        match = _DIRECT.match(lines[i])
+        name = canonicalize_name(match.group("name")) if match else None
+        if name not in wheels:
+            out.append(lines[i])
+            i += 1
+            continue
+        pin = wheels[name]
+        marker = lines[i].rstrip(" \\").partition(" ; ")[2]
+        out.append(f"{pin.name}=={pin.version}" + (f" ; {marker}" if marker else "") + " \\")
+        out.append(f"    --hash=sha256:{pin.sha256}")
+        i += 1
+        while i < len(lines) and lines[i].strip().startswith("--hash="):
+            i += 1
+        while i < len(lines) and lines[i].startswith("    #"):
+            out.append(lines[i])
+            i += 1
+        out.append(LOCAL_NOTE.format(host_path=pin.host_path))
+        placed.add(name)
+    return "\n".join(out) + "\n", sorted(set(wheels) - placed)
+
+
+def local_pins(text: str) -> list[LocalPin]:
+    """The pins `pin_local` wrote, read back from a lock."""
+    found, current = [], None
+    for line in text.splitlines():
+        match = _PIN.match(line)
+        if match:
+            current = [match.group("name"), match.group("version"), None]
+        elif current and line.strip().startswith("--hash=sha256:") and current[2] is None:
+            current[2] = line.strip().removeprefix("--hash=sha256:").rstrip(" \\")
+        note = _LOCAL_NOTE.match(line)
+        if note and current and current[2]:
+            found.append(LocalPin(note.group("host_path"), current[0], current[1], current[2]))
+    return found

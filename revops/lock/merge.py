@@ -13,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from revops.lock import specs
-from revops.lock.sources import ServiceRequirements, Wanted
+from revops.lock.sources import LocalProject, ServiceRequirements, Wanted
 from revops.lock.target import Target, running
 
 
@@ -74,6 +75,23 @@ class NotForTarget:
 
 
 @dataclass
+class LocalLine:
+    """A local project of the suite (one per directory or archive, whoever asks for it)."""
+
+    host_path: str
+    real: str
+    digest: str
+    extras: tuple[str, ...]
+    marker: str | None
+    asked: list[tuple[str, str, str]]  # (service, origin, line as written)
+
+    def suffix(self) -> str:
+        """What follows the name in a requirement: "[cli]; python_version >= \"3.8\""."""
+        extras = f"[{','.join(self.extras)}]" if self.extras else ""
+        return extras + (f"; {self.marker}" if self.marker else "")
+
+
+@dataclass
 class Merged:
     suite: str
     target: Target = field(default_factory=lambda: running())
@@ -83,6 +101,7 @@ class Merged:
     overrides: list[OverrideApplied] = field(default_factory=list)
     unused_overrides: list[str] = field(default_factory=list)
     constraints: list[Side] = field(default_factory=list)  # from -c files, for the target only
+    local: list[LocalLine] = field(default_factory=list)  # built into wheels at lock time
 
 
 def _sides(wanted: list[Wanted]) -> list[Side]:
@@ -150,19 +169,44 @@ def merge(suite: str, services: list[ServiceRequirements], overrides: tuple[tupl
     constraints = [c for service in services for c in service.constraints if result.target.applies(c.parsed.marker)]
     result.constraints = sorted(_sides(constraints), key=lambda side: (canonicalize_name(Requirement(side.pin).name),
                                                                        side.pin))
+    result.local = _local_lines([x for service in services for x in service.local
+                                 if result.target.applies(Marker(x.marker) if x.marker else None)])
     return result
+
+
+def _local_lines(asked: list[LocalProject]) -> list[LocalLine]:
+    by_path: dict[str, list[LocalProject]] = {}
+    for item in asked:
+        by_path.setdefault(item.host_path, []).append(item)
+    lines = []
+    for host_path, items in sorted(by_path.items()):
+        markers = {item.marker for item in items}
+        marker = None if None in markers else " or ".join(
+            f"({m})" if len(markers) > 1 else m for m in sorted(markers))  # type: ignore[arg-type]
+        extras = tuple(sorted(set().union(*(item.extras for item in items))))
+        who = sorted((item.service, item.origin, item.written) for item in items)
+        lines.append(LocalLine(host_path, items[0].real, items[0].digest, extras, marker, who))
+    return lines
 
 
 CONSTRAINTS_FILE = "constraints.txt"
 
 
-def resolver_input(merged: Merged, input_text: str) -> tuple[str, dict[str, str]]:
+def resolver_input(merged: Merged, input_text: str, wheels: dict[str, tuple[str, str]] | None = None
+                   ) -> tuple[str, dict[str, str]]:
     """What the resolver reads: the `.in` text, plus a `-c` file holding the services' constraints
-    (the `.in` lists them as comments, so its digest covers them). Returns (text, extra files)."""
-    if not merged.constraints:
-        return input_text, {}
-    body = "".join(f"{side.pin}\n" for side in merged.constraints)
-    return input_text + f"-c {CONSTRAINTS_FILE}\n", {CONSTRAINTS_FILE: body}
+    and a direct reference to each local project's wheel (the `.in` lists both as comments, so
+    its digest covers them). wheels: host path of a local project -> (name, file: URL of its wheel).
+    Returns (text, extra files)."""
+    text, files = input_text, {}
+    for line in merged.local:
+        name, url = (wheels or {})[line.host_path]
+        extras, _, marker = line.suffix().partition("; ")
+        text += f"{name}{extras} @ {url}" + (f" ; {marker}" if marker else "") + "\n"
+    if merged.constraints:
+        files[CONSTRAINTS_FILE] = "".join(f"{side.pin}\n" for side in merged.constraints)
+        text += f"-c {CONSTRAINTS_FILE}\n"
+    return text, files
 
 
 def render_in(merged: Merged, services: list[ServiceRequirements], lockfile_name: str) -> str:
@@ -186,6 +230,11 @@ def render_in(merged: Merged, services: list[ServiceRequirements], lockfile_name
         asked = sorted((service, side.pin) for side in line.sides for service in side.services)
         out.extend(f"    # {service}: {pin}" for service, pin in asked)
         out.extend(_elsewhere(line.elsewhere, merged.target))
+    if merged.local:
+        out.append("# Local projects, built into wheels by `revops lock` (into paths.wheelhouse) and pinned by hash:")
+        for line in merged.local:
+            out.append(f"#   {line.host_path}{line.suffix()} (files sha256:{line.digest})")
+            out.extend(f"    # {service}: {written} ({origin})" for service, origin, written in line.asked)
     if merged.constraints:
         out.append("# Constraints from the services' -c files (they narrow versions and add no package):")
         for side in merged.constraints:

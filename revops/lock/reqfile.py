@@ -30,8 +30,10 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 
+from revops.lock import localproject
 from revops.unitfile.rootfs import RootFS
 
 MAX_BYTES = 1 << 20  # a requirements file larger than 1 MiB is not one
@@ -70,11 +72,30 @@ class Requested:
         return f"{self.file}:{self.line}"
 
 
+@dataclass(frozen=True)
+class LocalRequest:
+    """A local project a line asks for: built into a wheel at lock time."""
+
+    host_path: str  # the project directory or archive, as the host sees it (symlinks followed)
+    real: str  # where it is on this machine
+    digest: str  # revops.lock.localproject.digest: what decides whether to rebuild
+    extras: tuple[str, ...]
+    marker: str | None
+    file: str
+    line: int
+    written: str  # the line as written, for messages
+
+    @property
+    def origin(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
 @dataclass
 class Reading:
     """What one service's requirements file (and what it includes) asks for."""
 
     requested: list[Requested] = field(default_factory=list)
+    local: list[LocalRequest] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
@@ -166,15 +187,23 @@ class Reader:
 
     def _requirement(self, reading: Reading, host_file: str, number: int, args: str, editables: list[str] | None,
                      options: dict, constraint: bool, shown: str) -> None:
-        if editables:
-            reading.errors.append(Problem(host_file, number, _unlockable(shown, "an editable requirement")))
-            return
-        unset = _ENV_VAR.findall(args)
+        unset = _ENV_VAR.findall(args or editables[0])
         if unset:
             reading.errors.append(Problem(host_file, number, f"{shown!r} refers to ${{{unset[0]}}}, which is not set "
                                                              "in revops' environment (pip expands it from its own)"))
             return
+        if editables:  # pip's parse_editable: a local directory, a file: URL, or a VCS URL
+            target = editables[0].strip()
+            if _scheme(target) not in (None, "file"):
+                reading.errors.append(Problem(host_file, number, _unlockable(shown, "an editable VCS or URL requirement")))
+                return
+            self._local(reading, host_file, number, target, None, constraint, shown)
+            return
         kind = _kind(args.strip())
+        if kind == "a local path":
+            head, _, marker = args.strip().partition("; " if _is_url(args.strip()) else ";")
+            self._local(reading, host_file, number, head.strip(), marker.strip() or None, constraint, shown)
+            return
         if kind is not None:
             reading.errors.append(Problem(host_file, number, _unlockable(shown, kind)))
             return
@@ -184,7 +213,12 @@ class Reader:
             reading.errors.append(Problem(host_file, number, f"not a requirement: {shown!r} ({exc})"))
             return
         if req.url:
-            reading.errors.append(Problem(host_file, number, _unlockable(shown, _url_kind(req.url))))
+            if _url_kind(req.url) == "a local path":
+                extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+                self._local(reading, host_file, number, req.url + extras,
+                            str(req.marker) if req.marker else None, constraint, shown)
+            else:
+                reading.errors.append(Problem(host_file, number, _unlockable(shown, _url_kind(req.url))))
             return
         hashes = options.pop("hashes", {})
         for algorithm in sorted(set(hashes) - {"sha256"}):
@@ -193,6 +227,40 @@ class Reader:
         _report_options(reading, host_file, number, options)
         reading.requested.append(Requested(str(req), host_file, number, frozenset(hashes.get("sha256", ())),
                                            constraint))
+
+    def _local(self, reading: Reading, host_file: str, number: int, target: str, marker: str | None,
+               constraint: bool, shown: str) -> None:
+        """A project directory or archive named by path (relative to the requirements file) or file: URL."""
+        def fail(why: str) -> None:
+            reading.errors.append(Problem(host_file, number, f"{shown!r}: {why}"))
+
+        if constraint:
+            return fail("a constraint must name a distribution, not a path (pip refuses it too)")
+        match = _EXTRAS.match(target)
+        path, extras_text = (match.group("path"), match.group("extras")) if match else (target, "")
+        if _scheme(path) == "file":
+            path = _file_url_path(path)
+        try:
+            extras = tuple(sorted(Requirement(f"x{extras_text}").extras))
+            marker = str(Marker(marker)) if marker else None
+        except (InvalidRequirement, InvalidMarker) as exc:
+            return fail(f"not a requirement ({exc})")
+        host_path = _join(host_file, path)
+        if host_path is None:
+            return fail("leaves the host root (too many '..')")
+        resolved = self.fs.resolve(host_path)
+        if not resolved.ok:
+            return fail(f"{host_path}: {_WHY.get(resolved.error, resolved.error)}")
+        real = Path(resolved.real)
+        if real.is_dir() and not localproject.is_project(real):
+            return fail(f"{resolved.host_path} is not a Python project (no pyproject.toml or setup.py)")
+        if not real.is_dir() and not (real.is_file() and real.name.lower().endswith(_ARCHIVES)):
+            return fail(f"{resolved.host_path} is neither a project directory nor a wheel or sdist file")
+        try:
+            tree = localproject.digest(real)
+        except (localproject.LocalProjectError, OSError) as exc:
+            return fail(f"{resolved.host_path}: {exc}")
+        reading.local.append(LocalRequest(resolved.host_path, str(real), tree, extras, marker, host_file, number, shown))
 
 
 # ---- what the lock honours ----------------------------------------------------------------------
@@ -277,7 +345,12 @@ def _looks_like_path(text: str) -> bool:
 def _unlockable(shown: str, kind: str) -> str:
     return (f"{shown!r} is {kind}, which a lock cannot pin by hash from a wheelhouse, so the image would lack it. "
             "Way out: build it into a wheel (`pip wheel --no-deps -w WHEELHOUSE ...`), put the wheel in the "
-            "wheelhouse (paths.wheelhouse, or --find-links) and require it here by name==version")
+            "wheelhouse (paths.wheelhouse, or --find-links) and require it here by name==version, or check the "
+            "project out under the host root and require it by path (revops lock builds it)")
+
+
+_WHY = {"missing": "no such file or directory", "loop": "too many symbolic links (a loop)",
+        "not-a-directory": "a path component is not a directory"}
 
 
 # ---- paths ------------------------------------------------------------------------------------------
@@ -306,8 +379,7 @@ def _file_url_path(url: str) -> str:
 def _read_regular(resolved) -> bytes | str:
     """The file's bytes, or why not: only a regular file is read (a FIFO would block), never a huge one."""
     if not resolved.ok:
-        return {"missing": "no such file", "loop": "too many symbolic links (a loop)",
-                "not-a-directory": "a path component is not a directory"}.get(resolved.error, resolved.error)
+        return _WHY.get(resolved.error, resolved.error).replace("no such file or directory", "no such file")
     try:
         fd = os.open(resolved.real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:

@@ -61,7 +61,7 @@ def pip_tools_argv(input_name: str, output_name: str, sources: Sources, python: 
     argv = [python or sys.executable, "-m", "piptools", "compile", "--quiet", "--generate-hashes", "--allow-unsafe",
             "--strip-extras", "--no-header", "--no-emit-options", "--resolver=backtracking",
             "--output-file", output_name]
-    return argv + _source_flags(sources) + [input_name]
+    return argv + source_flags(sources) + [input_name]
 
 
 def uv_argv(input_name: str, output_name: str, sources: Sources, python_version: str | None = None) -> list[str]:
@@ -71,10 +71,10 @@ def uv_argv(input_name: str, output_name: str, sources: Sources, python_version:
             "--python-version", python_version or platform.python_version(), "--output-file", output_name]
     if sources.offline:
         argv.append("--offline")
-    return argv + _source_flags(sources) + [input_name]
+    return argv + source_flags(sources) + [input_name]
 
 
-def _source_flags(sources: Sources) -> list[str]:
+def source_flags(sources: Sources) -> list[str]:
     flags = ["--no-index"] if sources.offline else []
     if sources.find_links is not None:
         flags += ["--find-links", str(Path(sources.find_links).resolve())]

@@ -67,6 +67,21 @@ class ServiceRequirements:
     errors: list[InputError] = field(default_factory=list)
     warnings: list[InputError] = field(default_factory=list)  # what the lock does not honour
     constraints: list[Wanted] = field(default_factory=list)  # from -c files: narrow, never add
+    local: list[LocalProject] = field(default_factory=list)  # built into wheels at lock time
+
+
+@dataclass(frozen=True)
+class LocalProject:
+    """A local project one service installs from a path (see revops.lock.localproject)."""
+
+    service: str
+    host_path: str
+    real: str  # on this machine
+    digest: str
+    extras: tuple[str, ...]
+    marker: str | None
+    origin: str  # "/opt/.../requirements.txt:2"
+    written: str  # the line as written
 
 
 def on_disk(root: Path, host_path: str) -> Path:
@@ -100,6 +115,8 @@ def from_requirements_file(service: str, host_path: str, reader: Reader) -> Serv
     for item in reading.requested:
         target = result.constraints if item.constraint else result.wanted
         target.append(Wanted(service, item.requirement, item.origin, item.hashes))
+    result.local = [LocalProject(service, x.host_path, x.real, x.digest, x.extras, x.marker, x.origin, x.written)
+                    for x in reading.local]
     result.errors = [InputError(service, p.file, p.line, p.detail) for p in reading.errors]
     result.warnings = [InputError(service, p.file, p.line, p.detail) for p in reading.warnings]
     result.notes += [str(InputError(service, p.file, p.line, p.detail)) for p in reading.notes]

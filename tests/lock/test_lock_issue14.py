@@ -87,16 +87,71 @@ def test_a_hash_matching_no_wheel_stops_the_suite_naming_file_and_line(tmp_path,
 
 # ---- case 3: nothing silently disappears ----------------------------------------------------------
 
-def test_an_editable_line_stops_the_suite_instead_of_vanishing(tmp_path, wheelhouse, capsys):
+def local_project(root: Path, version: str = "0.1.0") -> None:
+    project = root / "opt/mods/libs/common"
+    (project / "common").mkdir(parents=True, exist_ok=True)
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        f'[project]\nname = "common"\nversion = "{version}"\ndependencies = ["beta>=1.0"]\n\n'
+        '[tool.setuptools]\npackages = ["common"]\n')
+    (project / "common/__init__.py").write_text(f"VERSION = {version!r}\n")
+
+
+def test_an_editable_local_project_is_built_pinned_and_installs(tmp_path, wheelhouse, capsys):
     config = host(tmp_path, {"svc": "alpha==2.0\n-e ../libs/common\n"})
-    (tmp_path / "opt/mods/libs/common").mkdir(parents=True)
+    (tmp_path / "opt/mods/svc/app.py").write_text("import alpha, common\nassert common.VERSION == '0.1.0'\n")
+    local_project(tmp_path)
+    code, result = lock_json(config, capsys, *offline(wheelhouse), "--prove")
+    assert code == 0, result
+    (suite,) = result["suites"]
+    assert suite["proof"]["installed"] and suite["proof"]["pip_check"]
+    assert [(i["module"], i["ok"]) for i in suite["proof"]["imports"]] == [("app", True)]
+    text = lock_text(config)
+    (built,) = (tmp_path / ".revops/wheelhouse").glob("common-0.1.0-*.whl")
+    assert f"common==0.1.0 \\\n    --hash=sha256:{sha256(built)}\n" in text
+    assert "    # local project /opt/mods/libs/common, built by revops lock" in text
+    assert [(p.name, p.version) for p in lockfile.pins(text)] == [("alpha", "2.0"), ("beta", "1.1"), ("common", "0.1.0")]
+    assert "file:" not in text and "/tmp" not in text
+    core_in = (config.parent / "lockfiles/core.in").read_text()
+    assert "#   /opt/mods/libs/common (files sha256:" in core_in
+    assert "    # svc.service: -e ../libs/common (/opt/mods/svc/requirements.txt:2)" in core_in
+    # Nothing changed: nothing rebuilt; the wheel gone from the wheelhouse: rebuilt, same bytes.
+    code, result = lock_json(config, capsys, *offline(wheelhouse))
+    assert result["suites"][0]["status"] == "unchanged"
+    built.unlink()
+    code, result = lock_json(config, capsys, *offline(wheelhouse))
+    assert code == 0 and result["suites"][0]["status"] == "locked"
+    assert lock_text(config) == text and built.is_file()
+    # The project changed: the suite is re-locked with the new wheel.
+    local_project(tmp_path, "0.2.0")
+    code, result = lock_json(config, capsys, *offline(wheelhouse))
+    assert code == 0 and result["suites"][0]["status"] == "locked"
+    assert ("common", "0.2.0") in [(p.name, p.version) for p in lockfile.pins(lock_text(config))]
+
+
+def test_a_local_project_that_does_not_build_stops_the_suite(tmp_path, wheelhouse, capsys):
+    config = host(tmp_path, {"svc": "alpha==2.0\n-e ../libs/common\n"})
+    local_project(tmp_path)
+    (tmp_path / "opt/mods/libs/common/pyproject.toml").write_text(
+        '[build-system]\nrequires = ["no-such-backend"]\nbuild-backend = "no_such_backend"\n')
+    code, result = lock_json(config, capsys, *offline(wheelhouse))
+    assert code == errors.EXIT_FAILED
+    (suite,) = result["suites"]
+    assert suite["status"] == "local-build-failed"
+    assert suite["error"].startswith("/opt/mods/svc/requirements.txt:2: '-e ../libs/common' (svc.service): "
+                                     "local project /opt/mods/libs/common did not build")
+    assert snapshot(config) == {}
+
+
+def test_a_vcs_line_stops_the_suite_instead_of_vanishing(tmp_path, wheelhouse, capsys):
+    config = host(tmp_path, {"svc": "alpha==2.0\ngit+https://127.0.0.1:9/common.git@v1#egg=common\n"})
     code, result = lock_json(config, capsys, *offline(wheelhouse))
     assert code == errors.EXIT_FAILED
     (suite,) = result["suites"]
     assert suite["status"] == "input-error"
     (problem,) = suite["input_errors"]
-    assert problem.startswith("/opt/mods/svc/requirements.txt:2: '-e ../libs/common' is an editable requirement")
-    assert "Way out:" in problem
+    assert problem.startswith("/opt/mods/svc/requirements.txt:2: 'git+https://127.0.0.1:9/common.git@v1#egg=common' "
+                              "is a VCS URL") and "Way out:" in problem
     assert snapshot(config) == {}
 
 

@@ -160,16 +160,10 @@ def test_a_requirements_file_from_a_url_is_never_fetched(tmp_path):
     assert [(r.requirement, r.constraint) for r in found.requested] == [("alpha<2", True)]
 
 
-# ---- case 3: what a lock cannot pin is an error, never dropped -----------------------------------
+# ---- case 3: nothing is dropped: a local project is built, the rest is an error ---------------------
 
 @pytest.mark.parametrize("line, kind", [
-    ("-e ../libs/common", "an editable requirement"),
-    ("-e git+https://127.0.0.1/repo.git#egg=common", "an editable requirement"),
-    ("../libs/common", "a local path"),
-    ("./vendor/common[extra]", "a local path"),
-    ("dist/common-1.0.tar.gz", "a local path"),
-    ("common-1.0-py3-none-any.whl", "a local path"),
-    ("file:///opt/libs/common", "a local path"),
+    ("-e git+https://127.0.0.1/repo.git#egg=common", "an editable VCS or URL requirement"),
     ("git+https://127.0.0.1/repo.git@v1#egg=common", "a VCS URL"),
     ("common @ git+https://127.0.0.1/repo.git@v1", "a VCS URL"),
     ("https://127.0.0.1/common-1.0-py3-none-any.whl", "a direct URL"),
@@ -179,15 +173,75 @@ def test_a_line_the_lock_cannot_pin_stops_with_file_line_and_way_out(tmp_path, l
     found = read(tmp_path, f"six==1.17.0\n{line}\n")
     ((number, detail),) = problems(found.errors)
     assert number == 2 and f"is {kind}" in detail and "Way out:" in detail and "name==version" in detail
-    assert [r.requirement for r in found.requested] == ["six==1.17.0"]
+    assert [r.requirement for r in found.requested] == ["six==1.17.0"] and found.local == []
 
 
-def test_the_issues_editable_case_is_an_input_error_of_the_service(tmp_path):
+def project(root, host_path, name="common"):
+    write(root, f"{host_path}/pyproject.toml", f'[project]\nname = "{name}"\nversion = "0.1.0"\n')
+    write(root, f"{host_path}/{name}/__init__.py", "VALUE = 1\n")
+
+
+@pytest.mark.parametrize("line, extras, marker", [
+    ("-e ../libs/common", (), None),
+    ("../libs/common[fast,cli] ; python_version >= '3.8'", ("cli", "fast"), 'python_version >= "3.8"'),
+    ("file:///opt/mods/libs/common", (), None),
+    ("common[cli] @ file:///opt/mods/libs/common", ("cli",), None),
+])
+def test_a_local_project_under_the_root_is_carried_to_be_built(tmp_path, line, extras, marker):
+    project(tmp_path, "/opt/mods/libs/common")
+    found = read(tmp_path, f"six==1.17.0\n{line}\n")
+    assert found.errors == []
+    (local,) = found.local
+    assert (local.host_path, local.extras, local.marker, local.origin) == (
+        "/opt/mods/libs/common", extras, marker, "/opt/mods/svc/requirements.txt:2")
+    assert len(local.digest) == 64
+
+
+def test_the_digest_of_a_local_project_follows_its_files_not_its_caches(tmp_path):
+    project(tmp_path, "/opt/mods/libs/common")
+    first = read(tmp_path, "-e ../libs/common\n").local[0].digest
+    write(tmp_path, "/opt/mods/libs/common/common/__pycache__/x.pyc", "cache")
+    write(tmp_path, "/opt/mods/libs/common/.env", "API_KEY=secret")
+    write(tmp_path, "/opt/mods/libs/common/build/lib/junk.py", "")
+    assert read(tmp_path, "-e ../libs/common\n").local[0].digest == first
+    write(tmp_path, "/opt/mods/libs/common/common/__init__.py", "VALUE = 2\n")
+    assert read(tmp_path, "-e ../libs/common\n").local[0].digest != first
+
+
+@pytest.mark.parametrize("setup, line, why", [
+    (None, "-e ../libs/common", "/opt/mods/libs/common: no such file or directory"),
+    ("empty", "-e ../libs/common", "is not a Python project (no pyproject.toml or setup.py)"),
+    ("link", "-e ../libs/common", "is a symbolic link; revops builds local projects from regular files only"),
+    (None, "../../../../../../srv/lib", "leaves the host root"),
+    (None, "./notes.txt", "neither a project directory nor a wheel or sdist file"),
+])
+def test_a_local_path_that_cannot_be_built_is_an_error_naming_why(tmp_path, setup, line, why):
+    if setup == "empty":
+        (tmp_path / "opt/mods/libs/common").mkdir(parents=True)
+    if setup == "link":
+        project(tmp_path, "/opt/mods/libs/common")
+        (tmp_path / "opt/mods/libs/common/common/secret.py").symlink_to("/etc/passwd")
+    write(tmp_path, "/opt/mods/svc/notes.txt", "")
+    found = read(tmp_path, f"alpha\n{line}\n")
+    ((number, detail),) = problems(found.errors)
+    assert number == 2 and why in detail
+    assert found.local == []
+
+
+def test_a_local_path_constraint_is_refused_as_pip_refuses_it(tmp_path):
+    project(tmp_path, "/opt/mods/libs/common")
+    found = read(tmp_path, "-c c.txt\n", **{"c.txt": "../libs/common\n"})
+    ((number, detail),) = problems(found.errors)
+    assert number == 1 and "a constraint must name a distribution" in detail
+
+
+def test_the_issues_editable_case_reaches_the_service_as_a_local_project(tmp_path):
+    project(tmp_path, "/opt/mods/libs/common")
     write(tmp_path, "/opt/mods/svc/requirements.txt", "six==1.17.0\n-e ../libs/common\n")
     found = sources.gather("svc.service", "/opt/mods/svc", None, tmp_path)
-    (error,) = found.errors
-    assert str(error).startswith("/opt/mods/svc/requirements.txt:2: '-e ../libs/common' is an editable requirement")
-    assert str(error).endswith("(unit svc.service)")
+    assert found.errors == [] and [w.requirement for w in found.wanted] == ["six==1.17.0"]
+    assert [(x.service, x.host_path, x.origin) for x in found.local] == [
+        ("svc.service", "/opt/mods/libs/common", "/opt/mods/svc/requirements.txt:2")]
 
 
 def test_a_name_at_url_is_not_mistaken_for_a_path(tmp_path):

@@ -1,0 +1,160 @@
+"""Local projects a service installs from a path (`-e ../libs/common`, `./vendor/lib`, a wheel
+file): carried into the image as wheels that `revops lock` builds and pins by hash.
+
+The air-gapped image build installs only hash-pinned wheels from the wheelhouse, so a local
+project becomes one: its tree (regular files only, never a symlink, never venvs, caches,
+VCS data or env files) is copied to a scratch directory and built with `pip wheel --no-deps`
+under the target interpreter, reproducibly (SOURCE_DATE_EPOCH), into the wheelhouse that
+`revops build` reads (paths.wheelhouse). The lock then pins it as `name==version` with that
+wheel's hash, like any other wheel. The input file names the project with a digest of its
+tree, so a change to the project re-locks the suite and nothing else does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from revops.adapters import proc
+from revops.lock import resolver
+
+# Never part of a build: old venvs, caches, VCS data, build output, and env files (secrets).
+IGNORE = ("venv", "venv.*", ".venv", "__pycache__", "*.pyc", ".git", ".hg", ".svn", ".tox", ".nox",
+          ".mypy_cache", ".pytest_cache", "build", "dist", "*.egg-info", ".env", ".env.*", "*.env")
+MAX_FILES = 20000
+PROJECT_FILES = ("pyproject.toml", "setup.py")  # what makes a directory installable, as pip decides
+# 1980-01-01: the earliest time a zip (wheel) can record; builds are the same bytes each time.
+SOURCE_DATE_EPOCH = "315532800"
+
+
+class LocalProjectError(Exception):
+    """A local project that cannot be read or built; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Built:
+    name: str  # the distribution's name, from the wheel
+    version: str
+    wheel: Path  # in the wheelhouse
+    sha256: str
+
+
+def _ignored(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in IGNORE)
+
+
+def files(directory: Path) -> list[str]:
+    """The project's files relative to `directory`, sorted; LocalProjectError for anything but
+    regular files and directories (a symlink could point anywhere on this machine)."""
+    found: list[str] = []
+    todo = [""]
+    while todo:
+        rel = todo.pop()
+        with os.scandir(directory / rel if rel else directory) as entries:
+            for entry in entries:
+                if _ignored(entry.name):
+                    continue
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                mode = entry.stat(follow_symlinks=False).st_mode
+                if stat.S_ISDIR(mode):
+                    if not (directory / path / "pyvenv.cfg").exists():
+                        todo.append(path)
+                elif stat.S_ISREG(mode):
+                    found.append(path)
+                else:
+                    what = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+                    raise LocalProjectError(f"{path} is {what}; revops builds local projects from regular files only")
+                if len(found) > MAX_FILES:
+                    raise LocalProjectError(f"more than {MAX_FILES} files: not built")
+    return sorted(found)
+
+
+def digest(path: Path) -> str:
+    """sha256 over a project's files (relative path and bytes), or of an archive's bytes."""
+    if path.is_file():
+        return _sha256(path)
+    total = hashlib.sha256()
+    for rel in files(path):
+        total.update(f"{rel}\0{_sha256(path / rel)}\n".encode())
+    return total.hexdigest()
+
+
+def is_project(directory: Path) -> bool:
+    return any(os.path.isfile(directory / name) and not os.path.islink(directory / name) for name in PROJECT_FILES)
+
+
+def build(source: Path, python: str | None, sources: resolver.Sources, wheelhouse: Path,
+          timeout: float = 900) -> Built:
+    """A wheel of `source` (a project directory, an sdist or a wheel file) in `wheelhouse`.
+
+    The build's own requirements (setuptools, hatchling, ...) come from the lock's sources; when
+    those lack them offline, the backend importable by revops' environment is used instead.
+    """
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    if source.is_file() and source.name.endswith(".whl"):
+        return _place(source, wheelhouse)
+    python = python or sys.executable
+    with tempfile.TemporaryDirectory(prefix="revops-local-") as scratch:
+        work = Path(scratch)
+        if source.is_dir():
+            target = work / "src"
+            for rel in files(source):
+                (target / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / rel, target / rel)
+        else:
+            target = work / source.name
+            shutil.copyfile(source, target)
+        out = work / "out"
+        env = resolver.borrowed_env(python, resolver.hermetic_env(sources.offline))
+        env["SOURCE_DATE_EPOCH"] = SOURCE_DATE_EPOCH
+        argv = [python, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "--wheel-dir", out,
+                *resolver.source_flags(sources), target]
+        done = proc.run(argv, cwd=work, env=env, check=False, timeout=timeout)
+        if done.returncode != 0 and sources.offline:
+            done = proc.run([*argv[:4], "--no-build-isolation", *argv[4:]], cwd=work, env=env, check=False,
+                            timeout=timeout)
+        if done.returncode != 0:
+            raise LocalProjectError("pip wheel failed:\n" + resolver.explain(done.stderr or done.stdout))
+        (wheel,) = out.glob("*.whl")
+        return _place(wheel, wheelhouse)
+
+
+def _place(wheel: Path, wheelhouse: Path) -> Built:
+    try:
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+    except InvalidWheelFilename as exc:
+        raise LocalProjectError(f"{wheel.name}: {exc}") from None
+    target = wheelhouse / wheel.name
+    if target.resolve() != wheel.resolve():
+        tmp = wheelhouse / f".{wheel.name}.{os.getpid()}"
+        shutil.copyfile(wheel, tmp)
+        os.replace(tmp, target)
+    return Built(str(name), str(version), target, _sha256(target))
+
+
+def find_in(wheelhouse: Path, name: str, sha256: str) -> Path | None:
+    """The wheel of distribution `name` with that hash in the wheelhouse, if still there."""
+    prefix = name.replace("-", "_").lower() + "-"
+    if not wheelhouse.is_dir():
+        return None
+    for path in sorted(wheelhouse.glob("*.whl")):
+        if path.name.lower().startswith(prefix) and _sha256(path) == sha256:
+            return path
+    return None
+
+
+def _sha256(path: Path) -> str:
+    total = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            total.update(block)
+    return total.hexdigest()
