@@ -87,12 +87,12 @@ def test_a_hash_matching_no_wheel_stops_the_suite_naming_file_and_line(tmp_path,
 
 # ---- case 3: nothing silently disappears ----------------------------------------------------------
 
-def local_project(root: Path, version: str = "0.1.0") -> None:
+def local_project(root: Path, version: str = "0.1.0", requires: str = "beta>=1.0") -> None:
     project = root / "opt/mods/libs/common"
     (project / "common").mkdir(parents=True, exist_ok=True)
     (project / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
-        f'[project]\nname = "common"\nversion = "{version}"\ndependencies = ["beta>=1.0"]\n\n'
+        f'[project]\nname = "common"\nversion = "{version}"\ndependencies = ["{requires}"]\n\n'
         '[tool.setuptools]\npackages = ["common"]\n')
     (project / "common/__init__.py").write_text(f"VERSION = {version!r}\n")
 
