@@ -16,6 +16,7 @@ so callers cache what this returns (revops.lock.reqfile).
 
 from __future__ import annotations
 
+import functools
 import optparse
 import shlex
 from dataclasses import dataclass, field
@@ -50,8 +51,9 @@ class RawLine:
         return cls(data["number"], data["text"], data["args"], dict(data["options"]), data["error"])
 
 
+@functools.lru_cache(maxsize=1)
 def version() -> str:
-    """The installed pip's version: what a cached reading depends on."""
+    """The installed pip's version: what a cached reading depends on (asked once per process)."""
     return metadata.version("pip")
 
 

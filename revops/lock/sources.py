@@ -7,6 +7,7 @@ was installed in it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
@@ -34,11 +35,11 @@ class Wanted:
     origin: str  # "/opt/.../requirements.txt:3" or "/opt/.../venv (installed 2.31.0)"
     hashes: frozenset[str] = frozenset()  # sha256 digests the service's --hash options allow
 
-    @property
+    @functools.cached_property
     def parsed(self) -> Requirement:
         return Requirement(self.requirement)
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         return canonicalize_name(self.parsed.name)
 

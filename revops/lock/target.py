@@ -10,6 +10,7 @@ lock depend on the exact interpreter. The target comes from, in this order:
 
 from __future__ import annotations
 
+import functools
 import platform
 import re
 from collections import Counter
@@ -39,12 +40,7 @@ class Target:
         The platform variables are this machine's (the images are built on it, for its
         architecture) except the ones a Linux image fixes; the version variables are the target's.
         """
-        env = dict(default_environment())
-        env.update(python_version=self.minor, python_full_version=self.version,
-                   sys_platform="linux", platform_system="Linux", os_name="posix")
-        if env.get("implementation_name") == "cpython":
-            env["implementation_version"] = self.version
-        return env
+        return dict(_environment(self.version))
 
     def applies(self, marker: Marker | None) -> bool:
         """Does a requirement guarded by `marker` apply on this interpreter? (PEP 508; extra is "".)"""
@@ -52,6 +48,16 @@ class Target:
 
     def requirement_applies(self, requirement: str) -> bool:
         return self.applies(Requirement(requirement).marker)
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(version: str) -> tuple[tuple[str, str], ...]:
+    env = dict(default_environment())
+    env.update(python_version=".".join(version.split(".")[:2]), python_full_version=version,
+               sys_platform="linux", platform_system="Linux", os_name="posix")
+    if env.get("implementation_name") == "cpython":
+        env["implementation_version"] = version
+    return tuple(env.items())
 
 
 def choose(configured: str | None, venv_versions: list[str]) -> tuple[Target, list[str]]:
