@@ -114,18 +114,31 @@ def build(source: Path, python: str | None, sources: resolver.Sources, wheelhous
             target = work / source.name
             shutil.copyfile(source, target)
         out = work / "out"
-        env = resolver.borrowed_env(python, resolver.hermetic_env(sources.offline))
-        env["SOURCE_DATE_EPOCH"] = SOURCE_DATE_EPOCH
-        argv = [python, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "--wheel-dir", out,
-                *resolver.source_flags(sources), target]
-        done = proc.run(argv, cwd=work, env=env, check=False, timeout=timeout)
-        if done.returncode != 0 and sources.offline:
-            done = proc.run([*argv[:4], "--no-build-isolation", *argv[4:]], cwd=work, env=env, check=False,
-                            timeout=timeout)
-        if done.returncode != 0:
-            raise LocalProjectError("pip wheel failed:\n" + resolver.explain(done.stderr or done.stdout))
-        (wheel,) = out.glob("*.whl")
-        return _place(wheel, wheelhouse)
+        done = None
+        for attempt in _attempts(python, sources):
+            shutil.rmtree(out, ignore_errors=True)
+            interpreter, isolated = attempt
+            env = resolver.borrowed_env(interpreter, resolver.hermetic_env(sources.offline))
+            env["SOURCE_DATE_EPOCH"] = SOURCE_DATE_EPOCH
+            argv = [interpreter, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "--wheel-dir", out,
+                    *([] if isolated else ["--no-build-isolation"]), *resolver.source_flags(sources), target]
+            done = proc.run(argv, cwd=work, env=env, check=False, timeout=timeout)
+            if done.returncode == 0:
+                (wheel,) = out.glob("*.whl")
+                return _place(wheel, wheelhouse)
+        raise LocalProjectError("pip wheel failed:\n" + resolver.explain(done.stderr or done.stdout))
+
+
+def _attempts(python: str, sources: resolver.Sources) -> list[tuple[str, bool]]:
+    """(interpreter, build isolation) to try in turn: the project's own build requirements from the
+    lock's sources; offline, when those lack them, the build backend revops' environment has,
+    under the target interpreter, then under revops' own (whose setuptools may be patched for it)."""
+    attempts = [(python, True)]
+    if sources.offline:
+        attempts.append((python, False))
+        if python != sys.executable:
+            attempts.append((sys.executable, False))
+    return attempts
 
 
 def _place(wheel: Path, wheelhouse: Path) -> Built:

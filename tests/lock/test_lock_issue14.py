@@ -129,6 +129,16 @@ def test_an_editable_local_project_is_built_pinned_and_installs(tmp_path, wheelh
     assert ("common", "0.2.0") in [(p.name, p.version) for p in lockfile.pins(lock_text(config))]
 
 
+def test_a_local_project_builds_when_the_target_is_another_interpreter(tmp_path, wheelhouse, capsys):
+    if resolver.find_interpreter(NEWER) is None:
+        pytest.skip(f"no Python {NEWER} on this machine")
+    config = host(tmp_path, {"svc": "-e ../libs/common\n"}, image_python=NEWER)
+    local_project(tmp_path)
+    code, result = lock_json(config, capsys, *offline(wheelhouse))
+    assert code == 0, result
+    assert [(p.name, p.version) for p in lockfile.pins(lock_text(config))] == [("beta", "1.1"), ("common", "0.1.0")]
+
+
 def test_a_local_project_that_does_not_build_stops_the_suite(tmp_path, wheelhouse, capsys):
     config = host(tmp_path, {"svc": "alpha==2.0\n-e ../libs/common\n"})
     local_project(tmp_path)

@@ -25,11 +25,11 @@ RUN python3 -m venv /opt/venv \\
     && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /tmp/revops/wheelhouse \\
        --require-hashes --no-deps -r /tmp/revops/requirements.lock \\
     && /opt/venv/bin/pip check \\
-    && /opt/venv/bin/python -c "import redis, common; print(common.VERSION)"
+    && /opt/venv/bin/python -c "import {imports}"
 """
 
 
-def build_image(testbed, lock: str, wheelhouses: list[Path], context: Path) -> None:
+def build_image(testbed, lock: str, wheelhouses: list[Path], context: Path, imports: str) -> None:
     """The lock installed, by hash only, in a venv of the base image; CheckFailed when it does not."""
     from revops.adapters import docker_engine
 
@@ -38,7 +38,7 @@ def build_image(testbed, lock: str, wheelhouses: list[Path], context: Path) -> N
         for wheel in directory.glob("*.whl"):
             shutil.copyfile(wheel, context / "wheelhouse" / wheel.name)
     (context / "requirements.lock").write_text(lock)
-    (context / "Dockerfile").write_text(DOCKERFILE.format(base=testbed.base_image))
+    (context / "Dockerfile").write_text(DOCKERFILE.format(base=testbed.base_image, imports=imports))
     engine = docker_engine.connect()
     tag = f"revops-test-lock:{uuid.uuid4().hex[:12]}"
     try:
@@ -62,16 +62,18 @@ def test_a_lock_from_a_newer_python_installs_and_passes_pip_check_in_the_base_im
     fields = lockfile.header_fields(lock)
     assert (fields["python"], fields["python-from"]) == (OLDER, "host venvs (pyvenv.cfg)")
     assert {p.name for p in lockfile.pins(lock)} >= {"redis", "async-timeout", "common", "idna"}
-    build_image(testbed, lock, [testbed.wheelhouse, tmp_path / ".revops/wheelhouse"], tmp_path / "good")
+    build_image(testbed, lock, [testbed.wheelhouse, tmp_path / ".revops/wheelhouse"], tmp_path / "good",
+                imports="redis, common")
 
     # The issue's failure, kept as the control: the same inputs locked for the newer Python lack
     # async-timeout (redis needs it below 3.11.3), and the base image's `pip check` says so.
     data = yaml.safe_load(config.read_text())
     data["image"] = {"python": NEWER}
     config.write_text(yaml.safe_dump(data))
+    (tmp_path / "opt/mods/svc/requirements.txt").write_text("redis==6.2.0\n")
     done = run_revops(newer, config, "lock", "--offline", "--find-links", str(testbed.wheelhouse))
     assert done.returncode == 0, done.stderr
     assert "async-timeout" not in lock_text(config)
     with pytest.raises(CheckFailed, match="redis 6.2.0 requires async-timeout"):
         build_image(testbed, lock_text(config), [testbed.wheelhouse, tmp_path / ".revops/wheelhouse"],
-                    tmp_path / "bad")
+                    tmp_path / "bad", imports="redis")
