@@ -18,7 +18,7 @@ from rich.table import Table
 from revops import __version__, model, output
 from revops.config import Config, Suite
 from revops.errors import UsageError
-from revops.lock import localproject, lockfile, merge, proof, reqfile, resolver, sources, target
+from revops.lock import baseimage, localproject, lockfile, merge, proof, reqfile, resolver, sources, target
 
 # Suite statuses; the first group is success.
 LOCKED, UNCHANGED, WOULD_LOCK, CHECK_OK, EMPTY = "locked", "unchanged", "would-lock", "ok", "empty"
@@ -119,11 +119,19 @@ def run(config: Config, options: Options) -> LockResult:
 
 
 def target_of(config: Config, inventory: model.Inventory) -> tuple[target.Target, list[str]]:
-    """The interpreter the locks are for: revops.yaml's image.python, else the suites' venvs'."""
+    """The interpreter the locks are for: revops.yaml's image.python, else the base image's,
+    else the suites' venvs' (revops.lock.target)."""
     in_suites = {u.name for u in inventory.units if config.suite_of(u.name) is not None}
     versions = [v.python_version for v in inventory.venvs
                 if v.python_version and any(unit in in_suites for unit in v.used_by)]
-    return target.choose(config.image_python, versions)
+    if config.image_python:
+        return target.choose(config.image_python, versions)
+    version, why_not = baseimage.python_of(config.image_base, config.cache_dir)
+    chosen, warnings = target.choose(None, versions, (config.image_base, version))
+    if version is None and chosen.source != target.FROM_CONFIG:
+        warnings.append(f"the base image's Python is unknown: {why_not}; locking for Python {chosen.version} "
+                        f"(from {chosen.source})")
+    return chosen, warnings
 
 
 def _validate(options: Options) -> None:

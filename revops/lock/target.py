@@ -3,9 +3,10 @@
 Markers such as `python_full_version < "3.11.3"` (redis needs async-timeout below it) make a
 lock depend on the exact interpreter. The target comes from, in this order:
 1. `image.python` in revops.yaml, when the operator names it;
-2. the host's venvs: the full version their `pyvenv.cfg` records (the services' own Python,
-   which the base image is built to match), the most common one among the suites' venvs;
-3. the interpreter running revops, as a last resort, said so in the lock header.
+2. the base image (`image.base`), when the local engine has it (revops.lock.baseimage);
+3. the host's venvs: the full version their `pyvenv.cfg` records (the services' own Python),
+   the most common one among the suites' venvs;
+4. the interpreter running revops, as a last resort, said so in the lock header.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from packaging.requirements import Requirement
 
 FULL_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 FROM_CONFIG = "revops.yaml image.python"
+FROM_IMAGE = "base image {image}"
 FROM_VENVS = "host venvs (pyvenv.cfg)"
 FROM_RUNNING = "the interpreter running revops (no image.python in revops.yaml, no host venv names a version)"
 
@@ -60,16 +62,20 @@ def _environment(version: str) -> tuple[tuple[str, str], ...]:
     return tuple(env.items())
 
 
-def choose(configured: str | None, venv_versions: list[str]) -> tuple[Target, list[str]]:
+def choose(configured: str | None, venv_versions: list[str], image: tuple[str, str | None] | None = None
+           ) -> tuple[Target, list[str]]:
     """The target and the warnings worth showing about the choice.
 
     configured: `image.python` from revops.yaml (already validated as X.Y.Z) or None.
+    image: (the base image's name, its Python's version or None when it could not be read).
     venv_versions: the `python_version` of each venv a suite's unit uses ("3.11.2", or "3.11"
     when only the lib/pythonX.Y directory told); versions without a micro part cannot pin
     `python_full_version` and are not counted.
     """
     if configured:
         return Target(configured, FROM_CONFIG), []
+    if image is not None and image[1]:
+        return Target(image[1], FROM_IMAGE.format(image=image[0])), []
     full = Counter(v for v in venv_versions if FULL_VERSION.match(v))
     if full:
         version, _ = max(full.items(), key=lambda item: (item[1], _key(item[0])))

@@ -271,3 +271,15 @@ def test_image_python_must_be_a_full_version(tmp_path, capsys):
     config = host(tmp_path, {"svc": "alpha\n"}, image_python="3.11")
     assert lock(config, "--check") == errors.EXIT_USAGE
     assert "image.python" in capsys.readouterr().err
+
+
+def test_without_an_engine_the_base_image_is_skipped_with_the_reason(tmp_path, monkeypatch):
+    from revops.lock import baseimage, target
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    version, why = baseimage.python_of("revflow/python-base:bookworm", tmp_path)
+    assert version is None and "the engine cannot be asked" in why
+    chosen, _ = target.choose(None, [OLDER], ("revflow/python-base:bookworm", None))
+    assert chosen.source == target.FROM_VENVS
+    chosen, _ = target.choose(None, [OLDER], ("revflow/python-base:bookworm", "3.11.9"))
+    assert (chosen.version, chosen.source) == ("3.11.9", "base image revflow/python-base:bookworm")

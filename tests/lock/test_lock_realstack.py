@@ -77,3 +77,30 @@ def test_a_lock_from_a_newer_python_installs_and_passes_pip_check_in_the_base_im
     with pytest.raises(CheckFailed, match="redis 6.2.0 requires async-timeout"):
         build_image(testbed, lock_text(config), [testbed.wheelhouse, tmp_path / ".revops/wheelhouse"],
                     tmp_path / "bad", imports="redis")
+
+
+def test_the_base_images_python_is_read_once_and_cached_by_image_id(testbed, tmp_path, monkeypatch):
+    from revops.adapters import docker_engine
+    from revops.lock import baseimage
+
+    assert baseimage.python_of(testbed.base_image, tmp_path) == (OLDER, "")
+    (image_id, version), = yaml.safe_load((tmp_path / baseimage.CACHE_FILE).read_text()).items()
+    assert image_id.startswith("sha256:") and version == OLDER
+
+    def no_container(*args, **kwargs):
+        raise AssertionError("a container was run again")
+
+    monkeypatch.setattr(docker_engine, "connect", no_container)
+    assert baseimage.python_of(testbed.base_image, tmp_path) == (OLDER, "")
+    version, why = baseimage.python_of("revops-test-no-such-image:none", tmp_path)
+    assert version is None and "not in the local engine" in why
+
+
+def test_the_example_hosts_locks_are_for_the_base_images_python(testbed, tmp_path):
+    from test_lock_examplehost import revops
+
+    for args in (("example-host", str(tmp_path)), ("inventory", "scan"), ("lock", "--dry-run", "--json")):
+        done = revops(tmp_path, *args)
+        assert done.returncode == 0, done.stderr
+    assert yaml.safe_load(done.stdout)["python"] == {"version": OLDER,
+                                                    "source": f"base image {testbed.base_image}"}
