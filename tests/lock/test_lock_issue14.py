@@ -129,6 +129,23 @@ def test_an_editable_local_project_is_built_pinned_and_installs(tmp_path, wheelh
     assert ("common", "0.2.0") in [(p.name, p.version) for p in lockfile.pins(lock_text(config))]
 
 
+def test_revops_build_fills_the_wheelhouse_around_a_local_projects_wheel(tmp_path, wheelhouse, capsys):
+    """What `revops build` does before building: download what the lock pins and the wheelhouse
+    lacks; the local project's wheel is found there, not on the index."""
+    from revops import build
+    from revops.generate import context
+
+    config = host(tmp_path, {"svc": "alpha==2.0\n-e ../libs/common\n"})
+    local_project(tmp_path)
+    assert lock(config, *offline(wheelhouse)) == 0
+    built_into = tmp_path / ".revops/wheelhouse"
+    assert [p.name for p in built_into.iterdir()] == ["common-0.1.0-py3-none-any.whl"]
+    lock_path = config.parent / "lockfiles/core.txt"
+    build.fill_wheelhouse(lock_path, built_into, wheelhouse)
+    found, missing = context.matching_wheels(built_into, context.locked_requirements(lock_path.read_text()))
+    assert missing == [] and sorted(found) == ["alpha==2.0", "beta==1.1", "common==0.1.0"]
+
+
 def test_a_local_project_builds_when_the_target_is_another_interpreter(tmp_path, wheelhouse, capsys):
     if resolver.find_interpreter(NEWER) is None:
         pytest.skip(f"no Python {NEWER} on this machine")
