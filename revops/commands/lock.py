@@ -319,6 +319,8 @@ def _resolve(p: SuitePlan, result: SuiteResult, lock_dir: Path, which: str, labe
     except localproject.LocalProjectError as exc:
         result.status, result.error = LOCAL_BUILD_FAILED, f"{exc}; nothing changed for this suite"
         return
+    result.warnings += [f"local project {path} was built as root: user nobody cannot run the target interpreter"
+                        for path, wheel in wheels.items() if wheel.privileged]
     body, missing = lockfile.pin_local(body, {sources.canonicalize_name(pin.name): pin.pin for pin in wheels.values()})
     if missing:
         result.status, result.error = UNPINNED, f"the resolver did not lock the local project(s) {', '.join(missing)}"
@@ -343,6 +345,7 @@ class _LocalWheel:
     name: str
     wheel_url: str  # file: URL the resolver reads it from
     pin: lockfile.LocalPin
+    privileged: bool  # its build code ran as root: nobody could not run the interpreter
 
 
 def _build_local(p: SuitePlan, python: str | None, src: resolver.Sources, built_into: Path) -> dict[str, _LocalWheel]:
@@ -356,7 +359,7 @@ def _build_local(p: SuitePlan, python: str | None, src: resolver.Sources, built_
             raise localproject.LocalProjectError(f"{origin}: {written!r} ({service}): local project "
                                                  f"{line.host_path} did not build: {exc}") from None
         pin = lockfile.LocalPin(line.host_path, built.name, built.version, built.sha256)
-        wheels[line.host_path] = _LocalWheel(built.name, built.wheel.resolve().as_uri(), pin)
+        wheels[line.host_path] = _LocalWheel(built.name, built.wheel.resolve().as_uri(), pin, built.privileged)
     return wheels
 
 

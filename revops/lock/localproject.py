@@ -8,6 +8,11 @@ under the target interpreter, reproducibly (SOURCE_DATE_EPOCH), into the wheelho
 `revops build` reads (paths.wheelhouse). The lock then pins it as `name==version` with that
 wheel's hash, like any other wheel. The input file names the project with a digest of its
 tree, so a change to the project re-locks the suite and nothing else does.
+
+Building runs the project's own build code (setup.py, a build backend). Run as root, revops
+drops to user nobody for it (setpriv) whenever the interpreter and the packages it imports
+are readable by others, so that code can neither read the machine's secrets nor write
+outside its scratch directory; otherwise the build runs as revops does and the result says so.
 """
 
 from __future__ import annotations
@@ -40,12 +45,16 @@ class LocalProjectError(Exception):
     """A local project that cannot be read or built; the message says why and what to do."""
 
 
+NOBODY = 65534
+
+
 @dataclass(frozen=True)
 class Built:
     name: str  # the distribution's name, from the wheel
     version: str
     wheel: Path  # in the wheelhouse
     sha256: str
+    privileged: bool = False  # the project's build code ran with revops' own (root) privileges
 
 
 def _ignored(name: str) -> bool:
@@ -119,14 +128,41 @@ def build(source: Path, python: str | None, sources: resolver.Sources, wheelhous
             shutil.rmtree(out, ignore_errors=True)
             interpreter, isolated = attempt
             env = resolver.borrowed_env(interpreter, resolver.hermetic_env(sources.offline))
-            env["SOURCE_DATE_EPOCH"] = SOURCE_DATE_EPOCH
-            argv = [interpreter, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "--wheel-dir", out,
-                    *([] if isolated else ["--no-build-isolation"]), *resolver.source_flags(sources), target]
-            done = proc.run(argv, cwd=work, env=env, check=False, timeout=timeout)
+            env.update(SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH, HOME=str(work), TMPDIR=str(work))
+            argv = [interpreter, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
+                    "--no-cache-dir", "--wheel-dir", out, *([] if isolated else ["--no-build-isolation"]),
+                    *resolver.source_flags(sources), target]
+            drop = _as_nobody(work, interpreter, env)
+            done = proc.run([*drop, *argv], cwd=work, env=env, check=False, timeout=timeout)
             if done.returncode == 0:
                 (wheel,) = out.glob("*.whl")
-                return _place(wheel, wheelhouse)
+                return _place(wheel, wheelhouse, privileged=os.geteuid() == 0 and not drop)
         raise LocalProjectError("pip wheel failed:\n" + resolver.explain(done.stderr or done.stdout))
+
+
+def _as_nobody(work: Path, interpreter: str, env: dict[str, str]) -> list[str]:
+    """The setpriv prefix that runs the build as nobody, when revops is root and nobody can run
+    the interpreter and read what it imports; [] otherwise. Hands the scratch directory over."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        return []
+    needed = [os.path.realpath(interpreter), *env.get("PYTHONPATH", "").split(os.pathsep)]
+    if not all(_others_can_use(Path(p)) for p in needed if p):
+        return []
+    for directory, dirs, names in os.walk(work):
+        for name in [directory, *(os.path.join(directory, n) for n in dirs + names)]:
+            os.lchown(name, NOBODY, NOBODY)
+    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+
+
+def _others_can_use(path: Path) -> bool:
+    """Every directory on the way is searchable by others, and the path itself readable."""
+    try:
+        if not path.stat().st_mode & stat.S_IROTH:
+            return False
+        return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.parents)
+    except OSError:
+        return False
 
 
 def _attempts(python: str, sources: resolver.Sources) -> list[tuple[str, bool]]:
@@ -141,7 +177,7 @@ def _attempts(python: str, sources: resolver.Sources) -> list[tuple[str, bool]]:
     return attempts
 
 
-def _place(wheel: Path, wheelhouse: Path) -> Built:
+def _place(wheel: Path, wheelhouse: Path, privileged: bool = False) -> Built:
     try:
         name, version, _, _ = parse_wheel_filename(wheel.name)
     except InvalidWheelFilename as exc:
@@ -151,7 +187,7 @@ def _place(wheel: Path, wheelhouse: Path) -> Built:
         tmp = wheelhouse / f".{wheel.name}.{os.getpid()}"
         shutil.copyfile(wheel, tmp)
         os.replace(tmp, target)
-    return Built(str(name), str(version), target, _sha256(target))
+    return Built(str(name), str(version), target, _sha256(target), privileged)
 
 
 def find_in(wheelhouse: Path, name: str, sha256: str) -> Path | None:

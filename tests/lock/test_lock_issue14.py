@@ -146,6 +146,26 @@ def test_revops_build_fills_the_wheelhouse_around_a_local_projects_wheel(tmp_pat
     assert missing == [] and sorted(found) == ["alpha==2.0", "beta==1.1", "common==0.1.0"]
 
 
+def test_a_local_projects_build_code_runs_as_nobody_not_as_root(tmp_path, wheelhouse, capsys):
+    import zipfile
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("only root drops privileges (setpriv)")
+    config = host(tmp_path, {"svc": "-e ../libs/common\n"})
+    project = tmp_path / "opt/mods/libs/common"
+    (project / "common").mkdir(parents=True)
+    (project / "common/__init__.py").write_text("")
+    (project / "setup.py").write_text(
+        "import os\nfrom setuptools import setup\n"
+        "open('common/_built_by.py', 'w').write(f'UID = {os.getuid()}\\n')\n"
+        "setup(name='common', version='0.1.0', packages=['common'])\n")
+    code, result = lock_json(config, capsys, *offline(wheelhouse))
+    assert code == 0, result
+    (built,) = (tmp_path / ".revops/wheelhouse").glob("common-0.1.0-*.whl")
+    assert zipfile.ZipFile(built).read("common/_built_by.py") == b"UID = 65534\n"
+    assert not any("built as root" in w for w in result["suites"][0]["warnings"])
+
+
 def test_a_local_project_builds_when_the_target_is_another_interpreter(tmp_path, wheelhouse, capsys):
     if resolver.find_interpreter(NEWER) is None:
         pytest.skip(f"no Python {NEWER} on this machine")
