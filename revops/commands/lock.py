@@ -454,7 +454,8 @@ _STYLE = {LOCKED: "green", UNCHANGED: "green", CHECK_OK: "green", WOULD_LOCK: "c
 def render(result: LockResult, console: Console) -> None:
     lock_dirs = sorted({str(Path(s.lockfile).parent) for s in result.suites})
     how = result.action if result.action == "check" else f"{result.action}, {result.resolver}"
-    table = Table(title=f"revops lock ({how}) in {', '.join(lock_dirs)}/", title_justify="left")
+    for_python = f" for Python {result.python.version} ({result.python.source})" if result.python else ""
+    table = Table(title=f"revops lock ({how}) in {', '.join(lock_dirs)}/{for_python}", title_justify="left")
     for column in ("suite", "status", "services", "pins"):
         table.add_column(column)
     table.add_column("lock", overflow="fold")
