@@ -30,6 +30,7 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from revops.adapters import proc
+from revops.generate.context import sha256_file  # the hash `revops build` matches wheels by
 from revops.lock import resolver
 
 # Never part of a build: old venvs, caches, VCS data, build output, and env files (secrets).
@@ -90,10 +91,10 @@ def files(directory: Path) -> list[str]:
 def digest(path: Path) -> str:
     """sha256 over a project's files (relative path and bytes), or of an archive's bytes."""
     if path.is_file():
-        return _sha256(path)
+        return sha256_file(path)
     total = hashlib.sha256()
     for rel in files(path):
-        total.update(f"{rel}\0{_sha256(path / rel)}\n".encode())
+        total.update(f"{rel}\0{sha256_file(path / rel)}\n".encode())
     return total.hexdigest()
 
 
@@ -187,7 +188,7 @@ def _place(wheel: Path, wheelhouse: Path, privileged: bool = False) -> Built:
         tmp = wheelhouse / f".{wheel.name}.{os.getpid()}"
         shutil.copyfile(wheel, tmp)
         os.replace(tmp, target)
-    return Built(str(name), str(version), target, _sha256(target), privileged)
+    return Built(str(name), str(version), target, sha256_file(target), privileged)
 
 
 def find_in(wheelhouse: Path, name: str, sha256: str) -> Path | None:
@@ -196,14 +197,7 @@ def find_in(wheelhouse: Path, name: str, sha256: str) -> Path | None:
     if not wheelhouse.is_dir():
         return None
     for path in sorted(wheelhouse.glob("*.whl")):
-        if path.name.lower().startswith(prefix) and _sha256(path) == sha256:
+        if path.name.lower().startswith(prefix) and sha256_file(path) == sha256:
             return path
     return None
 
-
-def _sha256(path: Path) -> str:
-    total = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            total.update(block)
-    return total.hexdigest()
