@@ -30,7 +30,6 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from revops.adapters import proc
-from revops.generate.context import sha256_file  # the hash `revops build` matches wheels by
 from revops.lock import resolver
 
 # Never part of a build: old venvs, caches, VCS data, build output, and env files (secrets).
@@ -189,6 +188,13 @@ def _place(wheel: Path, wheelhouse: Path, privileged: bool = False) -> Built:
         shutil.copyfile(wheel, tmp)
         os.replace(tmp, target)
     return Built(str(name), str(version), target, sha256_file(target), privileged)
+
+
+def sha256_file(path: Path) -> str:
+    """The hash `revops build` matches a wheel by (hashlib.file_digest: no generate import here,
+    which would cost a no-change re-lock 160 ms of jsonschema)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def find_in(wheelhouse: Path, name: str, sha256: str) -> Path | None:
