@@ -69,6 +69,7 @@ class LockResult:
     suites: list[SuiteResult]
     ok: bool
     python: target.Target | None = None  # the interpreter the locks are for
+    warnings: list[str] = field(default_factory=list)  # about the choice of that interpreter
 
 
 @dataclass(frozen=True)
@@ -108,14 +109,12 @@ def run(config: Config, options: Options) -> LockResult:
     python, why = target_of(config, inventory)
     if options.check:
         results = [check_suite(lock_dir, s.name, config.base_dir, python) for s in suites]
-        return LockResult("check", options.resolver, results, all(r.ok for r in results), python)
+        return LockResult("check", options.resolver, results, all(r.ok for r in results), python, why)
     wheelhouse = _wheelhouse(config, options)
     plans = plan(config, suites, inventory, python)
     action = "dry-run" if options.dry_run else "lock"
     results = execute(plans, lock_dir, config, options, wheelhouse)
-    for result in results:
-        result.warnings = why + result.warnings
-    return LockResult(action, options.resolver, results, all(r.ok for r in results), python)
+    return LockResult(action, options.resolver, results, all(r.ok for r in results), python, why)
 
 
 def target_of(config: Config, inventory: model.Inventory) -> tuple[target.Target, list[str]]:
@@ -464,6 +463,8 @@ def render(result: LockResult, console: Console) -> None:
         table.add_row(s.name, f"[{style}]{s.status}[/]", _source_summary(s), "" if s.pins is None else str(s.pins),
                       Path(s.lockfile).name)
     console.print(table)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning[/] {escape(warning)}", highlight=False)
     for s in result.suites:
         _render_details(s, console)
 
