@@ -171,8 +171,9 @@ def code_dir(path: str, config: Config) -> Path:
 
 def fill_wheelhouse(lock: Path, wheelhouse: Path, find_links: Path | None) -> None:
     wheelhouse.mkdir(parents=True, exist_ok=True)
+    # The wheelhouse is a source too: `revops lock` builds local projects' wheels into it.
     argv = [sys.executable, "-m", "pip", "download", "--require-hashes", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "-r", str(lock), "-d", str(wheelhouse)]
+            "--disable-pip-version-check", "-r", str(lock), "-d", str(wheelhouse), "--find-links", str(wheelhouse)]
     if find_links is not None:
         argv += ["--no-index", "--find-links", str(find_links)]
     proc.run(argv, timeout=900)

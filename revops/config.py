@@ -95,6 +95,8 @@ class Config:
     shared_env_file: str = "/opt/shared-api-engine/.env"
     image_base: str = "revflow/python-base:latest"
     image_prefix: str = "revflow"
+    # The base image's Python (X.Y.Z): what `revops lock` resolves markers for; None: the host venvs'.
+    image_python: str | None = None
     network: str = "revflow-network"
     health: Health = field(default_factory=Health)
     ledger: str = ".revops/ledger.sqlite"  # SQLite file; REVOPS_DATABASE_URL overrides
@@ -260,7 +262,8 @@ def _build(data: dict[str, Any], path: Path) -> Config:
         "venv_search": host.get("venv_search"), "venv_search_depth": host.get("venv_search_depth"),
         "bus": systemd.get("bus"), "mask_on_migrate": systemd.get("mask_on_migrate"),
         "deprecated": data.get("deprecated"), "shared_env_file": data.get("shared_env_file"),
-        "image_base": image.get("base"), "image_prefix": image.get("prefix"), "network": data.get("network"),
+        "image_base": image.get("base"), "image_prefix": image.get("prefix"), "image_python": image.get("python"),
+        "network": data.get("network"),
         "ledger": data.get("ledger", {}).get("path"),
         "inventory_dir": paths.get("inventory"), "lockfiles_dir": paths.get("lockfiles"),
         "compose_dir": paths.get("compose"), "templates_dir": paths.get("templates"),

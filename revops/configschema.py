@@ -103,6 +103,9 @@ SCHEMA: dict[str, Any] = {
                          "expected": "an image reference such as revflow/python-base:bookworm"},
                 "prefix": {"type": "string", "pattern": rf"^{_REGISTRY}{_NAME}(?:/{_NAME})*$",
                            "expected": "an image repository prefix such as revflow"},
+                # What `revops lock` resolves markers for: python_full_version needs all three parts.
+                "python": {"type": "string", "pattern": r"^\d+\.\d+\.\d+$",
+                           "expected": 'a full Python version such as "3.11.2"'},
             },
         },
         "network": {"type": "string", "pattern": r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$",

@@ -172,6 +172,21 @@ class Engine:
     def image_exists(self, tag: str) -> bool:
         return self.image_labels(tag) is not None
 
+    def output_of(self, image: str, command: Sequence[str], timeout: float = 60) -> tuple[int, str]:
+        """Run `command` once in a throwaway container of `image` (no network, read-only root,
+        user nobody) and return (exit status, stdout). The container is removed either way."""
+        with _engine_errors(f"run {command[0]} in {image}"):
+            created = self.api.create_container(
+                image, command=list(command), user="65534:65534", network_disabled=True,
+                host_config=self.api.create_host_config(network_mode="none", read_only=True))
+            try:
+                self.api.start(created["Id"])
+                status = self.api.wait(created["Id"], timeout=timeout).get("StatusCode", -1)
+                out = self.api.logs(created["Id"], stdout=True, stderr=False)
+            finally:
+                self.api.remove_container(created["Id"], force=True, v=True)
+        return status, out.decode("utf-8", "replace")
+
     def build(
         self,
         context_dir: str | os.PathLike[str],
@@ -369,6 +384,10 @@ class EngineReader:
             found = self._get(f"inspect container {container}", f"/containers/{rows[0].id}/json",
                               missing_ok=True)  # None: removed between the listing and here
         return None if found is None else _state(found)
+
+    def image(self, tag: str) -> dict[str, Any] | None:
+        """The engine's inspect of an image (Id, Config.Env, ...); None when there is none."""
+        return self._get(f"inspect image {tag}", f"/images/{quote(tag, safe='')}/json", missing_ok=True)
 
     def _get(self, what: str, path: str, params: Mapping[str, str] | None = None,
              *, missing_ok: bool = False) -> Any:

@@ -8,7 +8,6 @@ files byte for byte; the others are still locked.
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,13 +19,13 @@ from rich.text import Text
 from revops import __version__, model, output
 from revops.config import Config, Suite
 from revops.errors import UsageError
-from revops.lock import lockfile, merge, proof, resolver, sources
+from revops.lock import baseimage, localproject, lockfile, merge, proof, reqfile, resolver, sources, target
 
 # Suite statuses; the first group is success.
 LOCKED, UNCHANGED, WOULD_LOCK, CHECK_OK, EMPTY = "locked", "unchanged", "would-lock", "ok", "empty"
 CONFLICT, INPUT_ERROR, RESOLVER_FAILED, MISSING, STALE, UNPINNED = (
     "conflict", "input-error", "resolver-failed", "missing", "stale", "unpinned")
-PROOF_FAILED = "proof-failed"
+PROOF_FAILED, HASH_MISMATCH, LOCAL_BUILD_FAILED = "proof-failed", "hash-mismatch", "local-build-failed"
 _GOOD = {LOCKED, UNCHANGED, WOULD_LOCK, CHECK_OK, EMPTY}
 
 
@@ -70,6 +69,8 @@ class LockResult:
     resolver: str
     suites: list[SuiteResult]
     ok: bool
+    python: target.Target | None = None  # the interpreter the locks are for
+    warnings: list[str] = field(default_factory=list)  # about the choice of that interpreter
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class SuitePlan:
     input_text: str
     digest: str
     exec_starts: dict[str, tuple[list[list[str]], str | None]]  # unit -> (exec_start, working dir)
+    target: target.Target
     skipped: list[str] = field(default_factory=list)
     venv_pythons: dict[str, list[str]] = field(default_factory=dict)  # Python version -> units
 
@@ -104,14 +106,32 @@ def run(config: Config, options: Options) -> LockResult:
     _validate(options)
     suites = selected_suites(config, options.suites)
     lock_dir = config.out("lockfiles")
+    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
+    python, why = target_of(config, inventory)
     if options.check:
-        results = [check_suite(lock_dir, s.name, config.base_dir) for s in suites]
-        return LockResult("check", options.resolver, results, all(r.ok for r in results))
+        results = [check_suite(lock_dir, s.name, config.base_dir, python) for s in suites]
+        return LockResult("check", options.resolver, results, all(r.ok for r in results), python, why)
     wheelhouse = _wheelhouse(config, options)
-    plans = plan(config, suites)
+    plans = plan(config, suites, inventory, python)
     action = "dry-run" if options.dry_run else "lock"
     results = execute(plans, lock_dir, config, options, wheelhouse)
-    return LockResult(action, options.resolver, results, all(r.ok for r in results))
+    return LockResult(action, options.resolver, results, all(r.ok for r in results), python, why)
+
+
+def target_of(config: Config, inventory: model.Inventory) -> tuple[target.Target, list[str]]:
+    """The interpreter the locks are for: revops.yaml's image.python, else the base image's,
+    else the suites' venvs' (revops.lock.target)."""
+    in_suites = {u.name for u in inventory.units if config.suite_of(u.name) is not None}
+    versions = [v.python_version for v in inventory.venvs
+                if v.python_version and any(unit in in_suites for unit in v.used_by)]
+    if config.image_python:
+        return target.choose(config.image_python, versions)
+    version, why_not = baseimage.python_of(config.image_base, config.cache_dir)
+    chosen, warnings = target.choose(None, versions, (config.image_base, version))
+    if version is None and chosen.source != target.FROM_CONFIG:
+        warnings.append(f"the base image's Python is unknown: {why_not}; locking for Python {chosen.version} "
+                        f"(from {chosen.source})")
+    return chosen, warnings
 
 
 def _validate(options: Options) -> None:
@@ -155,8 +175,7 @@ def paths(lock_dir: Path, suite: str) -> tuple[Path, Path]:
     return lock_dir / f"{suite}.in", lock_dir / f"{suite}.txt"
 
 
-def plan(config: Config, suites: list[Suite]) -> list[SuitePlan]:
-    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
+def plan(config: Config, suites: list[Suite], inventory: model.Inventory, python: target.Target) -> list[SuitePlan]:
     members: dict[str, list[model.Unit]] = {s.name: [] for s in suites}
     deprecated: dict[str, list[str]] = {s.name: [] for s in suites}
     for unit in inventory.units:
@@ -167,7 +186,9 @@ def plan(config: Config, suites: list[Suite]) -> list[SuitePlan]:
             deprecated[suite].append(unit.name)
         else:
             members[suite].append(unit)
-    plans = [plan_suite(config, suite, sorted(members[suite.name], key=lambda u: u.name)) for suite in suites]
+    reader = reqfile.Reader(config.root, config.cache_dir)
+    plans = [plan_suite(config, suite, sorted(members[suite.name], key=lambda u: u.name), python, reader)
+             for suite in suites]
     python_of = {v.path: v.python_version for v in inventory.venvs if v.python_version}
     for p in plans:
         p.skipped = sorted(deprecated[p.suite.name])
@@ -177,12 +198,14 @@ def plan(config: Config, suites: list[Suite]) -> list[SuitePlan]:
     return plans
 
 
-def plan_suite(config: Config, suite: Suite, units: list[model.Unit]) -> SuitePlan:
-    services = [sources.gather(u.name, u.working_directory, u.venv, config.root) for u in units]
-    merged = merge.merge(suite.name, services, suite.overrides)
+def plan_suite(config: Config, suite: Suite, units: list[model.Unit], python: target.Target,
+               reader: reqfile.Reader | None = None) -> SuitePlan:
+    reader = reader or reqfile.Reader(config.root, config.cache_dir)
+    services = [sources.gather(u.name, u.working_directory, u.venv, config.root, reader) for u in units]
+    merged = merge.merge(suite.name, services, suite.overrides, python)
     input_text = merge.render_in(merged, services, f"{suite.name}.txt")
     exec_starts = {u.name: (u.exec_start, u.working_directory) for u in units}
-    return SuitePlan(suite, services, merged, input_text, lockfile.digest(input_text), exec_starts)
+    return SuitePlan(suite, services, merged, input_text, lockfile.digest(input_text), exec_starts, python)
 
 
 # ---- execute -------------------------------------------------------------------------------
@@ -190,7 +213,8 @@ def plan_suite(config: Config, suite: Suite, units: list[model.Unit]) -> SuitePl
 
 def execute(plans: list[SuitePlan], lock_dir: Path, config: Config, options: Options,
             wheelhouse: Path | None) -> list[SuiteResult]:
-    results = [_preflight(p, lock_dir, config.base_dir, options.dry_run) for p in plans]
+    built_into = config.base_dir / config.wheelhouse  # where `revops build` looks for locked wheels
+    results = [_preflight(p, lock_dir, config.base_dir, options.dry_run, built_into) for p in plans]
     # A suite still LOCKED after preflight is one to resolve; _resolve() says otherwise if it fails.
     todo = [(p, r) for p, r in zip(plans, results) if r.status == LOCKED]
     if todo:
@@ -198,10 +222,10 @@ def execute(plans: list[SuitePlan], lock_dir: Path, config: Config, options: Opt
         src = resolver.Sources(find_links=wheelhouse, offline=options.offline)
         with output.progress(f"resolving with {options.resolver}", len(todo)) as advance:
             for suite_plan, result in todo:
-                _resolve(suite_plan, result, lock_dir, options.resolver, label, src)
+                _resolve(suite_plan, result, lock_dir, options.resolver, label, src, built_into)
                 advance(1)
     for suite_plan, result in zip(plans, results):
-        result.warnings = _lock_python_warnings(suite_plan, result, lock_dir)
+        result.warnings += _lock_python_warnings(suite_plan, result, lock_dir)
     if options.prove and not options.dry_run:
         for suite_plan, result in zip(plans, results):
             if result.status in (LOCKED, UNCHANGED):
@@ -211,7 +235,7 @@ def execute(plans: list[SuitePlan], lock_dir: Path, config: Config, options: Opt
     return results
 
 
-def _preflight(p: SuitePlan, lock_dir: Path, base: Path, dry_run: bool) -> SuiteResult:
+def _preflight(p: SuitePlan, lock_dir: Path, base: Path, dry_run: bool, built_into: Path) -> SuiteResult:
     """Everything decided before a resolver runs: errors, conflicts, skip when unchanged."""
     in_path, txt_path = paths(lock_dir, p.suite.name)
     result = SuiteResult(
@@ -220,16 +244,23 @@ def _preflight(p: SuitePlan, lock_dir: Path, base: Path, dry_run: bool) -> Suite
         services=[_service_source(s) for s in p.services], conflicts=p.merged.conflicts,
         overrides=p.merged.overrides, unused_overrides=p.merged.unused_overrides, skipped=p.skipped,
         input_errors=[str(e) for s in p.services for e in s.errors],
+        warnings=[str(w) for s in p.services for w in s.warnings],
     )
     if result.input_errors:
         result.status, result.error = INPUT_ERROR, "unreadable requirements; nothing changed for this suite"
     elif result.conflicts:
         result.status, result.error = CONFLICT, "conflicting pins; nothing changed for this suite"
-    elif not p.merged.lines:
+    elif not p.merged.lines and not p.merged.local:
         result.status = EMPTY
     elif _unchanged(in_path, p, result.recorded_digest):
+        text = lockfile.read_lock(txt_path, p.suite.name)
+        gone = [pin for pin in lockfile.local_pins(text) if localproject.find_in(built_into, pin.name, pin.sha256) is None]
+        if gone and not dry_run:  # rebuild it: the lock is current but `revops build` would miss the wheel
+            result.warnings.append(f"re-locking: the wheel of local project {gone[0].host_path} is no longer in "
+                                   f"{_rel(built_into, base)}")
+            return result
         result.status = UNCHANGED
-        result.pins = len(lockfile.pins(lockfile.read_lock(txt_path, p.suite.name)))
+        result.pins = len(lockfile.pins(text))
     elif dry_run:
         result.status = WOULD_LOCK
     return result
@@ -238,7 +269,7 @@ def _preflight(p: SuitePlan, lock_dir: Path, base: Path, dry_run: bool) -> Suite
 def _lock_python_warnings(p: SuitePlan, result: SuiteResult, lock_dir: Path) -> list[str]:
     """Compare the services' Python with the one the lock was (or would be) resolved under."""
     if result.status == WOULD_LOCK:
-        return python_mismatch(p.venv_pythons, platform.python_version())
+        return python_mismatch(p.venv_pythons, p.target.version)
     if result.status not in (LOCKED, UNCHANGED):
         return []
     text = lockfile.read_lock(paths(lock_dir, p.suite.name)[1], p.suite.name)
@@ -246,15 +277,15 @@ def _lock_python_warnings(p: SuitePlan, result: SuiteResult, lock_dir: Path) -> 
     return python_mismatch(p.venv_pythons, made_with) if made_with else []
 
 
-def python_mismatch(venv_pythons: dict[str, list[str]], running: str) -> list[str]:
-    """Markers such as python_full_version < "3.11.3" are judged for the Python running the
-    resolver; say so when the services' venvs run another one, as the lock may not fit them."""
+def python_mismatch(venv_pythons: dict[str, list[str]], locked_for: str) -> list[str]:
+    """Markers such as python_full_version < "3.11.3" are judged for the target Python; say so
+    when some services' venvs run another one, as the lock may not fit those venvs."""
     warnings = []
     for version, units in sorted(venv_pythons.items()):
-        if not _same_python(version, running):
-            warnings.append(f"markers were judged for Python {running} (the resolver's), but {len(units)} "
-                            f"service venv(s) run Python {version} ({units[0]}, ...): run revops under the "
-                            f"services' Python for a lock that fits them")
+        if not _same_python(version, locked_for):
+            warnings.append(f"markers were judged for Python {locked_for} (the target), but {len(units)} "
+                            f"service venv(s) run Python {version} ({units[0]}, ...): the lock fits the "
+                            f"image, not necessarily those venvs")
     return warnings
 
 
@@ -273,21 +304,84 @@ def _unchanged(in_path: Path, p: SuitePlan, recorded: str | None) -> bool:
 
 
 def _resolve(p: SuitePlan, result: SuiteResult, lock_dir: Path, which: str, label: str,
-             src: resolver.Sources) -> None:
+             src: resolver.Sources, built_into: Path) -> None:
     in_path, txt_path = paths(lock_dir, p.suite.name)
     try:
-        body = resolver.compile_lock(which, p.input_text, in_path.name, txt_path, src)
+        python = None if which == resolver.UV else resolver.target_interpreter(p.target.version, p.target.source)
+        wheels = _build_local(p, python or resolver.find_interpreter(p.target.version), src, built_into)
+        text, extra = merge.resolver_input(p.merged, p.input_text,
+                                           {path: (pin.name, pin.wheel_url) for path, pin in wheels.items()})
+        body = resolver.compile_lock(which, text, in_path.name, txt_path, src, p.target.version, python,
+                                     extra_files=extra)
     except resolver.ResolverFailed as exc:
         result.status, result.error = RESOLVER_FAILED, exc.message
+        return
+    except localproject.LocalProjectError as exc:
+        result.status, result.error = LOCAL_BUILD_FAILED, f"{exc}; nothing changed for this suite"
+        return
+    result.warnings += [f"local project {path} was built as root: user nobody cannot run the target interpreter"
+                        for path, wheel in wheels.items() if wheel.privileged]
+    body, missing = lockfile.pin_local(body, {sources.canonicalize_name(pin.name): pin.pin for pin in wheels.values()})
+    if missing:
+        result.status, result.error = UNPINNED, f"the resolver did not lock the local project(s) {', '.join(missing)}"
+        return
+    body, mismatch = honour_hashes(p, body)
+    if mismatch:
+        result.status, result.error = HASH_MISMATCH, "; ".join(mismatch) + "; nothing changed for this suite"
         return
     bad = lockfile.unpinned_entries(body)
     if bad:
         result.status, result.error = UNPINNED, f"the resolver left entries without == and a hash: {', '.join(bad)}"
         return
-    text = lockfile.header(p.suite.name, in_path.name, p.digest, __version__, label) + body
+    text = lockfile.header(p.suite.name, in_path.name, p.digest, __version__, label,
+                           p.target.version, p.target.source) + body
     lockfile.write_atomically(in_path, p.input_text)
     lockfile.write_atomically(txt_path, text)
     result.resolver, result.pins, result.recorded_digest = label, len(lockfile.pins(body)), p.digest
+
+
+@dataclass(frozen=True)
+class _LocalWheel:
+    name: str
+    wheel_url: str  # file: URL the resolver reads it from
+    pin: lockfile.LocalPin
+    privileged: bool  # its build code ran as root: nobody could not run the interpreter
+
+
+def _build_local(p: SuitePlan, python: str | None, src: resolver.Sources, built_into: Path) -> dict[str, _LocalWheel]:
+    """Each local project of the suite built into a wheel in `built_into`, by host path."""
+    wheels = {}
+    for line in p.merged.local:
+        try:
+            built = localproject.build(Path(line.real), python, src, built_into)
+        except localproject.LocalProjectError as exc:
+            service, origin, written = line.asked[0]
+            raise localproject.LocalProjectError(f"{origin}: {written!r} ({service}): local project "
+                                                 f"{line.host_path} did not build: {exc}") from None
+        pin = lockfile.LocalPin(line.host_path, built.name, built.version, built.sha256)
+        wheels[line.host_path] = _LocalWheel(built.name, built.wheel.resolve().as_uri(), pin, built.privileged)
+    return wheels
+
+
+def honour_hashes(p: SuitePlan, body: str) -> tuple[str, list[str]]:
+    """Narrow the lock's hashes to those the services' `--hash` options allow; name every
+    requirement line whose hashes match none of the artifacts the lock found."""
+    by_dist: dict[str, list[sources.Wanted]] = {}
+    for service in p.services:
+        for item in service.wanted:
+            if item.hashes and p.target.applies(item.parsed.marker):
+                by_dist.setdefault(item.name, []).append(item)
+    allowed = {dist: frozenset.intersection(*(w.hashes for w in items)) for dist, items in by_dist.items()}
+    body, emptied = lockfile.restrict_hashes(body, allowed)
+    problems = []
+    for dist in emptied:
+        locked = next((pin for pin in lockfile.pins(body) if sources.canonicalize_name(pin.name) == dist), None)
+        found = f"{locked.name}=={locked.version}" if locked else dist
+        for item in by_dist[dist]:
+            problems.append(f"{item.origin}: the --hash values of {item.requirement!r} ({item.service}) match no "
+                            f"artifact the lock found for {found}; put the wheel with that hash in the wheelhouse, "
+                            "or update the hashes")
+    return body, problems
 
 
 def _prove(p: SuitePlan, lock_dir: Path, config: Config, wheelhouse: Path | None) -> proof.Proof:
@@ -296,7 +390,11 @@ def _prove(p: SuitePlan, lock_dir: Path, config: Config, wheelhouse: Path | None
         directory = sources.on_disk(config.root, workdir) if workdir else None
         apps.append(proof.AppUnderTest(unit, directory, proof.app_module(exec_start, directory)))
     assert wheelhouse is not None  # _wheelhouse() insists on one when proving
-    return proof.prove(paths(lock_dir, p.suite.name)[1], wheelhouse, apps)
+    # Proven with the target's interpreter when this machine has one, as the image would run it;
+    # local projects' wheels are in paths.wheelhouse, where `revops build` finds them too.
+    python = resolver.find_interpreter(p.target.version)
+    return proof.prove(paths(lock_dir, p.suite.name)[1], wheelhouse, apps, python=python,
+                       also=[config.base_dir / config.wheelhouse])
 
 
 def _service_source(s: sources.ServiceRequirements) -> ServiceSource:
@@ -313,8 +411,9 @@ def _rel(path: Path, base: Path) -> str:
 # ---- check ---------------------------------------------------------------------------------
 
 
-def check_suite(lock_dir: Path, suite: str, base: Path) -> SuiteResult:
-    """A lock exists, matches the digest of its input, and pins every entry with a hash."""
+def check_suite(lock_dir: Path, suite: str, base: Path, python: target.Target | None = None) -> SuiteResult:
+    """A lock exists, matches the digest of its input, was resolved for the target Python
+    `python` (not compared when None), and pins every entry with a hash."""
     in_path, txt_path = paths(lock_dir, suite)
     result = SuiteResult(suite, CHECK_OK, _rel(in_path, base), _rel(txt_path, base))
     if not in_path.is_file() or not txt_path.is_file():
@@ -327,10 +426,15 @@ def check_suite(lock_dir: Path, suite: str, base: Path) -> SuiteResult:
     result.resolver = lockfile.header_fields(text).get("resolver")
     result.pins = len(lockfile.pins(text))
     bad = lockfile.unpinned_entries(text)
+    locked_for = lockfile.header_fields(text).get(lockfile.PYTHON_KEY)
     if result.recorded_digest != result.input_digest:
         result.status = STALE
         result.error = (f"{result.lockfile} was compiled from another input than {result.input} "
                         f"(recorded {result.recorded_digest or 'no digest'}); run `revops lock --suite {suite}`")
+    elif python is not None and locked_for != python.version:
+        result.status = STALE
+        result.error = (f"{result.lockfile} was resolved for Python {locked_for or '(not recorded)'}, but the "
+                        f"target is Python {python.version} (from {python.source}); run `revops lock --suite {suite}`")
     elif bad:
         result.status, result.error = UNPINNED, f"entries without == and a sha256 hash: {', '.join(bad)}"
     return result
@@ -350,7 +454,8 @@ _STYLE = {LOCKED: "green", UNCHANGED: "green", CHECK_OK: "green", WOULD_LOCK: "c
 def render(result: LockResult, console: Console) -> None:
     lock_dirs = sorted({str(Path(s.lockfile).parent) for s in result.suites})
     how = result.action if result.action == "check" else f"{result.action}, {result.resolver}"
-    table = Table(title=f"revops lock ({how}) in {', '.join(lock_dirs)}/", title_justify="left")
+    for_python = f" for Python {result.python.version} ({result.python.source})" if result.python else ""
+    table = Table(title=f"revops lock ({how}) in {', '.join(lock_dirs)}/{for_python}", title_justify="left")
     for column in ("suite", "status", "services", "pins"):
         table.add_column(column)
     table.add_column("lock", overflow="fold")
@@ -359,6 +464,8 @@ def render(result: LockResult, console: Console) -> None:
         table.add_row(s.name, Text(s.status, style=style), _source_summary(s), "" if s.pins is None else str(s.pins),
                       Path(s.lockfile).name)
     console.print(table)
+    for warning in result.warnings:
+        console.print(Text.assemble(("warning", "yellow"), " ", warning), highlight=False)
     for s in result.suites:
         _render_details(s, console)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,12 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def header(suite: str, input_name: str, input_digest: str, revops_version: str, resolver: str) -> str:
+PYTHON_KEY, PYTHON_FROM_KEY = "python", "python-from"
+
+
+def header(suite: str, input_name: str, input_digest: str, revops_version: str, resolver: str,
+           python: str, python_from: str) -> str:
+    """The lock's header; python is the target interpreter's version, python_from where it came from."""
     return "\n".join([
         f"# Lock of suite {suite}, compiled by `revops lock` from {input_name}; do not edit.",
         f"# Re-lock with: revops lock --suite {suite}",
@@ -31,8 +35,10 @@ def header(suite: str, input_name: str, input_digest: str, revops_version: str, 
         f"# {DIGEST_KEY}: {input_digest}",
         f"# revops: {revops_version}",
         f"# resolver: {resolver}",
-        # Markers (python_full_version < "3.11.3", ...) were judged for this interpreter.
-        f"# python: {platform.python_version()}",
+        # Markers (python_full_version < "3.11.3", ...) were judged for this interpreter, the
+        # one that installs the lock (revops.lock.target), whatever Python ran revops.
+        f"# {PYTHON_KEY}: {python}",
+        f"# {PYTHON_FROM_KEY}: {python_from}",
     ]) + "\n"
 
 
@@ -141,3 +147,105 @@ def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+_ENTRY_NAME = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def restrict_hashes(body: str, allowed: dict[str, frozenset[str]]) -> tuple[str, list[str]]:
+    """Keep, for each pinned distribution named in `allowed` (canonical name -> sha256 digests
+    the services' `--hash` options accept), only the lock hashes those options accept too.
+
+    Returns the new body and the distributions left with no hash at all (the artifact the
+    lock found is not one the service pinned). Comment and annotation lines are kept as they are.
+    """
+    from packaging.utils import canonicalize_name
+
+    out: list[str] = []
+    emptied: list[str] = []
+    lines = body.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        match = _ENTRY_NAME.match(line)
+        name = canonicalize_name(match.group("name")) if match else None
+        if name not in allowed:
+            out.append(line)
+            i += 1
+            continue
+        entry = [line.rstrip(" \\")]
+        i += 1
+        hashes = []
+        while i < len(lines) and lines[i].strip().startswith("--hash="):
+            hashes.append(lines[i].strip().rstrip(" \\"))
+            i += 1
+        kept = [h for h in hashes if h.removeprefix("--hash=sha256:") in allowed[name]]
+        if not kept:
+            emptied.append(name)
+            kept = hashes
+        rows = entry + [f"    {h}" for h in kept]
+        out.extend(f"{row} \\" for row in rows[:-1])
+        out.append(rows[-1])
+    return "\n".join(out) + "\n", emptied
+
+
+LOCAL_NOTE = "    # local project {host_path}, built by revops lock"
+_LOCAL_NOTE = re.compile(r"^    # local project (?P<host_path>\S+), built by revops lock$")
+_DIRECT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])? @ file:")
+
+
+@dataclass(frozen=True)
+class LocalPin:
+    host_path: str
+    name: str
+    version: str
+    sha256: str
+
+
+def pin_local(body: str, wheels: dict[str, LocalPin]) -> tuple[str, list[str]]:
+    """Turn the resolver's `name @ file:///scratch/...whl` entries into `name==version` pinned to
+    the built wheel's hash, noted with the project's path. wheels: canonical name -> LocalPin.
+
+    Returns the body and the names of wheels the resolver did not place in the lock at all.
+    """
+    from packaging.utils import canonicalize_name
+
+    out: list[str] = []
+    placed: set[str] = set()
+    lines = body.splitlines()
+    i = 0
+    while i < len(lines):
+        match = _DIRECT.match(lines[i])
+        name = canonicalize_name(match.group("name")) if match else None
+        if name not in wheels:
+            out.append(lines[i])
+            i += 1
+            continue
+        pin = wheels[name]
+        marker = lines[i].rstrip(" \\").partition(" ; ")[2]
+        out.append(f"{pin.name}=={pin.version}" + (f" ; {marker}" if marker else "") + " \\")
+        out.append(f"    --hash=sha256:{pin.sha256}")
+        i += 1
+        while i < len(lines) and lines[i].strip().startswith("--hash="):
+            i += 1
+        while i < len(lines) and lines[i].startswith("    #"):
+            out.append(lines[i])
+            i += 1
+        out.append(LOCAL_NOTE.format(host_path=pin.host_path))
+        placed.add(name)
+    return "\n".join(out) + "\n", sorted(set(wheels) - placed)
+
+
+def local_pins(text: str) -> list[LocalPin]:
+    """The pins `pin_local` wrote, read back from a lock."""
+    found, current = [], None
+    for line in text.splitlines():
+        match = _PIN.match(line)
+        if match:
+            current = [match.group("name"), match.group("version"), None]
+        elif current and line.strip().startswith("--hash=sha256:") and current[2] is None:
+            current[2] = line.strip().removeprefix("--hash=sha256:").rstrip(" \\")
+        note = _LOCAL_NOTE.match(line)
+        if note and current and current[2]:
+            found.append(LocalPin(note.group("host_path"), current[0], current[1], current[2]))
+    return found

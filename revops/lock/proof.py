@@ -67,19 +67,24 @@ def app_module(exec_start: list[list[str]], directory: Path | None) -> str | Non
     return None
 
 
-def prove(lock_path: Path, wheelhouse: Path, apps: list[AppUnderTest], timeout: float = 600) -> Proof:
+def prove(lock_path: Path, wheelhouse: Path, apps: list[AppUnderTest], timeout: float = 600,
+          python: str | None = None, also: list[Path] = ()) -> Proof:
+    """Install the lock into a fresh venv of `python` (default: this interpreter) from
+    `wheelhouse` (and the `also` directories that exist), `pip check` it, and import each
+    app's module in it."""
     proof = Proof(lockfile=str(lock_path))
     env = hermetic_env(offline=True)
     with tempfile.TemporaryDirectory(prefix="revops-proof-") as scratch:
         venv = Path(scratch) / "venv"
-        made = proc.run([sys.executable, "-m", "venv", "--without-pip", venv], check=False, timeout=timeout)
+        made = proc.run([python or sys.executable, "-m", "venv", "--without-pip", venv], check=False, timeout=timeout)
         if made.returncode != 0:
             proof.detail = f"python -m venv failed: {explain(made.stderr)}"
             return proof
         python = venv / "bin" / "python"
         pip = [sys.executable, "-m", "pip", "--python", python]
-        install = proc.run(pip + ["install", "--require-hashes", "--no-deps", "--no-index", "--find-links",
-                                  Path(wheelhouse).resolve(), "-r", Path(lock_path).resolve()],
+        links = [arg for d in [wheelhouse, *also] if Path(d).is_dir() for arg in ("--find-links", Path(d).resolve())]
+        install = proc.run(pip + ["install", "--require-hashes", "--no-deps", "--no-index", *links,
+                                  "-r", Path(lock_path).resolve()],
                            env=env, check=False, timeout=timeout)
         proof.installed = install.returncode == 0
         if not proof.installed:

@@ -7,6 +7,7 @@ was installed in it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
@@ -16,6 +17,8 @@ from packaging.markers import Marker, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from revops.lock.reqfile import Reader
 
 REQUIREMENTS_FILE = "requirements.txt"
 SOURCE_FILE = "requirements.txt"
@@ -30,12 +33,13 @@ class Wanted:
     service: str  # the unit name
     requirement: str  # normalised text: "requests==2.31.0", "uvicorn[standard]>=0.29"
     origin: str  # "/opt/.../requirements.txt:3" or "/opt/.../venv (installed 2.31.0)"
+    hashes: frozenset[str] = frozenset()  # sha256 digests the service's --hash options allow
 
-    @property
+    @functools.cached_property
     def parsed(self) -> Requirement:
         return Requirement(self.requirement)
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         return canonicalize_name(self.parsed.name)
 
@@ -62,6 +66,23 @@ class ServiceRequirements:
     wanted: list[Wanted] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
+    warnings: list[InputError] = field(default_factory=list)  # what the lock does not honour
+    constraints: list[Wanted] = field(default_factory=list)  # from -c files: narrow, never add
+    local: list[LocalProject] = field(default_factory=list)  # built into wheels at lock time
+
+
+@dataclass(frozen=True)
+class LocalProject:
+    """A local project one service installs from a path (see revops.lock.localproject)."""
+
+    service: str
+    host_path: str
+    real: str  # on this machine
+    digest: str
+    extras: tuple[str, ...]
+    marker: str | None
+    origin: str  # "/opt/.../requirements.txt:2"
+    written: str  # the line as written
 
 
 def on_disk(root: Path, host_path: str) -> Path:
@@ -69,13 +90,15 @@ def on_disk(root: Path, host_path: str) -> Path:
     return root / host_path.lstrip("/")
 
 
-def gather(service: str, working_directory: str | None, venv: str | None, root: Path) -> ServiceRequirements:
-    """The requirements of one service, from the best source it has."""
+def gather(service: str, working_directory: str | None, venv: str | None, root: Path,
+           reader: Reader | None = None) -> ServiceRequirements:
+    """The requirements of one service, from the best source it has: its requirements.txt
+    (any file there that is not missing: a symlink, a FIFO, a directory are errors), else its venv."""
+    reader = reader or Reader(root)
     if working_directory:
-        req_file = on_disk(root, working_directory) / REQUIREMENTS_FILE
-        if req_file.is_file():
-            host_path = f"{working_directory.rstrip('/')}/{REQUIREMENTS_FILE}"
-            return from_requirements_file(service, req_file, host_path)
+        host_path = f"{working_directory.rstrip('/')}/{REQUIREMENTS_FILE}"
+        if reader.fs.resolve(host_path).error != "missing":
+            return from_requirements_file(service, host_path, reader)
     if venv and on_disk(root, venv).is_dir():
         return from_venv(service, on_disk(root, venv), venv)
     missing = "no requirements.txt in its working directory" if working_directory else "no working directory"
@@ -85,77 +108,20 @@ def gather(service: str, working_directory: str | None, venv: str | None, root: 
 
 # ---- requirements.txt ------------------------------------------------------------------
 
-_COMMENT = re.compile(r"(^|\s+)#.*$")
-_INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(\s+|=)(?P<path>.+)$")
 
-
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """Lines with comments removed and backslash continuations joined, with their line number."""
-    joined: list[tuple[int, str]] = []
-    pending, start = "", 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = _COMMENT.sub("", raw)
-        if not pending:
-            start = number
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        joined.append((start, (pending + line).strip()))
-        pending = ""
-    if pending.strip():
-        joined.append((start, pending.strip()))
-    return [(n, line) for n, line in joined if line]
-
-
-def from_requirements_file(service: str, path: Path, host_path: str) -> ServiceRequirements:
+def from_requirements_file(service: str, host_path: str, reader: Reader) -> ServiceRequirements:
+    """The requirements of a service's requirements.txt, read as pip reads it (revops.lock.reqfile)."""
     result = ServiceRequirements(service, SOURCE_FILE, host_path)
-    _read_requirements(result, path, host_path, seen=set())
+    reading = reader.read(host_path)
+    for item in reading.requested:
+        target = result.constraints if item.constraint else result.wanted
+        target.append(Wanted(service, item.requirement, item.origin, item.hashes))
+    result.local = [LocalProject(service, x.host_path, x.real, x.digest, x.extras, x.marker, x.origin, x.written)
+                    for x in reading.local]
+    result.errors = [InputError(service, p.file, p.line, p.detail) for p in reading.errors]
+    result.warnings = [InputError(service, p.file, p.line, p.detail) for p in reading.warnings]
+    result.notes += [str(InputError(service, p.file, p.line, p.detail)) for p in reading.notes]
     return result
-
-
-def _read_requirements(result: ServiceRequirements, path: Path, host_path: str, seen: set[Path]) -> None:
-    seen.add(path.resolve())
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        result.errors.append(InputError(result.service, host_path, None, f"cannot read: {exc}"))
-        return
-    for number, line in _logical_lines(text):
-        include = _INCLUDE.match(line)
-        if include:
-            _follow_include(result, path, host_path, number, include, seen)
-        elif line.startswith("-"):
-            result.notes.append(f"{host_path}:{number}: option ignored: {line.split()[0]}")
-        else:
-            _add_requirement(result, line, f"{host_path}:{number}", host_path, number)
-
-
-def _follow_include(result, path: Path, host_path: str, number: int, match: re.Match, seen: set[Path]) -> None:
-    target = match.group("path").strip()
-    if match.group(1) in ("-c", "--constraint"):
-        result.notes.append(f"{host_path}:{number}: constraints file ignored: {target}")
-        return
-    child = (path.parent / target)
-    child_host = str(Path(host_path).parent / target)
-    if child.resolve() in seen:
-        return
-    if not child.is_file():
-        result.errors.append(InputError(result.service, host_path, number, f"included file not found: {target}"))
-        return
-    _read_requirements(result, child, child_host, seen)
-
-
-def _add_requirement(result: ServiceRequirements, line: str, origin: str, host_path: str, number: int) -> None:
-    try:
-        req = Requirement(line)
-    except InvalidRequirement as exc:
-        result.errors.append(InputError(result.service, host_path, number, f"not a requirement: {line!r} ({exc})"))
-        return
-    if req.url:
-        result.errors.append(InputError(result.service, host_path, number,
-                                        f"direct URL requirements cannot be hash-locked from a wheelhouse: {line!r}"))
-        return
-    result.wanted.append(Wanted(result.service, str(req), origin))
 
 
 # ---- venv -------------------------------------------------------------------------------

@@ -15,10 +15,23 @@ BODY = f"alpha==2.0 \\\n    {HASH}\n    # via -r core.in\nbeta==1.1 \\\n    {HAS
 
 
 def test_header_round_trips_and_digest_is_sha256_of_the_input():
-    text = lockfile.header("core", "core.in", lockfile.digest("alpha\n"), "0.1.0", "pip-tools 7.6.2") + BODY
+    text = lockfile.header("core", "core.in", lockfile.digest("alpha\n"), "0.1.0", "pip-tools 7.6.2",
+                           "3.11.2", "revops.yaml image.python") + BODY
     fields = lockfile.header_fields(text)
     assert fields["input-sha256"] == hashlib.sha256(b"alpha\n").hexdigest()
     assert fields["suite"] == "core" and fields["revops"] == "0.1.0" and fields["resolver"] == "pip-tools 7.6.2"
+    assert fields["python"] == "3.11.2" and fields["python-from"] == "revops.yaml image.python"
+
+
+def test_hashes_are_narrowed_to_those_a_service_pinned_and_a_miss_is_named():
+    other = "--hash=sha256:" + "cd" * 32
+    body = f"alpha==2.0 ; python_version >= \"3\" \\\n    {HASH} \\\n    {other}\n    # via -r core.in\nbeta==1.1 \\\n    {HASH}\n"
+    narrowed, missed = lockfile.restrict_hashes(body, {"alpha": frozenset({"cd" * 32})})
+    assert missed == []
+    assert narrowed == f"alpha==2.0 ; python_version >= \"3\" \\\n    {other}\n    # via -r core.in\nbeta==1.1 \\\n    {HASH}\n"
+    assert lockfile.unpinned_entries(narrowed) == []
+    _, missed = lockfile.restrict_hashes(body, {"beta": frozenset({"ef" * 32})})
+    assert missed == ["beta"]
 
 
 def test_pins_counts_hashes_per_entry():
