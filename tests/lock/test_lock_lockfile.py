@@ -68,7 +68,8 @@ def test_the_app_module_is_what_the_unit_runs(tmp_path):
 
 # -- a lock read back is checked (issue 12, kind 7) -----------------------------------------
 
-GOOD = lockfile.header("core", "core.in", lockfile.digest("alpha\n"), "0.1.0", "pip-tools 7.6.2") + BODY
+GOOD = lockfile.header("core", "core.in", lockfile.digest("alpha\n"), "0.1.0", "pip-tools 7.6.2",
+                       platform.python_version(), "the running interpreter") + BODY
 
 
 def test_a_lock_revops_wrote_reads_back(tmp_path):
