@@ -133,6 +133,100 @@ def testbed() -> Iterator[Testbed]:
         yield bed
 
 
+@dataclass(frozen=True)
+class SwarmNode:
+    name: str  # the engine's hostname, as `docker node ls` shows it
+    address: str  # its address on the test bed's bridge (advertise and publish address)
+    docker_host: str
+
+
+@dataclass(frozen=True)
+class Swarm:
+    """The test bed's cluster: three engines in network namespaces, the first the manager,
+    and a plain-HTTP registry on the manager's address holding the base image."""
+
+    nodes: tuple[SwarmNode, ...]
+    subnet: str
+    registry: str  # host:port
+    base_image: str  # the base image by its registry name, pullable by every node
+    docker_cli: str  # the CLI to drive it with (has `stack deploy --detach` when one here does)
+    env: dict[str, str]
+
+    @property
+    def manager(self) -> SwarmNode:
+        return self.nodes[0]
+
+    def docker(self, *args: str, node: SwarmNode | None = None, check: bool = True,
+               timeout: float = 120, input: str | None = None) -> proc.Completed:
+        """Run the test bed's docker CLI against node's engine (the manager's by default)."""
+        env = {**os.environ, "DOCKER_HOST": (node or self.manager).docker_host}
+        return proc.run([self.docker_cli, *args], env=env, check=check, timeout=timeout, input=input)
+
+
+def _swarm_from_env(env: dict[str, str]) -> Swarm:
+    nodes = []
+    for entry in env["REVOPS_SWARM_NODES"].split():
+        name, address, docker_host = entry.split(",", 2)
+        nodes.append(SwarmNode(name, address, docker_host))
+    return Swarm(nodes=tuple(nodes), subnet=env["REVOPS_SWARM_SUBNET"], registry=env["REVOPS_REGISTRY"],
+                 base_image=env["REVOPS_SWARM_BASE_IMAGE"], docker_cli=env["REVOPS_SWARM_DOCKER_CLI"],
+                 env=dict(env))
+
+
+def _swarm_node_problems(bed: Swarm) -> list[str]:
+    problems = []
+    for node in bed.nodes:
+        done = bed.docker("version", "--format", "{{.Server.Version}}", node=node, check=False, timeout=15)
+        if done.returncode != 0:
+            problems.append(f"swarm node {node.name}: no engine at {node.docker_host}")
+    if problems:
+        return problems
+    listed = bed.docker("node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.Availability}}",
+                        check=False, timeout=15)
+    if listed.returncode != 0:
+        return [f"swarm manager {bed.manager.name}: {listed.stderr.strip()}"]
+    ready = {line.split()[0] for line in listed.stdout.splitlines() if line.split()[1:] == ["Ready", "Active"]}
+    return [f"swarm node {node.name} is not Ready/Active" for node in bed.nodes if node.name not in ready]
+
+
+def _registry_problem(bed: Swarm) -> str | None:
+    import httpx  # the registry speaks plain HTTP on the bed's own address
+
+    name, _, tag = bed.base_image.removeprefix(bed.registry + "/").rpartition(":")
+    url = f"http://{bed.registry}/v2/{name}/manifests/{tag}"
+    try:
+        answer = httpx.head(url, timeout=10, trust_env=False,
+                            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    except httpx.HTTPError as exc:
+        return f"registry at {bed.registry}: {exc}"
+    if answer.status_code != 200:
+        return f"registry at {bed.registry}: {bed.base_image} not there (HTTP {answer.status_code})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def swarm() -> Swarm:
+    """The running Swarm cluster of the test bed; checks its nodes and registry, exports nothing
+    (each call says which engine it means, through Swarm.docker or a node's docker_host)."""
+    try:
+        bed = _swarm_from_env(_read_env(STATE_DIR / "env.json"))
+    except LookupError as exc:
+        _unavailable(str(exc))
+    except KeyError as exc:
+        _unavailable(f"{STATE_DIR / 'env.json'} lacks {exc} (written by a scripts/testbed without the cluster?)")
+    except ValueError as exc:
+        _unavailable(f"{STATE_DIR / 'env.json'}: REVOPS_SWARM_NODES unreadable: {exc}")
+    try:
+        problems = _swarm_node_problems(bed)
+    except RevopsError as exc:  # the CLI missing, or an engine that accepts but never answers
+        _unavailable(exc.message)
+    if (problem := _registry_problem(bed)) is not None:
+        problems.append(problem)
+    if problems:
+        _unavailable("; ".join(problems))
+    return bed
+
+
 @pytest.fixture(autouse=True)
 def _no_real_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests see an empty home and no PIP_* settings, so nothing reads or writes the
