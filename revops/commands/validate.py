@@ -15,11 +15,11 @@ from rich.text import Text
 
 from revops.config import Config
 from revops.errors import CheckFailed, UsageError
-from revops.validate import formats, suites, validate
+from revops.validate import configured, formats, suites, validate
 from revops.validate.findings import ERROR, WARNING, ValidationResult
-from revops.validate.rules import Context
 
 FORMATS = ("text", "json", "junit", "sarif")
+EXTERNAL_CHECKS = ("compose-config", "hadolint")
 
 
 @dataclass
@@ -47,7 +47,7 @@ def run(request: Request, config: Config | None) -> ValidationResult:
     absent = [str(p) for p in paths if not p.exists()]
     if absent:
         raise UsageError(f"no such file or directory: {', '.join(absent)}")
-    ctx = Context(base_image=config.image_base if config is not None else None)
+    ctx = configured.context(config)
     result = validate(paths, ctx, externals=request.externals, strict=request.strict)
     if config is not None:  # revops.yaml's suites against the inventory
         run, findings = suites.check(config)
@@ -80,6 +80,8 @@ def render(result: ValidationResult, console: Console) -> None:
     for check in result.checks:
         if check.status == "skipped":
             console.print(f"skipped {check.name}: {check.detail}", style="dim", highlight=False, markup=False)
+        elif check.name in EXTERNAL_CHECKS:  # which binary ran, and its version
+            console.print(f"ran {check.name}: {check.detail}", style="dim", highlight=False, markup=False)
     verdict = Text("ok", style="green") if result.ok else Text("failed", style="bold red")
     console.print(Text.assemble(verdict, f": {len(result.files)} file(s), {result.errors} error(s), "
                                 f"{result.warnings} warning(s); checks: "

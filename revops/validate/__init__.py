@@ -5,34 +5,64 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from revops.validate import documents, external, rules, schema
-from revops.validate.findings import CheckRun, Finding, ValidationResult
+from revops.validate.findings import ERROR, CheckRun, Finding, ValidationResult
 from revops.validate.rules import Context
 
+# Rules whose findings mean the file names host paths outside the repo: compose's own `config`
+# would read them, so the file does not go to the compose tool.
+READS_OUTSIDE = frozenset({"outside-repo"})
 
-def validate(paths: list[Path], ctx: Context, *, externals: bool = True, strict: bool = False) -> ValidationResult:
+
+def in_ci() -> bool:
+    """True when the CI environment variable says this runs in CI (GitHub, GitLab and most set CI=true)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def validate(paths: list[Path], ctx: Context, *, externals: bool = True, strict: bool = False,
+             require_checks: bool | None = None) -> ValidationResult:
+    """Findings for the compose files and Dockerfiles under paths.
+
+    require_checks: a check that could not run (its tool missing) is an error finding for each
+    file it should have checked; None means when strict or in CI (the CI variable set).
+    """
     compose_files, dockerfiles, missing = documents.collect(paths)
     result = ValidationResult(files=[str(p) for p in compose_files + dockerfiles])
     result.findings.extend(missing)
     readable: list[Path] = []
+    held_back: list[Path] = []
     for path in compose_files:
         doc = documents.load_compose(path)
         if isinstance(doc, Finding):
             result.findings.append(doc)
             continue
-        readable.append(path)
         result.findings.extend(schema.check(doc))
-        result.findings.extend(rules.check_compose(doc, ctx))
+        found = rules.check_compose(doc, ctx)
+        result.findings.extend(found)
+        (held_back if any(f.rule in READS_OUTSIDE for f in found) else readable).append(path)
     for path in dockerfiles:
         doc = documents.load_dockerfile(path)
         result.findings.extend([doc] if isinstance(doc, Finding) else rules.check_dockerfile(doc, ctx))
     result.checks.append(CheckRun("compose-spec", "ran", schema.schema_location()))
     result.checks.append(CheckRun("rules", "ran", ", ".join(sorted(rules.RULES))))
     if externals:
+        required = (strict or in_ci()) if require_checks is None else require_checks
         for check, files in ((external.compose_config, readable), (external.hadolint, dockerfiles)):
             run, found = check(files)
+            if check is external.compose_config and held_back:
+                run = CheckRun(run.name, run.status, f"{run.detail}; not given {len(held_back)} file(s) that name "
+                               "paths outside the repo")
             result.checks.append(run)
             result.findings.extend(found)
+            if run.status == "skipped" and required:
+                result.findings.extend(_not_checked(run, files))
     return result.finish(strict)
+
+
+def _not_checked(run: CheckRun, files: list[Path]) -> list[Finding]:
+    return [Finding(str(path), None, None, "check-unavailable", ERROR,
+                    f"{run.name} could not run ({run.detail}); with --strict or in CI every check must run")
+            for path in files]

