@@ -15,12 +15,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import posixpath
 import re
+import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from revops.model import Venv
-from revops.unitfile.rootfs import RootFS
+from revops.unitfile.rootfs import RootFS, RootReadError
 
 # Problem codes (stable; other verbs and scripts match on them).
 INTERPRETER_MISSING = "interpreter-missing"  # bin/python absent or a dangling link
@@ -42,17 +43,50 @@ RECORD_HASH_MAX_BYTES = 1 << 20
 # A unit whose WorkingDirectory is "/" (or a kernel filesystem) does not make them venv homes.
 _NOT_SEARCHED = {"", "/proc", "/sys", "/dev", "/run"}
 _PYVER = re.compile(r"python(\d+)\.(\d+)$")
+_BIN_NAMES = re.compile(r"^(python(\d+(\.\d+)?)?|activate)$")
+
+# The three parts of a venv's shape (PEP 405 and what `python -m venv` lays out).
+CFG, BIN, LIB = "pyvenv.cfg", "bin", "lib"
+PYVENV_CFG_LIMIT = 64 << 10
+METADATA_LIMIT = 4 << 20
+RECORD_LIMIT = 16 << 20
 
 
-def is_candidate(real: Path) -> bool:
-    """A venv candidate: pyvenv.cfg, bin/activate, or lib/python3*/site-packages."""
-    if os.path.exists(real / "pyvenv.cfg") or os.path.exists(real / "bin" / "activate"):
-        return True
+def shape(fs: RootFS, host_path: str) -> set[str]:
+    """Which parts of a venv's shape `host_path` has, judged without following its entries:
+    "pyvenv.cfg" (a regular file), "bin" (a directory holding python, pythonX[.Y] or
+    activate) and "lib" (a directory holding a pythonX.Y directory)."""
+    found = set()
+    base = host_path.rstrip("/")
     try:
-        libs = os.listdir(real / "lib")
+        if stat.S_ISREG(fs.lstat(f"{base}/{CFG}").st_mode):
+            found.add(CFG)
+    except OSError:
+        pass
+    if _real_dir(fs, f"{base}/{BIN}") and any(_BIN_NAMES.match(n) for n in fs.listdir(f"{base}/{BIN}")):
+        found.add(BIN)
+    if _real_dir(fs, f"{base}/{LIB}") and any(_PYVER.match(n) for n in fs.listdir(f"{base}/{LIB}")):
+        found.add(LIB)
+    return found
+
+
+def _real_dir(fs: RootFS, host_path: str) -> bool:
+    try:
+        return stat.S_ISDIR(fs.lstat(host_path).st_mode)
     except OSError:
         return False
-    return any(name.startswith("python3") and os.path.isdir(real / "lib" / name / "site-packages") for name in libs)
+
+
+def is_venv(fs: RootFS, host_path: str) -> bool:
+    """A venv by its whole shape: at least two of pyvenv.cfg, bin/ and lib/pythonX.Y/. A stray
+    pyvenv.cfg alone (an empty file dropped in a directory of modules) does not make a venv,
+    nor does a bin/ or a lib/ alone; every kind of damage the example host shows keeps two."""
+    return len(shape(fs, host_path)) >= 2
+
+
+def is_candidate(fs: RootFS, host_path: str) -> bool:
+    """What discovery lists (and `check` judges): the same whole shape as `is_venv`."""
+    return is_venv(fs, host_path)
 
 
 def venv_of_command(argv: list[str], fs: RootFS) -> str | None:
@@ -65,7 +99,7 @@ def venv_of_command(argv: list[str], fs: RootFS) -> str | None:
             continue
         if word is argv[0] or os.path.basename(word).startswith("python"):
             home = os.path.dirname(parent)
-            if is_candidate(fs.real(home)):
+            if is_candidate(fs, home):
                 return home
     return None
 
@@ -78,23 +112,19 @@ def discover(fs: RootFS, search: list[str], depth: int) -> list[str]:
             continue
         resolved = fs.resolve(start)
         if resolved.ok and resolved.real.is_dir():
-            _walk(fs, resolved.real, depth, found)
+            _walk(fs, resolved.host_path, depth, found)
     return sorted(found)
 
 
-def _walk(fs: RootFS, real: Path, depth: int, found: set[str]) -> None:
-    if is_candidate(real):
-        found.add(fs.host(real))
+def _walk(fs: RootFS, host_path: str, depth: int, found: set[str]) -> None:
+    if is_candidate(fs, host_path):
+        found.add(host_path)
         return  # a venv's insides are not searched for more venvs
     if depth <= 0:
         return
-    try:
-        with os.scandir(real) as it:
-            children = [Path(e.path) for e in it if e.is_dir(follow_symlinks=False)]
-    except OSError:
-        return
+    children = [e.name for e in fs.scandir(host_path) if e.is_dir(follow_symlinks=False)]
     for child in children:
-        _walk(fs, child, depth - 1, found)
+        _walk(fs, f"{host_path.rstrip('/')}/{child}", depth - 1, found)
 
 
 @dataclass
@@ -110,25 +140,25 @@ class _Check:
 
 
 def check(fs: RootFS, host_path: str, used_by: list[str], *, deep: bool = False) -> Venv:
-    real = fs.real(host_path)
+    """A venv's health, every file read through the root-confined reader."""
     c = _Check()
-    cfg = _pyvenv_cfg(real, c)
+    cfg = _pyvenv_cfg(fs, host_path, c)
     interp_version = _interpreter(fs, host_path, c)
-    lib_versions = _lib_versions(real)
+    lib_versions = _lib_versions(fs, host_path)
     _home(fs, cfg, c)
     _drift(cfg, interp_version, lib_versions, c)
-    site = _site_packages(real, lib_versions, c)
+    site = _site_packages(fs, host_path, lib_versions, c)
     if site is not None:
-        _packages(site, c, deep)
+        _packages(fs, site, c, deep)
     return Venv(path=host_path, healthy=not c.problems, problems=c.problems, details=c.details,
                 used_by=sorted(used_by), python_version=c.python_version)
 
 
-def _pyvenv_cfg(real: Path, c: _Check) -> dict[str, str]:
+def _pyvenv_cfg(fs: RootFS, host_path: str, c: _Check) -> dict[str, str]:
     try:
-        text = (real / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        c.add(PYVENV_CFG_MISSING, "no readable pyvenv.cfg")
+        text = fs.read_text(f"{host_path}/{CFG}", PYVENV_CFG_LIMIT)
+    except RootReadError as exc:
+        c.add(PYVENV_CFG_MISSING, "no readable pyvenv.cfg" + ("" if exc.reason == "missing" else f" ({exc.reason})"))
         return {}
     values = {}
     for line in text.splitlines():
@@ -144,7 +174,7 @@ def _pyvenv_cfg(real: Path, c: _Check) -> dict[str, str]:
 def _interpreter(fs: RootFS, host_path: str, c: _Check) -> tuple[int, int] | None:
     for name in ("python", "python3"):
         link = f"{host_path}/bin/{name}"
-        if not os.path.lexists(fs.real(link)):
+        if not fs.lexists(link):
             continue
         resolved = fs.resolve(link)
         if resolved.error == "loop":
@@ -165,11 +195,8 @@ def _home(fs: RootFS, cfg: dict[str, str], c: _Check) -> None:
         c.add(HOME_MISSING, f"pyvenv.cfg home {home} does not exist")
 
 
-def _lib_versions(real: Path) -> list[tuple[int, int]]:
-    try:
-        names = os.listdir(real / "lib")
-    except OSError:
-        return []
+def _lib_versions(fs: RootFS, host_path: str) -> list[tuple[int, int]]:
+    names = fs.listdir(f"{host_path}/{LIB}")
     return sorted((int(m.group(1)), int(m.group(2))) for m in map(_PYVER.match, names) if m)
 
 
@@ -189,10 +216,10 @@ def _drift(cfg: dict[str, str], interp: tuple[int, int] | None, libs: list[tuple
         c.add(VERSION_DRIFT, text)
 
 
-def _site_packages(real: Path, libs: list[tuple[int, int]], c: _Check) -> Path | None:
+def _site_packages(fs: RootFS, host_path: str, libs: list[tuple[int, int]], c: _Check) -> str | None:
     for major, minor in reversed(libs):
-        site = real / "lib" / f"python{major}.{minor}" / "site-packages"
-        if site.is_dir():
+        site = f"{host_path}/{LIB}/python{major}.{minor}/site-packages"
+        if fs.is_dir(site):
             return site
     c.add(SITE_PACKAGES_MISSING, "no lib/pythonX.Y/site-packages")
     return None
@@ -202,12 +229,8 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _packages(site: Path, c: _Check, deep: bool) -> None:
-    try:
-        entries = sorted(os.listdir(site))
-    except OSError as exc:
-        c.add(SITE_PACKAGES_MISSING, f"site-packages unreadable: {exc.strerror}")
-        return
+def _packages(fs: RootFS, site: str, c: _Check, deep: bool) -> None:
+    entries = sorted(fs.listdir(site))
     owners: dict[str, list[str]] = {}
     for entry in entries:
         if entry.startswith("~"):
@@ -216,28 +239,30 @@ def _packages(site: Path, c: _Check, deep: bool) -> None:
             stem = entry.rsplit(".", 1)[0]  # "name-1.0" of "name-1.0.dist-info"
             owners.setdefault(_normalize(stem.split("-", 1)[0]), []).append(entry)
             if entry.endswith(".dist-info"):
-                _dist(site, entry, c, deep)
+                _dist(fs, site, entry, c, deep)
     for name, infos in sorted(owners.items()):
         if len(infos) > 1:
             c.add(DUPLICATE_DIST, f"{name} installed {len(infos)} times: {', '.join(infos)}")
 
 
-def _dist(site: Path, info: str, c: _Check, deep: bool) -> None:
+def _dist(fs: RootFS, site: str, info: str, c: _Check, deep: bool) -> None:
     try:
-        metadata = (site / info / "METADATA").read_bytes()
+        metadata = fs.read_bytes(f"{site}/{info}/METADATA", METADATA_LIMIT)
         text = metadata.decode("utf-8")
         if not re.search(r"^Name:\s*\S", text, re.M):
             raise ValueError("no Name: header")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        c.add(METADATA_UNREADABLE, f"{info}/METADATA: {getattr(exc, 'strerror', None) or exc}")
+    except RootReadError as exc:
+        c.add(METADATA_UNREADABLE, f"{info}/METADATA: {exc.reason}")
+    except (UnicodeDecodeError, ValueError) as exc:
+        c.add(METADATA_UNREADABLE, f"{info}/METADATA: {exc}")
     try:
-        record = (site / info / "RECORD").read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        record = fs.read_text(f"{site}/{info}/RECORD", RECORD_LIMIT)
+    except RootReadError:
         return  # distributions installed without RECORD (distro packages) cannot be verified
-    _verify_record(site, info, record, c, deep)
+    _verify_record(fs, site, info, record, c, deep)
 
 
-def _verify_record(site: Path, info: str, record: str, c: _Check, deep: bool) -> None:
+def _verify_record(fs: RootFS, site: str, info: str, record: str, c: _Check, deep: bool) -> None:
     rows = []
     for line in record.splitlines():
         parts = line.rsplit(",", 2)
@@ -245,13 +270,19 @@ def _verify_record(site: Path, info: str, record: str, c: _Check, deep: bool) ->
             rows.append(parts)
     checked = rows if deep else rows[:RECORD_EXIST_LIMIT]
     hashed = {r[0] for r in (rows if deep else _sample(rows))}
+    # RECORD paths are relative to site-packages ("../../../bin/x" for scripts); one that climbs
+    # out of the venv is not looked at (a hostile RECORD cannot make revops read the host).
+    venv = site.rsplit(f"/{LIB}/", 1)[0]
+    real_site = fs.resolve(site).real
     for path, digest, _size in checked:
-        target = site / path
-        if not os.path.lexists(target):
+        host = posixpath.normpath(f"{site}/{path}")
+        if not host.startswith(venv + "/"):
+            continue
+        if not os.path.lexists(real_site / path):
             c.add(RECORD_FILE_MISSING, f"{info}: {path} listed in RECORD is missing")
             continue
         if path in hashed and digest.startswith("sha256="):
-            _verify_hash(target, path, digest, info, c)
+            _verify_hash(fs, host, path, digest, info, c)
 
 
 def _sample(rows: list[list[str]]) -> list[list[str]]:
@@ -260,13 +291,11 @@ def _sample(rows: list[list[str]]) -> list[list[str]]:
     return with_hash[:RECORD_HASH_SAMPLE]
 
 
-def _verify_hash(target: Path, path: str, digest: str, info: str, c: _Check) -> None:
+def _verify_hash(fs: RootFS, host: str, path: str, digest: str, info: str, c: _Check) -> None:
     try:
-        if target.stat().st_size > RECORD_HASH_MAX_BYTES:
-            return
-        data = target.read_bytes()
-    except OSError:
-        return
+        data = fs.read_bytes(host, RECORD_HASH_MAX_BYTES)
+    except RootReadError:
+        return  # too large to sample, not a regular file or gone: the existence check spoke
     actual = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
     if actual != digest:
         c.add(RECORD_HASH_MISMATCH, f"{info}: {path} does not match its RECORD hash")

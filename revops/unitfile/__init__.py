@@ -9,12 +9,10 @@ drop-ins), `service` (the settings and systemd's own checks) and `rootfs` (chroo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-
 from revops.model import Problem
 from revops.unitfile import service, specifiers, syntax
 from revops.unitfile.loader import Loader, UnitSource
-from revops.unitfile.rootfs import RootFS
+from revops.unitfile.rootfs import RootFS, RootReadError
 from revops.unitfile.specifiers import HostFacts, UnitContext
 
 __all__ = ["ReadUnit", "read_units", "read_source", "HostFacts", "RootFS", "Loader"]
@@ -50,24 +48,26 @@ def read_source(fs: RootFS, src: UnitSource, host: HostFacts) -> ReadUnit:
     if refused:
         return ReadUnit(src, None, problems)
     config = service.build(assignments, UnitContext(src.name, src.fragment, host))
+    service.resolve_context(config, host, fs)
     problems += config.problems
     if config.unexpanded:
+        letters = sorted(set(config.unexpanded))
+        why = sorted({w for w in (specifiers.why_unknown(x, host) for x in letters) if w})
         problems.append(Problem("unexpanded-specifier", "host specifiers unknown offline, left as written: "
-                                + " ".join(sorted(set(config.unexpanded))), src.fragment))
+                                + " ".join(letters) + (f" ({'; '.join(why)})" if why else ""), src.fragment))
     return ReadUnit(src, config, problems)
 
 
+UNIT_FILE_LIMIT = 4 << 20  # bytes; systemd's own line limit is 1 MiB, no unit file is near this
+
+
 def _read_file(fs: RootFS, host_path: str) -> syntax.ParsedFile:
-    resolved = fs.resolve(host_path)
-    if not resolved.ok:
-        code = "symlink-loop" if resolved.error == "loop" else "unreadable"
-        parsed = syntax.ParsedFile(host_path, fatal=True)
-        parsed.problems.append(Problem(code, f"{host_path}: {resolved.error}", host_path, None, True))
-        return parsed
+    """One unit file or drop-in, read through the root-confined reader (never a FIFO)."""
     try:
-        data = Path(resolved.real).read_bytes()
-    except OSError as exc:
+        data = fs.read_bytes(host_path, UNIT_FILE_LIMIT)
+    except RootReadError as exc:
+        code = "symlink-loop" if "symbolic links" in exc.reason else "unreadable"
         parsed = syntax.ParsedFile(host_path, fatal=True)
-        parsed.problems.append(Problem("unreadable", f"{host_path}: {exc.strerror or exc}", host_path, None, True))
+        parsed.problems.append(Problem(code, f"{host_path}: {exc.reason}", host_path, None, True))
         return parsed
     return syntax.parse(data, host_path)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from revops.model import Problem
 from revops import unitnames as names
-from revops.unitfile.rootfs import RootFS
+from revops.unitfile.rootfs import RootFS, file_kind
 
 DEPENDENCY_DIRS = (".wants", ".requires", ".upholds")
 
@@ -107,9 +107,14 @@ class Loader:
             st = entry.stat(follow_symlinks=False)
         except OSError as exc:
             return Entry(name, host_path, "broken", problem=Problem("unreadable", str(exc), host_path))
-        if not stat.S_ISLNK(st.st_mode):
+        if stat.S_ISREG(st.st_mode):
             return Entry(name, host_path, "masked" if st.st_size == 0 else "file", host_path)
-        return self._link(name, host_path, entry)
+        if stat.S_ISLNK(st.st_mode):
+            return self._link(name, host_path, entry)
+        # systemd's name map takes regular files and symlinks only (a FIFO is never opened)
+        return Entry(name, host_path, "broken", problem=Problem(
+            "not-a-regular-file", f"{host_path}: a {file_kind(st.st_mode)}, not a unit file; systemd ignores it",
+            host_path, None, True))
 
     def _link(self, name: str, host_path: str, entry: os.DirEntry) -> Entry:
         try:
@@ -133,10 +138,11 @@ class Loader:
             return Entry(name, host_path, "alias", target_name)
         kind = "link"
         try:
-            if resolved.real.stat().st_size == 0:
-                kind = "masked"
+            st = os.stat(resolved.real)
         except OSError:
-            pass
+            st = None
+        if st is not None and ((stat.S_ISREG(st.st_mode) and st.st_size == 0) or _is_dev_null(st)):
+            kind = "masked"  # anything else that is not a regular file is refused when read
         return Entry(name, host_path, kind, resolved.host_path)
 
     # -- units ----------------------------------------------------------------------
@@ -222,18 +228,27 @@ class Loader:
         return entry is not None and entry.is_dir()
 
     def _listdir(self, directory: str) -> list[str]:
-        resolved = self.fs.resolve(directory)
-        try:
-            return os.listdir(resolved.real) if resolved.ok else []
-        except OSError:
-            return []
+        return self.fs.listdir(directory)
 
     def _is_mask(self, host_path: str) -> bool:
-        real = self.fs.real(host_path)
+        """An empty regular file or a link to /dev/null masks a drop-in (systemd's null_or_empty)."""
         try:
-            if os.path.islink(real) and os.readlink(real) == "/dev/null":
+            st = self.fs.lstat(host_path)
+            if stat.S_ISLNK(st.st_mode) and self.fs.readlink(host_path) == "/dev/null":
                 return True
-            resolved = self.fs.resolve(host_path)
-            return resolved.ok and (resolved.host_path == "/dev/null" or resolved.real.stat().st_size == 0)
         except OSError:
             return False
+        resolved = self.fs.resolve(host_path)
+        if not resolved.ok:
+            return False
+        if resolved.host_path == "/dev/null":
+            return True
+        try:
+            st = os.stat(resolved.real)
+        except OSError:
+            return False
+        return (stat.S_ISREG(st.st_mode) and st.st_size == 0) or _is_dev_null(st)
+
+
+def _is_dev_null(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) == 1 and os.minor(st.st_rdev) == 3

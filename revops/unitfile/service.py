@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 
 from revops.model import Problem
 from revops.unitfile import execline, specifiers
+from revops.unitfile.accounts import PASSWD, home_of, user_name_validity
+from revops.unitfile.rootfs import RootFS
 from revops.unitfile.syntax import Assignment
 from revops.unitfile.words import WordError, extract_word, split_words
 
 SERVICE_TYPES = {"simple", "exec", "forking", "oneshot", "dbus", "notify", "idle"}
 RESTART_VALUES = {"no", "on-success", "on-failure", "on-abnormal", "on-watchdog", "on-abort", "always"}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_BAD_USER = re.compile(r"[\s:/,]|^-|^\.{1,2}$")
+_TRUE = ("1", "yes", "y", "true", "t", "on")
+_FALSE = ("0", "no", "n", "false", "f", "off")
 
 
 @dataclass
@@ -26,8 +29,12 @@ class ServiceConfig:
     exec_start: list[execline.ExecCommand] = field(default_factory=list)
     has_exec_stop: bool = False
     user: str | None = None
-    working_directory: str | None = None  # "~" for the user's home
+    user_at: tuple[str | None, int | None] = (None, None)  # file, line of the User= in force
+    dynamic_user: bool = False
+    working_directory: str | None = None  # as resolved by resolve_context(): "~" only when it could not be
     working_directory_optional: bool = False
+    working_directory_home: bool = False  # written as "~" (systemd's D-Bus property reads "~")
+    working_directory_at: tuple[str | None, int | None] = (None, None)  # file, line of the setting
     environment_files: list[tuple[str, bool]] = field(default_factory=list)  # (path, optional)
     environment: dict[str, str] = field(default_factory=dict)
     restart: str | None = None
@@ -112,15 +119,29 @@ class _Apply:
         except specifiers.SpecifierError as exc:
             self.problem(a, "bad-setting", f"{exc}; systemd refuses the unit", fatal=True)
             return
-        if _BAD_USER.search(user) or any(ord(ch) < 32 for ch in user):
+        validity = user_name_validity(user)
+        if validity is None:
             self.problem(a, "bad-setting", f"invalid user name {user!r}; systemd refuses the unit", fatal=True)
             return
-        self.c.user = user
+        if validity == "relaxed":
+            self.problem(a, "user-name-unsafe", f"{user!r} is not a strict user name ([A-Za-z_][A-Za-z0-9_-], "
+                         "at most 31 characters): systemd accepts it with a notice, revops writes it into no image")
+        self.c.user, self.c.user_at = user, (a.file, a.line)
+
+    def DynamicUser(self, a: Assignment) -> None:
+        value = a.value.strip().lower()
+        if not value:
+            self.c.dynamic_user = False
+        elif value in _TRUE or value in _FALSE:
+            self.c.dynamic_user = value in _TRUE
+        else:
+            self.problem(a, "ignored-setting", f"not a boolean: {a.value!r}")
 
     def WorkingDirectory(self, a: Assignment) -> None:
         value = a.value
         if not value:
             self.c.working_directory, self.c.working_directory_optional = None, False
+            self.c.working_directory_home = False
             return
         optional = value.startswith("-")
         value = value[1:] if optional else value
@@ -135,6 +156,8 @@ class _Apply:
                 return
             value = _simplify(expanded)
         self.c.working_directory, self.c.working_directory_optional = value, optional
+        self.c.working_directory_home = value == "~"
+        self.c.working_directory_at = (a.file, a.line)
 
     def EnvironmentFile(self, a: Assignment) -> None:
         if not a.value:
@@ -200,8 +223,8 @@ class _Apply:
 
 
 _UNIT_KEYS = {"After", "Requires"}
-_SERVICE_KEYS = {"ExecStart", "ExecStop", "Type", "BusName", "Restart", "RemainAfterExit", "User", "WorkingDirectory",
-                 "EnvironmentFile", "Environment", "MemoryMax", "CPUQuota"}
+_SERVICE_KEYS = {"ExecStart", "ExecStop", "Type", "BusName", "Restart", "RemainAfterExit", "User", "DynamicUser",
+                 "WorkingDirectory", "EnvironmentFile", "Environment", "MemoryMax", "CPUQuota"}
 
 
 def build(assignments: list[Assignment], ctx: specifiers.UnitContext) -> ServiceConfig:
@@ -215,6 +238,39 @@ def build(assignments: list[Assignment], ctx: specifiers.UnitContext) -> Service
             config.success_action = a.value not in ("", "none")
     _verify(config, ctx.fragment)
     return config
+
+
+def resolve_context(c: ServiceConfig, host: specifiers.HostFacts, fs: RootFS | None) -> None:
+    """Resolve what systemd resolves against the host when it starts the unit (systemd.exec(5)):
+    `WorkingDirectory=~` to the home of User= (or of the manager's user) from the root's
+    etc/passwd, and check that the working directory and User= exist on the host. What cannot
+    be resolved stays as written, with a problem naming the file and line of the setting."""
+    file, line = c.working_directory_at
+    if c.working_directory_home:
+        home = home_of(c.user, host.user_name, host.home, host.accounts, c.dynamic_user)
+        if home.path is None:
+            c.problems.append(Problem("working-directory-unresolved", f"WorkingDirectory=~: {home.reason}", file, line))
+        else:
+            c.working_directory = home.path
+    _check_user(c, host)
+    wd = c.working_directory
+    if fs is not None and wd and wd.startswith("/") and not fs.is_dir(wd):
+        resolved = fs.resolve(wd)
+        what = "does not exist" if not resolved.ok else "is not a directory"
+        then = ("systemd starts the service in / instead" if c.working_directory_optional
+                else "systemd fails the unit at start (exit CHDIR)")
+        c.problems.append(Problem("working-directory-missing", f"WorkingDirectory={wd} {what} on the host: {then}",
+                                  file, line))
+
+
+def _check_user(c: ServiceConfig, host: specifiers.HostFacts) -> None:
+    accounts = host.accounts
+    if c.user is None or c.dynamic_user or accounts is None or accounts.unread.get(PASSWD) == "missing":
+        return  # a dynamic user is made at start; with no etc/passwd at all the root is a partial copy
+    if c.user in ("root", "0") or accounts.user(c.user) is not None:
+        return
+    c.problems.append(Problem("unknown-user", f"User={c.user}: {accounts.why_unknown()}; "
+                              "systemd fails the unit at start (exit USER)", *c.user_at))
 
 
 def _verify(c: ServiceConfig, file: str | None) -> None:

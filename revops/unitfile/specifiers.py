@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from revops import unitnames as names
+from revops.unitfile.accounts import Accounts, read_accounts
+from revops.unitfile.rootfs import RootFS, RootReadError
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -49,26 +51,37 @@ class HostFacts:
     logs_dir: str | None = "/var/log"
     tmp_dir: str | None = "/tmp"
     var_tmp_dir: str | None = "/var/tmp"
+    accounts: Accounts | None = None  # etc/passwd and etc/group of the root (None: unknown)
+    unread: dict[str, str] = field(default_factory=dict)  # host file -> why it was not read
 
 
 _ARCH = {"x86_64": "x86-64", "aarch64": "arm64", "i686": "x86", "i386": "x86", "armv7l": "arm",
          "ppc64le": "ppc64-le", "s390x": "s390x", "riscv64": "riscv64"}
 
 
-def facts_of_root(root: "os.PathLike[str] | str", *, live: bool) -> HostFacts:
-    """Host facts of a system manager on `root`: files under the root, the kernel's when live."""
-    base = PurePosixPath(os.fspath(root))
-    hostname = _first_line(base / "etc/hostname")
-    os_release = _os_release(base)
-    machine_info = _env_file(base / "etc/machine-info")
+def facts_of_root(root: "os.PathLike[str] | str | RootFS", *, live: bool) -> HostFacts:
+    """Host facts of a system manager on `root`: files under the root (read through the
+    root-confined reader: a symlink or FIFO at etc/hostname yields no fact, and says why in
+    `unread`), the kernel's when live."""
+    fs = root if isinstance(root, RootFS) else RootFS(os.fspath(root))
+    unread: dict[str, str] = {}
+    hostname = _first_line(fs, "/etc/hostname", unread)
+    os_release = _os_release(fs, unread)
+    machine_info = _env_file(fs, "/etc/machine-info", unread)
+    boot_id = None
+    if live:
+        boot_id = _first_line(RootFS("/"), "/proc/sys/kernel/random/boot_id", unread)
+        boot_id = boot_id.replace("-", "") if boot_id else None
     return HostFacts(
         hostname=hostname,
         pretty_hostname=machine_info.get("PRETTY_HOSTNAME") or (hostname.split(".")[0] if hostname else None),
-        machine_id=_first_line(base / "etc/machine-id"),
-        boot_id=_first_line(PurePosixPath("/proc/sys/kernel/random/boot_id"), dashless=True) if live else None,
+        machine_id=_first_line(fs, "/etc/machine-id", unread),
+        boot_id=boot_id,
         kernel_release=platform.release() if live else None,
         architecture=_ARCH.get(platform.machine(), platform.machine()) if live else None,
         os_release=os_release,
+        accounts=read_accounts(fs),
+        unread=unread,
     )
 
 
@@ -88,7 +101,7 @@ def facts_of_user_manager(env: "dict[str, str] | os._Environ[str]") -> HostFacts
         gid=str(os.getgid()), home=home, shell=entry.pw_shell or "/bin/sh",
         runtime_dir=env.get("XDG_RUNTIME_DIR"), config_dir=config, state_dir=state,
         cache_dir=env.get("XDG_CACHE_HOME") or f"{home}/.cache", logs_dir=f"{state}/log",
-        tmp_dir="/tmp", var_tmp_dir="/var/tmp",
+        tmp_dir="/tmp", var_tmp_dir="/var/tmp", accounts=live.accounts, unread=live.unread,
     )
 
 
@@ -96,21 +109,21 @@ def _hostname() -> str:
     return os.uname().nodename
 
 
-def _first_line(path: PurePosixPath, dashless: bool = False) -> str | None:
+def _first_line(fs: RootFS, host_path: str, unread: dict[str, str]) -> str | None:
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            line = handle.readline().strip()
-    except OSError:
+        return fs.first_line(host_path)
+    except RootReadError as exc:
+        if exc.reason != "missing":
+            unread[host_path] = exc.reason
         return None
-    if dashless:
-        line = line.replace("-", "")
-    return line or None
 
 
-def _env_file(path: PurePosixPath) -> dict[str, str]:
+def _env_file(fs: RootFS, host_path: str, unread: dict[str, str]) -> dict[str, str]:
     try:
-        text = open(path, encoding="utf-8", errors="replace").read()
-    except OSError:
+        text = fs.read_text(host_path, 1 << 20)
+    except RootReadError as exc:
+        if exc.reason != "missing":
+            unread[host_path] = exc.reason
         return {}
     values = {}
     for line in text.splitlines():
@@ -122,8 +135,22 @@ def _env_file(path: PurePosixPath) -> dict[str, str]:
     return values
 
 
-def _os_release(base: PurePosixPath) -> dict[str, str]:
-    return _env_file(base / "etc/os-release") or _env_file(base / "usr/lib/os-release")
+def _os_release(fs: RootFS, unread: dict[str, str]) -> dict[str, str]:
+    return _env_file(fs, "/etc/os-release", unread) or _env_file(fs, "/usr/lib/os-release", unread)
+
+
+# Which host file each host specifier comes from (for saying why one is unknown).
+FACT_FILES = {"H": "/etc/hostname", "l": "/etc/hostname", "q": "/etc/machine-info", "m": "/etc/machine-id",
+              "o": "/etc/os-release", "w": "/etc/os-release", "W": "/etc/os-release", "A": "/etc/os-release",
+              "B": "/etc/os-release", "M": "/etc/os-release"}
+
+
+def why_unknown(letter: str, host: HostFacts) -> str | None:
+    """Why a host specifier has no value here, when a file of the root could not be read."""
+    path = FACT_FILES.get(letter.lstrip("%"))
+    if path and path in host.unread:
+        return f"{path}: {host.unread[path]}"
+    return None
 
 
 @dataclass(frozen=True)

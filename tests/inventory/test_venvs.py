@@ -27,6 +27,12 @@ def host_root(tmp_path: Path, kind: str | None) -> RootFS:
     return RootFS(tmp_path)
 
 
+def add_healthy_at(root: Path, path: str) -> None:
+    tree = Tree()
+    fake.add_healthy(tree, path, DISTS)
+    write(tree, root)
+
+
 def test_a_healthy_venv_is_healthy_and_its_version_read(tmp_path):
     venv = venvs.check(host_root(tmp_path, None), "/opt/app/venv", ["app.service"])
     assert venv.healthy and venv.problems == [] and venv.python_version == "3.11.2"
@@ -51,11 +57,31 @@ def test_interpreter_link_resolves_inside_the_root_not_on_this_machine(tmp_path)
 def test_discovery_finds_candidates_without_descending_into_them(tmp_path):
     fs = host_root(tmp_path, None)
     (tmp_path / "srv/x/lib/python3.11/site-packages").mkdir(parents=True)
+    (tmp_path / "srv/x/bin").mkdir(parents=True)
+    (tmp_path / "srv/x/bin/python3").symlink_to("/usr/bin/python3")
     (tmp_path / "opt/app/venv/nested/bin").mkdir(parents=True)
     (tmp_path / "opt/app/venv/nested/bin/activate").write_text("")
     (tmp_path / "opt/deep/a/b/c/d/e/venv/bin").mkdir(parents=True)
     (tmp_path / "opt/deep/a/b/c/d/e/venv/pyvenv.cfg").write_text("home = /usr/bin\n")
     assert venvs.discover(fs, ["/opt", "/srv"], depth=4) == ["/opt/app/venv", "/srv/x"]
+
+
+def test_a_venv_is_judged_by_its_whole_shape_not_by_one_stray_file(tmp_path):
+    fs = host_root(tmp_path, None)
+    modules = tmp_path / "opt/modules"
+    (modules / "pyvenv.cfg").parent.mkdir(parents=True)
+    (modules / "pyvenv.cfg").write_text("")  # the stray empty file of issue #12
+    (tmp_path / "opt/lone-lib/lib/python3.11/site-packages").mkdir(parents=True)
+    (tmp_path / "opt/lone-bin/bin").mkdir(parents=True)
+    (tmp_path / "opt/lone-bin/bin/activate").write_text("")
+    add_healthy_at(tmp_path, "/opt/modules/one/venv")
+    assert venvs.shape(fs, "/opt/modules") == {"pyvenv.cfg"}
+    assert not venvs.is_venv(fs, "/opt/modules")
+    assert not venvs.is_venv(fs, "/opt/lone-lib") and not venvs.is_venv(fs, "/opt/lone-bin")
+    assert venvs.is_venv(fs, "/opt/app/venv")
+    assert venvs.shape(fs, "/opt/app/venv") == {"pyvenv.cfg", "bin", "lib"}
+    # discovery looks past the stray file and finds the venv inside the modules directory
+    assert venvs.discover(fs, ["/opt"], depth=4) == ["/opt/app/venv", "/opt/modules/one/venv"]
 
 
 def test_venv_of_a_command_is_the_directory_whose_bin_holds_the_program(tmp_path):
