@@ -4,8 +4,12 @@ ledger's service states and (when readable) systemd's live unit states.
 Units: migrated (the ledger says so, and the unit is no longer enabled), deprecated
 (revops.yaml `deprecated:`), duplicates (outside every suite, running the code of a suite
 unit from its WorkingDirectory) and leftovers the operator names (`cleanup.leftovers`).
-A unit systemd reports active is never planned. Venvs: unhealthy in the inventory, and used
-by no unit that stays.
+A unit systemd reports active is never planned. Venvs: unhealthy in the inventory, used by
+no unit that stays, and never a path that is, or holds, what a staying unit uses (its
+WorkingDirectory, the programs and files its ExecStart names, its EnvironmentFiles), nor one
+that is, holds or lies inside a healthy venv in use. (A stray venv copy inside a module's
+working directory is what cleanup is for, so lying inside a WorkingDirectory is allowed.)
+Whether a candidate is a venv at all is judged on disk by its whole shape (revops.venvs).
 """
 
 from __future__ import annotations
@@ -92,6 +96,8 @@ def build(inventory: Inventory, config: Config, states: Mapping[str, str],
             continue
         candidates.append(Candidate("unit", unit.name, why, detail))
         leaving.add(unit.name)
+    staying = [u for u in inventory.units if u.name not in leaving and states.get(u.name) != MIGRATED]
+    in_use = in_use_paths(staying, inventory)
     for venv in inventory.venvs:
         if venv.healthy:
             continue
@@ -99,7 +105,50 @@ def build(inventory: Inventory, config: Config, states: Mapping[str, str],
         if users:
             kept.append(Kept(venv.path, f"corrupted, but still used by {', '.join(sorted(users))}"))
             continue
+        clash = protected_by(venv.path, in_use)
+        if clash:
+            kept.append(Kept(venv.path, f"corrupted, but {clash}: never moved"))
+            continue
         problems = ", ".join(venv.problems) or "unhealthy"
         candidates.append(Candidate("venv", venv.path, CORRUPTED_VENV, problems))
     systemd = "LIVE" if live is not None else f"UNAVAILABLE ({live_reason})"
     return CleanupPlan(candidates, kept, systemd)
+
+
+def in_use_paths(units: list[Unit], inventory: Inventory) -> dict[str, tuple[str, bool]]:
+    """{host path: (what uses it, whether a path inside it is protected too)} for every path a
+    staying unit uses: its WorkingDirectory, every absolute word of its ExecStart (the program,
+    an interpreter's script), its EnvironmentFiles; and every healthy venv in use."""
+    found: dict[str, tuple[str, bool]] = {}
+    for unit in units:
+        if unit.working_directory and unit.working_directory.startswith("/"):
+            found.setdefault(_norm(unit.working_directory), (f"{unit.name}'s WorkingDirectory", False))
+        for argv in unit.exec_start:
+            for word in argv:
+                if word.startswith("/"):
+                    found.setdefault(_norm(word), (f"{unit.name}'s ExecStart uses {word}", False))
+        for path in unit.environment_files:
+            if path.startswith("/"):
+                found.setdefault(_norm(path), (f"{unit.name}'s EnvironmentFile", False))
+    for venv in inventory.venvs:
+        if venv.healthy and venv.used_by:
+            found[_norm(venv.path)] = (f"the healthy venv {venv.path} used by {', '.join(venv.used_by)}", True)
+    return found
+
+
+def protected_by(path: str, in_use: dict[str, tuple[str, bool]]) -> str | None:
+    """Why moving `path` would take something in use, or None: it is, or holds, a path in use,
+    or lies inside one whose insides are protected (a healthy venv)."""
+    path = _norm(path)
+    for used, (what, inside_too) in in_use.items():
+        if path == used:
+            return f"it is {what}"
+        if used.startswith(path.rstrip("/") + "/"):
+            return f"it holds {what}"
+        if inside_too and path.startswith(used.rstrip("/") + "/"):
+            return f"it lies inside {what}"
+    return None
+
+
+def _norm(path: str) -> str:
+    return "/" + "/".join(p for p in path.split("/") if p not in ("", "."))

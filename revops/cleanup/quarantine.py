@@ -13,13 +13,16 @@ import hashlib
 import json
 import os
 import shutil
+import re
 import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
+from revops import venvs
 from revops.config import Config
 from revops.errors import CheckFailed, UsageError
+from revops.unitfile.rootfs import RootFS, RootReadError
 
 MANIFEST = "manifest.json"
 FILES = "files"
@@ -63,22 +66,58 @@ def allowed_roots(config: Config) -> list[Path]:
     return [config.root / d for d in (*config.unit_dirs, *config.venv_search)]
 
 
-def on_host(config: Config, host_path: str) -> Path:
-    """The real path of a host path under config.root; refused when outside the allowed dirs.
+def host_fs(config: Config) -> RootFS:
+    """The host root, resolved as a chroot would (no cache: cleanup moves things)."""
+    return RootFS(config.root, cache=False)
 
-    The parent is resolved (a symlinked directory cannot smuggle a path out); the entry itself
-    is not, because a symlink is moved as a symlink.
-    """
-    relative = host_path.lstrip("/")
-    candidate = config.root / relative
-    parent = Path(os.path.realpath(candidate.parent))
-    real = parent / candidate.name
-    for base in allowed_roots(config):
-        base_real = Path(os.path.realpath(base))
-        if real != base_real and real.is_relative_to(base_real):
-            return real
-    raise UsageError(f"{host_path}: outside the unit and venv directories of {config.path} "
-                     f"({', '.join('/' + str(b.relative_to(config.root)) for b in allowed_roots(config))}); refused")
+
+def _allowed_hosts(fs: RootFS, config: Config) -> list[str]:
+    """The unit and venv directories as the host resolves them (symlinks followed inside the root)."""
+    found = []
+    for d in (*config.unit_dirs, *config.venv_search):
+        resolved = fs.resolve("/" + d.strip("/"))
+        if resolved.ok and resolved.host_path != "/":
+            found.append(resolved.host_path)
+    return found
+
+
+def confine(config: Config, host_path: str) -> str:
+    """The host path of `host_path` with its parents resolved inside the root (the entry itself
+    is not followed: a symlink is moved as a symlink). UsageError unless it lies strictly under
+    one of the configured unit and venv directories."""
+    fs = host_fs(config)
+    parts = [p for p in host_path.split("/") if p not in ("", ".")]
+    if not parts or parts[-1] == ".." or any(ord(c) < 32 for c in host_path):
+        raise UsageError(f"{host_path!r}: not a path revops moves; refused")
+    parent = fs.resolve("/" + "/".join(parts[:-1]))
+    shown = ", ".join("/" + d.strip("/") for d in (*config.unit_dirs, *config.venv_search))
+    if not parent.ok:
+        raise UsageError(f"{host_path}: its directory does not resolve inside the host root "
+                         f"({parent.error}); refused")
+    resolved = f"{parent.host_path.rstrip('/')}/{parts[-1]}"
+    for base in _allowed_hosts(fs, config):
+        if resolved.startswith(base.rstrip("/") + "/"):
+            return resolved
+    raise UsageError(f"{host_path}: outside the unit and venv directories of {config.path} ({shown}); refused")
+
+
+def on_host(config: Config, host_path: str) -> Path:
+    """The machine path of a host path under config.root; refused when outside the allowed dirs
+    (see `confine`: parents resolved inside the root, never on this machine)."""
+    return host_fs(config).real(confine(config, host_path))
+
+
+def check_candidate(config: Config, kind: str, path: str) -> str:
+    """`path` confined (see `confine`) and, for a venv, a venv by its whole shape on disk now
+    (revops.venvs.is_venv): a directory with a stray pyvenv.cfg is never moved as a venv."""
+    confined = confine(config, path)
+    if kind == "venv":
+        fs = host_fs(config)
+        parts = venvs.shape(fs, confined)
+        if not venvs.is_venv(fs, confined):
+            has = ", ".join(sorted(parts)) or "none of pyvenv.cfg, bin/, lib/pythonX.Y/"
+            raise CheckFailed(f"{path}: not a venv by its shape (has {has}); not moved")
+    return confined
 
 
 def host_path(config: Config, real: Path) -> str:
@@ -92,34 +131,38 @@ def host_path(config: Config, real: Path) -> str:
 def unit_paths(config: Config, unit_name: str, fragment: str | None) -> list[str]:
     """The fragment, its drop-in directories, and the symlinks naming or pointing at it
     (aliases, *.wants/, *.requires/): everything systemd would still find."""
+    fs = host_fs(config)
     found: list[str] = []
     for unit_dir in config.unit_dirs:
-        base = config.root / unit_dir
-        if not base.is_dir():
+        resolved = fs.resolve("/" + unit_dir.strip("/"))
+        if not resolved.ok or not fs.is_dir(resolved.host_path):
             continue
-        for entry in _unit_dir_entries(base):
-            if _belongs(entry, unit_name, fragment):
-                found.append(host_path(config, entry))
+        for entry in _unit_dir_entries(fs, resolved.host_path):
+            if _belongs(fs, entry, unit_name):
+                found.append(entry)
     if fragment:
         frag = "/" + fragment.lstrip("/")
-        if frag not in found and (config.root / fragment.lstrip("/")).exists():
+        if frag not in found and fs.lexists(frag):
             found.append(frag)
     return sorted(set(found))
 
 
-def _unit_dir_entries(base: Path) -> Iterable[Path]:
-    for entry in base.iterdir():
-        yield entry
-        if entry.is_dir() and not entry.is_symlink() and entry.name.endswith((".wants", ".requires", ".upholds")):
-            yield from entry.iterdir()
+def _unit_dir_entries(fs: RootFS, base: str) -> Iterable[str]:
+    for entry in fs.scandir(base):
+        path = f"{base.rstrip('/')}/{entry.name}"
+        yield path
+        if entry.is_dir(follow_symlinks=False) and entry.name.endswith((".wants", ".requires", ".upholds")):
+            yield from (f"{path}/{child.name}" for child in fs.scandir(path))
 
 
-def _belongs(entry: Path, unit_name: str, fragment: str | None) -> bool:
-    if entry.name in (unit_name, f"{unit_name}.d"):
+def _belongs(fs: RootFS, entry: str, unit_name: str) -> bool:
+    name = entry.rsplit("/", 1)[1]
+    if name in (unit_name, f"{unit_name}.d"):
         return True
-    if entry.is_symlink():
-        return os.path.basename(os.readlink(entry)) == unit_name
-    return False
+    try:
+        return stat.S_ISLNK(fs.lstat(entry).st_mode) and os.path.basename(fs.readlink(entry)) == unit_name
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------------------------------
@@ -223,21 +266,123 @@ def write_manifest(directory: Path, manifest: Manifest) -> None:
     os.replace(tmp, directory / MANIFEST)
 
 
+MANIFEST_LIMIT = 256 << 20  # bytes; a manifest of every file of 250 venvs is a few MiB
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_TYPES = ("file", "dir", "symlink")
+
+
 def read_manifest(config: Config, run: str) -> tuple[Path, Manifest]:
+    """A run's manifest, checked whole before anything is moved: its shape, its run and root,
+    and every path confined to the configured unit and venv directories under the root.
+    UsageError (exit 2) naming the manifest and what is wrong."""
     directory = quarantine_dir(config, run)
     path = directory / MANIFEST
-    if not path.is_file():
+    if not os.path.lexists(path):
         known = sorted(p.name for p in directory.parent.glob("*") if (p / MANIFEST).is_file()) if directory.parent.is_dir() else []
         raise UsageError(f"no quarantine run {run!r} ({path} missing)",
                          hint=f"known runs: {', '.join(known) or 'none'}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        items = [Moved(i["kind"], i["name"], i["why"], i["path"], [Entry(**e) for e in i["entries"]])
-                 for i in data["items"]]
-        return directory, Manifest(data["run"], data["created_at"], data["root"], items,
-                                   data.get("version", 1), data.get("restored_at"))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckFailed(f"{path}: not a revops quarantine manifest ({exc})") from None
+        raw = RootFS(directory).read_bytes("/" + MANIFEST, MANIFEST_LIMIT)
+        data = json.loads(raw.decode("utf-8"))
+    except RootReadError as exc:
+        raise UsageError(f"{path}: not read: {exc.reason}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{path}: not a revops quarantine manifest (not JSON: {exc})") from None
+    try:
+        manifest = _manifest(data, config, run)
+    except _Bad as exc:
+        raise UsageError(f"{path}: {exc}", hint="a manifest is written by `revops cleanup --apply` only; "
+                         "restore by hand from files/ if it was edited") from None
+    return directory, manifest
+
+
+class _Bad(ValueError):
+    pass
+
+
+def _need(value: Any, kind: type | tuple[type, ...], where: str, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise _Bad(f"{where}: expected {getattr(kind, '__name__', kind)}, got {type(value).__name__}")
+    return value
+
+
+def _manifest(data: Any, config: Config, run: str) -> Manifest:
+    _need(data, dict, "manifest")
+    version = data.get("version", 1)
+    if version != MANIFEST_VERSION:
+        raise _Bad(f"version: {version!r}, this revops reads version {MANIFEST_VERSION}")
+    if _need(data.get("run"), str, "run") != run:
+        raise _Bad(f"run: {data['run']!r} is not this run ({run!r})")
+    root = _need(data.get("root"), str, "root")
+    if os.path.realpath(root) != os.path.realpath(config.root):
+        raise _Bad(f"root: {root!r} is not the host root of {config.path} ({config.root})")
+    items = [_item(item, config, f"items[{i}]") for i, item in enumerate(_need(data.get("items"), list, "items"))]
+    return Manifest(run, _need(data.get("created_at"), str, "created_at"), root, items, version,
+                    _need(data.get("restored_at"), str, "restored_at", optional=True))
+
+
+def _item(item: Any, config: Config, where: str) -> Moved:
+    _need(item, dict, where)
+    kind = _need(item.get("kind"), str, f"{where}.kind")
+    if kind not in ("unit", "venv"):
+        raise _Bad(f"{where}.kind: {kind!r}, expected unit or venv")
+    top = _need(item.get("path"), str, f"{where}.path")
+    try:
+        confined = confine(config, top)
+    except UsageError as exc:
+        raise _Bad(f"{where}.path: {exc.message}") from None
+    if confined != _normal(top):
+        raise _Bad(f"{where}.path: {top} resolves to {confined} on the host; refused")
+    entries = [_entry_of(e, top, f"{where}.entries[{j}]")
+               for j, e in enumerate(_need(item.get("entries"), list, f"{where}.entries"))]
+    if not entries or entries[0].path != top:
+        raise _Bad(f"{where}.entries: the first entry must be {top} itself")
+    return Moved(kind, _need(item.get("name"), str, f"{where}.name"), _need(item.get("why"), str, f"{where}.why"),
+                 top, entries)
+
+
+def _normal(path: str) -> str:
+    return "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
+
+
+def _entry_of(e: Any, top: str, where: str) -> Entry:
+    _need(e, dict, where)
+    path = _need(e.get("path"), str, f"{where}.path")
+    parts = path.split("/")
+    if ".." in parts or "." in parts or "" in parts[1:] or any(ord(c) < 32 for c in path) or \
+            not (path == top or path.startswith(top.rstrip("/") + "/")):
+        raise _Bad(f"{where}.path: {path!r} is not {top} or a normal path under it")
+    kind = _need(e.get("type"), str, f"{where}.type")
+    if kind not in _TYPES:
+        raise _Bad(f"{where}.type: {kind!r}, expected one of {', '.join(_TYPES)}")
+    mode = _need(e.get("mode"), int, f"{where}.mode")
+    if not 0 <= mode <= 0o7777:
+        raise _Bad(f"{where}.mode: {mode!r} is not a permission mode")
+    digest = _need(e.get("sha256"), str, f"{where}.sha256", optional=kind != "file")
+    if kind == "file" and not _HEX64.match(digest or ""):
+        raise _Bad(f"{where}.sha256: a file needs its sha256 (64 hex digits)")
+    target = _need(e.get("target"), str, f"{where}.target", optional=kind != "symlink")
+    return Entry(path, kind, mode, _need(e.get("mtime_ns"), int, f"{where}.mtime_ns"), digest, target)
+
+
+def check_stored(config: Config, directory: Path, manifest: Manifest) -> list[str]:
+    """What differs between the quarantine's files and the manifest, checked before anything is
+    restored (content hashes, modes, types, symlink targets). Items put back earlier (stored copy
+    gone, host path present) are skipped: bring_back compares those on the host."""
+    found: list[str] = []
+    for moved in manifest.items:
+        stored = directory / FILES / moved.path.lstrip("/")
+        if not (stored.exists() or stored.is_symlink()):
+            continue
+        try:
+            actual = record(stored, moved.path)
+        except CheckFailed as exc:
+            found.append(f"{moved.path}: {exc.message}")
+            continue
+        found += differences(moved.entries, actual)
+    return found
 
 
 def put_away(config: Config, directory: Path, manifest: Manifest, kind: str, name: str, why: str,

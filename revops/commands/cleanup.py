@@ -61,7 +61,7 @@ def make_plan(config: Config, inventory: model.Inventory, ledger: Any, manager: 
         try:
             cand.paths = Q.unit_paths(config, cand.name, inventory.unit(cand.name).path) if cand.kind == "unit" else [cand.name]
             for path in cand.paths:
-                Q.on_host(config, path)
+                Q.check_candidate(config, cand.kind, path)
         except RevopsError as exc:
             refused.append(cand)
             plan.kept.append(C.Kept(cand.name, exc.message))
@@ -124,6 +124,11 @@ def _undo(config: Config, ledger: Any, run: str) -> CleanupResult:
     directory, manifest = Q.read_manifest(config, run)
     if manifest.restored_at:
         raise CheckFailed(f"quarantine run {run} was restored already at {manifest.restored_at}")
+    changed = Q.check_stored(config, directory, manifest)
+    if changed:
+        raise CheckFailed(f"quarantine run {run}: {len(changed)} stored entr{'y differs' if len(changed) == 1 else 'ies differ'} "
+                          f"from {directory / Q.MANIFEST}; nothing restored: " + "; ".join(changed[:10]),
+                          hint=f"inspect {directory / Q.FILES} before restoring by hand")
     manager, manager_error = _systemd(config)
     command = wiring.command_line()
     result = CleanupResult("undo", run=run, quarantine=str(directory))
