@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from revops import values
 from revops.config import Config
-from revops.errors import CheckFailed
-from revops.generate import context, mapping, render, templates
+from revops.errors import CheckFailed, ConfigError
+from revops.generate import context, mapping, parsed, render, templates
 from revops.generate.spec import Plan
 from revops.model import Inventory
 
@@ -31,9 +32,35 @@ def build_files(inventory: Inventory, config: Config, locks: dict[str, bytes]) -
             raise CheckFailed("no suite is locked: run `revops lock`")
         raise CheckFailed("nothing to generate: no unit of a locked suite can be migrated",
                           hint="every unit was skipped: check revops.yaml `suites:` against the inventory")
-    env = templates.environment(config.base_dir / config.templates_dir)
+    check_config(config)
+    env = templates.environment(config.base_dir / config.templates_dir, config.base_dir)
     settings = render.Settings(config.image_base, config.image_prefix, config.network)
-    return render.render(plan, env, settings, code_digests(plan, config))
+    plan, files = render.render(plan, env, settings, code_digests(plan, config))
+    parsed.check_files(plan, files, settings, env)
+    return plan, files
+
+
+def check_config(config: Config) -> None:
+    """Every revops.yaml value generate writes into a Dockerfile or a compose file, checked
+    (revops.values); ConfigError (exit 2) naming the key."""
+    h = config.health
+    checks = [("image.base", config.image_base, values.image_reference),
+              ("image.prefix", config.image_prefix, values.image_repository),
+              ("network", config.network, values.name),
+              ("health.bind_address", h.bind_address, values.ip_address),
+              ("health.path", h.path, values.text),
+              ("health.interval", h.interval, values.duration), ("health.timeout", h.timeout, values.duration),
+              ("health.start_period", h.start_period, values.duration)]
+    checks += [(f"suites.{s.name}", s.name, values.name) for s in config.suites]
+    for key, value, check in checks:
+        problem = check(value)
+        if problem:
+            raise ConfigError(str(config.path), key, f"{value!r}: {problem}; generate writes it into "
+                              "Dockerfiles and compose files, so it must be plain")
+    if not isinstance(h.retries, int) or isinstance(h.retries, bool) or h.retries < 1:
+        raise ConfigError(str(config.path), "health.retries", f"{h.retries!r}: expected a positive integer")
+    if any(c in h.path for c in " \t\r\n"):
+        raise ConfigError(str(config.path), "health.path", f"{h.path!r}: expected a URL path without spaces")
 
 
 def code_digests(plan: Plan, config: Config) -> dict[str, str | None]:

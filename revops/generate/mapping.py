@@ -9,7 +9,9 @@ import posixpath
 import re
 from pathlib import PurePosixPath
 
+from revops import unitnames, values
 from revops.config import Config, Suite, duration_seconds
+from revops.unitfile.accounts import parse_uid
 from revops.generate.spec import DEFAULT_RUN_USER, VENV_IN_IMAGE, Healthcheck, Plan, ServiceSpec, Skipped, SuiteSpec
 from revops.model import Inventory, Unit
 from revops.validate.rules import is_secret_key  # the same test validate applies
@@ -50,9 +52,34 @@ def skip_reason(unit: Unit, config: Config, locked: set[str]) -> str | None:
         return "Type=oneshot job (timer-triggered or run once): compose has no scheduler; keep it under systemd"
     if not unit.working_directory:
         return "no WorkingDirectory: the service's code cannot be located to copy into the image"
+    if unit.working_directory.startswith("~"):
+        return (f"WorkingDirectory={unit.working_directory} unresolved: the user's home could not be read from "
+                "the host's etc/passwd (see the unit's working-directory-unresolved problem)")
+    if host_path(unit.working_directory, config) == "/":
+        return "WorkingDirectory is /: the service's code cannot be told apart from the whole host"
+    unsafe = unsafe_value(unit, config)
+    if unsafe:
+        return f"a value that cannot be written safely into a Dockerfile or compose file: {unsafe}"
     if suite not in locked:
         return f"no lock for suite {suite!r}: run `revops lock` first"
     return None
+
+
+def unsafe_value(unit: Unit, config: Config) -> str | None:
+    """The first value of the unit that fails revops.values' checks, as "what 'value': why"."""
+    if not unitnames.is_valid(unit.name):
+        return f"unit name {unit.name!r}: not a valid unit name"
+    checks = [
+        ("compose service name", unit.service_name, values.name),
+        ("User=", run_user(unit), values.user_name),
+        ("WorkingDirectory=", host_path(unit.working_directory or "", config), values.abs_path),
+        ("ExecStart=", unit.exec_start[0], values.argv),
+        ("port", unit.port, values.port),
+    ]
+    checks += [("EnvironmentFile=", path, values.abs_path) for path in unit.environment_files]
+    for key, value in sorted(unit.environment.items()):
+        checks += [("Environment= name", key, values.env_key), (f"Environment={key}=", value, values.text)]
+    return values.first_problem(checks)
 
 
 def _substitutes(unit: Unit) -> bool:
@@ -179,8 +206,11 @@ def _relative_if_inside(path: str, base: str, from_dir: str) -> str:
 
 
 def run_user(unit: Unit) -> str:
+    """The image user: User= (a numeric UID becomes "u<uid>", a name useradd accepts), or
+    revflow for root and units with no User=."""
     if unit.user and unit.user not in ("root", "0"):
-        return unit.user
+        uid = parse_uid(unit.user)
+        return f"u{uid}" if uid is not None else unit.user
     return DEFAULT_RUN_USER
 
 

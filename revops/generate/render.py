@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import jinja2
 
+from revops.generate import templates
 from revops.generate.spec import VENV_IN_IMAGE, Plan, ServiceSpec, SuiteSpec
 
 TOP_LEVEL = "docker-compose.yml"
@@ -48,8 +49,8 @@ def render(plan: Plan, env: jinja2.Environment, settings: Settings,
     files: dict[str, str] = {}
     suites = []
     for suite in plan.suites:
-        dockerfile = env.get_template("Dockerfile.j2").render(
-            suite=suite, image_base=settings.image_base, venv=VENV_IN_IMAGE)
+        dockerfile = templates.render(env, "Dockerfile.j2", suite=suite, image_base=settings.image_base,
+                                      venv=VENV_IN_IMAGE)
         services = tuple(_tagged(s, settings, dockerfile, suite.lock_digest, code_digests.get(s.name))
                          for s in suite.services)
         suite = dataclasses.replace(suite, services=services)
@@ -73,5 +74,5 @@ def _tagged(s: ServiceSpec, settings: Settings, dockerfile: str, lock_digest: st
 def _compose_file(env: jinja2.Environment, settings: Settings, filename: str, suite: SuiteSpec | None,
                   services: tuple[ServiceSpec, ...], present: set[str]) -> str:
     items = [{"spec": s, "context": s.suite, "deps": [d for d in s.depends_on if d in present]} for s in services]
-    return env.get_template("compose-file.yml.j2").render(
-        suite=suite, filename=filename, services=items, network=settings.network)
+    return templates.render(env, "compose-file.yml.j2", suite=suite, filename=filename, services=items,
+                            network=settings.network)

@@ -1,0 +1,147 @@
+"""generate parses what it is about to write, and refuses to write anything else.
+
+Each compose file must load with YAML's safe loader into the services the plan holds, with
+the plan's values (command, working_dir, user, image, env files, environment, ports, labels).
+Each Dockerfile is parsed by BuildKit's own Dockerfile parser (the `dockerfile` package wraps
+moby/buildkit's Go parser, so this is the grammar `docker build` reads, not an imitation):
+every instruction must be a Dockerfile instruction, each service must have its build stage
+whose CMD is the plan's command in JSON form, whose WORKDIR is the plan's path and whose COPY
+is in JSON form, and each image user must be created by a JSON-form RUN. A value that changed
+the structure of a file (a newline, a quote, a shell word) shows up here as a mismatch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dockerfile
+import jinja2
+import yaml
+
+from revops.errors import ConfigError
+from revops.generate import render as R
+from revops.generate.spec import Plan, ServiceSpec, SuiteSpec
+
+INSTRUCTIONS = {"ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
+                "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"}
+# libyaml when present, as the inventory reader; both are the safe loader.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Mismatch(ValueError):
+    pass
+
+
+def check_files(plan: Plan, files: dict[str, str], settings: R.Settings, env: jinja2.Environment) -> None:
+    """ConfigError (exit 2) naming the file, when a rendered file does not parse into the plan."""
+    everything = [s for suite in plan.suites for s in suite.services]
+    for rel, text in files.items():
+        try:
+            if rel.endswith("/Dockerfile"):
+                suite = next(s for s in plan.suites if R.dockerfile_path(s.name) == rel)
+                check_dockerfile(text, suite)
+            elif rel.endswith(".yml"):
+                suite_name = rel[: -len(".yml")]
+                services = everything if rel == R.TOP_LEVEL else \
+                    [s for suite in plan.suites if suite.name == suite_name for s in suite.services]
+                check_compose(text, services, settings)
+        except _Mismatch as exc:
+            raise ConfigError(f"compose/{rel}", None, f"the rendered file does not parse into the plan: {exc}; "
+                              f"nothing written (templates: {_template_dirs(env)})") from None
+
+
+def _template_dirs(env: jinja2.Environment) -> str:
+    return ", ".join(str(d) for d in getattr(env.loader, "directories", []))
+
+
+# -- Dockerfiles ---------------------------------------------------------------------------
+
+
+def check_dockerfile(text: str, suite: SuiteSpec) -> None:
+    try:
+        commands = dockerfile.parse_string(text)
+    except dockerfile.GoParseError as exc:
+        raise _Mismatch(f"BuildKit cannot parse it: {exc}") from None
+    for c in commands:
+        if c.cmd.upper() not in INSTRUCTIONS:
+            raise _Mismatch(f"line {c.start_line}: {c.cmd!r} is not a Dockerfile instruction")
+    stages = _stages(commands)
+    users = {c.value[-1] for c in commands if c.cmd.upper() == "RUN" and c.json and c.value}
+    for user, _uid in suite.users:
+        if user not in users:
+            raise _Mismatch(f"no JSON-form RUN creates the user {user!r}")
+    for s in suite.services:
+        stage = stages.get(s.name)
+        if stage is None:
+            raise _Mismatch(f"no build stage named {s.name!r}")
+        _expect_stage(stage, s)
+
+
+def _stages(commands: tuple[Any, ...]) -> dict[str, list[Any]]:
+    stages: dict[str, list[Any]] = {}
+    current: list[Any] | None = None
+    for c in commands:
+        if c.cmd.upper() == "FROM":
+            words = list(c.value)
+            current = []
+            if len(words) == 3 and words[1].upper() == "AS":
+                stages[words[2]] = current
+            continue
+        if current is not None:
+            current.append(c)
+    return stages
+
+
+def _expect_stage(stage: list[Any], s: ServiceSpec) -> None:
+    cmds = [c for c in stage if c.cmd.upper() == "CMD"]
+    if not cmds or not cmds[-1].json or list(cmds[-1].value) != list(s.command):
+        raise _Mismatch(f"stage {s.name!r}: CMD is not the command {list(s.command)} in JSON form")
+    workdirs = [c for c in stage if c.cmd.upper() == "WORKDIR"]
+    if workdirs and list(workdirs[-1].value) != [s.working_dir]:
+        raise _Mismatch(f"stage {s.name!r}: WORKDIR is {list(workdirs[-1].value)}, not {s.working_dir!r}")
+    for c in stage:
+        if c.cmd.upper() in ("COPY", "ADD") and not c.json:
+            raise _Mismatch(f"line {c.start_line}: stage {s.name!r}: {c.cmd} is not in JSON form")
+
+
+# -- compose files -------------------------------------------------------------------------
+
+
+def _cq(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, (list, tuple)):
+        return [_cq(v) for v in value]
+    return value
+
+
+def check_compose(text: str, services: list[ServiceSpec], settings: R.Settings) -> None:
+    try:
+        doc = yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError as exc:
+        raise _Mismatch(f"not YAML: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
+        raise _Mismatch("no services: mapping at the top")
+    got = doc["services"]
+    if sorted(got) != sorted(s.name for s in services):
+        raise _Mismatch(f"services are {sorted(map(str, got))}, the plan has {sorted(s.name for s in services)}")
+    networks = doc.get("networks")
+    if not isinstance(networks, dict) or settings.network not in networks:
+        raise _Mismatch(f"the network {settings.network!r} is not declared")
+    for s in services:
+        _expect_service(got[s.name], s)
+
+
+def _expect_service(svc: Any, s: ServiceSpec) -> None:
+    if not isinstance(svc, dict):
+        raise _Mismatch(f"service {s.name!r} is not a mapping")
+    expected = {
+        "image": s.image, "command": _cq(list(s.command)), "working_dir": _cq(s.working_dir), "user": _cq(s.user),
+        "env_file": _cq(list(s.env_files)) or None,
+        "environment": {k: _cq(v) for k, v in s.environment} or None,
+        "ports": [f"{s.bind_address}:{s.port}:{s.port}"] if s.port is not None else None,
+        "labels": {k: _cq(v) for k, v in s.labels.items()},
+    }
+    for key, want in expected.items():
+        if svc.get(key) != want:
+            raise _Mismatch(f"service {s.name!r}: {key} is {svc.get(key)!r}, the plan has {want!r}")
