@@ -268,6 +268,26 @@ def dockerfile_root_user(doc: DockerfileDoc, ctx: Context) -> list[Finding]:
     return found
 
 
+# Shell text that runs what it was given: command substitution, word-splitting tricks, a pipe
+# into a shell, eval. Harmless build steps do not need them; an injected value usually does.
+_INJECTION = re.compile(r"\$\(|`|\$\{?IFS\b|\|\s*(ba|da|z|k)?sh\b|\beval\s")
+
+
+@rule("dockerfile-run-injection", ERROR, "no shell-form RUN carries command substitution, $IFS tricks, a pipe into a shell or eval", "dockerfile")
+def dockerfile_run_injection(doc: DockerfileDoc, ctx: Context) -> list[Finding]:
+    found = []
+    for stage, instructions in _stages(doc):
+        for ins in instructions:
+            if ins.keyword != "RUN" or _json_argv(ins.args):
+                continue
+            match = _INJECTION.search(ins.args)
+            if match:
+                found.append(Finding(doc.name, stage, "RUN", "dockerfile-run-injection", ERROR,
+                                     f"RUN runs shell text with {match.group()!r}: a value reached the shell; "
+                                     "use the exec form and plain values", ins.line))
+    return found
+
+
 def check_compose(doc: ComposeDoc, ctx: Context) -> list[Finding]:
     return registry.check(doc, ctx, "compose")
 
