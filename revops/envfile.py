@@ -15,15 +15,19 @@ hidden on its own, since logs are hidden line by line.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from revops.unitfile.rootfs import RootFS
+
 MASK = "***"
 # Shorter values (a port, "1", "on", "prod") are settings rather than secrets, and hiding
 # them would blank out every port number and common word of a log line.
 MIN_SECRET_LENGTH = 6
+ENV_FILE_LIMIT = 4 << 20  # bytes read at most from one env file
 # The start of a value cut off at the end of a truncated text, hidden all the same.
 MIN_CUT_PREFIX = 4
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*=\s*(?P<value>.*?)\s*$")
@@ -106,9 +110,10 @@ def read_values(paths: Iterable[str | Path]) -> tuple[set[str], list[str]]:
     is named in problems."""
     values: set[str] = set()
     problems: list[str] = []
+    machine = RootFS("/")
     for path in paths:
-        try:
-            values |= values_in(Path(path).read_text(encoding="utf-8", errors="replace"))
+        try:  # regular files only: an env file that is a FIFO must not hang a cutover
+            values |= values_in(machine.read_text(os.path.abspath(path), ENV_FILE_LIMIT))
         except OSError as exc:
             problems.append(f"{path}: {exc.strerror or exc}")
     return values, problems

@@ -58,3 +58,15 @@ def test_an_unreadable_file_is_named_and_the_others_still_read(tmp_path):
     values, problems = envfile.read_values([tmp_path / "missing.env", good])
     assert "abcdefgh" in values
     assert len(problems) == 1 and "missing.env" in problems[0]
+
+
+def test_an_env_file_that_is_a_fifo_is_named_not_waited_on(tmp_path):
+    import os
+
+    from revops.envfile import read_values
+
+    os.mkfifo(tmp_path / "shared.env")
+    (tmp_path / "ok.env").write_text("API_KEY=abcdefgh\n")
+    values, problems = read_values([tmp_path / "shared.env", tmp_path / "ok.env"])
+    assert values == {"abcdefgh"}
+    assert problems == [f"{tmp_path / 'shared.env'}: not a regular file (fifo)"]

@@ -16,6 +16,7 @@ from revops.errors import CheckFailed, ConfigError
 from revops.generate import context, mapping, parsed, render, templates
 from revops.generate.spec import Plan
 from revops.model import Inventory
+from revops.unitfile.rootfs import RootFS
 
 
 def lock_digest(lock_bytes: bytes) -> str:
@@ -65,5 +66,12 @@ def check_config(config: Config) -> None:
 
 def code_digests(plan: Plan, config: Config) -> dict[str, str | None]:
     """Each service's code digest, read where `revops build` reads it (under the host root)."""
-    return {s.name: context.code_digest(Path(config.root) / mapping.host_path(s.code_dir, config).lstrip("/"))
-            for suite in plan.suites for s in suite.services}
+    fs = RootFS(config.root)
+    return {s.name: _code_digest(fs, mapping.host_path(s.code_dir, config)) for suite in plan.suites for s in suite.services}
+
+
+def _code_digest(fs: RootFS, host_path: str) -> str | None:
+    """The code dir resolved inside the host root first (a symlinked parent cannot lead the walk
+    onto this machine's own files)."""
+    resolved = fs.resolve(host_path)
+    return context.code_digest(resolved.real) if resolved.ok else None

@@ -12,8 +12,11 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from revops.unitfile.rootfs import RootFS
 
 STAGE = ".stage"
 _HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
@@ -117,21 +120,37 @@ def tree_digest(*paths: Path) -> str:
 
 def code_digest(code: Path) -> str | None:
     """A digest of what `stage` would copy from a service's code dir (same exclusions), or None
-    when the directory is not on disk or cannot be read (e.g. generating in the repo, off the host)."""
-    if not code.is_dir():
+    when the directory is not on disk or cannot be read (e.g. generating in the repo, off the host).
+
+    As `stage` copies symlinks as symlinks, a symlink counts by its target text and is never
+    followed (a link in the code to a file outside the host root is not read); only regular
+    files are read, each opened without following links and without blocking (never a FIFO)."""
+    if code.is_symlink() or not code.is_dir():
         return None
     digest = hashlib.sha256()
     try:
         for directory, dirs, files in os.walk(code, onerror=_raise):
             skipped = _ignore(directory, dirs + files)
             dirs[:] = sorted(d for d in dirs if d not in skipped)
-            for name in sorted(f for f in files if f not in skipped):
+            linked = [d for d in dirs if os.path.islink(os.path.join(directory, d))]  # walk does not follow
+            for name in sorted([*linked, *(f for f in files if f not in skipped)]):
                 path = Path(directory) / name
-                if path.is_file():
-                    rel = path.relative_to(code).as_posix()
-                    digest.update(f"{rel}\0{sha256_file(path)}\n".encode())
+                rel = path.relative_to(code).as_posix()
+                st = path.lstat()
+                if stat.S_ISLNK(st.st_mode):
+                    digest.update(f"{rel}\0->{os.readlink(path)}\n".encode())
+                elif stat.S_ISREG(st.st_mode):
+                    with RootFS(directory, cache=False).open("/" + name) as handle:
+                        digest.update(f"{rel}\0{_sha256_of(handle)}\n".encode())
     except OSError:
         return None
+    return digest.hexdigest()
+
+
+def _sha256_of(handle) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
 
 

@@ -61,6 +61,8 @@ def systemd_reading(manager: systemd.Manager, name: str) -> dict:
         "exec_start": [(c.path, c.argv, c.ignore_failure) for c in systemd.decode_exec(props.get("ExecStart", []))],
         "environment_files": [(path, bool(optional)) for path, optional in props.get("EnvironmentFiles", [])],
         "user": props.get("User") or None,
+        "working_directory": props.get("WorkingDirectory") or "",
+        "dynamic_user": bool(props.get("DynamicUser")),
     }
 
 
@@ -78,7 +80,18 @@ def revops_reading(directory: Path, name: str) -> dict:
         "exec_start": [(cmd.path, cmd.argv, cmd.ignore_failure) for cmd in c.exec_start],
         "environment_files": list(c.environment_files),
         "user": c.user,
+        "working_directory": working_directory_property(c),
+        "dynamic_user": c.dynamic_user,
     }
+
+
+def working_directory_property(c) -> str:
+    """WorkingDirectory= as systemd's D-Bus property shows it: "~" for the home, "!" before a
+    path allowed to be missing, "" when unset (revops resolves "~" afterwards, at start)."""
+    if c.working_directory is None:
+        return ""
+    path = "~" if c.working_directory_home else c.working_directory
+    return ("!" if c.working_directory_optional else "") + path
 
 
 def agree(theirs: dict, ours: dict) -> bool:
@@ -88,7 +101,8 @@ def agree(theirs: dict, ours: dict) -> bool:
         return False
     if theirs["load_state"] == "masked":
         return True
-    return all(theirs[k] == ours[k] for k in ("exec_start", "environment_files", "user"))
+    return all(theirs[k] == ours[k] for k in ("exec_start", "environment_files", "user", "working_directory",
+                                              "dynamic_user"))
 
 
 def compare(manager: systemd.Manager, directory: Path, names: list[str]) -> list[Verdict]:

@@ -53,6 +53,21 @@ CASES: dict[str, bytes] = {
     "dirpath.service": SERVICE + b"ExecStart=/bin/\n",
     "quoted-path.service": SERVICE + b"ExecStart=\"/bin/echo\" \"quoted path\"\n",
     "oneshot-restart.service": SERVICE + b"Type=oneshot\nExecStart=/bin/true\nRestart=always\n",
+    # issue #12 kind 1: systemd's relaxed user name rules accept this (with a notice); revops reads the
+    # same and flags it, never writes it into an image
+    "user-injected.service": SERVICE + b"ExecStart=/bin/true\nUser=revflow;touch${IFS}pwned|sh;$(id)\n",
+    "user-numeric.service": SERVICE + b"ExecStart=/bin/true\nUser=1000\n",
+    "user-leading-zero.service": SERVICE + b"ExecStart=/bin/true\nUser=0123\n",
+    "user-colon.service": SERVICE + b"ExecStart=/bin/true\nUser=a:b\n",
+    "user-dash-number.service": SERVICE + b"ExecStart=/bin/true\nUser=-5\n",
+    # issue #14 case 6: WorkingDirectory= as systemd records it (resolved only at start)
+    "wd-home.service": SERVICE + b"ExecStart=/bin/true\nUser=nobody\nWorkingDirectory=~\n",
+    "wd-home-optional.service": SERVICE + b"ExecStart=/bin/true\nWorkingDirectory=-~\n",
+    "wd-missing-ok.service": SERVICE + b"ExecStart=/bin/true\nWorkingDirectory=-/nonexistent/revops\n",
+    "wd-specifier.service": SERVICE + b"ExecStart=/bin/true\nWorkingDirectory=%h/work\n",
+    "wd-relative.service": SERVICE + b"ExecStart=/bin/true\nWorkingDirectory=relative/dir\n",
+    "wd-reset.service": SERVICE + b"ExecStart=/bin/true\nWorkingDirectory=~\nWorkingDirectory=\n",
+    "dynamic-user.service": SERVICE + b"ExecStart=/bin/true\nDynamicUser=yes\nWorkingDirectory=/tmp\n",
     "dropped.service": SERVICE + b"ExecStart=/bin/echo original\nEnvironmentFile=/etc/base.env\n",
     "dropped.service.d/10-exec.conf": b"[Service]\nExecStart=\nExecStart=/bin/echo from-dropin %n\n",
     "dropped.service.d/20-env.conf": b"[Service]\nEnvironmentFile=-/etc/extra.env\n",
