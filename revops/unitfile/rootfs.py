@@ -52,6 +52,7 @@ class Resolved:
     host_path: str  # the final path as the host sees it (symlinks followed)
     real_path: str  # where it is on this machine
     error: str | None = None  # None, "missing", "loop", "not-a-directory" or an OSError text
+    mode: int | None = None  # st_mode of the final entry when the walk looked at it (lstat)
 
     @property
     def real(self) -> Path:
@@ -106,6 +107,7 @@ class RootFS:
 
     def _walk(self, parts: list[str], done: list[str]) -> Resolved:
         links = 0
+        mode = None
         while parts:
             part = parts.pop(0)
             if part == "..":
@@ -126,6 +128,7 @@ class RootFS:
                 if parts and not stat.S_ISDIR(st.st_mode):
                     return Resolved(current, real, "not-a-directory")
                 done.append(part)
+                mode = st.st_mode
                 continue
             links += 1
             if links > MAX_LINKS:
@@ -137,8 +140,9 @@ class RootFS:
             if target.startswith("/"):
                 done = []
             parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            mode = None
         host = "/" + "/".join(done)
-        return Resolved(host, self._real(host))
+        return Resolved(host, self._real(host), mode=mode if done else None)
 
     # -- reading: the one way revops reads a file under the root ----------------------------
 
@@ -151,12 +155,14 @@ class RootFS:
         if not resolved.ok:
             raise RootReadError(host_path, "too many levels of symbolic links" if resolved.error == "loop"
                                 else resolved.error or "unreadable")
-        try:  # look before opening: a device or FIFO is never opened at all
-            before = os.lstat(resolved.real_path)
-        except OSError as exc:
-            raise RootReadError(host_path, exc.strerror or str(exc)) from None
-        if not stat.S_ISREG(before.st_mode):
-            raise RootReadError(host_path, f"not a regular file ({file_kind(before.st_mode)})")
+        mode = resolved.mode
+        if mode is None:  # look before opening: a device or FIFO is never opened at all
+            try:
+                mode = os.lstat(resolved.real_path).st_mode
+            except OSError as exc:
+                raise RootReadError(host_path, exc.strerror or str(exc)) from None
+        if not stat.S_ISREG(mode):
+            raise RootReadError(host_path, f"not a regular file ({file_kind(mode)})")
         try:
             fd = os.open(resolved.real_path, _OPEN_FLAGS)
         except OSError as exc:
