@@ -29,8 +29,11 @@ _DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
 # distribution/reference: [domain[:port]/]path-component(/path-component)*[:tag][@digest]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
 _DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?"
-_REPOSITORY = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*$")
-_REFERENCE = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?"
+# As docker's ParseNormalizedNamed: the first component is a registry host only when it has a
+# "." or ":" or is "localhost"; otherwise it is a (lower-case) path component.
+_HOST = rf"(?:{_DOMAIN}(?<=localhost)|(?=[^/]*[.:]){_DOMAIN})"
+_REPOSITORY = re.compile(rf"^(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*$")
+_REFERENCE = re.compile(rf"^(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?"
                         r"(?:@sha256:[0-9a-f]{64})?$")
 
 
@@ -55,8 +58,8 @@ def abs_path(value: Any) -> str | None:
         return "not an absolute path"
     if _control(value):
         return "contains a control character"
-    if not _PATH_CHARS.match(value):
-        bad = sorted({c for c in value if not _PATH_CHARS.match(c)})
+    if not _PATH_CHARS.fullmatch(value):
+        bad = sorted({c for c in value if not _PATH_CHARS.fullmatch(c)})
         return "contains " + " ".join(repr(c) for c in bad)
     parts = value.split("/")[1:]
     if value != "/" and ("" in parts or "." in parts or ".." in parts):
@@ -76,15 +79,17 @@ def name(value: Any) -> str | None:
     """A compose service/network name or a suite name that is also a build stage and a file name."""
     if not isinstance(value, str):
         return f"not a string ({type(value).__name__})"
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         return "not a name of [a-z0-9._-] starting with a letter or digit (at most 63 characters)"
     return None
 
 
+def _pattern(pattern: re.Pattern[str], value: Any, why: str, limit: int = 4096) -> str | None:
+    return None if isinstance(value, str) and len(value) <= limit and pattern.fullmatch(value) else why
+
+
 def env_key(value: Any) -> str | None:
-    if not isinstance(value, str) or not _ENV_KEY.match(value):
-        return "not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
-    return None
+    return _pattern(_ENV_KEY, value, "not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def text(value: Any) -> str | None:
@@ -113,21 +118,17 @@ def port(value: Any) -> str | None:
 
 
 def image_reference(value: Any) -> str | None:
-    if not isinstance(value, str) or not _REFERENCE.match(value) or len(value) > 255:
-        return "not an image reference (name[:tag][@sha256:digest], lower-case path components)"
-    return None
+    return _pattern(_REFERENCE, value, "not an image reference (name[:tag][@sha256:digest], lower-case path "
+                    "components)", limit=255)
 
 
 def image_repository(value: Any) -> str | None:
-    if not isinstance(value, str) or not _REPOSITORY.match(value.rstrip("/")):
-        return "not an image repository (lower-case path components, an optional registry host)"
-    return None
+    return _pattern(_REPOSITORY, value.rstrip("/") if isinstance(value, str) else value,
+                    "not an image repository (lower-case path components, an optional registry host)", limit=255)
 
 
 def duration(value: Any) -> str | None:
-    if not isinstance(value, str) or not _DURATION.match(value):
-        return "not a duration such as 30s or 1m30s"
-    return None
+    return _pattern(_DURATION, value, "not a duration such as 30s or 1m30s", limit=64)
 
 
 def ip_address(value: Any) -> str | None:

@@ -361,7 +361,7 @@ def _entry_of(e: Any, top: str, where: str) -> Entry:
     if not 0 <= mode <= 0o7777:
         raise _Bad(f"{where}.mode: {mode!r} is not a permission mode")
     digest = _need(e.get("sha256"), str, f"{where}.sha256", optional=kind != "file")
-    if kind == "file" and not _HEX64.match(digest or ""):
+    if kind == "file" and not _HEX64.fullmatch(digest or ""):
         raise _Bad(f"{where}.sha256: a file needs its sha256 (64 hex digits)")
     target = _need(e.get("target"), str, f"{where}.target", optional=kind != "symlink")
     return Entry(path, kind, mode, _need(e.get("mtime_ns"), int, f"{where}.mtime_ns"), digest, target)

@@ -29,7 +29,7 @@ _DIGITS = re.compile(r"^[0-9]+$")
 
 def parse_uid(text: str) -> int | None:
     """A numeric UID as systemd's parse_uid() takes it: decimal, 32 bits, not 65535 or -1."""
-    if not _DIGITS.match(text) or (len(text) > 1 and text[0] == "0"):
+    if not _DIGITS.fullmatch(text) or (len(text) > 1 and text[0] == "0"):
         return None
     value = int(text)
     if value >= 0xFFFFFFFF or value == 0xFFFF:
@@ -46,16 +46,16 @@ def user_name_validity(name: str) -> str | None:
         return "uid"
     if name.startswith(" ") or name.endswith(" ") or any(ord(c) < 32 or ord(c) == 127 for c in name):
         return None
-    if ":" in name or "/" in name or _DIGITS.match(name) or name in (".", ".."):
+    if ":" in name or "/" in name or _DIGITS.fullmatch(name) or name in (".", ".."):
         return None
-    if name[0] == "-" and (len(name) == 1 or _DIGITS.match(name[1:])):
+    if name[0] == "-" and (len(name) == 1 or _DIGITS.fullmatch(name[1:])):
         return None
-    return "strict" if _STRICT.match(name) else "relaxed"
+    return "strict" if _STRICT.fullmatch(name) else "relaxed"
 
 
 def is_strict_name(name: str) -> bool:
     """A user or group name safe to create and to write anywhere (Dockerfile, compose)."""
-    return bool(_STRICT.match(name))
+    return bool(_STRICT.fullmatch(name))
 
 
 @dataclass(frozen=True)
@@ -91,12 +91,7 @@ class Accounts:
 def read_accounts(fs: RootFS) -> Accounts:
     """The accounts of the host under `fs`. Malformed lines are skipped, as getpwent() does."""
     accounts = Accounts()
-    try:
-        text = fs.read_text(PASSWD, ACCOUNTS_LIMIT)
-    except RootReadError as exc:
-        accounts.unread[PASSWD] = exc.reason
-        text = ""
-    for line in text.splitlines():
+    for line in _lines(fs, PASSWD, accounts.unread):
         fields = line.split(":")
         if len(fields) != 7 or not fields[0] or fields[0].startswith(("+", "-", "#")):
             continue
@@ -106,16 +101,19 @@ def read_accounts(fs: RootFS) -> Accounts:
         account = Account(fields[0], uid, gid, fields[5], fields[6])
         accounts.users.setdefault(account.name, account)
         accounts.by_uid.setdefault(uid, account)
-    try:
-        text = fs.read_text(GROUP, ACCOUNTS_LIMIT)
-    except RootReadError as exc:
-        accounts.unread[GROUP] = exc.reason
-        text = ""
-    for line in text.splitlines():
+    for line in _lines(fs, GROUP, accounts.unread):
         fields = line.split(":")
         if len(fields) == 4 and fields[0] and parse_uid(fields[2]) is not None:
             accounts.groups.setdefault(fields[0], int(fields[2]))
     return accounts
+
+
+def _lines(fs: RootFS, host_path: str, unread: dict[str, str]) -> list[str]:
+    try:
+        return fs.read_text(host_path, ACCOUNTS_LIMIT).splitlines()
+    except RootReadError as exc:
+        unread[host_path] = exc.reason
+        return []
 
 
 @dataclass(frozen=True)
