@@ -7,6 +7,7 @@ units), read back over D-Bus, and compared. Files are removed and the manager re
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -19,6 +20,9 @@ from oracle import PREFIX, OracleRun, compare, user_unit_dir  # noqa: E402
 from tricky_cases import CASES, QUERIES  # noqa: E402
 
 from revops.adapters import systemd  # noqa: E402
+from revops.unitfile import RootFS, read_source  # noqa: E402
+from revops.unitfile.loader import Loader  # noqa: E402
+from revops.unitfile.specifiers import facts_of_user_manager  # noqa: E402
 from revops import unitnames as names  # noqa: E402
 
 SYSTEM_UNITS = Path("/lib/systemd/system")
@@ -66,3 +70,17 @@ def test_tricky_unit_files_read_as_systemd_reads_them(manager, oracle):
     verdicts = compare(manager, oracle.directory, [PREFIX + q for q in QUERIES])
     assert {v.systemd["load_state"] for v in verdicts} >= {"loaded", "masked", "bad-setting", "error"}
     assert all(v.agree for v in verdicts), _report(verdicts)
+
+
+@pytest.mark.realstack
+def test_tilde_is_where_the_user_manager_really_starts_the_service(manager, oracle, tmp_path):
+    """systemd resolves WorkingDirectory=~ only when it starts the unit: run one and compare."""
+    out = tmp_path / "pwd.txt"
+    unit = (b"[Unit]\nDescription=revops tilde case\n\n[Service]\nType=oneshot\nWorkingDirectory=~\n"
+            + f"ExecStart=/bin/sh -c 'pwd > {out}'\n".encode())
+    name = oracle.write(PREFIX + "wd-run.service", unit)
+    manager.reload()
+    manager.start(name, timeout=30)
+    fs = RootFS(Path("/"))
+    read = read_source(fs, Loader(fs, (str(oracle.directory),)).source(name), facts_of_user_manager(os.environ))
+    assert out.read_text().strip() == read.config.working_directory
