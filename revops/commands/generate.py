@@ -16,7 +16,7 @@ from rich.table import Table
 from revops import model
 from revops.config import Config
 from revops.errors import CheckFailed
-from revops.generate import build_files
+from revops.generate import build_files, read_in_repo
 from revops.generate.render import GENERATED_MARK
 from revops.generate.spec import Skipped
 
@@ -53,13 +53,13 @@ class GenerateResult:
 def read_locks(config: Config) -> dict[str, bytes]:
     locks = {}
     for suite in config.suites:
-        path = config.out("lockfiles") / f"{suite.name}.txt"
-        if path.is_file():
-            locks[suite.name] = path.read_bytes()
+        data = read_in_repo(config.base_dir, config.out("lockfiles") / f"{suite.name}.txt")
+        if data is not None:
+            locks[suite.name] = data
     return locks
 
 
-def existing_generated(compose_dir: Path) -> dict[str, str]:
+def existing_generated(compose_dir: Path, repo: Path | None = None) -> dict[str, str]:
     """Files under compose/ that generate wrote earlier (they carry its mark), by relative path."""
     found: dict[str, str] = {}
     if not compose_dir.is_dir():
@@ -67,8 +67,9 @@ def existing_generated(compose_dir: Path) -> dict[str, str]:
     candidates = list(compose_dir.glob("*.yml")) + list(compose_dir.glob("*.yaml")) + \
         list(compose_dir.glob("*/Dockerfile")) + [compose_dir / ".gitignore"]
     for path in candidates:
-        if path.is_file():
-            text = path.read_text(encoding="utf-8", errors="replace")
+        data = read_in_repo(repo or compose_dir.parent, path)
+        if data is not None:
+            text = data.decode("utf-8", errors="replace")
             if text.startswith(GENERATED_MARK):
                 found[path.relative_to(compose_dir).as_posix()] = text
     return found
@@ -78,11 +79,11 @@ def run(config: Config, *, check: bool = False) -> GenerateResult:
     inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
     plan, files = build_files(inventory, config, read_locks(config))
     compose_dir = config.out("compose")
-    on_disk = existing_generated(compose_dir)
+    on_disk = existing_generated(compose_dir, config.base_dir)
     for rel in files:
-        path = compose_dir / rel
-        if rel not in on_disk and path.is_file():
-            on_disk[rel] = path.read_text(encoding="utf-8", errors="replace")
+        data = read_in_repo(config.base_dir, compose_dir / rel) if rel not in on_disk else None
+        if data is not None:
+            on_disk[rel] = data.decode("utf-8", errors="replace")
     result = GenerateResult(compose_dir=str(compose_dir), check=check, ok=True,
                             services=_services(plan), skipped=list(plan.skipped))
     diffs = []

@@ -8,6 +8,7 @@ and the text of every file under compose/. Reading inputs and writing files is t
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from revops import values
@@ -16,7 +17,26 @@ from revops.errors import CheckFailed, ConfigError
 from revops.generate import context, mapping, parsed, render, templates
 from revops.generate.spec import Plan
 from revops.model import Inventory
-from revops.unitfile.rootfs import RootFS
+from revops.unitfile.rootfs import RootFS, RootReadError
+
+
+REPO_FILE_LIMIT = 64 << 20  # bytes; a lock or a compose file is far smaller
+
+
+def read_in_repo(repo: Path, path: Path) -> bytes | None:
+    """A file of the ops repo (a lock, a file under compose/), read as a regular file resolved
+    inside the repo: None when there is none; ConfigError (exit 2) when it is a FIFO or another
+    non-regular file, or a symlink leading out of the repo (never read, so never printed in a diff)."""
+    if not os.path.lexists(path):
+        return None
+    fs = RootFS(repo, cache=False)
+    try:
+        return fs.read_bytes("/" + str(Path(os.path.abspath(path)).relative_to(fs.root)), REPO_FILE_LIMIT)
+    except ValueError:
+        raise ConfigError(str(path), None, f"not under the ops repo {repo}; not read") from None
+    except RootReadError as exc:
+        why = "leads outside the ops repo" if exc.reason == "missing" else exc.reason
+        raise ConfigError(str(path), None, f"not read: {why}") from None
 
 
 def lock_digest(lock_bytes: bytes) -> str:

@@ -216,3 +216,20 @@ def test_every_generated_file_of_the_mini_repo_parses_into_its_plan(tmp_path, mo
     cfg = config_mod.load(tmp_path / "revops.yaml")
     result = generate.run(cfg)
     assert result.ok and {f.state for f in result.files} == {"written"}
+
+
+@pytest.mark.parametrize("what", ["lock-fifo", "lock-outside", "compose-outside", "compose-fifo"])
+def test_repo_files_generate_reads_are_regular_files_inside_the_repo(tmp_path, monkeypatch, capsys, what):
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$not-a-real-hash:19000:0:99999:7:::\n")
+    ops = ops_with(tmp_path / "ops", monkeypatch)
+    assert run_main(["generate"]) == 0
+    target = ops / ("lockfiles/core.txt" if what.startswith("lock") else "compose/core.yml")
+    target.unlink()
+    if what.endswith("fifo"):
+        os.mkfifo(target)
+    else:
+        target.symlink_to(secret)
+    assert run_main(["generate", "--check"]) == 2
+    err = capsys.readouterr()
+    assert target.name in err.err and "not-a-real-hash" not in err.out + err.err
