@@ -20,8 +20,8 @@ import ipaddress
 import re
 from typing import Any
 
-from revops.unitfile.accounts import is_strict_name, parse_uid
-
+_STRICT_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,30}$")
+_UID = re.compile(r"^[0-9]+$")
 _PATH_CHARS = re.compile(r"^[A-Za-z0-9._@%+=:,~/-]+$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -39,6 +39,21 @@ _REFERENCE = re.compile(rf"^(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][
 
 def _control(text: str) -> bool:
     return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def parse_uid(text: str) -> int | None:
+    """A numeric UID as systemd's parse_uid() takes it: decimal, 32 bits, not 65535 or -1."""
+    if not _UID.fullmatch(text) or (len(text) > 1 and text[0] == "0"):
+        return None
+    value = int(text)
+    if value >= 0xFFFFFFFF or value == 0xFFFF:
+        return None
+    return value
+
+
+def is_strict_name(name: str) -> bool:
+    """A user or group name safe to create and to write anywhere (Dockerfile, compose)."""
+    return bool(_STRICT_USER.fullmatch(name))
 
 
 def user_name(value: Any) -> str | None:

@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 
 from revops import unitnames, values
 from revops.config import Config, Suite, duration_seconds
-from revops.unitfile.accounts import parse_uid
+from revops.values import parse_uid
 from revops.generate.spec import DEFAULT_RUN_USER, VENV_IN_IMAGE, Healthcheck, Plan, ServiceSpec, Skipped, SuiteSpec
 from revops.model import Inventory, Unit
 from revops.validate.rules import is_secret_key  # the same test validate applies

@@ -18,23 +18,13 @@ import re
 from dataclasses import dataclass, field
 
 from revops.unitfile.rootfs import RootFS, RootReadError
+from revops.values import is_strict_name, parse_uid
 
 PASSWD = "/etc/passwd"
 GROUP = "/etc/group"
 ACCOUNTS_LIMIT = 16 << 20  # a passwd of 100,000 accounts is ~8 MiB
 NOBODY_UID = 65534
-_STRICT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,30}$")
 _DIGITS = re.compile(r"^[0-9]+$")
-
-
-def parse_uid(text: str) -> int | None:
-    """A numeric UID as systemd's parse_uid() takes it: decimal, 32 bits, not 65535 or -1."""
-    if not _DIGITS.fullmatch(text) or (len(text) > 1 and text[0] == "0"):
-        return None
-    value = int(text)
-    if value >= 0xFFFFFFFF or value == 0xFFFF:
-        return None
-    return value
 
 
 def user_name_validity(name: str) -> str | None:
@@ -50,12 +40,7 @@ def user_name_validity(name: str) -> str | None:
         return None
     if name[0] == "-" and (len(name) == 1 or _DIGITS.fullmatch(name[1:])):
         return None
-    return "strict" if _STRICT.fullmatch(name) else "relaxed"
-
-
-def is_strict_name(name: str) -> bool:
-    """A user or group name safe to create and to write anywhere (Dockerfile, compose)."""
-    return bool(_STRICT.fullmatch(name))
+    return "strict" if is_strict_name(name) else "relaxed"
 
 
 @dataclass(frozen=True)

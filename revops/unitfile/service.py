@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from revops import values
 from revops.model import Problem
 from revops.unitfile import execline, specifiers
 from revops.unitfile.accounts import PASSWD, home_of, user_name_validity
@@ -36,6 +37,7 @@ class ServiceConfig:
     working_directory_home: bool = False  # written as "~" (systemd's D-Bus property reads "~")
     working_directory_at: tuple[str | None, int | None] = (None, None)  # file, line of the setting
     environment_files: list[tuple[str, bool]] = field(default_factory=list)  # (path, optional)
+    environment_files_at: dict[str, tuple[str | None, int | None]] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
     restart: str | None = None
     type: str | None = None
@@ -172,6 +174,7 @@ class _Apply:
             self.problem(a, "ignored-setting", f"{path!r} is not an absolute normalized path")
             return
         self.c.environment_files.append((_simplify(path), optional))
+        self.c.environment_files_at[_simplify(path)] = (a.file, a.line)
 
     def Environment(self, a: Assignment) -> None:
         if not a.value:
@@ -253,6 +256,7 @@ def resolve_context(c: ServiceConfig, host: specifiers.HostFacts, fs: RootFS | N
         else:
             c.working_directory = home.path
     _check_user(c, host)
+    _check_plain(c)
     wd = c.working_directory
     if fs is not None and wd and wd.startswith("/") and not fs.is_dir(wd):
         resolved = fs.resolve(wd)
@@ -261,6 +265,22 @@ def resolve_context(c: ServiceConfig, host: specifiers.HostFacts, fs: RootFS | N
                 else "systemd fails the unit at start (exit CHDIR)")
         c.problems.append(Problem("working-directory-missing", f"WorkingDirectory={wd} {what} on the host: {then}",
                                   file, line))
+
+
+def _check_plain(c: ServiceConfig) -> None:
+    """Paths systemd accepts but revops cannot write into a Dockerfile as they are (whitespace,
+    quotes, `$`...): a problem here, and generate skips the unit (revops.values)."""
+    wd = c.working_directory
+    if wd and wd != "~":
+        why = values.abs_path(wd)
+        if why:
+            c.problems.append(Problem("working-directory-unsafe", f"WorkingDirectory={wd!r}: {why}; revops writes "
+                                      "it into no Dockerfile", *c.working_directory_at))
+    for path, _optional in c.environment_files:
+        why = values.abs_path(path)
+        if why:
+            c.problems.append(Problem("environment-file-unsafe", f"EnvironmentFile={path!r}: {why}; revops writes "
+                                      "it into no compose file", *c.environment_files_at.get(path, (None, None))))
 
 
 def _check_user(c: ServiceConfig, host: specifiers.HostFacts) -> None:

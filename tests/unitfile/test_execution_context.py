@@ -188,3 +188,14 @@ def test_a_fifo_pyvenv_cfg_and_a_fifo_in_record_do_not_hang_the_scan(tmp_path):
     (found,) = inventory.run(cfg, live=False, write=False).inventory.venvs
     assert "pyvenv-cfg-missing" in found.problems
     assert any("fifo" in d for d in found.details)
+
+
+@pytest.mark.parametrize("setting, code", [
+    ("WorkingDirectory=/opt/my app\n", "working-directory-unsafe"),
+    ("WorkingDirectory=/opt/$HOME\n", "working-directory-unsafe"),
+    ('EnvironmentFile=/etc/a"b.env\n', "environment-file-unsafe"),
+])
+def test_a_path_systemd_takes_but_no_dockerfile_can_is_a_problem_at_its_line(tmp_path, setting, code):
+    unit = read(host(tmp_path, setting))
+    found = problem(unit, code)
+    assert (found.file, found.line, found.fatal) == (f"/{UNITS}/app.service", 3, False)
