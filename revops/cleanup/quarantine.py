@@ -316,7 +316,7 @@ def _manifest(data: Any, config: Config, run: str) -> Manifest:
     if _need(data.get("run"), str, "run") != run:
         raise _Bad(f"run: {data['run']!r} is not this run ({run!r})")
     root = _need(data.get("root"), str, "root")
-    if os.path.realpath(root) != os.path.realpath(config.root):
+    if "\x00" in root or os.path.realpath(root) != os.path.realpath(config.root):
         raise _Bad(f"root: {root!r} is not the host root of {config.path} ({config.root})")
     items = [_item(item, config, f"items[{i}]") for i, item in enumerate(_need(data.get("items"), list, "items"))]
     return Manifest(run, _need(data.get("created_at"), str, "created_at"), root, items, version,

@@ -179,3 +179,33 @@ def test_a_untouched_quarantine_restores_byte_for_byte(tmp_path):
     cfg, applied = _applied(tmp_path)
     undone = cleanup.run(cfg, undo=applied.run)
     assert undone.differences == [] and (tmp_path / "opt/mods/app/venv.old/bin").is_dir()
+
+
+def test_randomly_broken_manifests_are_usage_errors_never_crashes(tmp_path):
+    import random
+
+    cfg, applied = _applied(tmp_path)
+    path, original = _manifest(applied)
+    junk = [None, True, 0, -1, 1.5, "", "x", "/", "../..", [], {}, [1], {"a": 1}, "\x00", 2 ** 70]
+    for seed in range(60):
+        rng = random.Random(seed)
+        data = json.loads(json.dumps(original))
+        for _ in range(rng.randint(1, 4)):
+            target = data
+            keys = []
+            while isinstance(target, (dict, list)) and target and rng.random() < 0.8:
+                key = rng.choice(list(target)) if isinstance(target, dict) else rng.randrange(len(target))
+                keys.append(key)
+                if not isinstance(target[key], (dict, list)):
+                    break
+                target = target[key]
+            if isinstance(target, dict) and target:
+                target[rng.choice(list(target))] = rng.choice(junk)
+            elif isinstance(target, list) and target:
+                target[rng.randrange(len(target))] = rng.choice(junk)
+        path.write_text(json.dumps(data))
+        try:
+            Q.read_manifest(cfg, applied.run)
+        except UsageError as exc:
+            assert "manifest.json" in exc.message
+    assert (tmp_path / "opt/mods/app/venv.old").exists() is False  # nothing was restored meanwhile
