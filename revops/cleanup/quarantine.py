@@ -286,8 +286,8 @@ def read_manifest(config: Config, run: str) -> tuple[Path, Manifest]:
         data = json.loads(raw.decode("utf-8"))
     except RootReadError as exc:
         raise UsageError(f"{path}: not read: {exc.reason}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{path}: not a revops quarantine manifest (not JSON: {exc})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UsageError(f"{path}: not a revops quarantine manifest (not JSON: {type(exc).__name__})") from None
     try:
         manifest = _manifest(data, config, run)
     except _Bad as exc:

@@ -209,3 +209,12 @@ def test_randomly_broken_manifests_are_usage_errors_never_crashes(tmp_path):
         except UsageError as exc:
             assert "manifest.json" in exc.message
     assert (tmp_path / "opt/mods/app/venv.old").exists() is False  # nothing was restored meanwhile
+
+
+@pytest.mark.parametrize("text", ["[" * 200000 + "]" * 200000, "not json", "\xff\xfe", "{}"])
+def test_a_manifest_that_is_not_json_or_nested_too_deep_is_exit_2(tmp_path, text):
+    cfg, applied = _applied(tmp_path)
+    path, _ = _manifest(applied)
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(UsageError, match="manifest.json"):
+        cleanup.run(cfg, undo=applied.run)
