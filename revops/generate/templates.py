@@ -12,10 +12,13 @@ symlink leading out of the ops repo is refused.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -102,13 +105,57 @@ def environment(site_dir: Path | None, ops_repo: Path | None = None) -> jinja2.E
     return env
 
 
+RENDER_SECONDS = 20  # one template; the packaged ones take milliseconds
+RENDER_LIMIT = 64 << 20  # characters one template may produce
+
+
+class _TooLong(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int) -> Iterator[None]:
+    """SIGALRM after `seconds` (main thread only: elsewhere the output bound alone applies)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _TooLong(f"still rendering after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _bounded(template: jinja2.Template, data: dict[str, Any]) -> str:
+    parts, size = [], 0
+    for part in template.generate(**data):
+        size += len(part)
+        if size > RENDER_LIMIT:
+            raise _TooLong(f"more than {RENDER_LIMIT} characters of output")
+        parts.append(part)
+    return "".join(parts)
+
+
 def render(env: jinja2.Environment, name: str, **data: Any) -> str:
     """Render template `name` with `data`; every template failure is a ConfigError (exit 2)
-    naming the template file and, where Jinja knows it, the line."""
+    naming the template file and, where Jinja knows it, the line. A template that runs away
+    (loops for long, or writes without end) is stopped and is such an error too."""
     try:
-        return env.get_template(name).render(**data)
+        with _deadline(RENDER_SECONDS):
+            return _bounded(env.get_template(name), data)
     except ConfigError:
         raise
+    except _TooLong as exc:
+        where, line = _template_frame(exc, name)
+        raise ConfigError(where, None, f"template stopped: {exc}", line) from None
+    except RecursionError:
+        raise ConfigError(name, None, "template nested too deep") from None
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(exc.filename or name, None, f"template syntax error: {exc.message}", exc.lineno) from None
     except SecurityError as exc:

@@ -233,3 +233,20 @@ def test_repo_files_generate_reads_are_regular_files_inside_the_repo(tmp_path, m
     assert run_main(["generate", "--check"]) == 2
     err = capsys.readouterr()
     assert target.name in err.err and "not-a-real-hash" not in err.out + err.err
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("payload, words", [
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "still rendering after"),
+    ("{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}", "characters of output"),
+])
+def test_a_runaway_site_template_is_stopped_exit_2(tmp_path, monkeypatch, capsys, payload, words):
+    from revops.generate import templates
+
+    monkeypatch.setattr(templates, "RENDER_SECONDS", 2)
+    ops = ops_with(tmp_path, monkeypatch)
+    (ops / "templates").mkdir()
+    (ops / "templates/Dockerfile.j2").write_text("FROM x\n" + payload + "\n")
+    assert run_main(["generate"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Dockerfile.j2" in err
