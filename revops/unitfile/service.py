@@ -249,6 +249,10 @@ def resolve_context(c: ServiceConfig, host: specifiers.HostFacts, fs: RootFS | N
     etc/passwd, and check that the working directory and User= exist on the host. What cannot
     be resolved stays as written, with a problem naming the file and line of the setting."""
     file, line = c.working_directory_at
+    if c.working_directory is None and host.scope == "user" and host.home:
+        # a user manager starts units in its user's home unless told otherwise, missing or not
+        # (systemd 252 unit_patch_contexts(); its D-Bus property then reads "!<home>")
+        c.working_directory, c.working_directory_optional = host.home, True
     if c.working_directory_home:
         home = home_of(c.user, host.user_name, host.home, host.accounts, c.dynamic_user)
         if home.path is None:
