@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from revops import unitnames as names
 from revops import values
 from revops.model import Problem
 from revops.unitfile import execline, specifiers
@@ -239,8 +240,23 @@ def build(assignments: list[Assignment], ctx: specifiers.UnitContext) -> Service
             getattr(apply, a.key)(a)
         elif a.section == "Unit" and a.key == "SuccessAction":
             config.success_action = a.value not in ("", "none")
+    _dynamic_user_name(config, ctx)
     _verify(config, ctx.fragment)
     return config
+
+
+def _dynamic_user_name(c: ServiceConfig, ctx: specifiers.UnitContext) -> None:
+    """DynamicUser=yes with no User=: systemd names the user after the unit's prefix when that
+    is a strict user name (unit_patch_contexts(), user_from_unit_name()); otherwise it uses a
+    hash of the unit name that revops does not reproduce, and says so."""
+    if not c.dynamic_user or c.user is not None:
+        return
+    prefix = names.prefix(ctx.name)
+    if values.is_strict_name(prefix):
+        c.user = prefix
+    else:
+        c.problems.append(Problem("dynamic-user-name", f"DynamicUser=yes: the unit prefix {prefix!r} is no strict "
+                                  "user name, so systemd names the user by a hash of the unit name", ctx.fragment))
 
 
 def resolve_context(c: ServiceConfig, host: specifiers.HostFacts, fs: RootFS | None) -> None:
@@ -249,10 +265,11 @@ def resolve_context(c: ServiceConfig, host: specifiers.HostFacts, fs: RootFS | N
     etc/passwd, and check that the working directory and User= exist on the host. What cannot
     be resolved stays as written, with a problem naming the file and line of the setting."""
     file, line = c.working_directory_at
-    if c.working_directory is None and host.scope == "user" and host.home:
+    if host.scope == "user" and host.home and (c.working_directory is None or c.working_directory_home):
         # a user manager starts units in its user's home unless told otherwise, missing or not
-        # (systemd 252 unit_patch_contexts(); its D-Bus property then reads "!<home>")
-        c.working_directory, c.working_directory_optional = host.home, True
+        # (systemd 252 unit_patch_contexts(); its D-Bus property then reads "!<home>", or "!~")
+        c.working_directory = c.working_directory or host.home
+        c.working_directory_optional = True
     if c.working_directory_home:
         home = home_of(c.user, host.user_name, host.home, host.accounts, c.dynamic_user)
         if home.path is None:

@@ -199,3 +199,9 @@ def test_a_path_systemd_takes_but_no_dockerfile_can_is_a_problem_at_its_line(tmp
     unit = read(host(tmp_path, setting))
     found = problem(unit, code)
     assert (found.file, found.line, found.fatal) == (f"/{UNITS}/app.service", 3, False)
+
+
+def test_a_dynamic_user_is_named_after_the_unit_as_systemd_names_it(tmp_path):
+    unit = read(host(tmp_path, "DynamicUser=yes\n"))
+    assert unit.config.user == "app" and unit.config.dynamic_user
+    assert not [p for p in unit.problems if p.code == "unknown-user"]  # made at start, not in etc/passwd
