@@ -1,6 +1,6 @@
 """generate parses what it is about to write, and refuses to write anything else.
 
-Each compose file must load with YAML's safe loader into the services the plan holds, with
+Each compose file must load with revops' one YAML loader (revops.yamlsafe) into the services the plan holds, with
 the plan's values (command, working_dir, user, image, env files, environment, ports, labels).
 Each Dockerfile is parsed by BuildKit's own Dockerfile parser (the `dockerfile` package wraps
 moby/buildkit's Go parser, so this is the grammar `docker build` reads, not an imitation):
@@ -16,16 +16,14 @@ from typing import Any
 
 import dockerfile
 import jinja2
-import yaml
 
+from revops import yamlsafe
 from revops.errors import ConfigError
 from revops.generate import render as R
 from revops.generate.spec import Plan, ServiceSpec, SuiteSpec
 
 INSTRUCTIONS = {"ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
                 "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"}
-# libyaml when present, as the inventory reader; both are the safe loader.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Mismatch(ValueError):
@@ -116,10 +114,10 @@ def _cq(value: Any) -> Any:
 
 
 def check_compose(text: str, services: list[ServiceSpec], settings: R.Settings) -> None:
-    try:
-        doc = yaml.load(text, Loader=_LOADER)
-    except yaml.YAMLError as exc:
-        raise _Mismatch(f"not YAML: {exc}") from None
+    try:  # the loader every reader of these files uses (validate, migrate): bounded, no duplicate keys
+        doc = yamlsafe.load_text(text, "compose file").data
+    except yamlsafe.YamlError as exc:
+        raise _Mismatch(f"not YAML revops reads: {exc.message}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
         raise _Mismatch("no services: mapping at the top")
     got = doc["services"]
