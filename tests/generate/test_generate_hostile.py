@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 import yaml
@@ -65,9 +66,7 @@ def test_the_injected_user_of_the_issue_is_a_problem_where_the_unit_is_read(tmp_
     ({"working_directory": "opt/relative"}, "WorkingDirectory="),
     ({"working_directory": "~"}, "WorkingDirectory=~ unresolved"),
     ({"working_directory": "/"}, "WorkingDirectory is /"),
-    ({"port": "8550; rm -rf /"}, "port"),
     ({"port": 70000}, "port"),
-    ({"port": True}, "port"),
     ({"environment_files": ["/opt/shared-api-engine/.env\n  privileged: true"]}, "EnvironmentFile="),
     ({"environment": {"A B": "1"}}, "Environment= name"),
     ({"environment": {"X": "a\x00b"}}, "Environment=X="),
@@ -117,8 +116,31 @@ def test_a_revops_yaml_value_that_cannot_be_written_safely_is_exit_2_naming_the_
     config.write_text(text + line.format(value))
     assert run_main(["generate"]) == 2
     err = capsys.readouterr().err
-    assert f"revops.yaml: {key}:" in err
+    assert re.search(rf"revops\.yaml(:\d+)?: {re.escape(key)}:", err), err
     assert not (ops / "compose").exists()
+
+
+@pytest.mark.parametrize("port", ["8550; rm -rf /", True])
+def test_an_inventory_port_of_the_wrong_type_is_exit_2_naming_the_file(tmp_path, monkeypatch, capsys, port):
+    ops_with(tmp_path, monkeypatch, port=port)
+    assert run_main(["generate"]) == 2
+    assert "units.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field, value", [("image_base", "revflow/base:1\nRUN id"), ("network", "a b"),
+                                          ("image_prefix", "Up/Case")])
+def test_generate_checks_config_values_itself_too(tmp_path, monkeypatch, field, value):
+    """Defence in depth: a Config made in code (not read from revops.yaml) is checked as well."""
+    import dataclasses
+
+    from revops.errors import ConfigError
+    from revops.generate import check_config
+
+    ops_with(tmp_path, monkeypatch)
+    cfg = dataclasses.replace(config_mod.load(tmp_path / "revops.yaml"), **{field: value})
+    with pytest.raises(ConfigError) as raised:
+        check_config(cfg)
+    assert raised.value.exit_code == 2 and raised.value.key == field.replace("_", ".", 1)
 
 
 def test_a_suite_name_that_is_no_safe_name_is_exit_2(tmp_path, monkeypatch, capsys):
