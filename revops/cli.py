@@ -185,11 +185,11 @@ def quick_wins_cmd(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Stop and disable the deprecated units; restart the ones quick_wins.restart names."""
-    from revops.commands import quickwins
+    from revops.commands import quick_wins
 
-    result = quickwins.run(load_config(config), dry_run=dry_run, yes=yes,
-                           confirm=_confirm_with(quickwins.render_actions))
-    output.emit(result, as_json=json_out, render=quickwins.render)
+    result = quick_wins.run(load_config(config), dry_run=dry_run, yes=yes,
+                           confirm=_confirm_with(quick_wins.render_actions))
+    output.emit(result, as_json=json_out, render=quick_wins.render)
     raise typer.Exit(result.exit_code)
 
 

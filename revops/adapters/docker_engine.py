@@ -93,13 +93,6 @@ class ContainerState:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class PublishedPort:
-    container_port: str  # "8000/tcp"
-    host_ip: str
-    host_port: int
-
-
 def address() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
@@ -278,14 +271,6 @@ class Engine:
         """The inspect of a container named by id, name or compose service; None if none."""
         found = self._inspect(container)
         return None if found is None else _state(found)
-
-    def published_ports(self, container: str) -> list[PublishedPort]:
-        found = self._require(container)
-        ports = (found.get("NetworkSettings") or {}).get("Ports") or {}
-        return [
-            PublishedPort(cport, b.get("HostIp", ""), int(b["HostPort"]))
-            for cport, binds in sorted(ports.items()) for b in (binds or []) if b.get("HostPort")
-        ]
 
     def logs_tail(self, container: str, lines: int = 50) -> list[str]:
         """The last lines of the container's stdout and stderr, oldest first."""

@@ -14,8 +14,8 @@ from rich.text import Text
 
 from revops import output
 from revops.errors import UsageError
-from revops.examplehost import generate, live as live_mod, tree as tree_mod
-from revops.examplehost.unitfiles import Layout
+from revops.example_host import generate, live as live_mod, tree as tree_mod
+from revops.example_host.unitfiles import Layout
 
 
 @dataclass

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from revops import envfile
+from revops.backoff import backoff_delays
 from revops.adapters import http
-from revops.adapters.systemd import backoff_delays
 from revops.config import Config
 from revops.errors import CheckFailed
 from revops.migrate import composefile
@@ -277,11 +277,17 @@ class LiveHost:
         return "last log lines:\n  " + "\n  ".join(redactor.apply(line) for line in lines)
 
     def _probe_words(self, sp: P.ServicePlan, probe: http.Probe) -> str:
+        """What a failed probe said: its status and the head of its body, or its error."""
+        if probe.status_code is None:
+            return probe.error or probe.state
         redactor = self._redactor(sp)
         if isinstance(redactor, str):
-            return _probe_words(probe, lambda _body: f"(withheld: {redactor})")
-        # The adapter cut the body already: hide a secret's start left at its end too.
-        return _probe_words(probe, lambda body: redactor.apply(body, cut=True))
+            body = f"(withheld: {redactor})"
+        else:
+            # The adapter cut the body already: hide a secret's start left at its end too.
+            body = redactor.apply((probe.body_head or "").strip().replace("\n", " "), cut=True)
+        body = body[:120]
+        return f"HTTP {probe.status_code}" + (f" body {body!r}" if body else "")
 
     def _redactor(self, sp: P.ServicePlan) -> "envfile.Redactor | str":
         """The service's own words (log lines, a /health body) become reasons in the ledger
@@ -293,10 +299,3 @@ class LiveHost:
             self._redactors[sp.unit] = (f"cannot read {'; '.join(unreadable)} to hide its values"
                                         if unreadable else envfile.Redactor.of(values))
         return self._redactors[sp.unit]
-
-
-def _probe_words(probe: http.Probe, hide: Callable[[str], str]) -> str:
-    if probe.status_code is not None:
-        body = hide((probe.body_head or "").strip().replace("\n", " "))[:120]
-        return f"HTTP {probe.status_code}" + (f" body {body!r}" if body else "")
-    return probe.error or probe.state

@@ -81,9 +81,9 @@ def live_host(config: Config, files: list[str]) -> Any:
 
 def _builder(config: Config):
     def build(suite: str) -> str:
-        from revops import build as build_mod
+        from revops.build import images
 
-        return str(build_mod.build_suite(config, suite))
+        return str(images.build_suite(config, suite))
 
     return build
 

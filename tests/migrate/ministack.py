@@ -153,7 +153,7 @@ def tear_down(stack: MiniStack) -> None:
     files = sorted(str(p) for p in (stack.root / f"compose-mg{stack.tag}").glob("*.yml"))
     if files:
         try:
-            compose.connect(cwd=stack.root).down(files, remove_orphans=True)
+            compose.connect(cwd=stack.root).run(files, "down", "--remove-orphans")
         except Exception as exc:  # keep tearing down the rest
             print(f"compose down: {exc}", file=sys.stderr)
     manager = systemd.connect("user")

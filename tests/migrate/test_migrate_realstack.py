@@ -23,7 +23,7 @@ from revops.adapters import http, systemd
 from revops.adapters.ledger import open_ledger
 from revops.commands import migrate, rollback
 from revops.errors import CheckFailed
-from revops.examplehost import live
+from revops.example_host import live
 from revops.migrate import wiring
 
 pytestmark = pytest.mark.realstack

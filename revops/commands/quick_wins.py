@@ -13,7 +13,7 @@ from revops import model, output
 from revops.adapters.ledger import open_ledger
 from revops.config import Config
 from revops.errors import EXIT_FAILED, EXIT_OK
-from revops.migrate import quickwins as Q
+from revops.migrate import quick_wins as Q
 from revops.migrate import wiring
 from revops.migrate.journal import Journal
 

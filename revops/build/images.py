@@ -1,11 +1,4 @@
-"""Building the images of the generated stack, air-gapped (`revops build`, migrate's preflight).
-
-Plan first (which suites, which images, what is already built), then execute per suite:
-1. fill the wheelhouse from the suite's lock (`pip download` with hashes, on the host);
-2. stage compose/<suite>/.stage (the lock, the locked wheels, each service's code);
-3. build each service's target of compose/<suite>/Dockerfile through the docker SDK, no index.
-An image whose tag exists and whose `revops.context` label matches the staged inputs is reused.
-"""
+"""Executing a build plan: wheelhouse, staged context and each image through the docker SDK."""
 
 from __future__ import annotations
 
@@ -13,73 +6,18 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from revops import model, output
+from revops import output
 from revops.adapters import proc
-from revops.commands.generate import read_locks, run as generate_run
+from revops.build.plan import BuildResult, ImageStep, Options, SuiteStep, plan
 from revops.config import Config
-from revops.errors import CheckFailed, UsageError
-from revops.generate import build_files, context, mapping
+from revops.errors import CheckFailed
+from revops.generate import context, mapping
 from revops.generate.render import dockerfile_path
 from revops.generate.spec import SuiteSpec
 
 CONTEXT_LABEL = "revops.context"
-
-
-@dataclass
-class ImageStep:
-    service: str
-    tag: str
-    state: str  # planned, built, reused, failed, skipped (an earlier image of the suite failed)
-    seconds: float | None = None
-    reason: str | None = None
-
-
-@dataclass
-class SuiteStep:
-    suite: str
-    lock: str
-    context_dir: str
-    wheelhouse: str
-    wheels: str = "planned"  # planned, present, downloaded
-    images: list[ImageStep] = field(default_factory=list)
-
-
-@dataclass
-class BuildResult:
-    dry_run: bool
-    ok: bool = True
-    suites: list[SuiteStep] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Options:
-    suites: tuple[str, ...] = ()
-    find_links: Path | None = None  # offline: no index, wheels from here
-    dry_run: bool = False
-
-
-def plan(config: Config, options: Options) -> tuple[list[SuiteSpec], BuildResult]:
-    check = generate_run(config, check=True)
-    if not check.ok:
-        raise CheckFailed(f"{check.compose_dir} is not what the inputs give",
-                          hint="run `revops generate` first, so the images match the compose files")
-    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
-    rendered, _ = build_files(inventory, config, read_locks(config))
-    known = {s.name for s in rendered.suites}
-    unknown = [s for s in options.suites if s not in known]
-    if unknown:
-        raise UsageError(f"--suite {', '.join(unknown)}: no generated services; suites with some: {', '.join(sorted(known))}")
-    chosen = [s for s in rendered.suites if not options.suites or s.name in options.suites]
-    result = BuildResult(dry_run=options.dry_run)
-    for suite in chosen:
-        step = SuiteStep(suite.name, suite.lock_path, str(config.out("compose") / suite.name),
-                         str(config.base_dir / config.wheelhouse))
-        step.images = [ImageStep(s.name, s.image, "planned") for s in suite.services]
-        result.suites.append(step)
-    return chosen, result
 
 
 def run(config: Config, options: Options) -> BuildResult:
