@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from revops import model
-from revops.commands.generate import read_locks, run as generate_run
 from revops.config import Config
 from revops.errors import CheckFailed, UsageError
-from revops.generate import build_files
+from revops.generate import drift
+from revops.generate.drift import Rendered
 from revops.generate.spec import SuiteSpec
 
 
@@ -46,18 +46,19 @@ class Options:
     dry_run: bool = False
 
 
-def plan(config: Config, options: Options) -> tuple[list[SuiteSpec], BuildResult]:
-    check = generate_run(config, check=True)
-    if not check.ok:
-        raise CheckFailed(f"{check.compose_dir} is not what the inputs give",
+def plan(config: Config, options: Options, rendered: Rendered | None = None) -> tuple[list[SuiteSpec], BuildResult]:
+    """The suites to build and the result to fill. `rendered` is what generate gives now
+    (drift.render_now), when the caller has it already; compose/ must match it."""
+    if rendered is None:
+        rendered = drift.render_now(model.load(config.out("inventory"), cache_dir=config.cache_dir), config)
+    if not rendered.drift.ok:
+        raise CheckFailed(f"{rendered.drift.compose_dir} is not what the inputs give",
                           hint="run `revops generate` first, so the images match the compose files")
-    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
-    rendered, _ = build_files(inventory, config, read_locks(config))
-    known = {s.name for s in rendered.suites}
+    known = {s.name for s in rendered.plan.suites}
     unknown = [s for s in options.suites if s not in known]
     if unknown:
         raise UsageError(f"--suite {', '.join(unknown)}: no generated services; suites with some: {', '.join(sorted(known))}")
-    chosen = [s for s in rendered.suites if not options.suites or s.name in options.suites]
+    chosen = [s for s in rendered.plan.suites if not options.suites or s.name in options.suites]
     result = BuildResult(dry_run=options.dry_run)
     for suite in chosen:
         step = SuiteStep(suite.name, suite.lock_path, str(config.out("compose") / suite.name),

@@ -6,7 +6,6 @@ diff and the command fails, which is how CI catches hand edits and forgotten reg
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +15,7 @@ from rich.table import Table
 from revops import model
 from revops.config import Config
 from revops.errors import CheckFailed
-from revops.generate import build_files
-from revops.generate.render import GENERATED_MARK
+from revops.generate import drift
 from revops.generate.spec import Skipped
 
 
@@ -50,56 +48,22 @@ class GenerateResult:
     diff: str | None = None
 
 
-def read_locks(config: Config) -> dict[str, bytes]:
-    locks = {}
-    for suite in config.suites:
-        path = config.out("lockfiles") / f"{suite.name}.txt"
-        if path.is_file():
-            locks[suite.name] = path.read_bytes()
-    return locks
-
-
-def existing_generated(compose_dir: Path) -> dict[str, str]:
-    """Files under compose/ that generate wrote earlier (they carry its mark), by relative path."""
-    found: dict[str, str] = {}
-    if not compose_dir.is_dir():
-        return found
-    candidates = list(compose_dir.glob("*.yml")) + list(compose_dir.glob("*.yaml")) + \
-        list(compose_dir.glob("*/Dockerfile")) + [compose_dir / ".gitignore"]
-    for path in candidates:
-        if path.is_file():
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if text.startswith(GENERATED_MARK):
-                found[path.relative_to(compose_dir).as_posix()] = text
-    return found
-
-
 def run(config: Config, *, check: bool = False) -> GenerateResult:
     inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
-    plan, files = build_files(inventory, config, read_locks(config))
-    compose_dir = config.out("compose")
-    on_disk = existing_generated(compose_dir)
-    for rel in files:
-        path = compose_dir / rel
-        if rel not in on_disk and path.is_file():
-            on_disk[rel] = path.read_text(encoding="utf-8", errors="replace")
+    now = drift.render_now(inventory, config)
+    compose_dir = now.drift.compose_dir
     result = GenerateResult(compose_dir=str(compose_dir), check=check, ok=True,
-                            services=_services(plan), skipped=list(plan.skipped))
-    diffs = []
-    for rel in sorted(set(files) | set(on_disk)):
-        new, old = files.get(rel), on_disk.get(rel)
-        if new == old:
-            result.files.append(FileState(rel, "unchanged"))
-            continue
-        diffs.append(_diff(rel, old, new))
-        if check:
-            state = "stale" if new is None else ("missing" if old is None else "differs")
-            result.files.append(FileState(rel, state))
+                            services=_services(now.plan), skipped=list(now.plan.skipped))
+    for entry in now.drift.entries:
+        if entry.unchanged:
+            result.files.append(FileState(entry.path, "unchanged"))
+        elif check:
+            result.files.append(FileState(entry.path, entry.check_state))
             result.ok = False
         else:
-            _apply(compose_dir / rel, new)
-            result.files.append(FileState(rel, "removed" if new is None else "written"))
-    result.diff = "".join(diffs) or None
+            _apply(compose_dir / entry.path, entry.new)
+            result.files.append(FileState(entry.path, "removed" if entry.new is None else "written"))
+    result.diff = now.drift.diff()
     return result
 
 
@@ -111,14 +75,6 @@ def _apply(path: Path, text: str | None) -> None:
     tmp = path.with_name(path.name + ".revops-tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-
-
-def _diff(rel: str, old: str | None, new: str | None) -> str:
-    lines = difflib.unified_diff(
-        (old or "").splitlines(keepends=True), (new or "").splitlines(keepends=True),
-        fromfile=f"a/{rel}" if old is not None else "/dev/null",
-        tofile=f"b/{rel}" if new is not None else "/dev/null")
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def _services(plan) -> list[GeneratedService]:

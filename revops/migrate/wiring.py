@@ -17,10 +17,13 @@ from typing import Any
 from revops import model
 from revops.config import Config
 from revops.errors import AdapterUnavailable, CheckFailed, RevopsError
+from revops.generate import drift
+from revops.lock.check import check_suite
 from revops.migrate import composefile
 from revops.migrate import plan as P
 from revops.migrate.executor import Verdict
 from revops.model import Inventory
+from revops.validate import validate_paths
 
 MAIN_COMPOSE = "docker-compose.yml"
 
@@ -93,17 +96,15 @@ def _checks(config: Config):
     the current inventory and locks, compose valid. Each raises CheckFailed naming the fix."""
 
     def check(suite: str) -> str:
-        from revops.commands import generate, lock, validate
-
-        locked = lock.check_suite(config.out("lockfiles"), suite, config.base_dir)
+        locked = check_suite(config.out("lockfiles"), suite, config.base_dir)
         if not locked.ok:
             raise CheckFailed(f"lock of suite {suite}: {locked.error}")
-        drift = generate.run(config, check=True)
-        if not drift.ok:
-            changed = ", ".join(f.path for f in drift.files if f.state != "unchanged")
-            raise CheckFailed(f"compose files differ from what generate writes now: {changed}",
+        inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
+        now = drift.render_now(inventory, config)
+        if not now.drift.ok:
+            raise CheckFailed(f"compose files differ from what generate writes now: {', '.join(now.drift.changed)}",
                               hint="run `revops generate` and review the diff")
-        found = validate.run(validate.Request([config.out("compose")]), config)
+        found = validate_paths([config.out("compose")], config)
         if not found.ok:
             first = "; ".join(f"{f.file}: {f.message}" for f in found.findings[:3])
             raise CheckFailed(f"revops validate: {found.errors} error(s): {first}")
