@@ -125,12 +125,8 @@ def build_suite(config: Config, suite: str, find_links: Path | None = None) -> s
     if find_links is None and os.environ.get("REVOPS_WHEELHOUSE"):
         find_links = Path(os.environ["REVOPS_WHEELHOUSE"])
     result = run(config, Options((suite,), find_links))
-    exit_status(result)
+    if result.failure is not None:
+        raise CheckFailed(result.failure.message)
     images = [i for s in result.suites for i in s.images]
     return f"suite {suite}: " + ", ".join(f"{i.service} {i.state}" for i in images)
 
-
-def exit_status(result: BuildResult) -> None:
-    failed = [f"{i.service}: {i.reason}" for s in result.suites for i in s.images if i.state == "failed"]
-    if failed:
-        raise CheckFailed("image build failed:\n" + "\n".join(failed))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from revops import model
 from revops.config import Config
-from revops.errors import CheckFailed, UsageError
+from revops.errors import EXIT_FAILED, EXIT_OK, CheckFailed, Failure, UsageError
 from revops.generate import drift
 from revops.generate.drift import Rendered
 from revops.generate.spec import SuiteSpec
@@ -37,6 +37,15 @@ class BuildResult:
     dry_run: bool
     ok: bool = True
     suites: list[SuiteStep] = field(default_factory=list)
+
+    @property
+    def failure(self) -> Failure | None:
+        failed = [f"{i.service}: {i.reason}" for s in self.suites for i in s.images if i.state == "failed"]
+        return Failure("image build failed:\n" + "\n".join(failed)) if failed else None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_FAILED if self.failure is not None else EXIT_OK
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from revops.build.images import exit_status, run  # noqa: F401  (the verb's API)
+from revops.build.images import run  # noqa: F401  (the verb's API)
 from revops.build.plan import BuildResult, Options  # noqa: F401
 
 

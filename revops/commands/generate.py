@@ -14,7 +14,7 @@ from rich.table import Table
 
 from revops import model
 from revops.config import Config
-from revops.errors import CheckFailed
+from revops.errors import EXIT_FAILED, EXIT_OK, Failure
 from revops.generate import drift
 from revops.generate.spec import Skipped
 
@@ -46,6 +46,18 @@ class GenerateResult:
     services: list[GeneratedService] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     diff: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.ok else EXIT_FAILED
+
+    @property
+    def failure(self) -> Failure | None:
+        if self.ok:
+            return None
+        changed = [f.path for f in self.files if f.state != "unchanged"]
+        return Failure(f"{self.compose_dir}: {len(changed)} generated file(s) differ from the inputs: "
+                       + ", ".join(changed), hint="run `revops generate` and commit the result")
 
 
 def run(config: Config, *, check: bool = False) -> GenerateResult:
@@ -80,13 +92,6 @@ def _apply(path: Path, text: str | None) -> None:
 def _services(plan) -> list[GeneratedService]:
     return [GeneratedService(s.name, s.unit, s.suite, s.phase, s.image, s.port, s.healthcheck.kind, list(s.notes))
             for suite in plan.suites for s in suite.services]
-
-
-def exit_status(result: GenerateResult) -> None:
-    if not result.ok:
-        changed = [f.path for f in result.files if f.state != "unchanged"]
-        raise CheckFailed(f"{result.compose_dir}: {len(changed)} generated file(s) differ from the inputs: "
-                          + ", ".join(changed), hint="run `revops generate` and commit the result")
 
 
 def render(result: GenerateResult, console: Console) -> None:

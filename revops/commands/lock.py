@@ -350,12 +350,6 @@ def _service_source(s: sources.ServiceRequirements) -> ServiceSource:
     return ServiceSource(s.service, s.source, s.source_path, [w.requirement for w in s.wanted], s.notes)
 
 
-def failure_summary(result: LockResult) -> str:
-    """One line for stderr: which suites failed and how."""
-    failed = [f"{s.name} ({s.status})" for s in result.suites if not s.ok]
-    return f"{len(failed)} of {len(result.suites)} suite(s) failed ({result.action}): {', '.join(failed)}"
-
-
 # ---- render --------------------------------------------------------------------------------
 
 _STYLE = {LOCKED: "green", UNCHANGED: "green", CHECK_OK: "green", WOULD_LOCK: "cyan", EMPTY: "yellow"}

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from revops.config import Config
-from revops.errors import CheckFailed, UsageError
+from revops.errors import UsageError
 from revops.validate import formats, validate_paths
 from revops.validate.findings import ERROR, WARNING, ValidationResult
 
@@ -45,12 +45,6 @@ def run(request: Request, config: Config | None) -> ValidationResult:
         raise UsageError(f"--format {request.fmt!r}: expected one of {', '.join(FORMATS)}")
     return validate_paths(request.paths or default_paths(config), config,
                           externals=request.externals, strict=request.strict)
-
-
-def exit_status(result: ValidationResult) -> None:
-    if not result.ok:
-        raise CheckFailed(f"validation failed: {result.errors} error(s), {result.warnings} warning(s) "
-                          f"in {len(result.files)} file(s)")
 
 
 def renderer(fmt: str):

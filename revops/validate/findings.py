@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from revops.errors import EXIT_FAILED, EXIT_OK, Failure
+
 ERROR = "error"
 WARNING = "warning"
 NOTE = "note"
@@ -35,6 +37,17 @@ class ValidationResult:
     errors: int = 0
     warnings: int = 0
     ok: bool = True
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.ok else EXIT_FAILED
+
+    @property
+    def failure(self) -> Failure | None:
+        if self.ok:
+            return None
+        return Failure(f"validation failed: {self.errors} error(s), {self.warnings} warning(s) "
+                       f"in {len(self.files)} file(s)")
 
     def finish(self, strict: bool = False) -> "ValidationResult":
         self.findings.sort(key=lambda f: (f.file, f.line or 0, f.service or "", f.rule, f.key or "", f.message))
