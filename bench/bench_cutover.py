@@ -94,7 +94,6 @@ def started_at(container_id: str) -> float | None:
 
 
 def measure(config: config_mod.Config, phase: int, host_factory, keep: bool) -> dict:
-    files = wiring.compose_files(config)
     dry = migrate.run(config, phase, dry_run=True, host_factory=host_factory)
     services = [s for s in dry.plan.services if s.health_url]
     if not services:
@@ -110,7 +109,7 @@ def measure(config: config_mod.Config, phase: int, host_factory, keep: bool) -> 
     for p in probers.values():
         p.stop.set()
         p.join()
-    host = host_factory(config, files)
+    host = host_factory(wiring.read_inputs(config))
     steps = step_seconds(config, result.run_id)
     rows = []
     for s in services:

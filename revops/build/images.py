@@ -7,26 +7,40 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Callable, Protocol
 
 from revops import output
-from revops.adapters import proc
+from revops.adapters import docker_engine, proc
+from revops.adapters.docker_engine import BuiltImage
 from revops.build.plan import BuildResult, ImageStep, Options, SuiteStep, plan
 from revops.config import Config
 from revops.errors import CheckFailed
 from revops.generate import context, mapping
+from revops.generate.drift import Rendered
 from revops.generate.render import dockerfile_path
 from revops.generate.spec import SuiteSpec
 
 CONTEXT_LABEL = "revops.context"
 
 
-def run(config: Config, options: Options) -> BuildResult:
-    suites, result = plan(config, options)
+class BuildEngine(Protocol):
+    """What a build needs of the Docker engine (revops.adapters.docker_engine.Engine)."""
+
+    def image_labels(self, tag: str) -> dict[str, str] | None: ...
+    def build(self, context: Path, dockerfile: str, tag: str, *, target: str | None = None,
+              labels: dict[str, str] | None = None,
+              progress: Callable[[str], None] | None = None) -> BuiltImage: ...
+
+
+def run(config: Config, options: Options, *, rendered: Rendered | None = None,
+        engine: BuildEngine | None = None) -> BuildResult:
+    """Plan and build. `rendered` (what generate gives now) and `engine` (a connection) are
+    passed by a caller that has them already: migrate's preflight."""
+    suites, result = plan(config, options, rendered)
     if options.dry_run:
         return result
-    from revops.adapters import docker_engine
-
-    engine = docker_engine.connect()
+    if engine is None:
+        engine = docker_engine.connect()
     total = sum(len(s.images) for s in result.suites)
     with output.progress("building images", total) as advance:
         for suite, step in zip(suites, result.suites):
@@ -35,7 +49,8 @@ def run(config: Config, options: Options) -> BuildResult:
     return result
 
 
-def _build_suite(config: Config, suite: SuiteSpec, step: SuiteStep, options: Options, engine, advance) -> None:
+def _build_suite(config: Config, suite: SuiteSpec, step: SuiteStep, options: Options, engine: BuildEngine,
+                 advance: Callable[[int], None]) -> None:
     lock_path = config.base_dir / suite.lock_path
     lock_text = lock_path.read_text(encoding="utf-8")
     wheels = _ensure_wheels(lock_path, lock_text, Path(step.wheelhouse), options.find_links, step)
@@ -74,7 +89,8 @@ def _ensure_wheels(lock_path: Path, lock_text: str, wheelhouse: Path, find_links
     return wheels
 
 
-def _build_image(engine, context_dir: Path, target: str, image: ImageStep, wanted: str, lock_text: str) -> None:
+def _build_image(engine: BuildEngine, context_dir: Path, target: str, image: ImageStep, wanted: str,
+                 lock_text: str) -> None:
     """Reuse the image when its label says it was built from these very inputs, else build it."""
     labels = engine.image_labels(image.tag)
     if labels is not None and labels.get(CONTEXT_LABEL) == wanted:
@@ -117,14 +133,15 @@ def fill_wheelhouse(lock: Path, wheelhouse: Path, find_links: Path | None) -> No
     proc.run(argv, timeout=900)
 
 
-def build_suite(config: Config, suite: str, find_links: Path | None = None) -> str:
+def build_suite(config: Config, suite: str, find_links: Path | None = None, *,
+                rendered: Rendered | None = None, engine: BuildEngine | None = None) -> str:
     """Build one suite's images (what migrate's preflight calls); returns a one-line summary.
 
     Offline when find_links is given, or when REVOPS_WHEELHOUSE names a wheelhouse.
     """
     if find_links is None and os.environ.get("REVOPS_WHEELHOUSE"):
         find_links = Path(os.environ["REVOPS_WHEELHOUSE"])
-    result = run(config, Options((suite,), find_links))
+    result = run(config, Options((suite,), find_links), rendered=rendered, engine=engine)
     if result.failure is not None:
         raise CheckFailed(result.failure.message)
     images = [i for s in result.suites for i in s.images]

@@ -54,3 +54,20 @@ def labels(body: dict) -> dict[str, str]:
     if isinstance(raw, list):
         return dict(item.split("=", 1) for item in raw if isinstance(item, str) and "=" in item)
     return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
+@dataclass(frozen=True)
+class Project:
+    """The generated compose file(s) of one run, read once: which unit each service replaces."""
+
+    files: list[str]
+    services: dict[str, ComposeService]  # by unit (the revops.unit label)
+
+    @property
+    def units(self) -> dict[str, str] | None:
+        """{unit: compose service}; None when there is no compose file."""
+        return {unit: svc.name for unit, svc in self.services.items()} if self.files else None
+
+
+def read(files: list[str]) -> Project:
+    return Project(list(files), services(files) if files else {})

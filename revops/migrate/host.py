@@ -1,8 +1,10 @@
-"""The host as the cutover sees it: systemd, the Docker engine, compose and /health.
+"""The compose target as the cutover sees it: systemd, the Docker engine, compose and /health.
 
-Each method is one step of executor.Host and says in one line what it did; failures are
-RevopsErrors carrying what a sysadmin needs (state, status code, body, the container's last
-log lines). Adapters are opened lazily so a plan can be shown on a host without a bus.
+LiveHost is executor.Host for this host's engine through compose: a service's replacement is
+its compose service's container. Each method is one step and says in one line what it did;
+failures are RevopsErrors carrying what a sysadmin needs (state, status code, body, the
+container's last log lines). UnitManager, Engine and ComposeTool say what it needs of each
+adapter (revops.adapters.systemd, docker_engine, compose), so a fake or another kind fits.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import errno
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from revops import envfile
 from revops.backoff import backoff_delays
@@ -20,13 +22,54 @@ from revops.config import Config
 from revops.errors import CheckFailed
 from revops.migrate import composefile
 from revops.migrate import plan as P
+from revops.hostrun import TARGET_COMPOSE
 from revops.migrate.executor import Verdict
+
+if TYPE_CHECKING:
+    from revops.adapters.docker_engine import ContainerState as EngineContainerState
+    from revops.adapters.systemd import UnitState
 
 STOP_TIMEOUT_S = 90.0  # systemd's own default stop timeout is 90 s
 PORT_FREE_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 15
 UNIT_GONE = {"inactive", "failed"}
 ALONE = "ignore-requirements"  # systemd job mode: this unit only, ordering still honoured
+
+
+class UnitManager(Protocol):
+    """The systemd manager (revops.adapters.systemd.Manager): what the cutover and the quick
+    wins ask of it. Jobs wait until done and return the unit's ActiveState."""
+
+    def states(self, names: list[str]) -> dict[str, UnitState]: ...
+    def wait_for(self, name: str, states: set[str], timeout: float) -> str: ...
+    def start(self, name: str, timeout: float = 30.0, mode: str = "replace") -> str: ...
+    def stop(self, name: str, timeout: float = 30.0, mode: str = "replace") -> str: ...
+    def restart(self, name: str, timeout: float = 30.0, mode: str = "replace") -> str: ...
+    def enable(self, names: list[str]) -> None: ...
+    def disable(self, names: list[str]) -> None: ...
+    def mask(self, names: list[str]) -> None: ...
+    def unmask(self, names: list[str]) -> None: ...
+    def link(self, paths: list[str]) -> None: ...
+    def reset_failed(self, name: str) -> None: ...
+
+
+class Engine(Protocol):
+    """The Docker engine (revops.adapters.docker_engine.Engine): images and containers by id."""
+
+    def image_exists(self, tag: str) -> bool: ...
+    def start(self, container: str) -> None: ...
+    def container_state(self, container: str) -> EngineContainerState | None: ...
+    def logs_tail(self, container: str, lines: int = 50) -> list[str]: ...
+
+
+class ComposeTool(Protocol):
+    """The host's compose CLI (revops.adapters.compose.Compose), on the generated files."""
+
+    def create(self, files: list[str], service: str) -> None: ...
+    def up(self, files: list[str], service: str | None = None, *, no_deps: bool = True,
+           detach: bool = True) -> None: ...
+    def rm(self, files: list[str], service: str) -> None: ...
+    def ps(self, files: list[str], service: str | None = None) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -70,9 +113,12 @@ def wait_port_free(address: str, port: int, timeout: float) -> float:
 class LiveHost:
     """executor.Host on the real host. `systemd`, `engine` and `compose` are the adapters."""
 
-    def __init__(self, config: Config, systemd: Any, engine: Any, compose: Any,
+    target = TARGET_COMPOSE
+
+    def __init__(self, config: Config, systemd: UnitManager, engine: Engine, compose: ComposeTool,
                  compose_files: list[str], build: Callable[[str], str] | None = None,
-                 checks: Callable[[str], str] | None = None) -> None:
+                 checks: Callable[[str], str] | None = None,
+                 services: dict[str, composefile.ComposeService] | None = None) -> None:
         self.config = config
         self.systemd = systemd
         self.engine = engine
@@ -82,7 +128,8 @@ class LiveHost:
         self.checks = checks  # checks(suite) -> what was checked; raises CheckFailed
         self._checked: dict[str, str] = {}
         self._ids: dict[str, str] = {}  # compose service -> container id in this project
-        self._services = composefile.services(compose_files) if compose_files else {}
+        # {unit: compose service} as the run read it once (read here when not given)
+        self._services = services if services is not None else composefile.read(compose_files).services
         self._redactors: dict[str, envfile.Redactor | str] = {}
         self.probe_timeout = config.health.probe_timeout
 
@@ -129,7 +176,7 @@ class LiveHost:
             freed = f", port {sp.port} free"
         return f"{sp.unit} {state} after {time.monotonic() - started:.2f}s{freed}"
 
-    def start_container(self, sp: P.ServicePlan) -> str:
+    def start_replacement(self, sp: P.ServicePlan) -> str:
         created = self._state(sp)
         if created is not None and created.status == "created":
             # Preflight had compose create this very container; starting it through the engine
@@ -140,13 +187,13 @@ class LiveHost:
         self.compose.up(self.files, sp.service, no_deps=True)
         return f"container {sp.service} started (compose up)"
 
-    def wait_healthy(self, sp: P.ServicePlan, deadline_s: float, cancelled: Callable[[], bool]) -> Verdict:
+    def wait_replacement_healthy(self, sp: P.ServicePlan, deadline_s: float, cancelled: Callable[[], bool]) -> Verdict:
         """Both judges must agree: Docker's health state and our own GET on the port.
         A container that exits fails at once, without waiting out the deadline."""
         started = time.monotonic()
         delay = 0.05
         while True:
-            verdict = self.container_verdict(sp)
+            verdict = self.replacement_verdict(sp)
             if verdict.ok:
                 return Verdict(True, f"healthy after {time.monotonic() - started:.2f}s")
             waited = time.monotonic() - started
@@ -163,7 +210,7 @@ class LiveHost:
             time.sleep(min(delay, max(0.0, deadline_s - waited)))
             delay = min(delay * 1.5, 1.0)
 
-    def disable_unit(self, sp: P.ServicePlan, mask: bool) -> str:
+    def retire_unit(self, sp: P.ServicePlan, mask: bool) -> str:
         self.systemd.disable([sp.unit])
         if mask:
             self.systemd.mask([sp.unit])
@@ -171,7 +218,7 @@ class LiveHost:
 
     # -- rollback -------------------------------------------------------------------
 
-    def remove_container(self, sp: P.ServicePlan) -> str:
+    def remove_replacement(self, sp: P.ServicePlan) -> str:
         self._ids.pop(sp.service, None)
         self.compose.rm(self.files, sp.service)  # rm -f -s: stops it first
         return f"container {sp.service} stopped and removed"
@@ -223,7 +270,7 @@ class LiveHost:
 
     # -- reading --------------------------------------------------------------------
 
-    def container_verdict(self, sp: P.ServicePlan) -> Verdict:
+    def replacement_verdict(self, sp: P.ServicePlan) -> Verdict:
         state = self._container(sp)
         if not state.exists:
             return Verdict(False, f"no container for {sp.service}")
@@ -247,7 +294,7 @@ class LiveHost:
             return ContainerState(False, None, None, None)
         return ContainerState(True, found.status, found.health, found.exit_code)
 
-    def _state(self, sp: P.ServicePlan) -> Any:
+    def _state(self, sp: P.ServicePlan) -> EngineContainerState | None:
         """The engine's inspect of this project's container for the service, or None.
 
         The id comes from compose itself (`ps -q SERVICE`), once: a service name alone could

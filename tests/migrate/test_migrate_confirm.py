@@ -86,16 +86,16 @@ def test_settling_a_killed_run_waits_for_the_confirmation(host, tmp_path):
         shown.append(out.getvalue())
         return False
 
-    refused = migrate.run(config, 1, confirm=decline, say=lambda _m: None, host_factory=lambda c, f: recorder)
+    refused = migrate.run(config, 1, confirm=decline, say=lambda _m: None, host_factory=lambda _inputs: recorder)
     assert refused.refused == "not confirmed" and refused.resumed == [] and refused.unsettled == [GATEWAY]
     assert f"{GATEWAY}: left half-way by an earlier run; settled first" in shown[0]
     assert recorder.calls == []
-    dry = migrate.run(config, 1, dry_run=True, host_factory=lambda c, f: recorder)
+    dry = migrate.run(config, 1, dry_run=True, host_factory=lambda _inputs: recorder)
     assert dry.unsettled == [GATEWAY] and recorder.calls == []
 
-    done = migrate.run(config, 1, yes=True, say=lambda _m: None, host_factory=lambda c, f: recorder)
+    done = migrate.run(config, 1, yes=True, say=lambda _m: None, host_factory=lambda _inputs: recorder)
     assert [(r.unit, r.outcome) for r in done.resumed] == [(GATEWAY, MIGRATED)]
-    assert recorder.calls[:2] == [("container_verdict", GATEWAY), ("disable_unit", GATEWAY)]
+    assert recorder.calls[:2] == [("replacement_verdict", GATEWAY), ("retire_unit", GATEWAY)]
     assert ("preflight", GATEWAY) not in recorder.calls  # settled as migrated: not cut over again
     assert GATEWAY not in done.plan.units and done.services
     assert all(r.outcome == MIGRATED for r in done.services) and done.exit_code == 0
@@ -113,7 +113,7 @@ def test_ctrl_c_at_the_confirmation_ends_the_run_in_the_ledger_and_changes_nothi
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        migrate.run(config, 1, confirm=ctrl_c, say=lambda _m: None, host_factory=lambda c, f: recorder)
+        migrate.run(config, 1, confirm=ctrl_c, say=lambda _m: None, host_factory=lambda _inputs: recorder)
     assert recorder.calls == []
     ledger = open_ledger(config.database_url)
     newest = ledger.runs(1)[0]
@@ -125,10 +125,10 @@ def test_ctrl_c_at_the_confirmation_ends_the_run_in_the_ledger_and_changes_nothi
 class CtrlCWhileSettling(ScriptedHost):
     """Ctrl-C (a real SIGINT to this process) arrives while the first service is settled."""
 
-    def container_verdict(self, sp):
+    def replacement_verdict(self, sp):
         if not self.calls:
             signal.raise_signal(signal.SIGINT)
-        return super().container_verdict(sp)
+        return super().replacement_verdict(sp)
 
 
 def test_ctrl_c_while_settling_ends_after_that_service_with_exit_130(host, tmp_path):
@@ -142,7 +142,7 @@ def test_ctrl_c_while_settling_ends_after_that_service_with_exit_130(host, tmp_p
     recorder = CtrlCWhileSettling()
     handler_before = signal.getsignal(signal.SIGINT)
 
-    done = migrate.run(config, 1, yes=True, say=lambda _m: None, host_factory=lambda c, f: recorder)
+    done = migrate.run(config, 1, yes=True, say=lambda _m: None, host_factory=lambda _inputs: recorder)
     assert [(r.unit, r.outcome) for r in done.resumed] == [(GATEWAY, MIGRATED),
                                                           ("revpublish.service", "interrupted")]
     assert done.services == [] and done.exit_code == 130
@@ -157,10 +157,10 @@ def test_ctrl_c_while_settling_ends_after_that_service_with_exit_130(host, tmp_p
 class CtrlCWhileRemoving(ScriptedHost):
     """Ctrl-C (a real SIGINT) arrives just as the first container is removed."""
 
-    def remove_container(self, sp):
-        if not any(name == "remove_container" for name, _ in self.calls):
+    def remove_replacement(self, sp):
+        if not any(name == "remove_replacement" for name, _ in self.calls):
             signal.raise_signal(signal.SIGINT)
-        return super().remove_container(sp)
+        return super().remove_replacement(sp)
 
 
 def test_ctrl_c_during_a_rollback_starts_that_unit_again_before_stopping(host, tmp_path):
@@ -173,11 +173,11 @@ def test_ctrl_c_during_a_rollback_starts_that_unit_again_before_stopping(host, t
     recorder = CtrlCWhileRemoving()
     handler_before = signal.getsignal(signal.SIGINT)
 
-    result = rollback.run(config, [], 1, yes=True, say=lambda _m: None, host_factory=lambda c, f: recorder)
+    result = rollback.run(config, [], 1, yes=True, say=lambda _m: None, host_factory=lambda _inputs: recorder)
     first, second = result.results
     assert first.outcome == "rolled-back" and second.outcome == "interrupted"
     assert [name for name, unit in recorder.calls if unit == first.unit][-3:] == [
-        "remove_container", "start_unit", "wait_unit_healthy"]  # never left down under both
+        "remove_replacement", "start_unit", "wait_unit_healthy"]  # never left down under both
     assert all(unit != second.unit for _name, unit in recorder.calls)
     assert result.exit_code == 130 and signal.getsignal(signal.SIGINT) is handler_before
     ledger = open_ledger(config.database_url)

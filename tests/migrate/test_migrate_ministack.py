@@ -199,10 +199,10 @@ def test_7_engine_gone_mid_cutover_restores_the_unit_with_a_clear_error(stack, t
     real = os.environ["DOCKER_HOST"].removeprefix("unix://")
     relay = engineproxy.EngineRelay(real, tmp_path / "engine.sock")
 
-    def host_behind_relay(config, files):
+    def host_behind_relay(inputs):
         monkeypatch.setenv("DOCKER_HOST", relay.docker_host)  # the SDK and compose both read it
-        return LiveHost(config, systemd.connect("user"), docker_engine.connect(),
-                        compose.connect(cwd=config.base_dir), files)
+        return LiveHost(inputs.config, systemd.connect("user"), docker_engine.connect(),
+                        compose.connect(cwd=inputs.config.base_dir), inputs.files)
 
     try:
         result = migrate.run(stack.config, 1, yes=True, host_factory=host_behind_relay)
