@@ -149,7 +149,7 @@ def _change_host(req: Request, run: HostRun, host: Host, result: MigrateResult,
             return _refuse(run, result, _gate_words(plan.gate))
     executor = Executor(host, journal, mask=plan.mask, on_event=say, interrupt=interrupt)
     result.services = executor.run(plan.services)
-    result.exit_code = exit_code(result.resumed + result.services)
+    result.exit_code = exit_code(result.resumed, result.services)
     run.outcome = outcome_words(result.services)
     return result
 
@@ -165,13 +165,17 @@ def _gate_words(gate: P.Gate) -> str:
             "migrate them first or pass --force REASON")
 
 
-def exit_code(results: list[ServiceResult]) -> int:
-    outcomes = {r.outcome for r in results}
-    if INTERRUPTED in outcomes:
+def exit_code(settled: list[ServiceResult], services: list[ServiceResult]) -> int:
+    """0 when every service the run was asked for ended migrated and nothing is left down.
+    What was settled on the way (a half-done service of a killed run, finished or rolled back
+    to its unit) is reported, not failed: a rollback there is how it came back to serve, and a
+    service asked for is then cut over afresh."""
+    if INTERRUPTED in {r.outcome for r in settled + services}:
         return EXIT_INTERRUPTED
-    if outcomes <= {MIGRATED, "unchanged"}:
-        return EXIT_OK
-    return EXIT_FAILED
+    ended = {r.unit: r.outcome for r in settled}
+    ended.update((r.unit, r.outcome) for r in services)  # what this run did after settling
+    asked_ok = all(r.outcome in (MIGRATED, "unchanged") for r in services)
+    return EXIT_OK if asked_ok and DOWN not in ended.values() else EXIT_FAILED
 
 
 def outcome_words(results: list[ServiceResult]) -> str:

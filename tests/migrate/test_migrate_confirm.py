@@ -22,7 +22,7 @@ from revops.adapters.ledger import open_ledger
 from revops.cli import app
 from revops.commands import migrate, rollback
 from revops.migrate import plan as P
-from revops.migrate.executor import MIGRATED
+from revops.migrate.executor import MIGRATED, Verdict
 
 from migrate_helpers import ScriptedHost
 
@@ -120,6 +120,42 @@ def test_ctrl_c_at_the_confirmation_ends_the_run_in_the_ledger_and_changes_nothi
     assert newest.outcome == "interrupted at the confirmation; nothing changed"
     assert [s.service for s in ledger.open_steps()] == [GATEWAY]  # still to settle, next run
     ledger.close()
+
+
+class ContainerDeadAfterTheKill(ScriptedHost):
+    """The killed run's container did not survive: settling rolls it back; the new cutover works."""
+
+    def replacement_verdict(self, sp):
+        super().replacement_verdict(sp)
+        return Verdict(False, "no container for revcore-gateway")
+
+
+def test_a_rerun_that_rolls_back_a_killed_cutover_then_migrates_it_exits_0(host, tmp_path):
+    config = replace(config_mod.load(host / "revops.yaml"), ledger=str(tmp_path / "ledger.sqlite"))
+    _killed_while_waiting(config)
+    recorder = ContainerDeadAfterTheKill()
+
+    done = migrate.run(config, 1, yes=True, say=lambda _m: None, host_factory=lambda _inputs: recorder)
+    assert [(r.unit, r.outcome) for r in done.resumed] == [(GATEWAY, "rolled-back")]
+    assert GATEWAY in done.plan.units  # settled back under systemd, then cut over afresh
+    assert {r.unit: r.outcome for r in done.services}[GATEWAY] == MIGRATED
+    assert all(r.outcome == MIGRATED for r in done.services) and done.exit_code == 0
+    out = io.StringIO()
+    migrate.render(done, Console(file=out, width=200))
+    assert "Settled from an earlier run" in out.getvalue() and "rolled-back" in out.getvalue()
+
+
+@pytest.mark.parametrize("unit_comes_back, settled, code", [(True, "rolled-back", 0), (False, "down", 1)])
+def test_a_rerun_for_another_service_reports_what_it_settled(host, tmp_path, unit_comes_back, settled, code):
+    config = replace(config_mod.load(host / "revops.yaml"), ledger=str(tmp_path / "ledger.sqlite"))
+    _killed_while_waiting(config)
+    recorder = ContainerDeadAfterTheKill(unit_healthy=unit_comes_back)
+
+    done = migrate.run(config, 1, ["revpublish"], yes=True, say=lambda _m: None,
+                       host_factory=lambda _inputs: recorder)
+    assert [(r.unit, r.outcome) for r in done.resumed] == [(GATEWAY, settled)]
+    assert [(r.unit, r.outcome) for r in done.services] == [("revpublish.service", MIGRATED)]
+    assert done.exit_code == code  # a service left down fails the run, whoever asked for it
 
 
 class CtrlCWhileSettling(ScriptedHost):
