@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
+from revops.adapters import httpx_loader
 from revops.errors import AdapterUnavailable, CheckFailed
 
 if TYPE_CHECKING:
@@ -338,8 +339,6 @@ class EngineReader:
     """
 
     def __init__(self, socket_path: str | None, base_url: str, *, timeout: float) -> None:
-        from revops.adapters import httpx_loader
-
         httpx = httpx_loader.load()
 
         # Plain HTTP only (a unix socket or http://, redirects not followed), so TLS is never
@@ -376,8 +375,6 @@ class EngineReader:
 
     def _get(self, what: str, path: str, params: Mapping[str, str] | None = None,
              *, missing_ok: bool = False) -> Any:
-        from revops.adapters import httpx_loader
-
         httpx = httpx_loader.load()
 
         try:

@@ -323,7 +323,7 @@ class _PostgresBackend:
     dialect = "postgresql"
 
     def __init__(self, url: str) -> None:
-        import psycopg
+        import psycopg  # about 110 ms of imports, paid only with a PostgreSQL ledger
 
         self._psycopg = psycopg
         self.url = url
@@ -421,7 +421,7 @@ def open_ledger(url: str) -> "Ledger":
 def _driver_errors() -> tuple[type[BaseException], ...]:
     errors: tuple[type[BaseException], ...] = (OSError, sqlite3.Error)
     try:
-        import psycopg
+        import psycopg  # only to name its errors: a SQLite ledger never needs it
     except ImportError:
         return errors
     return errors + (psycopg.Error,)

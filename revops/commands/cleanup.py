@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from revops import hostrun, model, output
+from revops.adapters import systemd
 from revops.adapters.ledger import open_ledger
 from revops.cleanup import plan as C
 from revops.cleanup import quarantine as Q
@@ -38,8 +39,6 @@ class CleanupResult:
 
 def _systemd(config: Config) -> tuple[Any, str | None]:
     try:
-        from revops.adapters import systemd
-
         return systemd.connect(config.bus), None
     except RevopsError as exc:
         return None, exc.message

@@ -163,7 +163,7 @@ def attach_live(units: list[Unit], bus: str) -> str | None:
     """Fill each unit's live state from systemd; on failure mark it UNAVAILABLE with why."""
     checked_at = now()
     try:
-        from revops.adapters import systemd
+        from revops.adapters import systemd  # about 10 ms: an offline scan never needs it
 
         manager = systemd.connect(bus)
         states = manager.states([u.name for u in units if not u.template])

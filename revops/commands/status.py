@@ -81,14 +81,15 @@ def prometheus(report: StatusReport) -> str:
 
 
 def render(report: StatusReport, console: "Console") -> None:
-    # Rich's table code is imported only for the table: `--json` and prometheus never need it.
+    # Rich's table code (about 35 ms of imports) only for the table: `--json` and prometheus
+    # never need it.
     from revops.status import render as table_view
 
     table_view.render(report, console)
 
 
 def watch(read: Callable[[], StatusReport], interval: float, console: "Console") -> int:
-    from revops.status import render as table_view
+    from revops.status import render as table_view  # Rich's table code, as in render()
 
     return table_view.watch(read, interval, console)
 

@@ -13,7 +13,7 @@ import errno
 import socket
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from revops import envfile
 from revops.backoff import backoff_delays
@@ -27,6 +27,7 @@ from revops.migrate.executor import Verdict
 
 if TYPE_CHECKING:
     from revops.adapters.docker_engine import ContainerState as EngineContainerState
+    from revops.adapters.docker_engine import ContainerSummary
     from revops.adapters.systemd import UnitState
 
 STOP_TIMEOUT_S = 90.0  # systemd's own default stop timeout is 90 s
@@ -34,6 +35,10 @@ PORT_FREE_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 15
 UNIT_GONE = {"inactive", "failed"}
 ALONE = "ignore-requirements"  # systemd job mode: this unit only, ordering still honoured
+# Labels compose (v1 and v2) puts on the containers it creates, and filters `ps` by.
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+COMPOSE_NOT_ONEOFF = "com.docker.compose.oneoff=False"
 
 
 class UnitManager(Protocol):
@@ -59,6 +64,7 @@ class Engine(Protocol):
     def image_exists(self, tag: str) -> bool: ...
     def start(self, container: str) -> None: ...
     def container_state(self, container: str) -> EngineContainerState | None: ...
+    def list_containers(self, labels: Sequence[str] = (), *, all: bool = True) -> list[ContainerSummary]: ...
     def logs_tail(self, container: str, lines: int = 50) -> list[str]: ...
 
 
@@ -128,6 +134,7 @@ class LiveHost:
         self.checks = checks  # checks(suite) -> what was checked; raises CheckFailed
         self._checked: dict[str, str] = {}
         self._ids: dict[str, str] = {}  # compose service -> container id in this project
+        self._project: str | None = None  # the compose project's name, from its first container
         # {unit: compose service} as the run read it once (read here when not given)
         self._services = services if services is not None else composefile.read(compose_files).services
         self._redactors: dict[str, envfile.Redactor | str] = {}
@@ -295,21 +302,36 @@ class LiveHost:
         return ContainerState(True, found.status, found.health, found.exit_code)
 
     def _state(self, sp: P.ServicePlan) -> EngineContainerState | None:
-        """The engine's inspect of this project's container for the service, or None.
-
-        The id comes from compose itself (`ps -q SERVICE`), once: a service name alone could
-        match another compose project's container on the same engine."""
+        """The engine's inspect of this project's container for the service, or None."""
         cid = self._ids.get(sp.service)
         if cid is not None:
             found = self.engine.container_state(cid)
             if found is not None:
                 return found
-        ids = self.compose.ps(self.files, sp.service)
-        if not ids:
+        cid = self._find(sp.service)
+        if cid is None:
             self._ids.pop(sp.service, None)
             return None
-        self._ids[sp.service] = ids[0]
-        return self.engine.container_state(ids[0])
+        self._ids[sp.service] = cid
+        found = self.engine.container_state(cid)
+        if found is not None and self._project is None:
+            self._project = found.labels.get(COMPOSE_PROJECT)
+        return found
+
+    def _find(self, service: str) -> str | None:
+        """The id of this project's container for the compose service, or None.
+
+        A service name alone could match another compose project's container on the same
+        engine, so the first id comes from compose itself (`ps -q SERVICE`); its labels name
+        the project. Later ones come from one engine query on the labels `compose ps` filters
+        by (project, service, not a one-off): a compose process costs about a second (v1),
+        once per service in preflight and per earlier service at a phase's gate."""
+        if self._project is None:
+            ids = self.compose.ps(self.files, service)
+            return ids[0] if ids else None
+        listed = self.engine.list_containers(labels=[f"{COMPOSE_PROJECT}={self._project}",
+                                                     f"{COMPOSE_SERVICE}={service}", COMPOSE_NOT_ONEOFF])
+        return listed[0].id if listed else None
 
     def _log_tail(self, sp: P.ServicePlan) -> str:
         try:
