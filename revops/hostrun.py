@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Proto
 
 from revops.adapters.ledger import open_ledger
 from revops.config import Config
-from revops.migrate.journal import Journal, JournalLedger, describe
+from revops.journal import Journal, JournalLedger, describe
 
 if TYPE_CHECKING:
     from revops.adapters.ledger import ServiceRecord, Step

@@ -22,7 +22,7 @@ from revops.config import Config
 from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CheckFailed, RevopsError
 from revops.migrate import resume
 from revops.hostrun import Interrupt
-from revops.migrate.journal import Journal
+from revops.journal import Journal
 
 
 @dataclass

@@ -22,7 +22,7 @@ from revops.migrate import plan as P
 from revops.migrate import resume, wiring
 from revops.migrate.executor import (DOWN, INTERRUPTED, ROLLED_BACK, Host, ServiceResult,
                                      restore_unit)
-from revops.migrate.journal import Journal
+from revops.journal import Journal
 
 STEPS = ("stop and remove the container (image kept)", "unmask and enable the unit",
          "start the unit", "verify its /health")

@@ -13,7 +13,7 @@ from typing import Callable, Protocol
 from revops.errors import RevopsError
 from revops.hostrun import Interrupt
 from revops.migrate import plan as P
-from revops.migrate.journal import FAILED, Journal, JournalUnavailable, describe
+from revops.journal import FAILED, Journal, JournalUnavailable, describe
 
 MIGRATED = "migrated"
 ROLLED_BACK = "rolled-back"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from revops.config import Config
 from revops.errors import RevopsError
-from revops.migrate.journal import FAILED, Journal
+from revops.journal import FAILED, Journal
 from revops.model import Inventory
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 from revops.migrate import plan as P
 from revops.migrate.executor import (DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, Host, ServiceResult,
                                      StepResult, restore_unit)
-from revops.migrate.journal import FAILED, Journal
+from revops.journal import FAILED, Journal
 from revops.config import Config
 from revops.hostrun import Ledger
 from revops.model import Inventory

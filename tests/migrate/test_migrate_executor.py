@@ -16,7 +16,7 @@ from revops.errors import AdapterUnavailable, CheckFailed
 from revops.migrate import plan as P
 from revops.migrate import resume
 from revops.migrate.executor import DOWN, MIGRATED, NOT_STARTED, ROLLED_BACK, Executor
-from revops.migrate.journal import Journal
+from revops.journal import Journal
 from revops.model import Inventory, Unit
 
 from migrate_helpers import ScriptedHost
