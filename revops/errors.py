@@ -61,6 +61,24 @@ class Failure:
     hint: str | None = None
 
 
+class CheckResult:
+    """A verb's result that passes or fails as a whole: its `ok` decides the exit code (0 or
+    1), and `failed()` words the failure. Mixed into the result's dataclass (not a field)."""
+
+    ok: bool
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.ok else EXIT_FAILED
+
+    @property
+    def failure(self) -> Failure | None:
+        return None if self.ok else self.failed()
+
+    def failed(self) -> Failure:
+        raise NotImplementedError
+
+
 class Outcome(Protocol):
     """What every verb returns: its data, and the exit code the CLI exits with. A result may
     also carry `failure: Failure | None`, printed as an error after the result itself."""

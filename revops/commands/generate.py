@@ -14,7 +14,7 @@ from rich.table import Table
 
 from revops import model
 from revops.config import Config
-from revops.errors import EXIT_FAILED, EXIT_OK, Failure
+from revops.errors import CheckResult, Failure
 from revops.generate import drift
 from revops.generate.spec import Skipped
 
@@ -38,7 +38,7 @@ class GeneratedService:
 
 
 @dataclass
-class GenerateResult:
+class GenerateResult(CheckResult):
     compose_dir: str
     check: bool
     ok: bool
@@ -47,14 +47,7 @@ class GenerateResult:
     skipped: list[Skipped] = field(default_factory=list)
     diff: str | None = None
 
-    @property
-    def exit_code(self) -> int:
-        return EXIT_OK if self.ok else EXIT_FAILED
-
-    @property
-    def failure(self) -> Failure | None:
-        if self.ok:
-            return None
+    def failed(self) -> Failure:
         changed = [f.path for f in self.files if f.state != "unchanged"]
         return Failure(f"{self.compose_dir}: {len(changed)} generated file(s) differ from the inputs: "
                        + ", ".join(changed), hint="run `revops generate` and commit the result")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from revops.errors import EXIT_FAILED, EXIT_OK, Failure
+from revops.errors import CheckResult, Failure
 from revops.lock import merge, target
 from revops.lock.proof import Proof
 
@@ -51,7 +51,7 @@ class SuiteResult:
 
 
 @dataclass
-class LockResult:
+class LockResult(CheckResult):
     action: str  # lock, check or dry-run
     resolver: str
     suites: list[SuiteResult]
@@ -59,14 +59,7 @@ class LockResult:
     python: target.Target | None = None  # the interpreter the locks are for
     warnings: list[str] = field(default_factory=list)  # about the choice of that interpreter
 
-    @property
-    def exit_code(self) -> int:
-        return EXIT_OK if self.ok else EXIT_FAILED
-
-    @property
-    def failure(self) -> Failure | None:
+    def failed(self) -> Failure:
         """One line for stderr: which suites failed and how."""
-        if self.ok:
-            return None
         failed = [f"{s.name} ({s.status})" for s in self.suites if not s.ok]
         return Failure(f"{len(failed)} of {len(self.suites)} suite(s) failed ({self.action}): {', '.join(failed)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from revops.errors import EXIT_FAILED, EXIT_OK, Failure
+from revops.errors import CheckResult, Failure
 
 ERROR = "error"
 WARNING = "warning"
@@ -30,7 +30,7 @@ class CheckRun:
 
 
 @dataclass
-class ValidationResult:
+class ValidationResult(CheckResult):
     files: list[str] = field(default_factory=list)
     checks: list[CheckRun] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -38,14 +38,7 @@ class ValidationResult:
     warnings: int = 0
     ok: bool = True
 
-    @property
-    def exit_code(self) -> int:
-        return EXIT_OK if self.ok else EXIT_FAILED
-
-    @property
-    def failure(self) -> Failure | None:
-        if self.ok:
-            return None
+    def failed(self) -> Failure:
         return Failure(f"validation failed: {self.errors} error(s), {self.warnings} warning(s) "
                        f"in {len(self.files)} file(s)")
 
