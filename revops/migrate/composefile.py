@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from revops import yamlsafe
@@ -58,10 +59,15 @@ def labels(body: dict) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Project:
-    """The generated compose file(s) of one run, read once: which unit each service replaces."""
+    """The generated compose file(s) of one run, parsed once (when first asked): which unit
+    each service replaces."""
 
     files: list[str]
-    services: dict[str, ComposeService]  # by unit (the revops.unit label)
+
+    @cached_property
+    def services(self) -> dict[str, ComposeService]:
+        """{unit: ComposeService} (the revops.unit labels); CheckFailed for an unreadable file."""
+        return services(self.files) if self.files else {}
 
     @property
     def units(self) -> dict[str, str] | None:
@@ -70,4 +76,4 @@ class Project:
 
 
 def read(files: list[str]) -> Project:
-    return Project(list(files), services(files) if files else {})
+    return Project(list(files))
