@@ -157,8 +157,7 @@ class HostRun:
         try:
             confirmed = ask(shown)
         except BaseException as exc:
-            why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"ended ({describe(exc)})"
-            self.outcome = f"{why} at the confirmation; nothing changed"
+            self.outcome = f"{_ended_by(exc)} at the confirmation; nothing changed"
             raise
         if not confirmed:
             self.outcome = "not confirmed"
@@ -176,12 +175,15 @@ class HostRun:
             self.ledger.finish_run(self.run_id, self.outcome or "finished")
             return
         if self.outcome is None:
-            why = "interrupted" if isinstance(error, KeyboardInterrupt) else f"ended ({describe(error)})"
-            self.outcome = why
+            self.outcome = _ended_by(error)
         try:
             self.ledger.finish_run(self.run_id, self.outcome)
         except Exception:  # noqa: BLE001 - the ledger may be what failed; the first error goes up
             pass
+
+
+def _ended_by(exc: BaseException) -> str:
+    return "interrupted" if isinstance(exc, KeyboardInterrupt) else f"ended ({describe(exc)})"
 
 
 @contextmanager
