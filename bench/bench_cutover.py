@@ -9,7 +9,8 @@ For every API service of the phase, a prober thread GETs http://127.0.0.1:PORT/h
 - start: the container's own start time, from Docker's State.StartedAt to its first 2xx;
 - overhead = window - start (goal: at most 0.5 s).
 
-Then the phase's wall time and the time per service. Afterwards the phase is rolled back
+Then the phase's wall time, the time per service, and each service's preflight (from the
+journal's timestamps: the first one also checks the ops repo, once per run). Afterwards the phase is rolled back
 (revops.commands.rollback), so the bench can run again, unless --keep.
 
 Two hosts:
@@ -94,7 +95,6 @@ def started_at(container_id: str) -> float | None:
 
 
 def measure(config: config_mod.Config, phase: int, host_factory, keep: bool) -> dict:
-    files = wiring.compose_files(config)
     dry = migrate.run(config, phase, dry_run=True, host_factory=host_factory)
     services = [s for s in dry.plan.services if s.health_url]
     if not services:
@@ -110,7 +110,7 @@ def measure(config: config_mod.Config, phase: int, host_factory, keep: bool) -> 
     for p in probers.values():
         p.stop.set()
         p.join()
-    host = host_factory(config, files)
+    host = host_factory(wiring.read_inputs(config))
     steps = step_seconds(config, result.run_id)
     rows = []
     for s in services:
@@ -126,7 +126,9 @@ def measure(config: config_mod.Config, phase: int, host_factory, keep: bool) -> 
                      "overhead": window - (first_ok - start), "steps": steps.get(s.unit, {})})
     if not keep:
         rollback.run(config, [], phase, yes=True, host_factory=host_factory, say=lambda _m: None)
-    return {"services": len(dry.plan.services), "wall": wall, "rows": rows, "exit": result.exit_code}
+    preflight = [s["preflight"] for s in steps.values() if "preflight" in s]  # every service, in run order
+    return {"services": len(dry.plan.services), "wall": wall, "rows": rows, "exit": result.exit_code,
+            "preflight": preflight}
 
 
 def step_seconds(config: config_mod.Config, run_id: int | None) -> dict[str, dict[str, float]]:
@@ -155,6 +157,11 @@ def report(title: str, figures: dict) -> None:
         over = f"{r['overhead']:>12.3f}" if r["overhead"] is not None else f"{'n/a':>12}"
         steps = ", ".join(f"{k} {v:.2f}" for k, v in r.get("steps", {}).items())
         print(f"{r['unit']:<34}{r['outcome']:<13}{cells[0]}{cells[1]}{over}   steps (s): {steps}")
+    preflight = figures.get("preflight") or []
+    if len(preflight) > 1:
+        print(f"preflight per service: mean {statistics.mean(preflight):.2f} s, median "
+              f"{statistics.median(preflight):.2f} s; the first {preflight[0]:.2f} s (the ops repo's "
+              f"checks, once per run), the rest {statistics.mean(preflight[1:]):.2f} s on average")
     overheads = [r["overhead"] for r in figures["rows"] if r["overhead"] is not None]
     if overheads:
         print(f"overhead: median {statistics.median(overheads):.3f} s, max {max(overheads):.3f} s (goal <= 0.5 s)")

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from revops.commands import example_host  # noqa: E402
-from revops.examplehost import live  # noqa: E402
+from revops.example_host import live  # noqa: E402
 
 TESTBED_ENV = Path(os.environ.get("REVOPS_TESTBED_DIR", "/var/lib/revops-testbed")) / "env.json"
 

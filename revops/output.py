@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from revops.errors import Outcome
+
 # Rich costs about 30 ms to import; `status --json` (run by cron and by on-call's scripts)
 # prints no Rich at all, so the two consoles are made on first use (PEP 562).
 _CONSOLES = {"stdout": {"soft_wrap": True}, "stderr": {"stderr": True, "soft_wrap": True}}
@@ -91,13 +93,39 @@ def dumps(value: Any) -> str:
     return json.dumps(to_jsonable(value), indent=2, sort_keys=False, ensure_ascii=False)
 
 
-def emit(result: Any, *, as_json: bool, render: Callable[[Any, Console], None]) -> None:
-    """Print a command's result: JSON on stdout, or the command's Rich rendering."""
+class PlainText:
+    """A rendering that is text for another program (Prometheus' exposition format): written to
+    stdout as it is, without Rich (not even imported)."""
+
+    def __init__(self, text_of: Callable[[Any], str]) -> None:
+        self.text_of = text_of
+
+
+Render = Callable[[Any, "Console"], None] | PlainText
+
+
+def emit(result: Any, *, as_json: bool, render: Render) -> None:
+    """Print a command's result: JSON on stdout, or the command's rendering. A result with a
+    `contract()` method prints what it returns as its JSON: its public shape (design.md)."""
     if as_json:
-        sys.stdout.write(dumps(result) + "\n")
+        contract = getattr(result, "contract", None)
+        sys.stdout.write(dumps(contract() if callable(contract) else result) + "\n")
+        sys.stdout.flush()
+    elif isinstance(render, PlainText):
+        sys.stdout.write(render.text_of(result))
         sys.stdout.flush()
     else:
         render(result, _console("stdout"))
+
+
+def show(result: "Outcome", *, as_json: bool, render: Render) -> int:
+    """The end of every verb: its result on stdout (JSON or rendered), then why it failed on
+    stderr when its `failure` says so; returns its exit code, which the CLI exits with."""
+    emit(result, as_json=as_json, render=render)
+    failure = getattr(result, "failure", None)
+    if failure is not None:
+        error(failure.message, failure.hint)
+    return result.exit_code
 
 
 def error(message: str, hint: str | None = None) -> None:

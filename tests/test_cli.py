@@ -71,3 +71,42 @@ def test_messages_are_printed_as_written_not_as_markup(monkeypatch, capsys):
     monkeypatch.setattr(cli, "app", conflict)
     assert run_main(["x"]) == errors.EXIT_FAILED
     assert "requests[socks]==2.31.0 in [/etc/systemd] conflicts" in capsys.readouterr().err
+
+
+def test_every_verb_ends_in_finish_with_its_results_exit_code():
+    """One exit-code rule: each command registered in cli.py hands its result to finish()
+    and decides no code of its own (no typer.Exit, no sys.exit beside it)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(cli))
+    commands = [f for f in tree.body if isinstance(f, ast.FunctionDef)
+                and any("command" in ast.unparse(d) for d in f.decorator_list)]
+    assert len(commands) >= 11
+    for func in commands:
+        calls = [ast.unparse(n.func) for n in ast.walk(func) if isinstance(n, ast.Call)]
+        assert "finish" in calls, func.name
+        assert not {"typer.Exit", "sys.exit", "output.emit", "output.error"} & set(calls), func.name
+
+
+def test_show_prints_the_result_then_its_failure_and_returns_its_code(capsys):
+    from dataclasses import dataclass
+
+    from revops import output
+
+    @dataclass
+    class Result:
+        files: int
+
+        @property
+        def exit_code(self):
+            return errors.EXIT_FAILED
+
+        @property
+        def failure(self):
+            return errors.Failure("2 file(s) differ", hint="run it again")
+
+    code = output.show(Result(3), as_json=True, render=lambda r, c: None)
+    captured = capsys.readouterr()
+    assert code == errors.EXIT_FAILED and captured.out == '{\n  "files": 3\n}\n'
+    assert "2 file(s) differ" in captured.err and "run it again" in captured.err

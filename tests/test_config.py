@@ -264,7 +264,7 @@ def test_a_read_only_ops_repo_still_checks_its_config(tmp_path, monkeypatch):
 
 
 def test_the_example_host_config_passes_the_schema():
-    from revops.examplehost import hostconfig
+    from revops.example_host import hostconfig
 
     for text in (hostconfig.revops_yaml(), hostconfig.revops_yaml("/srv/live")):
         assert list(configschema.problems(config.yamlsafe.load_text(text, "x").data)) == []

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from revops import config, model
 from revops.errors import RevopsError
-from revops.examplehost import catalog, hostconfig, unitfiles
+from revops.example_host import catalog, hostconfig, unitfiles
 from revops.lock import lockfile
 from revops.unitfile import RootFS, read_units
 from revops.unitfile.ports import port_of

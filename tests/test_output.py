@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from revops import cli, output
-from revops.commands import build, cleanup, example_host, generate, inventory, lock, migrate, quickwins, rollback, \
+from revops.commands import build, cleanup, example_host, generate, inventory, lock, migrate, quick_wins, rollback, \
     status, validate
 from revops.status.figures import StatusReport
 from revops.validate.findings import ValidationResult
@@ -64,7 +64,7 @@ def result_types():
         ("validate", validate.render, ValidationResult),
         ("lock", lock.render, lock.LockResult),
         ("cleanup", cleanup.render, cleanup.CleanupResult),
-        ("quick-wins", quickwins.render, quickwins.QuickWinsResult),
+        ("quick-wins", quick_wins.render, quick_wins.QuickWinsResult),
         ("build", build.render, typing.get_type_hints(build.render)["result"]),
         ("example-host", example_host.render, example_host.ExampleHostResult),
         ("example-host --teardown", example_host.render, example_host.TeardownResult),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from revops.adapters import proc
-from revops.errors import AdapterUnavailable, CheckFailed
+from revops.errors import AdapterUnavailable
 
 DETECT_TIMEOUT_S = 20
 DEFAULT_TIMEOUT_S = 600
@@ -83,12 +83,6 @@ class Compose:
         """Create the service's container without starting it (`up --no-start`: v1 and v2)."""
         self.run(files, "up", "--no-start", "--no-deps", service)
 
-    def down(self, files: Files, *, remove_orphans: bool = False) -> None:
-        self.run(files, "down", *(["--remove-orphans"] if remove_orphans else []))
-
-    def stop(self, files: Files, service: str, timeout: int | None = None) -> None:
-        self.run(files, "stop", *(["-t", str(timeout)] if timeout is not None else []), service)
-
     def rm(self, files: Files, service: str) -> None:
         """Remove the service's stopped container(s); a running one is stopped first."""
         self.run(files, "rm", "-f", "-s", service)
@@ -106,12 +100,6 @@ class Compose:
             return None
         return (done.stderr.strip() or done.stdout.strip()
                 or f"{' '.join(self.argv)} config -q exited {done.returncode} with no message")
-
-    def config_check(self, files: Files) -> None:
-        """Raise CheckFailed with compose's own words when files are not a valid project."""
-        errors = self.config_errors(files)
-        if errors is not None:
-            raise CheckFailed(errors)
 
 
 def _one(service: str | None) -> list[str]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
+from revops.adapters import httpx_loader
 from revops.errors import AdapterUnavailable, CheckFailed
 
 if TYPE_CHECKING:
@@ -91,13 +92,6 @@ class ContainerState:
     restart_count: int
     started_at: str | None
     labels: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PublishedPort:
-    container_port: str  # "8000/tcp"
-    host_ip: str
-    host_port: int
 
 
 def address() -> str:
@@ -279,14 +273,6 @@ class Engine:
         found = self._inspect(container)
         return None if found is None else _state(found)
 
-    def published_ports(self, container: str) -> list[PublishedPort]:
-        found = self._require(container)
-        ports = (found.get("NetworkSettings") or {}).get("Ports") or {}
-        return [
-            PublishedPort(cport, b.get("HostIp", ""), int(b["HostPort"]))
-            for cport, binds in sorted(ports.items()) for b in (binds or []) if b.get("HostPort")
-        ]
-
     def logs_tail(self, container: str, lines: int = 50) -> list[str]:
         """The last lines of the container's stdout and stderr, oldest first."""
         found = self._require(container)
@@ -353,8 +339,6 @@ class EngineReader:
     """
 
     def __init__(self, socket_path: str | None, base_url: str, *, timeout: float) -> None:
-        from revops.adapters import httpx_loader
-
         httpx = httpx_loader.load()
 
         # Plain HTTP only (a unix socket or http://, redirects not followed), so TLS is never
@@ -391,8 +375,6 @@ class EngineReader:
 
     def _get(self, what: str, path: str, params: Mapping[str, str] | None = None,
              *, missing_ok: bool = False) -> Any:
-        from revops.adapters import httpx_loader
-
         httpx = httpx_loader.load()
 
         try:

@@ -87,7 +87,14 @@ CREATE TABLE ledger_lock (
     pid INTEGER NOT NULL
 );
 """),
+    # Which target a run was for ("compose": this host's engine through compose; "swarm" next).
+    # Every run before this version was for the one target there was then: compose.
+    (2, """
+ALTER TABLE runs ADD COLUMN target TEXT NOT NULL DEFAULT 'compose';
+"""),
 ]
+
+TARGET_COMPOSE = "compose"
 
 ID_COLUMN = {
     "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -116,6 +123,7 @@ class Run:
     dry_run: bool
     forced_reason: str | None
     outcome: str | None
+    target: str  # what the run changed the host towards: "compose" (a Swarm cluster next)
 
 
 @dataclass(frozen=True)
@@ -315,7 +323,7 @@ class _PostgresBackend:
     dialect = "postgresql"
 
     def __init__(self, url: str) -> None:
-        import psycopg
+        import psycopg  # about 110 ms of imports, paid only with a PostgreSQL ledger
 
         self._psycopg = psycopg
         self.url = url
@@ -413,7 +421,7 @@ def open_ledger(url: str) -> "Ledger":
 def _driver_errors() -> tuple[type[BaseException], ...]:
     errors: tuple[type[BaseException], ...] = (OSError, sqlite3.Error)
     try:
-        import psycopg
+        import psycopg  # only to name its errors: a SQLite ledger never needs it
     except ImportError:
         return errors
     return errors + (psycopg.Error,)
@@ -517,12 +525,12 @@ class Ledger:
     # -- runs and steps ---------------------------------------------------------------
 
     def begin_run(self, operator: str, command: str, phase: int | None, dry_run: bool,
-                  forced_reason: str | None = None) -> int:
+                  forced_reason: str | None = None, target: str = TARGET_COMPOSE) -> int:
         run_id = self._insert(
             "INSERT INTO runs (started_at, operator, host, command, phase, dry_run, "
-            "forced_reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "forced_reason, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (now(), redact(operator), socket.gethostname(), redact(command), phase,
-             int(bool(dry_run)), redact(forced_reason)))
+             int(bool(dry_run)), redact(forced_reason), target))
         self._note_run_in_lock(run_id)
         return run_id
 
@@ -599,7 +607,7 @@ class Ledger:
 
 
 _RUN_COLUMNS = ("id, started_at, finished_at, operator, host, command, phase, dry_run, "
-                "forced_reason, outcome")
+                "forced_reason, outcome, target")
 _STEP_COLUMNS = ("id, run_id, service, step, state, detail, reason, started_at, finished_at")
 
 

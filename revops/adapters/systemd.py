@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from revops.backoff import backoff_delays
 from revops.errors import AdapterUnavailable, CheckFailed, RevopsError
 
 BUS_NAME = "org.freedesktop.systemd1"
@@ -206,15 +207,6 @@ def _pick(props: Any, keys: tuple[str, ...]) -> dict[str, Any]:
     return picked
 
 
-def backoff_delays(start: float = 0.005, factor: float = 1.5, cap: float = 0.025) -> Iterable[float]:
-    # A low cap on purpose: these waits sit inside a cutover's downtime, where a poll that
-    # sleeps 200 ms past the unit's exit is 200 ms of no answer; one Get costs about 0.1 ms.
-    delay = start
-    while True:
-        yield delay
-        delay = min(delay * factor, cap)
-
-
 # ---------------------------------------------------------------------------------------
 # The bus
 
@@ -359,17 +351,6 @@ class Manager:
                              SubState=row.sub_state)
             states[name] = unit_state_from(name, props)
         return states
-
-    def unit_properties(self, names: list[str], unit_props: tuple[str, ...] = (),
-                        type_props: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
-        """Only the named properties of each unit: unit_props of the Unit interface, type_props
-        of its type's own (Service for x.service; none for types without one). One Get per
-        unit and property, all pipelined. A property the type lacks is a CheckFailed."""
-        requests = [(name, UNIT_IFACE, prop) for name in names for prop in unit_props]
-        requests += [(name, iface, prop) for name in names
-                     if (iface := type_interface(name)) for prop in type_props]
-        found = self._get_many(requests)
-        return {name: found.get(name, {}) for name in names}
 
     def _get_many(self, requests: list[tuple[str, str, str]]) -> dict[str, dict[str, Any]]:
         """(unit, interface, property) triples read with Get, all sent before any answer is

@@ -1,11 +1,12 @@
-"""`revops build [--suite S]`: the verb; the work is in revops/build.py."""
+"""`revops build [--suite S]`: the verb; the work is in revops/build/."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
 
-from revops.build import BuildResult, Options, exit_status, run  # noqa: F401  (the verb's API)
+from revops.build.images import run  # noqa: F401  (the verb's API)
+from revops.build.plan import BuildResult, Options  # noqa: F401
 
 
 def render(result: BuildResult, console: Console) -> None:

@@ -13,15 +13,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from revops import model, output
+from revops import hostrun, model, output
+from revops.adapters import systemd
 from revops.adapters.ledger import open_ledger
 from revops.cleanup import plan as C
 from revops.cleanup import quarantine as Q
 from revops.config import Config
 from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CheckFailed, RevopsError
-from revops.migrate import resume, wiring
-from revops.migrate.executor import Interrupt
-from revops.migrate.journal import Journal
+from revops.migrate import resume
+from revops.hostrun import Interrupt
+from revops.journal import Journal
 
 
 @dataclass
@@ -38,8 +39,6 @@ class CleanupResult:
 
 def _systemd(config: Config) -> tuple[Any, str | None]:
     try:
-        from revops.adapters import systemd
-
         return systemd.connect(config.bus), None
     except RevopsError as exc:
         return None, exc.message
@@ -89,9 +88,9 @@ def run(config: Config, *, apply: bool = False, undo: str | None = None,
 
 
 def _apply(config: Config, ledger: Any, plan: C.CleanupPlan, manager: Any, manager_error: str | None) -> CleanupResult:
-    command = wiring.command_line()
-    with ledger.lock(wiring.holder(command)):
-        run_id = ledger.begin_run(wiring.operator(), command, 3, False)
+    command = hostrun.command_line()
+    with ledger.lock(hostrun.holder(command)):
+        run_id = ledger.begin_run(hostrun.operator(), command, 3, False)
         run = str(run_id)
         directory = Q.quarantine_dir(config, run)
         manifest = Q.Manifest(run, Q.now(), str(config.root))
@@ -130,10 +129,10 @@ def _undo(config: Config, ledger: Any, run: str) -> CleanupResult:
                           f"from {directory / Q.MANIFEST}; nothing restored: " + "; ".join(changed[:10]),
                           hint=f"inspect {directory / Q.FILES} before restoring by hand")
     manager, manager_error = _systemd(config)
-    command = wiring.command_line()
+    command = hostrun.command_line()
     result = CleanupResult("undo", run=run, quarantine=str(directory))
-    with ledger.lock(wiring.holder(command)):
-        run_id = ledger.begin_run(wiring.operator(), command, 3, False)
+    with ledger.lock(hostrun.holder(command)):
+        run_id = ledger.begin_run(hostrun.operator(), command, 3, False)
         journal = Journal(ledger, run_id)
         with output.progress("restore", len(manifest.items)) as advance:
             for moved in reversed(manifest.items):

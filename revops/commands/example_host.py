@@ -13,9 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from revops import output
-from revops.errors import UsageError
-from revops.examplehost import generate, live as live_mod, tree as tree_mod
-from revops.examplehost.unitfiles import Layout
+from revops.errors import EXIT_OK, UsageError
+from revops.example_host import generate, live as live_mod, tree as tree_mod
+from revops.example_host.unitfiles import Layout
 
 
 @dataclass
@@ -41,12 +41,20 @@ class ExampleHostResult:
     live_units: LiveSummary | None = None
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK  # whatever went wrong raised (a usage error, an adapter unavailable)
+
 
 @dataclass
 class TeardownResult:
     directory: str
     units_removed: list[str]
     seconds: float
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK
 
 
 def run(directory: Path, live: bool = False, wheelhouse: Path | None = None,

@@ -6,7 +6,6 @@ diff and the command fails, which is how CI catches hand edits and forgotten reg
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +14,8 @@ from rich.table import Table
 
 from revops import model
 from revops.config import Config
-from revops.errors import CheckFailed
-from revops.generate import build_files, read_in_repo
-from revops.generate.render import GENERATED_MARK
+from revops.errors import CheckResult, Failure
+from revops.generate import drift
 from revops.generate.spec import Skipped
 
 
@@ -40,7 +38,7 @@ class GeneratedService:
 
 
 @dataclass
-class GenerateResult:
+class GenerateResult(CheckResult):
     compose_dir: str
     check: bool
     ok: bool
@@ -49,58 +47,28 @@ class GenerateResult:
     skipped: list[Skipped] = field(default_factory=list)
     diff: str | None = None
 
-
-def read_locks(config: Config) -> dict[str, bytes]:
-    locks = {}
-    for suite in config.suites:
-        data = read_in_repo(config.base_dir, config.out("lockfiles") / f"{suite.name}.txt")
-        if data is not None:
-            locks[suite.name] = data
-    return locks
-
-
-def existing_generated(compose_dir: Path, repo: Path | None = None) -> dict[str, str]:
-    """Files under compose/ that generate wrote earlier (they carry its mark), by relative path."""
-    found: dict[str, str] = {}
-    if not compose_dir.is_dir():
-        return found
-    candidates = list(compose_dir.glob("*.yml")) + list(compose_dir.glob("*.yaml")) + \
-        list(compose_dir.glob("*/Dockerfile")) + [compose_dir / ".gitignore"]
-    for path in candidates:
-        data = read_in_repo(repo or compose_dir.parent, path)
-        if data is not None:
-            text = data.decode("utf-8", errors="replace")
-            if text.startswith(GENERATED_MARK):
-                found[path.relative_to(compose_dir).as_posix()] = text
-    return found
+    def failed(self) -> Failure:
+        changed = [f.path for f in self.files if f.state != "unchanged"]
+        return Failure(f"{self.compose_dir}: {len(changed)} generated file(s) differ from the inputs: "
+                       + ", ".join(changed), hint="run `revops generate` and commit the result")
 
 
 def run(config: Config, *, check: bool = False) -> GenerateResult:
     inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
-    plan, files = build_files(inventory, config, read_locks(config))
-    compose_dir = config.out("compose")
-    on_disk = existing_generated(compose_dir, config.base_dir)
-    for rel in files:
-        data = read_in_repo(config.base_dir, compose_dir / rel) if rel not in on_disk else None
-        if data is not None:
-            on_disk[rel] = data.decode("utf-8", errors="replace")
+    now = drift.render_now(inventory, config)
+    compose_dir = now.drift.compose_dir
     result = GenerateResult(compose_dir=str(compose_dir), check=check, ok=True,
-                            services=_services(plan), skipped=list(plan.skipped))
-    diffs = []
-    for rel in sorted(set(files) | set(on_disk)):
-        new, old = files.get(rel), on_disk.get(rel)
-        if new == old:
-            result.files.append(FileState(rel, "unchanged"))
-            continue
-        diffs.append(_diff(rel, old, new))
-        if check:
-            state = "stale" if new is None else ("missing" if old is None else "differs")
-            result.files.append(FileState(rel, state))
+                            services=_services(now.plan), skipped=list(now.plan.skipped))
+    for entry in now.drift.entries:
+        if entry.unchanged:
+            result.files.append(FileState(entry.path, "unchanged"))
+        elif check:
+            result.files.append(FileState(entry.path, entry.check_state))
             result.ok = False
         else:
-            _apply(compose_dir / rel, new)
-            result.files.append(FileState(rel, "removed" if new is None else "written"))
-    result.diff = "".join(diffs) or None
+            _apply(compose_dir / entry.path, entry.new)
+            result.files.append(FileState(entry.path, "removed" if entry.new is None else "written"))
+    result.diff = now.drift.diff()
     return result
 
 
@@ -114,24 +82,9 @@ def _apply(path: Path, text: str | None) -> None:
     tmp.replace(path)
 
 
-def _diff(rel: str, old: str | None, new: str | None) -> str:
-    lines = difflib.unified_diff(
-        (old or "").splitlines(keepends=True), (new or "").splitlines(keepends=True),
-        fromfile=f"a/{rel}" if old is not None else "/dev/null",
-        tofile=f"b/{rel}" if new is not None else "/dev/null")
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-
-
 def _services(plan) -> list[GeneratedService]:
     return [GeneratedService(s.name, s.unit, s.suite, s.phase, s.image, s.port, s.healthcheck.kind, list(s.notes))
             for suite in plan.suites for s in suite.services]
-
-
-def exit_status(result: GenerateResult) -> None:
-    if not result.ok:
-        changed = [f.path for f in result.files if f.state != "unchanged"]
-        raise CheckFailed(f"{result.compose_dir}: {len(changed)} generated file(s) differ from the inputs: "
-                          + ", ".join(changed), hint="run `revops generate` and commit the result")
 
 
 def render(result: GenerateResult, console: Console) -> None:

@@ -20,58 +20,11 @@ from revops import __version__, model, output
 from revops.config import Config, Suite
 from revops.errors import UsageError
 from revops.lock import baseimage, localproject, lockfile, merge, proof, reqfile, resolver, sources, target
-
-# Suite statuses; the first group is success.
-LOCKED, UNCHANGED, WOULD_LOCK, CHECK_OK, EMPTY = "locked", "unchanged", "would-lock", "ok", "empty"
-CONFLICT, INPUT_ERROR, RESOLVER_FAILED, MISSING, STALE, UNPINNED = (
-    "conflict", "input-error", "resolver-failed", "missing", "stale", "unpinned")
-PROOF_FAILED, HASH_MISMATCH, LOCAL_BUILD_FAILED = "proof-failed", "hash-mismatch", "local-build-failed"
-_GOOD = {LOCKED, UNCHANGED, WOULD_LOCK, CHECK_OK, EMPTY}
-
-
-@dataclass
-class ServiceSource:
-    name: str
-    source: str  # requirements.txt, venv or none
-    path: str | None
-    requirements: list[str]
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class SuiteResult:
-    name: str
-    status: str
-    input: str  # paths relative to the ops repo
-    lockfile: str
-    input_digest: str | None = None
-    recorded_digest: str | None = None
-    resolver: str | None = None
-    services: list[ServiceSource] = field(default_factory=list)
-    conflicts: list[merge.Conflict] = field(default_factory=list)
-    overrides: list[merge.OverrideApplied] = field(default_factory=list)
-    unused_overrides: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # deprecated units of the suite, not locked
-    input_errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    pins: int | None = None
-    error: str | None = None
-    proof: proof.Proof | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status in _GOOD and (self.proof is None or self.proof.ok)
-
-
-@dataclass
-class LockResult:
-    action: str  # lock, check or dry-run
-    resolver: str
-    suites: list[SuiteResult]
-    ok: bool
-    python: target.Target | None = None  # the interpreter the locks are for
-    warnings: list[str] = field(default_factory=list)  # about the choice of that interpreter
-
+from revops.lock.check import check_suite, paths, rel
+from revops.lock.results import (  # noqa: F401  (the verb's result, named here too)
+    CHECK_OK, CONFLICT, EMPTY, HASH_MISMATCH, INPUT_ERROR, LOCAL_BUILD_FAILED, LOCKED, MISSING,
+    PROOF_FAILED, RESOLVER_FAILED, STALE, UNCHANGED, UNPINNED, WOULD_LOCK, LockResult, ServiceSource,
+    SuiteResult)
 
 @dataclass(frozen=True)
 class Options:
@@ -171,10 +124,6 @@ def selected_suites(config: Config, names: tuple[str, ...]) -> list[Suite]:
 # ---- plan ----------------------------------------------------------------------------------
 
 
-def paths(lock_dir: Path, suite: str) -> tuple[Path, Path]:
-    return lock_dir / f"{suite}.in", lock_dir / f"{suite}.txt"
-
-
 def plan(config: Config, suites: list[Suite], inventory: model.Inventory, python: target.Target) -> list[SuitePlan]:
     members: dict[str, list[model.Unit]] = {s.name: [] for s in suites}
     deprecated: dict[str, list[str]] = {s.name: [] for s in suites}
@@ -239,7 +188,7 @@ def _preflight(p: SuitePlan, lock_dir: Path, base: Path, dry_run: bool, built_in
     """Everything decided before a resolver runs: errors, conflicts, skip when unchanged."""
     in_path, txt_path = paths(lock_dir, p.suite.name)
     result = SuiteResult(
-        name=p.suite.name, status=LOCKED, input=_rel(in_path, base), lockfile=_rel(txt_path, base),
+        name=p.suite.name, status=LOCKED, input=rel(in_path, base), lockfile=rel(txt_path, base),
         input_digest=p.digest, recorded_digest=lockfile.recorded_digest(txt_path, p.suite.name),
         services=[_service_source(s) for s in p.services], conflicts=p.merged.conflicts,
         overrides=p.merged.overrides, unused_overrides=p.merged.unused_overrides, skipped=p.skipped,
@@ -257,7 +206,7 @@ def _preflight(p: SuitePlan, lock_dir: Path, base: Path, dry_run: bool, built_in
         gone = [pin for pin in lockfile.local_pins(text) if localproject.find_in(built_into, pin.name, pin.sha256) is None]
         if gone and not dry_run:  # rebuild it: the lock is current but `revops build` would miss the wheel
             result.warnings.append(f"re-locking: the wheel of local project {gone[0].host_path} is no longer in "
-                                   f"{_rel(built_into, base)}")
+                                   f"{rel(built_into, base)}")
             return result
         result.status = UNCHANGED
         result.pins = len(lockfile.pins(text))
@@ -399,51 +348,6 @@ def _prove(p: SuitePlan, lock_dir: Path, config: Config, wheelhouse: Path | None
 
 def _service_source(s: sources.ServiceRequirements) -> ServiceSource:
     return ServiceSource(s.service, s.source, s.source_path, [w.requirement for w in s.wanted], s.notes)
-
-
-def _rel(path: Path, base: Path) -> str:
-    try:
-        return str(path.relative_to(base))
-    except ValueError:
-        return str(path)
-
-
-# ---- check ---------------------------------------------------------------------------------
-
-
-def check_suite(lock_dir: Path, suite: str, base: Path, python: target.Target | None = None) -> SuiteResult:
-    """A lock exists, matches the digest of its input, was resolved for the target Python
-    `python` (not compared when None), and pins every entry with a hash."""
-    in_path, txt_path = paths(lock_dir, suite)
-    result = SuiteResult(suite, CHECK_OK, _rel(in_path, base), _rel(txt_path, base))
-    if not in_path.is_file() or not txt_path.is_file():
-        missing = [_rel(p, base) for p in (in_path, txt_path) if not p.is_file()]
-        result.status, result.error = MISSING, f"missing: {', '.join(missing)}; run `revops lock --suite {suite}`"
-        return result
-    result.input_digest = lockfile.digest(lockfile.read_lock(in_path))
-    text = lockfile.read_lock(txt_path, suite)
-    result.recorded_digest = lockfile.header_fields(text).get(lockfile.DIGEST_KEY)
-    result.resolver = lockfile.header_fields(text).get("resolver")
-    result.pins = len(lockfile.pins(text))
-    bad = lockfile.unpinned_entries(text)
-    locked_for = lockfile.header_fields(text).get(lockfile.PYTHON_KEY)
-    if result.recorded_digest != result.input_digest:
-        result.status = STALE
-        result.error = (f"{result.lockfile} was compiled from another input than {result.input} "
-                        f"(recorded {result.recorded_digest or 'no digest'}); run `revops lock --suite {suite}`")
-    elif python is not None and locked_for != python.version:
-        result.status = STALE
-        result.error = (f"{result.lockfile} was resolved for Python {locked_for or '(not recorded)'}, but the "
-                        f"target is Python {python.version} (from {python.source}); run `revops lock --suite {suite}`")
-    elif bad:
-        result.status, result.error = UNPINNED, f"entries without == and a sha256 hash: {', '.join(bad)}"
-    return result
-
-
-def failure_summary(result: LockResult) -> str:
-    """One line for stderr: which suites failed and how."""
-    failed = [f"{s.name} ({s.status})" for s in result.suites if not s.ok]
-    return f"{len(failed)} of {len(result.suites)} suite(s) failed ({result.action}): {', '.join(failed)}"
 
 
 # ---- render --------------------------------------------------------------------------------

@@ -9,21 +9,20 @@ no journal entry, no ledger file created, no call that changes the host.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from revops import model
-from revops.adapters.ledger import open_ledger
 from revops.config import Config
 from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RevopsError
+from revops.hostrun import HostRun, Interrupt, Ledger, host_run
 from revops.migrate import plan as P
 from revops.migrate import resume, wiring
-from revops.migrate.executor import (DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, Executor,
-                                     Interrupt, ServiceResult)
-from revops.migrate.journal import Journal, describe
+from revops.migrate.executor import (DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, Executor, Host,
+                                     ServiceResult)
 from revops import output
 
 
@@ -46,51 +45,48 @@ class Request:
     """What one `revops migrate` asks for, read once; the plan is built from it again after
     settling changed the states it was read from."""
 
-    config: Config
-    inventory: model.Inventory
+    inputs: wiring.Inputs
     phase: int
     services: list[str]
     force: str | None
-    files: list[str]  # the compose files generate wrote
 
-    def plan(self, states: dict[str, str], host: Any, host_error: str | None = None) -> P.Plan:
-        earlier = wiring.read_earlier(self.inventory, self.config, self.phase, states, host,
-                                      host_error, self.files)
+    @property
+    def config(self) -> Config:
+        return self.inputs.config
+
+    @property
+    def inventory(self) -> model.Inventory:
+        return self.inputs.inventory
+
+    def plan(self, states: dict[str, str], host: Host | None, host_error: str | None = None) -> P.Plan:
+        earlier = wiring.read_earlier(self.inputs, self.phase, states, host, host_error)
         return P.build(self.inventory, self.config, self.phase, only=self.services, states=states,
-                       earlier=earlier, force_reason=self.force, compose_files=self.files,
-                       compose_units=wiring.compose_units(self.files))
+                       earlier=earlier, force_reason=self.force, compose_files=self.inputs.files,
+                       compose_units=self.inputs.project.units)
 
 
 def run(config: Config, phase: int | None = None, services: list[str] | None = None, *,
         dry_run: bool = False, yes: bool = False, force: str | None = None,
         confirm: Callable[[P.Plan], bool] | None = None,
         say: Callable[[str], None] = output.info,
-        host_factory: Callable[[Config, list[str]], Any] = wiring.live_host) -> MigrateResult:
-    """`host_factory(config, compose_files)` opens the host (wiring.live_host: systemd, the
-    engine, compose and the preflight checks of the ops repo)."""
-    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
+        host_factory: wiring.HostFactory = wiring.live_host) -> MigrateResult:
+    """`host_factory(inputs)` opens the host (wiring.live_host: systemd, the engine, compose
+    and the preflight checks of the ops repo) from what the run read once."""
+    inputs = wiring.read_inputs(config)
     services = list(services or [])
     if phase is None:
-        phase = P.phase_of_services(inventory, config, services)
-    req = Request(config, inventory, phase, services, force, wiring.compose_files(config))
-    if dry_run and wiring.ledger_file_missing(config.database_url) is not None:
-        # No ledger yet: nothing was ever journaled, and opening it would create the file.
-        return _dry_run(req, None, host_factory)
-    ledger = open_ledger(config.database_url)
-    try:
+        phase = P.phase_of_services(inputs.inventory, config, services)
+    req = Request(inputs, phase, services, force)
+    with host_run(config, dry_run=dry_run) as run:
         if dry_run:
-            return _dry_run(req, ledger, host_factory)
-        command = wiring.command_line()
-        with ledger.lock(wiring.holder(command)):
-            return _execute(req, ledger, command, yes, confirm, say, host_factory)
-    finally:
-        ledger.close()
+            return _dry_run(req, run.ledger, host_factory)
+        return _execute(req, run, yes, confirm, say, host_factory)
 
 
-def _dry_run(req: Request, ledger: Any, host_factory: Callable[[Config, list[str]], Any]) -> MigrateResult:
+def _dry_run(req: Request, ledger: Ledger | None, host_factory: wiring.HostFactory) -> MigrateResult:
     # Only the gate reads the host: open it only when earlier phases have services to check.
-    needs_host = bool(P.earlier_units(req.inventory, req.config, req.phase, wiring.compose_units(req.files)))
-    host, host_error = _try_host(host_factory, req.config, req.files) if needs_host else (None, None)
+    needs_host = bool(P.earlier_units(req.inventory, req.config, req.phase, req.inputs.project.units))
+    host, host_error = _try_host(host_factory, req.inputs) if needs_host else (None, None)
     states = resume.service_states(ledger) if ledger is not None else {}
     plan = req.plan(states, host, host_error)
     if ledger is not None:
@@ -101,57 +97,48 @@ def _dry_run(req: Request, ledger: Any, host_factory: Callable[[Config, list[str
     return result
 
 
-def _try_host(host_factory, config: Config, files: list[str]) -> tuple[Any, str | None]:
+def _try_host(host_factory: wiring.HostFactory, inputs: wiring.Inputs) -> tuple[Host | None, str | None]:
     try:
-        return host_factory(config, files), None
+        return host_factory(inputs), None
     except RevopsError as exc:
         return None, exc.message
 
 
-def _execute(req: Request, ledger: Any, command: str, yes: bool,
-             confirm: Callable[[P.Plan], bool] | None, say: Callable[[str], None],
-             host_factory: Callable[[Config, list[str]], Any]) -> MigrateResult:
-    host = host_factory(req.config, req.files)
+def _execute(req: Request, run: HostRun, yes: bool, confirm: Callable[[P.Plan], bool] | None,
+             say: Callable[[str], None], host_factory: wiring.HostFactory) -> MigrateResult:
+    ledger = run.lock()  # the states the plan is built from are read under the lock
+    host = host_factory(req.inputs)
     states = resume.service_states(ledger)
     plan = req.plan(states, host)
     plan.unsettled = [u.unit for u in resume.find_unsettled(ledger.open_steps(), states)]
-    run_id = ledger.begin_run(wiring.operator(), command, req.phase, False, req.force)
+    run_id = run.begin(req.phase, forced_reason=req.force, target=host.target)
     ledger.record_inventory(wiring.inventory_digest(req.config), len(req.inventory.units), len(req.inventory.venvs))
     result = MigrateResult(req.phase, False, plan, run_id, req.force, unsettled=list(plan.unsettled))
     if not plan.gate.ok and not plan.unsettled:
-        return _refuse(ledger, result, _gate_words(plan.gate))
-    if (plan.services or plan.unsettled) and not yes and confirm is not None and not _confirmed(confirm, plan, ledger, run_id):
+        return _refuse(run, result, _gate_words(plan.gate))
+    if (plan.services or plan.unsettled) and not run.confirm(confirm, plan, yes):
         result.refused = "not confirmed"
-        ledger.finish_run(run_id, "not confirmed")
         return result
     # From here on the host changes: Ctrl-C only raises a flag, so the service being settled
-    # or cut over is finished or rolled back first (see executor.Interrupt).
-    interrupt = Interrupt()
-    with interrupt.catching():
-        return _change_host(req, ledger, Journal(ledger, run_id), host, result, say, interrupt)
+    # or cut over is finished or rolled back first (see hostrun.Interrupt).
+    with run.interruptible() as interrupt:
+        return _change_host(req, run, host, result, say, interrupt)
 
 
-def _confirmed(confirm: Callable[[P.Plan], bool], plan: P.Plan, ledger: Any, run_id: Any) -> bool:
-    try:
-        return confirm(plan)
-    except BaseException as exc:  # Ctrl-C at the prompt, or no terminal to ask on
-        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"ended ({describe(exc)})"
-        ledger.finish_run(run_id, f"{why} at the confirmation; nothing changed")
-        raise
-
-
-def _change_host(req: Request, ledger: Any, journal: Journal, host: Any, result: MigrateResult,
+def _change_host(req: Request, run: HostRun, host: Host, result: MigrateResult,
                  say: Callable[[str], None], interrupt: Interrupt) -> MigrateResult:
     """Settle what a dead run left, then cut over the confirmed plan (result.plan)."""
+    ledger, journal = run.lock(), run.journal
+    assert journal is not None  # begun by _execute
     plan = result.plan
     # Settling changes the host, so it waits for the confirmation of the plan that shows it.
-    result.resumed = resume.converge(req.inventory, req.config, ledger, journal, host, req.files, say, interrupt)
+    result.resumed = resume.converge(req.inventory, req.config, ledger, journal, host, req.inputs.files, say, interrupt)
     if interrupt.requested:
         result.exit_code = EXIT_INTERRUPTED
-        ledger.finish_run(result.run_id, "interrupted while settling: " + outcome_words(result.resumed))
+        run.outcome = "interrupted while settling: " + outcome_words(result.resumed)
         return result
     if not plan.gate.ok:  # confirmed with the gate closed: settle only
-        return _refuse(ledger, result, _gate_words(plan.gate))
+        return _refuse(run, result, _gate_words(plan.gate))
     if result.resumed:
         # Settling changed the states the plan was read from; never run more than was confirmed.
         confirmed = set(plan.units)
@@ -159,17 +146,17 @@ def _change_host(req: Request, ledger: Any, journal: Journal, host: Any, result:
         plan.services = [sp for sp in plan.services if sp.unit in confirmed]
         result.plan = plan
         if not plan.gate.ok:
-            return _refuse(ledger, result, _gate_words(plan.gate))
+            return _refuse(run, result, _gate_words(plan.gate))
     executor = Executor(host, journal, mask=plan.mask, on_event=say, interrupt=interrupt)
     result.services = executor.run(plan.services)
-    result.exit_code = exit_code(result.resumed + result.services)
-    ledger.finish_run(result.run_id, outcome_words(result.services))
+    result.exit_code = exit_code(result.resumed, result.services)
+    run.outcome = outcome_words(result.services)
     return result
 
 
-def _refuse(ledger, result: MigrateResult, why: str) -> MigrateResult:
+def _refuse(run: HostRun, result: MigrateResult, why: str) -> MigrateResult:
     result.refused, result.exit_code = why, EXIT_FAILED
-    ledger.finish_run(result.run_id, "refused: " + why)
+    run.outcome = "refused: " + why
     return result
 
 
@@ -178,13 +165,17 @@ def _gate_words(gate: P.Gate) -> str:
             "migrate them first or pass --force REASON")
 
 
-def exit_code(results: list[ServiceResult]) -> int:
-    outcomes = {r.outcome for r in results}
-    if INTERRUPTED in outcomes:
+def exit_code(settled: list[ServiceResult], services: list[ServiceResult]) -> int:
+    """0 when every service the run was asked for ended migrated and nothing is left down.
+    What was settled on the way (a half-done service of a killed run, finished or rolled back
+    to its unit) is reported, not failed: a rollback there is how it came back to serve, and a
+    service asked for is then cut over afresh."""
+    if INTERRUPTED in {r.outcome for r in settled + services}:
         return EXIT_INTERRUPTED
-    if outcomes <= {MIGRATED, "unchanged"}:
-        return EXIT_OK
-    return EXIT_FAILED
+    ended = {r.unit: r.outcome for r in settled}
+    ended.update((r.unit, r.outcome) for r in services)  # what this run did after settling
+    asked_ok = all(r.outcome in (MIGRATED, "unchanged") for r in services)
+    return EXIT_OK if asked_ok and DOWN not in ended.values() else EXIT_FAILED
 
 
 def outcome_words(results: list[ServiceResult]) -> str:

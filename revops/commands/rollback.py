@@ -8,21 +8,21 @@ are rolled back dependents first. Journaled like migrate, under the same lock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 from rich.console import Console
 from rich.text import Text
 
 from revops import model, output
-from revops.adapters.ledger import open_ledger
 from revops.commands.migrate import render_results
 from revops.config import Config
 from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from revops.hostrun import host_run
 from revops.migrate import plan as P
 from revops.migrate import resume, wiring
-from revops.migrate.executor import (DOWN, INTERRUPTED, ROLLED_BACK, Interrupt, ServiceResult,
+from revops.migrate.executor import (DOWN, INTERRUPTED, ROLLED_BACK, Host, ServiceResult,
                                      restore_unit)
-from revops.migrate.journal import Journal
+from revops.journal import Journal
 
 STEPS = ("stop and remove the container (image kept)", "unmask and enable the unit",
          "start the unit", "verify its /health")
@@ -64,40 +64,31 @@ def choose(inventory: model.Inventory, config: Config, names: list[str], phase: 
 def run(config: Config, names: list[str], phase: int | None, *, dry_run: bool = False, yes: bool = False,
         confirm: Callable[[list[P.ServicePlan]], bool] | None = None,
         say: Callable[[str], None] = output.info,
-        host_factory: Callable[[Config, list[str]], Any] = wiring.live_host) -> RollbackResult:
-    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
-    files = wiring.compose_files(config)
-    if dry_run and wiring.ledger_file_missing(config.database_url) is not None:
-        # No ledger yet (nothing was ever migrated); opening it would create the file.
-        chosen, skipped = choose(inventory, config, names, phase, {}, files)
-        return RollbackResult(dry_run, chosen, skipped)
-    ledger = open_ledger(config.database_url)
-    try:
-        states = resume.service_states(ledger)
-        chosen, skipped = choose(inventory, config, names, phase, states, files)
+        host_factory: wiring.HostFactory = wiring.live_host) -> RollbackResult:
+    inputs = wiring.read_inputs(config)
+    with host_run(config, dry_run=dry_run) as run:
+        # No ledger yet on a dry run: nothing was ever migrated.
+        states = resume.service_states(run.ledger) if run.ledger is not None else {}
+        chosen, skipped = choose(inputs.inventory, config, names, phase, states, inputs.files)
         result = RollbackResult(dry_run, chosen, skipped)
         if dry_run or not chosen:
             return result
-        host = host_factory(config, files)
-        command = wiring.command_line()
-        with ledger.lock(wiring.holder(command)):
-            if not yes and confirm is not None and not confirm(chosen):
-                result.refused = "not confirmed"
-                return result
-            result.run_id = ledger.begin_run(wiring.operator(), command, phase, False)
-            journal = Journal(ledger, result.run_id)
-            # Ctrl-C between removing a container and starting its unit would leave the service
-            # down under both: it only raises a flag, checked between services.
-            interrupt = Interrupt()
-            with interrupt.catching():
-                for sp in chosen:
-                    if interrupt.requested:
-                        result.results.append(ServiceResult(sp.unit, INTERRUPTED, "Ctrl-C before it was rolled back"))
-                        continue
-                    result.results.append(_roll_back(host, journal, sp, say))
-            ledger.finish_run(result.run_id, _outcome(result.results))
-    finally:
-        ledger.close()
+        host = host_factory(inputs)
+        result.run_id = run.begin(phase, target=host.target)
+        if not run.confirm(confirm, chosen, yes):
+            result.refused = "not confirmed"
+            return result
+        journal = run.journal
+        assert journal is not None
+        # Ctrl-C between removing a container and starting its unit would leave the service
+        # down under both: it only raises a flag, checked between services.
+        with run.interruptible() as interrupt:
+            for sp in chosen:
+                if interrupt.requested:
+                    result.results.append(ServiceResult(sp.unit, INTERRUPTED, "Ctrl-C before it was rolled back"))
+                    continue
+                result.results.append(_roll_back(host, journal, sp, say))
+        run.outcome = _outcome(result.results)
     result.exit_code = _exit_code(result.results)
     return result
 
@@ -115,7 +106,7 @@ def _exit_code(results: list[ServiceResult]) -> int:
     return EXIT_FAILED if outcomes - {ROLLED_BACK} else EXIT_OK
 
 
-def _roll_back(host, journal: Journal, sp: P.ServicePlan, say) -> ServiceResult:
+def _roll_back(host: Host, journal: Journal, sp: P.ServicePlan, say: Callable[[str], None]) -> ServiceResult:
     say(f"{sp.unit}: rolling back to systemd")
     restored = restore_unit(host, journal, sp, "operator asked (revops rollback)")
     outcome = ROLLED_BACK if restored.ok else DOWN

@@ -1,19 +1,20 @@
 """`revops status`: what runs where, and is it healthy? Every figure with its provenance.
 
-run() reads the inventory (CACHED), then systemd, the Docker engine, every /health and the
-ledger at once (revops.status.gather), and judges each service (revops.status.classify).
-render() is the table for people; prometheus() the textfile-collector text; watch() a
-refreshing view until Ctrl-C.
+run() checks the request and reads: the inventory (CACHED), then systemd, the Docker engine,
+every /health and the ledger at once (revops.status.gather), each service judged
+(revops.status.classify), into a StatusReport; with --watch, a Watch whose rendering reads
+again and again until Ctrl-C. renderer() picks the rendering of the asked format: the table
+for people, the Prometheus textfile-collector text, or the watch.
 """
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
-from revops import model
+from revops import model, output
 from revops.config import Config
-from revops.errors import UsageError
+from revops.errors import EXIT_INTERRUPTED, UsageError
 from revops.status import assemble, gather, prometheus as prom
 from revops.status.assemble import Scope
 from revops.status.figures import StatusReport
@@ -24,7 +25,40 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "prometheus")
 
 
-def run(config: Config, scope: Scope = Scope()) -> StatusReport:
+@dataclass(frozen=True)
+class Request:
+    scope: Scope = Scope()
+    fmt: str = "text"  # one of FORMATS
+    watch_seconds: float | None = None  # --watch: read again every this many seconds
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A reading redrawn every `interval` seconds; rendering it is the watch itself."""
+
+    read: Callable[[], StatusReport]
+    interval: float
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_INTERRUPTED  # a watch ends only when Ctrl-C ends it
+
+
+def run(config: Config, request: Request = Request()) -> StatusReport | Watch:
+    """The report of the request's scope, or a Watch of it; UsageError for bad flags."""
+    if request.fmt not in FORMATS:
+        raise UsageError(f"--format {request.fmt!r}: expected one of {', '.join(FORMATS)}")
+    seconds = request.watch_seconds
+    if seconds is None:
+        return read(config, request.scope)
+    if seconds <= 0:
+        raise UsageError(f"--interval {seconds:g}: expected a positive number of seconds")
+    if request.fmt != "text":
+        raise UsageError("--watch shows the table; it cannot be combined with --json or --format")
+    return Watch(lambda: read(config, request.scope), seconds)
+
+
+def read(config: Config, scope: Scope = Scope()) -> StatusReport:
     inventory_dir = config.out("inventory")
     inventory = model.load(inventory_dir, with_venvs=False, cache_dir=config.cache_dir)
     units = [u for u in assemble.services_of(inventory, config) if scope.includes(u)]
@@ -47,38 +81,27 @@ def prometheus(report: StatusReport) -> str:
 
 
 def render(report: StatusReport, console: "Console") -> None:
+    # Rich's table code (about 35 ms of imports) only for the table: `--json` and prometheus
+    # never need it.
     from revops.status import render as table_view
 
     table_view.render(report, console)
 
 
-def watch(read: Any, interval: float, console: "Console") -> int:
-    from revops.status import render as table_view
+def watch(read: Callable[[], StatusReport], interval: float, console: "Console") -> int:
+    from revops.status import render as table_view  # Rich's table code, as in render()
 
     return table_view.watch(read, interval, console)
 
 
-# ---------------------------------------------------------------------------------------
-# The verb, as the CLI calls it
+def render_watch(view: Watch, console: "Console") -> None:
+    watch(view.read, view.interval, console)
 
 
-def main(config: Config, phases: list[int], suites: list[str], services: list[str],
-         fmt: str, watch_seconds: float | None) -> int:
-    """Check the flags, read, print in the asked format; returns the exit code."""
-    from revops import output
-
-    if fmt not in FORMATS:
-        raise UsageError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    scope = Scope(tuple(phases), tuple(suites), tuple(services))
-    if watch_seconds is not None:
-        if watch_seconds <= 0:
-            raise UsageError(f"--interval {watch_seconds:g}: expected a positive number of seconds")
-        if fmt != "text":
-            raise UsageError("--watch shows the table; it cannot be combined with --json or --format")
-        return watch(lambda: run(config, scope), watch_seconds, output.stdout)
-    report = run(config, scope)
-    if fmt == "prometheus":
-        sys.stdout.write(prometheus(report))
-    else:
-        output.emit(report, as_json=fmt == "json", render=render)
-    return report.summary.exit_code
+def renderer(request: Request) -> output.Render:
+    """How the result of `request` is shown (JSON is output's own)."""
+    if request.watch_seconds is not None:
+        return render_watch
+    if request.fmt == "prometheus":
+        return output.PlainText(prometheus)
+    return render

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.text import Text
 
 from revops.config import Config
-from revops.errors import CheckFailed, UsageError
-from revops.validate import configured, formats, suites, validate
+from revops.errors import UsageError
+from revops.validate import formats, validate_paths
 from revops.validate.findings import ERROR, WARNING, ValidationResult
 
 FORMATS = ("text", "json", "junit", "sarif")
@@ -43,24 +43,8 @@ def default_paths(config: Config | None) -> list[Path]:
 def run(request: Request, config: Config | None) -> ValidationResult:
     if request.fmt not in FORMATS:
         raise UsageError(f"--format {request.fmt!r}: expected one of {', '.join(FORMATS)}")
-    paths = request.paths or default_paths(config)
-    absent = [str(p) for p in paths if not p.exists()]
-    if absent:
-        raise UsageError(f"no such file or directory: {', '.join(absent)}")
-    ctx = configured.context(config)
-    result = validate(paths, ctx, externals=request.externals, strict=request.strict)
-    if config is not None:  # revops.yaml's suites against the inventory
-        run, findings = suites.check(config)
-        result.checks.append(run)
-        result.findings.extend(findings)
-        result.finish(request.strict)
-    return result
-
-
-def exit_status(result: ValidationResult) -> None:
-    if not result.ok:
-        raise CheckFailed(f"validation failed: {result.errors} error(s), {result.warnings} warning(s) "
-                          f"in {len(result.files)} file(s)")
+    return validate_paths(request.paths or default_paths(config), config,
+                          externals=request.externals, strict=request.strict)
 
 
 def renderer(fmt: str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from revops import yamlsafe
@@ -54,3 +55,25 @@ def labels(body: dict) -> dict[str, str]:
     if isinstance(raw, list):
         return dict(item.split("=", 1) for item in raw if isinstance(item, str) and "=" in item)
     return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
+@dataclass(frozen=True)
+class Project:
+    """The generated compose file(s) of one run, parsed once (when first asked): which unit
+    each service replaces."""
+
+    files: list[str]
+
+    @cached_property
+    def services(self) -> dict[str, ComposeService]:
+        """{unit: ComposeService} (the revops.unit labels); CheckFailed for an unreadable file."""
+        return services(self.files) if self.files else {}
+
+    @property
+    def units(self) -> dict[str, str] | None:
+        """{unit: compose service}; None when there is no compose file."""
+        return {unit: svc.name for unit, svc in self.services.items()} if self.files else None
+
+
+def read(files: list[str]) -> Project:
+    return Project(list(files))

@@ -7,15 +7,13 @@ answering /health, with the reason shown. The host is reached only through `Host
 
 from __future__ import annotations
 
-import signal
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Protocol
+from typing import Callable, Protocol
 
 from revops.errors import RevopsError
+from revops.hostrun import Interrupt
 from revops.migrate import plan as P
-from revops.migrate.journal import FAILED, Journal, JournalUnavailable, describe
+from revops.journal import FAILED, Journal, JournalUnavailable, describe
 
 MIGRATED = "migrated"
 ROLLED_BACK = "rolled-back"
@@ -31,16 +29,46 @@ class Verdict:
 
 
 class Host(Protocol):
-    def preflight(self, sp: P.ServicePlan) -> str: ...
-    def stop_unit(self, sp: P.ServicePlan) -> str: ...
-    def start_container(self, sp: P.ServicePlan) -> str: ...
-    def wait_healthy(self, sp: P.ServicePlan, deadline_s: float, cancelled: Callable[[], bool]) -> Verdict: ...
-    def disable_unit(self, sp: P.ServicePlan, mask: bool) -> str: ...
-    def unit_unloadable(self, sp: P.ServicePlan) -> str | None: ...
-    def remove_container(self, sp: P.ServicePlan) -> str: ...
-    def start_unit(self, sp: P.ServicePlan) -> str: ...
-    def wait_unit_healthy(self, sp: P.ServicePlan, deadline_s: float) -> Verdict: ...
-    def container_verdict(self, sp: P.ServicePlan) -> Verdict: ...
+    """What the cutover needs of a target, named for what each step does for a service (its
+    unit on this host, and its replacement on the target). Today's kind is this host's Docker
+    engine through compose (migrate/host.py: LiveHost); a Swarm cluster is another kind, with
+    its own idea of a replacement (a service's tasks) and the same steps.
+
+    Each step says in one line what it did, or raises a RevopsError carrying what a sysadmin
+    needs (state, status code, body, last log lines). The verdicts never raise for an unhealthy
+    service: they say why. A pre-verification step (the candidate proven on an ephemeral
+    loopback port while the unit still serves) would come between preflight and stop_unit.
+    """
+
+    target: str  # recorded with each run in the ledger: "compose", "swarm", ...
+
+    # -- the cutover, in order
+    def preflight(self, sp: P.ServicePlan) -> str:
+        """Check everything the cutover needs and prepare the replacement (not started);
+        changes nothing the service depends on."""
+    def stop_unit(self, sp: P.ServicePlan) -> str:
+        """Stop the unit alone and wait until it is down and its port free."""
+    def start_replacement(self, sp: P.ServicePlan) -> str:
+        """Start the replacement prepared in preflight."""
+    def wait_replacement_healthy(self, sp: P.ServicePlan, deadline_s: float,
+                                 cancelled: Callable[[], bool]) -> Verdict:
+        """Wait until the replacement is healthy, it fails for good, `cancelled()` or the deadline."""
+    def retire_unit(self, sp: P.ServicePlan, mask: bool) -> str:
+        """Keep the unit from starting again (disabled; masked when asked)."""
+
+    # -- putting the service back under systemd
+    def unit_unloadable(self, sp: P.ServicePlan) -> str | None:
+        """Why systemd could not start the unit again, or None when it can."""
+    def remove_replacement(self, sp: P.ServicePlan) -> str:
+        """Stop and remove the replacement (its image stays)."""
+    def start_unit(self, sp: P.ServicePlan) -> str:
+        """Start the unit again (linked, unmasked and enabled as needed)."""
+    def wait_unit_healthy(self, sp: P.ServicePlan, deadline_s: float) -> Verdict:
+        """Wait until the unit is active and answers its health check."""
+
+    # -- reading
+    def replacement_verdict(self, sp: P.ServicePlan) -> Verdict:
+        """Is the replacement running and healthy now (the phase gate, settling after a crash)?"""
 
 
 @dataclass
@@ -56,33 +84,6 @@ class ServiceResult:
     outcome: str  # migrated, rolled-back, down, not-started, interrupted
     reason: str | None = None
     steps: list[StepResult] = field(default_factory=list)
-
-
-class Interrupt:
-    """Ctrl-C sets a flag instead of killing the run: the service in flight is finished or
-    rolled back first, so it is never left stopped under systemd and absent from Docker."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __call__(self) -> bool:
-        return self.requested
-
-    @contextmanager
-    def catching(self) -> Iterator["Interrupt"]:
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        previous = signal.getsignal(signal.SIGINT)
-
-        def handler(_signum: int, _frame: Any) -> None:
-            self.requested = True
-
-        signal.signal(signal.SIGINT, handler)
-        try:
-            yield self
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
 
 class Executor:
@@ -144,12 +145,12 @@ class Executor:
         try:
             self._step(result, sp, P.STOP_UNIT, detail.get(P.STOP_UNIT, ""), lambda: self.host.stop_unit(sp))
             self._step(result, sp, P.START_CONTAINER, detail.get(P.START_CONTAINER, ""),
-                       lambda: self.host.start_container(sp))
+                       lambda: self.host.start_replacement(sp))
             verdict = self._wait(result, sp, detail.get(P.WAIT_HEALTHY, ""))
             if not verdict.ok:
                 return self.rollback(sp, result, verdict.reason or "not healthy")
             self._step(result, sp, P.DISABLE_UNIT, detail.get(P.DISABLE_UNIT, ""),
-                       lambda: self.host.disable_unit(sp, self.mask))
+                       lambda: self.host.retire_unit(sp, self.mask))
         except JournalUnavailable as exc:
             # Stop the run; a service the host already changed is put back first.
             if _host_changed(result):
@@ -169,7 +170,7 @@ class Executor:
     def _wait(self, result: ServiceResult, sp: P.ServicePlan, detail: str) -> Verdict:
         self.say(f"{sp.unit}: {P.WAIT_HEALTHY} (up to {sp.deadline_s:g}s)")
         with self.journal.step(sp.unit, P.WAIT_HEALTHY, detail) as record:
-            verdict = self.host.wait_healthy(sp, sp.deadline_s, self.interrupt)
+            verdict = self.host.wait_replacement_healthy(sp, sp.deadline_s, self.interrupt)
             if not verdict.ok and self.interrupt.requested:
                 verdict = Verdict(False, "Ctrl-C while waiting for health")
             record.state = "done" if verdict.ok else FAILED
@@ -213,7 +214,7 @@ def restore_unit(host: Host, journal: Journal, sp: P.ServicePlan, why: str) -> R
             record.state, record.reason = FAILED, refused
             return Restored(False, refused, steps, refused=True)
         try:
-            removed = host.remove_container(sp)
+            removed = host.remove_replacement(sp)
             steps.append(StepResult("remove-container", "done", removed))
         except RevopsError as exc:
             steps.append(StepResult("remove-container", FAILED, exc.message))

@@ -1,8 +1,10 @@
-"""The host as the cutover sees it: systemd, the Docker engine, compose and /health.
+"""The compose target as the cutover sees it: systemd, the Docker engine, compose and /health.
 
-Each method is one step of executor.Host and says in one line what it did; failures are
-RevopsErrors carrying what a sysadmin needs (state, status code, body, the container's last
-log lines). Adapters are opened lazily so a plan can be shown on a host without a bus.
+LiveHost is executor.Host for this host's engine through compose: a service's replacement is
+its compose service's container. Each method is one step and says in one line what it did;
+failures are RevopsErrors carrying what a sysadmin needs (state, status code, body, the
+container's last log lines). UnitManager, Engine and ComposeTool say what it needs of each
+adapter (revops.adapters.systemd, docker_engine, compose), so a fake or another kind fits.
 """
 
 from __future__ import annotations
@@ -11,22 +13,69 @@ import errno
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from revops import envfile
+from revops.backoff import backoff_delays
 from revops.adapters import http
-from revops.adapters.systemd import backoff_delays
 from revops.config import Config
 from revops.errors import CheckFailed
 from revops.migrate import composefile
 from revops.migrate import plan as P
+from revops.hostrun import TARGET_COMPOSE
 from revops.migrate.executor import Verdict
+
+if TYPE_CHECKING:
+    from revops.adapters.docker_engine import ContainerState as EngineContainerState
+    from revops.adapters.docker_engine import ContainerSummary
+    from revops.adapters.systemd import UnitState
 
 STOP_TIMEOUT_S = 90.0  # systemd's own default stop timeout is 90 s
 PORT_FREE_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 15
 UNIT_GONE = {"inactive", "failed"}
 ALONE = "ignore-requirements"  # systemd job mode: this unit only, ordering still honoured
+# Labels compose (v1 and v2) puts on the containers it creates, and filters `ps` by.
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+COMPOSE_NOT_ONEOFF = "com.docker.compose.oneoff=False"
+
+
+class UnitManager(Protocol):
+    """The systemd manager (revops.adapters.systemd.Manager): what the cutover and the quick
+    wins ask of it. Jobs wait until done and return the unit's ActiveState."""
+
+    def states(self, names: list[str]) -> dict[str, UnitState]: ...
+    def wait_for(self, name: str, states: set[str], timeout: float) -> str: ...
+    def start(self, name: str, timeout: float = 30.0, mode: str = "replace") -> str: ...
+    def stop(self, name: str, timeout: float = 30.0, mode: str = "replace") -> str: ...
+    def restart(self, name: str, timeout: float = 30.0, mode: str = "replace") -> str: ...
+    def enable(self, names: list[str]) -> None: ...
+    def disable(self, names: list[str]) -> None: ...
+    def mask(self, names: list[str]) -> None: ...
+    def unmask(self, names: list[str]) -> None: ...
+    def link(self, paths: list[str]) -> None: ...
+    def reset_failed(self, name: str) -> None: ...
+
+
+class Engine(Protocol):
+    """The Docker engine (revops.adapters.docker_engine.Engine): images and containers by id."""
+
+    def image_exists(self, tag: str) -> bool: ...
+    def start(self, container: str) -> None: ...
+    def container_state(self, container: str) -> EngineContainerState | None: ...
+    def list_containers(self, labels: Sequence[str] = (), *, all: bool = True) -> list[ContainerSummary]: ...
+    def logs_tail(self, container: str, lines: int = 50) -> list[str]: ...
+
+
+class ComposeTool(Protocol):
+    """The host's compose CLI (revops.adapters.compose.Compose), on the generated files."""
+
+    def create(self, files: list[str], service: str) -> None: ...
+    def up(self, files: list[str], service: str | None = None, *, no_deps: bool = True,
+           detach: bool = True) -> None: ...
+    def rm(self, files: list[str], service: str) -> None: ...
+    def ps(self, files: list[str], service: str | None = None) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -70,9 +119,12 @@ def wait_port_free(address: str, port: int, timeout: float) -> float:
 class LiveHost:
     """executor.Host on the real host. `systemd`, `engine` and `compose` are the adapters."""
 
-    def __init__(self, config: Config, systemd: Any, engine: Any, compose: Any,
+    target = TARGET_COMPOSE
+
+    def __init__(self, config: Config, systemd: UnitManager, engine: Engine, compose: ComposeTool,
                  compose_files: list[str], build: Callable[[str], str] | None = None,
-                 checks: Callable[[str], str] | None = None) -> None:
+                 checks: Callable[[str], str] | None = None,
+                 services: dict[str, composefile.ComposeService] | None = None) -> None:
         self.config = config
         self.systemd = systemd
         self.engine = engine
@@ -82,7 +134,9 @@ class LiveHost:
         self.checks = checks  # checks(suite) -> what was checked; raises CheckFailed
         self._checked: dict[str, str] = {}
         self._ids: dict[str, str] = {}  # compose service -> container id in this project
-        self._services = composefile.services(compose_files) if compose_files else {}
+        self._project: str | None = None  # the compose project's name, from its first container
+        # {unit: compose service} as the run read it once (read here when not given)
+        self._services = services if services is not None else composefile.read(compose_files).services
         self._redactors: dict[str, envfile.Redactor | str] = {}
         self.probe_timeout = config.health.probe_timeout
 
@@ -129,7 +183,7 @@ class LiveHost:
             freed = f", port {sp.port} free"
         return f"{sp.unit} {state} after {time.monotonic() - started:.2f}s{freed}"
 
-    def start_container(self, sp: P.ServicePlan) -> str:
+    def start_replacement(self, sp: P.ServicePlan) -> str:
         created = self._state(sp)
         if created is not None and created.status == "created":
             # Preflight had compose create this very container; starting it through the engine
@@ -140,13 +194,13 @@ class LiveHost:
         self.compose.up(self.files, sp.service, no_deps=True)
         return f"container {sp.service} started (compose up)"
 
-    def wait_healthy(self, sp: P.ServicePlan, deadline_s: float, cancelled: Callable[[], bool]) -> Verdict:
+    def wait_replacement_healthy(self, sp: P.ServicePlan, deadline_s: float, cancelled: Callable[[], bool]) -> Verdict:
         """Both judges must agree: Docker's health state and our own GET on the port.
         A container that exits fails at once, without waiting out the deadline."""
         started = time.monotonic()
         delay = 0.05
         while True:
-            verdict = self.container_verdict(sp)
+            verdict = self.replacement_verdict(sp)
             if verdict.ok:
                 return Verdict(True, f"healthy after {time.monotonic() - started:.2f}s")
             waited = time.monotonic() - started
@@ -163,7 +217,7 @@ class LiveHost:
             time.sleep(min(delay, max(0.0, deadline_s - waited)))
             delay = min(delay * 1.5, 1.0)
 
-    def disable_unit(self, sp: P.ServicePlan, mask: bool) -> str:
+    def retire_unit(self, sp: P.ServicePlan, mask: bool) -> str:
         self.systemd.disable([sp.unit])
         if mask:
             self.systemd.mask([sp.unit])
@@ -171,7 +225,7 @@ class LiveHost:
 
     # -- rollback -------------------------------------------------------------------
 
-    def remove_container(self, sp: P.ServicePlan) -> str:
+    def remove_replacement(self, sp: P.ServicePlan) -> str:
         self._ids.pop(sp.service, None)
         self.compose.rm(self.files, sp.service)  # rm -f -s: stops it first
         return f"container {sp.service} stopped and removed"
@@ -223,7 +277,7 @@ class LiveHost:
 
     # -- reading --------------------------------------------------------------------
 
-    def container_verdict(self, sp: P.ServicePlan) -> Verdict:
+    def replacement_verdict(self, sp: P.ServicePlan) -> Verdict:
         state = self._container(sp)
         if not state.exists:
             return Verdict(False, f"no container for {sp.service}")
@@ -247,22 +301,37 @@ class LiveHost:
             return ContainerState(False, None, None, None)
         return ContainerState(True, found.status, found.health, found.exit_code)
 
-    def _state(self, sp: P.ServicePlan) -> Any:
-        """The engine's inspect of this project's container for the service, or None.
-
-        The id comes from compose itself (`ps -q SERVICE`), once: a service name alone could
-        match another compose project's container on the same engine."""
+    def _state(self, sp: P.ServicePlan) -> EngineContainerState | None:
+        """The engine's inspect of this project's container for the service, or None."""
         cid = self._ids.get(sp.service)
         if cid is not None:
             found = self.engine.container_state(cid)
             if found is not None:
                 return found
-        ids = self.compose.ps(self.files, sp.service)
-        if not ids:
+        cid = self._find(sp.service)
+        if cid is None:
             self._ids.pop(sp.service, None)
             return None
-        self._ids[sp.service] = ids[0]
-        return self.engine.container_state(ids[0])
+        self._ids[sp.service] = cid
+        found = self.engine.container_state(cid)
+        if found is not None and self._project is None:
+            self._project = found.labels.get(COMPOSE_PROJECT)
+        return found
+
+    def _find(self, service: str) -> str | None:
+        """The id of this project's container for the compose service, or None.
+
+        A service name alone could match another compose project's container on the same
+        engine, so the first id comes from compose itself (`ps -q SERVICE`); its labels name
+        the project. Later ones come from one engine query on the labels `compose ps` filters
+        by (project, service, not a one-off): a compose process costs about a second (v1),
+        once per service in preflight and per earlier service at a phase's gate."""
+        if self._project is None:
+            ids = self.compose.ps(self.files, service)
+            return ids[0] if ids else None
+        listed = self.engine.list_containers(labels=[f"{COMPOSE_PROJECT}={self._project}",
+                                                     f"{COMPOSE_SERVICE}={service}", COMPOSE_NOT_ONEOFF])
+        return listed[0].id if listed else None
 
     def _log_tail(self, sp: P.ServicePlan) -> str:
         try:
@@ -277,11 +346,17 @@ class LiveHost:
         return "last log lines:\n  " + "\n  ".join(redactor.apply(line) for line in lines)
 
     def _probe_words(self, sp: P.ServicePlan, probe: http.Probe) -> str:
+        """What a failed probe said: its status and the head of its body, or its error."""
+        if probe.status_code is None:
+            return probe.error or probe.state
         redactor = self._redactor(sp)
         if isinstance(redactor, str):
-            return _probe_words(probe, lambda _body: f"(withheld: {redactor})")
-        # The adapter cut the body already: hide a secret's start left at its end too.
-        return _probe_words(probe, lambda body: redactor.apply(body, cut=True))
+            body = f"(withheld: {redactor})"
+        else:
+            # The adapter cut the body already: hide a secret's start left at its end too.
+            body = redactor.apply((probe.body_head or "").strip().replace("\n", " "), cut=True)
+        body = body[:120]
+        return f"HTTP {probe.status_code}" + (f" body {body!r}" if body else "")
 
     def _redactor(self, sp: P.ServicePlan) -> "envfile.Redactor | str":
         """The service's own words (log lines, a /health body) become reasons in the ledger
@@ -293,10 +368,3 @@ class LiveHost:
             self._redactors[sp.unit] = (f"cannot read {'; '.join(unreadable)} to hide its values"
                                         if unreadable else envfile.Redactor.of(values))
         return self._redactors[sp.unit]
-
-
-def _probe_words(probe: http.Probe, hide: Callable[[str], str]) -> str:
-    if probe.status_code is not None:
-        body = hide((probe.body_head or "").strip().replace("\n", " "))[:120]
-        return f"HTTP {probe.status_code}" + (f" body {body!r}" if body else "")
-    return probe.error or probe.state

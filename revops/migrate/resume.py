@@ -9,13 +9,18 @@ them, so the journal never keeps a step it does not know the end of.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from revops.migrate import plan as P
 from revops.migrate.executor import (DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, Host, ServiceResult,
                                      StepResult, restore_unit)
-from revops.migrate.journal import FAILED, Journal
+from revops.journal import FAILED, Journal
+from revops.config import Config
+from revops.hostrun import Ledger
 from revops.model import Inventory
+
+if TYPE_CHECKING:
+    from revops.adapters.ledger import Step
 
 # Open steps that mean "the host may already have changed for this service".
 _HOST_STEPS = {P.STOP_UNIT, P.START_CONTAINER, P.WAIT_HEALTHY, P.DISABLE_UNIT, P.ROLLBACK}
@@ -24,11 +29,11 @@ _HOST_STEPS = {P.STOP_UNIT, P.START_CONTAINER, P.WAIT_HEALTHY, P.DISABLE_UNIT, P
 @dataclass
 class Unsettled:
     unit: str
-    open_step_ids: list[Any]
+    open_step_ids: list[int]
     last_step: str | None  # the latest open step, or None when only the service state says so
 
 
-def find_unsettled(open_steps: list[Any], states: dict[str, str]) -> list[Unsettled]:
+def find_unsettled(open_steps: list[Step], states: dict[str, str]) -> list[Unsettled]:
     """Pure: which services need settling, from the ledger's open steps and service states."""
     found: dict[str, Unsettled] = {}
     for row in open_steps:
@@ -42,7 +47,7 @@ def find_unsettled(open_steps: list[Any], states: dict[str, str]) -> list[Unsett
     return [found[k] for k in sorted(found)]
 
 
-def converge(inventory: Inventory, config: Any, ledger: Any, journal: Journal, host: Host,
+def converge(inventory: Inventory, config: Config, ledger: Ledger, journal: Journal, host: Host,
              compose_files: list[str], say: Callable[[str], None] = lambda _m: None,
              interrupted: Callable[[], bool] = lambda: False) -> list[ServiceResult]:
     """Settle every service a dead run left unsettled. After Ctrl-C (`interrupted()`), the one
@@ -71,12 +76,12 @@ def converge(inventory: Inventory, config: Any, ledger: Any, journal: Journal, h
 def settle(sp: P.ServicePlan, last_step: str, journal: Journal, host: Host, mask: bool,
            say: Callable[[str], None]) -> ServiceResult:
     """Finish the cutover when the container is healthy now, else roll back."""
-    verdict = host.container_verdict(sp) if last_step != P.ROLLBACK else None
+    verdict = host.replacement_verdict(sp) if last_step != P.ROLLBACK else None
     if verdict is not None and verdict.ok:
         say(f"{sp.unit}: resuming, container healthy: finishing the cutover")
         result = ServiceResult(sp.unit, MIGRATED, f"resumed after {last_step}: container healthy")
         with journal.step(sp.unit, P.DISABLE_UNIT, "resume: container healthy") as record:
-            record.reason = host.disable_unit(sp, mask)
+            record.reason = host.retire_unit(sp, mask)
         result.steps.append(StepResult(P.DISABLE_UNIT, "done", record.reason))
         journal.service_state(sp.unit, P.MIGRATED, result.reason)
         return result
@@ -89,6 +94,6 @@ def settle(sp: P.ServicePlan, last_step: str, journal: Journal, host: Host, mask
     return ServiceResult(sp.unit, outcome, reason, restored.steps)
 
 
-def service_states(ledger: Any) -> dict[str, str]:
+def service_states(ledger: Ledger) -> dict[str, str]:
     """{unit: migration state} from the ledger."""
     return {name: record.migration_state for name, record in ledger.service_states().items()}

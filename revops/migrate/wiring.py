@@ -1,37 +1,47 @@
-"""Opening what a mutating run needs: the inventory, the ledger, the adapters, the compose files.
+"""Opening what a host-changing run needs: its inputs read once (revops.yaml, the inventory,
+the generated compose files), the adapters, the live host.
 
-Kept apart from the flow so commands read as: load, lock, plan, confirm, execute.
+Kept apart from the flow so commands read as: read, lock, plan, confirm, execute.
 """
 
 from __future__ import annotations
 
-import getpass
 import hashlib
-import os
-import shlex
-import socket
-import sys
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Callable
 
 from revops import model
 from revops.config import Config
-from revops.errors import AdapterUnavailable, CheckFailed, RevopsError
+from revops.adapters import compose, docker_engine, systemd
+from revops.errors import RevopsError
 from revops.migrate import composefile
 from revops.migrate import plan as P
-from revops.migrate.executor import Verdict
+from revops.migrate.executor import Host, Verdict
+from revops.migrate.host import LiveHost
 from revops.model import Inventory
 
 MAIN_COMPOSE = "docker-compose.yml"
 
 
-def ledger_file_missing(url: str) -> Path | None:
-    """The SQLite ledger file `url` names when it does not exist yet, else None. Opening it
-    would create it, which a dry run must not do: with no file there is simply no state."""
-    if not url.startswith("sqlite:///"):
-        return None
-    path = Path("/" + url[len("sqlite:///"):].lstrip("/"))
-    return None if path.exists() else path
+@dataclass(frozen=True)
+class Inputs:
+    """What one run reads from the ops repo, once; every later step is handed these."""
+
+    config: Config
+    inventory: Inventory
+    project: composefile.Project  # the generated compose files, parsed
+
+    @property
+    def files(self) -> list[str]:
+        return self.project.files
+
+
+HostFactory = Callable[[Inputs], Host]
+
+
+def read_inputs(config: Config) -> Inputs:
+    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
+    return Inputs(config, inventory, composefile.read(compose_files(config)))
 
 
 def compose_files(config: Config) -> list[str]:
@@ -43,85 +53,29 @@ def compose_files(config: Config) -> list[str]:
     return [str(p) for p in sorted(directory.glob("*.yml"))]
 
 
-def compose_units(files: list[str]) -> dict[str, str] | None:
-    """{unit: compose service}; None when there is no compose file."""
-    if not files:
-        return None
-    return {unit: svc.name for unit, svc in composefile.services(files).items()}
-
-
-def operator() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = f"uid {os.getuid()}"
-    return f"{user}@{socket.gethostname()}"
-
-
-def command_line() -> str:
-    return shlex.join(["revops", *sys.argv[1:]])
-
-
-def holder(command: str) -> str:
-    return f"{operator()} pid {os.getpid()}: {command}"
-
-
-def live_host(config: Config, files: list[str]) -> Any:
+def live_host(inputs: Inputs) -> LiveHost:
     """The real host; raises AdapterUnavailable naming what cannot be reached."""
-    try:
-        from revops.adapters import compose, docker_engine, systemd
-    except ImportError as exc:
-        raise AdapterUnavailable(f"revops adapter missing: {exc}") from None
-    from revops.migrate.host import LiveHost
+    # The ops repo's checks (Jinja, the compose schema, the build): about 180 ms of imports
+    # that a dry run, a rollback and a plan shown on a host without a bus never need.
+    from revops.migrate.preflight import RepoChecks
 
-    return LiveHost(config, systemd.connect(config.bus), docker_engine.connect(),
-                    compose.connect(cwd=config.base_dir), files, build=_builder(config),
-                    checks=_checks(config))
-
-
-def _builder(config: Config):
-    def build(suite: str) -> str:
-        from revops import build as build_mod
-
-        return str(build_mod.build_suite(config, suite))
-
-    return build
+    config = inputs.config
+    engine = docker_engine.connect()
+    repo = RepoChecks(config, inputs.inventory, engine)
+    return LiveHost(config, systemd.connect(config.bus), engine, compose.connect(cwd=config.base_dir),
+                    inputs.files, build=repo.build, checks=repo.check, services=inputs.project.services)
 
 
-def _checks(config: Config):
-    """Preflight's checks of the ops repo for one suite: lock current, compose generated from
-    the current inventory and locks, compose valid. Each raises CheckFailed naming the fix."""
-
-    def check(suite: str) -> str:
-        from revops.commands import generate, lock, validate
-
-        locked = lock.check_suite(config.out("lockfiles"), suite, config.base_dir)
-        if not locked.ok:
-            raise CheckFailed(f"lock of suite {suite}: {locked.error}")
-        drift = generate.run(config, check=True)
-        if not drift.ok:
-            changed = ", ".join(f.path for f in drift.files if f.state != "unchanged")
-            raise CheckFailed(f"compose files differ from what generate writes now: {changed}",
-                              hint="run `revops generate` and review the diff")
-        found = validate.run(validate.Request([config.out("compose")]), config)
-        if not found.ok:
-            first = "; ".join(f"{f.file}: {f.message}" for f in found.findings[:3])
-            raise CheckFailed(f"revops validate: {found.errors} error(s): {first}")
-        return f"lock {suite} current, compose current and valid"
-
-    return check
-
-
-def read_earlier(inventory: Inventory, config: Config, phase: int, states: dict[str, str],
-                 host: Any, host_error: str | None, files: list[str]) -> list[P.EarlierHealth]:
+def read_earlier(inputs: Inputs, phase: int, states: dict[str, str], host: Host | None,
+                 host_error: str | None) -> list[P.EarlierHealth]:
     out = []
-    for unit, unit_phase in P.earlier_units(inventory, config, phase, compose_units(files)):
+    for unit, unit_phase in P.earlier_units(inputs.inventory, inputs.config, phase, inputs.project.units):
         state = states.get(unit.name)
         if host is None:
             verdict = Verdict(False, f"cannot check: {host_error}")
         else:
             try:
-                verdict = host.container_verdict(P.service_plan(unit, config, files))
+                verdict = host.replacement_verdict(P.service_plan(unit, inputs.config, inputs.files))
             except RevopsError as exc:
                 verdict = Verdict(False, exc.message)
         out.append(P.EarlierHealth(unit.name, unit_phase, state, verdict.ok, verdict.reason))

@@ -154,3 +154,8 @@ class StatusReport:
     sources: list[SourceReport]
     services: list[ServiceStatus]
     summary: Summary
+
+    @property
+    def exit_code(self) -> int:
+        """0 only when every service in scope is healthy somewhere (the summary decides)."""
+        return self.summary.exit_code

@@ -161,7 +161,7 @@ def _stamp(report: StatusReport, interval: float) -> Text:
 
 def _watch_live(read: Callable[[], StatusReport], interval: float, console: Console,
                 stop: threading.Event) -> None:
-    from rich.live import Live
+    from rich.live import Live  # only a watch on a terminal redraws in place
 
     with Live(console=console, auto_refresh=False, screen=False) as live:
         while not stop.is_set():

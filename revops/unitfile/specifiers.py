@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import platform
-import pwd
-import grp
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -83,30 +81,6 @@ def facts_of_root(root: "os.PathLike[str] | str | RootFS", *, live: bool) -> Hos
         accounts=read_accounts(fs),
         unread=unread,
     )
-
-
-def facts_of_user_manager(env: "dict[str, str] | os._Environ[str]") -> HostFacts:
-    """Host facts as the systemd user manager of the current user sees them (test bed oracle)."""
-    entry = pwd.getpwuid(os.getuid())
-    home = entry.pw_dir
-    config = env.get("XDG_CONFIG_HOME") or f"{home}/.config"
-    state = config  # systemd 252: %S and %L of a user manager live under $XDG_CONFIG_HOME
-    live = facts_of_root("/", live=True)
-    return HostFacts(
-        scope="user",
-        hostname=_hostname(), pretty_hostname=live.pretty_hostname, machine_id=live.machine_id,
-        boot_id=live.boot_id, kernel_release=live.kernel_release, architecture=live.architecture,
-        os_release=live.os_release,
-        user_name=entry.pw_name, uid=str(entry.pw_uid), group_name=grp.getgrgid(os.getgid()).gr_name,
-        gid=str(os.getgid()), home=home, shell=entry.pw_shell or "/bin/sh",
-        runtime_dir=env.get("XDG_RUNTIME_DIR"), config_dir=config, state_dir=state,
-        cache_dir=env.get("XDG_CACHE_HOME") or f"{home}/.cache", logs_dir=f"{state}/log",
-        tmp_dir="/tmp", var_tmp_dir="/var/tmp", accounts=live.accounts, unread=live.unread,
-    )
-
-
-def _hostname() -> str:
-    return os.uname().nodename
 
 
 def _first_line(fs: RootFS, host_path: str, unread: dict[str, str]) -> str | None:

@@ -1,6 +1,7 @@
 """`revops validate`'s engine: read, check against schema, rules and outside tools, collect findings.
 
-`validate(paths, ctx)` returns a ValidationResult; nothing here prints.
+`validate(paths, ctx)` returns a ValidationResult; nothing here prints. `validate_paths` is
+the same for paths that must exist (the verb's, and migrate's preflight's).
 """
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from revops.validate import documents, external, rules, schema
+from revops.config import Config
+from revops.errors import UsageError
+from revops.validate import configured, documents, external, rules, schema, suites
 from revops.validate.findings import ERROR, CheckRun, Finding, ValidationResult
 from revops.validate.rules import Context
 
@@ -66,3 +69,20 @@ def _not_checked(run: CheckRun, files: list[Path]) -> list[Finding]:
     return [Finding(str(path), None, None, "check-unavailable", ERROR,
                     f"{run.name} could not run ({run.detail}); with --strict or in CI every check must run")
             for path in files]
+
+
+def validate_paths(paths: list[Path], config: Config | None, *, externals: bool = True,
+                   strict: bool = False) -> ValidationResult:
+    """validate() of files and directories that must exist (UsageError naming the absent ones),
+    in revops.yaml's context (configured.context), with its suites checked against the
+    inventory when there is a config: what the verb runs, and migrate's preflight."""
+    absent = [str(p) for p in paths if not p.exists()]
+    if absent:
+        raise UsageError(f"no such file or directory: {', '.join(absent)}")
+    result = validate(paths, configured.context(config), externals=externals, strict=strict)
+    if config is not None:  # revops.yaml's suites against the inventory
+        run, findings = suites.check(config)
+        result.checks.append(run)
+        result.findings.extend(findings)
+        result.finish(strict)
+    return result

@@ -12,7 +12,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from revops.adapters import proc
+from revops.adapters import compose, proc
 from revops.errors import AdapterUnavailable
 from revops.validate.findings import ERROR, NOTE, WARNING, CheckRun, Finding
 
@@ -25,8 +25,6 @@ def compose_config(files: list[Path]) -> tuple[CheckRun, list[Finding]]:
 
     Files are checked a few at a time: docker-compose v1 takes seconds to start, and each
     file must be checked alone (several -f files would be merged into one project)."""
-    from revops.adapters import compose
-
     if not files:
         return CheckRun("compose-config", "ran", "no compose files"), []
     try:

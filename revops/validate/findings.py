@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from revops.errors import CheckResult, Failure
+
 ERROR = "error"
 WARNING = "warning"
 NOTE = "note"
@@ -28,13 +30,17 @@ class CheckRun:
 
 
 @dataclass
-class ValidationResult:
+class ValidationResult(CheckResult):
     files: list[str] = field(default_factory=list)
     checks: list[CheckRun] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     errors: int = 0
     warnings: int = 0
     ok: bool = True
+
+    def failed(self) -> Failure:
+        return Failure(f"validation failed: {self.errors} error(s), {self.warnings} warning(s) "
+                       f"in {len(self.files)} file(s)")
 
     def finish(self, strict: bool = False) -> "ValidationResult":
         self.findings.sort(key=lambda f: (f.file, f.line or 0, f.service or "", f.rule, f.key or "", f.message))

@@ -102,6 +102,22 @@ def test_schema_is_created_and_versioned(url):
     again.close()
 
 
+def test_each_run_records_its_target_and_older_runs_were_for_compose(url, monkeypatch):
+    with monkeypatch.context() as older:  # a ledger made by a revops that knew schema 1 only
+        older.setattr(ledger_mod, "MIGRATIONS", ledger_mod.MIGRATIONS[:1])
+        first = open_ledger(url)
+        before = first._insert(  # as that revops wrote a run: no target column yet
+            "INSERT INTO runs (started_at, operator, host, command, phase, dry_run) VALUES (?, ?, ?, ?, ?, ?)",
+            (ledger_mod.now(), "alice", "ops1", "revops migrate --phase 1", 1, 0))
+        first.close()
+    upgraded = open_ledger(url)
+    assert upgraded.schema_version() == 2
+    swarm = upgraded.begin_run("bob", "revops migrate --phase 2", 2, False, target="swarm")
+    assert {r.id: r.target for r in upgraded.runs(5)} == {before: "compose", swarm: "swarm"}
+    assert upgraded.run(upgraded.begin_run("carol", "revops quick-wins", None, False)).target == "compose"
+    upgraded.close()
+
+
 def test_run_and_steps_are_written_and_read_back(ledger, url):
     run = ledger.begin_run("alice", "revops migrate --phase 1 --yes", 1, dry_run=False,
                            forced_reason="phase 0 verified by hand")

@@ -393,14 +393,3 @@ def test_listed_states_match_states_and_systemctl_show(manager, units):
     assert manager.listed_states([]) == {}
 
 
-@pytest.mark.realstack
-def test_unit_properties_reads_only_what_is_named(manager, units):
-    name = units.write("named-props", LONG_RUNNING)
-    manager.reload()
-    manager.start(name)
-    props = manager.unit_properties([name, "default.target"], ("ActiveState", "Id"), ("MainPID",))
-    assert props[name] == {"ActiveState": "active", "Id": name, "MainPID": int(show(name, "MainPID"))}
-    assert props["default.target"] == {"ActiveState": show("default.target", "ActiveState"),
-                                       "Id": "default.target"}  # a target has no own interface
-    with pytest.raises(CheckFailed, match="dbus.socket"):  # a socket has no NRestarts
-        manager.unit_properties(["dbus.socket"], (), ("NRestarts",))

@@ -96,7 +96,7 @@ def test_build_unknown_suite_is_a_usage_error(tmp_path, monkeypatch, capsys):
 
 
 def test_an_incomplete_closure_is_explained():
-    from revops.build import explain_failure
+    from revops.build.images import explain_failure
 
     log = "Successfully installed redis-6.2.0\nredis 6.2.0 requires async-timeout, which is not installed.\n"
     text = explain_failure(log, "# python: 3.11.7\nredis==6.2.0 \\\n")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from revops import config as config_mod
 from revops.cli import app, main
 from revops.commands import example_host, inventory
-from revops.examplehost import generate, unitfiles
+from revops.example_host import generate, unitfiles
 
 runner = CliRunner()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from revops import venvs
-from revops.examplehost import venvs as fake
-from revops.examplehost.tree import Tree, write
+from revops.example_host import venvs as fake
+from revops.example_host.tree import Tree, write
 from revops.unitfile.rootfs import RootFS
 
 DISTS = {"anyio": "4.9.0", "click": "8.2.1"}

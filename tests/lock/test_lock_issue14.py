@@ -132,7 +132,7 @@ def test_an_editable_local_project_is_built_pinned_and_installs(tmp_path, wheelh
 def test_revops_build_fills_the_wheelhouse_around_a_local_projects_wheel(tmp_path, wheelhouse, capsys):
     """What `revops build` does before building: download what the lock pins and the wheelhouse
     lacks; the local project's wheel is found there, not on the index."""
-    from revops import build
+    from revops.build import images as build
     from revops.generate import context
 
     config = host(tmp_path, {"svc": "alpha==2.0\n-e ../libs/common\n"})

@@ -32,6 +32,8 @@ class ScriptedHost:
     """Records every call; `fail` maps a method name to the error it raises, `healthy` decides
     the health verdicts."""
 
+    target = "compose"
+
     def __init__(self, ledger=None, fail=None, healthy=True, unit_healthy=True, unloadable=None):
         self.calls: list[tuple[str, str]] = []
         self.ledger = ledger
@@ -51,23 +53,23 @@ class ScriptedHost:
 
     def preflight(self, sp): return self._do("preflight", sp)
     def stop_unit(self, sp): return self._do("stop_unit", sp)
-    def start_container(self, sp): return self._do("start_container", sp)
-    def disable_unit(self, sp, mask): return self._do("disable_unit" + ("+mask" if mask else ""), sp)
+    def start_replacement(self, sp): return self._do("start_replacement", sp)
+    def retire_unit(self, sp, mask): return self._do("retire_unit" + ("+mask" if mask else ""), sp)
     def unit_unloadable(self, sp):
         self._do("unit_unloadable", sp)
         return self.unloadable
 
-    def remove_container(self, sp): return self._do("remove_container", sp)
+    def remove_replacement(self, sp): return self._do("remove_replacement", sp)
     def start_unit(self, sp): return self._do("start_unit", sp)
 
-    def wait_healthy(self, sp, deadline_s, cancelled):
-        self._do("wait_healthy", sp)
+    def wait_replacement_healthy(self, sp, deadline_s, cancelled):
+        self._do("wait_replacement_healthy", sp)
         return Verdict(True) if self.healthy else Verdict(False, "HTTP 503 body 'db down'; log: boom")
 
     def wait_unit_healthy(self, sp, deadline_s):
         self._do("wait_unit_healthy", sp)
         return Verdict(True, "HTTP 200") if self.unit_healthy else Verdict(False, "connection refused")
 
-    def container_verdict(self, sp):
-        self._do("container_verdict", sp)
+    def replacement_verdict(self, sp):
+        self._do("replacement_verdict", sp)
         return Verdict(True) if self.healthy else Verdict(False, "container exited (137)")

@@ -19,6 +19,7 @@ import yaml
 
 from revops import config as config_mod
 from revops.adapters import compose, docker_engine, systemd
+from revops.migrate import wiring
 from revops.migrate.host import LiveHost, port_free
 
 APP = '''\
@@ -58,10 +59,10 @@ class MiniStack:
     def service(self, unit: str) -> str:
         return unit[: -len(".service")]
 
-    def host(self, config: config_mod.Config, files: list[str]) -> LiveHost:
+    def host(self, inputs: wiring.Inputs) -> LiveHost:
         """migrate's host without the ops-repo checks (no lock or generate for this stack)."""
-        return LiveHost(config, systemd.connect("user"), docker_engine.connect(),
-                        compose.connect(cwd=config.base_dir), files)
+        return LiveHost(inputs.config, systemd.connect("user"), docker_engine.connect(),
+                        compose.connect(cwd=inputs.config.base_dir), inputs.files)
 
 
 def _free_port() -> int:
@@ -153,7 +154,7 @@ def tear_down(stack: MiniStack) -> None:
     files = sorted(str(p) for p in (stack.root / f"compose-mg{stack.tag}").glob("*.yml"))
     if files:
         try:
-            compose.connect(cwd=stack.root).down(files, remove_orphans=True)
+            compose.connect(cwd=stack.root).run(files, "down", "--remove-orphans")
         except Exception as exc:  # keep tearing down the rest
             print(f"compose down: {exc}", file=sys.stderr)
     manager = systemd.connect("user")

@@ -22,7 +22,7 @@ from revops.adapters.ledger import open_ledger
 from revops.cli import app
 from revops.commands import migrate, rollback
 from revops.migrate import plan as P
-from revops.migrate.executor import MIGRATED
+from revops.migrate.executor import MIGRATED, Verdict
 
 from migrate_helpers import ScriptedHost
 
@@ -86,16 +86,16 @@ def test_settling_a_killed_run_waits_for_the_confirmation(host, tmp_path):
         shown.append(out.getvalue())
         return False
 
-    refused = migrate.run(config, 1, confirm=decline, say=lambda _m: None, host_factory=lambda c, f: recorder)
+    refused = migrate.run(config, 1, confirm=decline, say=lambda _m: None, host_factory=lambda _inputs: recorder)
     assert refused.refused == "not confirmed" and refused.resumed == [] and refused.unsettled == [GATEWAY]
     assert f"{GATEWAY}: left half-way by an earlier run; settled first" in shown[0]
     assert recorder.calls == []
-    dry = migrate.run(config, 1, dry_run=True, host_factory=lambda c, f: recorder)
+    dry = migrate.run(config, 1, dry_run=True, host_factory=lambda _inputs: recorder)
     assert dry.unsettled == [GATEWAY] and recorder.calls == []
 
-    done = migrate.run(config, 1, yes=True, say=lambda _m: None, host_factory=lambda c, f: recorder)
+    done = migrate.run(config, 1, yes=True, say=lambda _m: None, host_factory=lambda _inputs: recorder)
     assert [(r.unit, r.outcome) for r in done.resumed] == [(GATEWAY, MIGRATED)]
-    assert recorder.calls[:2] == [("container_verdict", GATEWAY), ("disable_unit", GATEWAY)]
+    assert recorder.calls[:2] == [("replacement_verdict", GATEWAY), ("retire_unit", GATEWAY)]
     assert ("preflight", GATEWAY) not in recorder.calls  # settled as migrated: not cut over again
     assert GATEWAY not in done.plan.units and done.services
     assert all(r.outcome == MIGRATED for r in done.services) and done.exit_code == 0
@@ -113,7 +113,7 @@ def test_ctrl_c_at_the_confirmation_ends_the_run_in_the_ledger_and_changes_nothi
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        migrate.run(config, 1, confirm=ctrl_c, say=lambda _m: None, host_factory=lambda c, f: recorder)
+        migrate.run(config, 1, confirm=ctrl_c, say=lambda _m: None, host_factory=lambda _inputs: recorder)
     assert recorder.calls == []
     ledger = open_ledger(config.database_url)
     newest = ledger.runs(1)[0]
@@ -122,13 +122,49 @@ def test_ctrl_c_at_the_confirmation_ends_the_run_in_the_ledger_and_changes_nothi
     ledger.close()
 
 
+class ContainerDeadAfterTheKill(ScriptedHost):
+    """The killed run's container did not survive: settling rolls it back; the new cutover works."""
+
+    def replacement_verdict(self, sp):
+        super().replacement_verdict(sp)
+        return Verdict(False, "no container for revcore-gateway")
+
+
+def test_a_rerun_that_rolls_back_a_killed_cutover_then_migrates_it_exits_0(host, tmp_path):
+    config = replace(config_mod.load(host / "revops.yaml"), ledger=str(tmp_path / "ledger.sqlite"))
+    _killed_while_waiting(config)
+    recorder = ContainerDeadAfterTheKill()
+
+    done = migrate.run(config, 1, yes=True, say=lambda _m: None, host_factory=lambda _inputs: recorder)
+    assert [(r.unit, r.outcome) for r in done.resumed] == [(GATEWAY, "rolled-back")]
+    assert GATEWAY in done.plan.units  # settled back under systemd, then cut over afresh
+    assert {r.unit: r.outcome for r in done.services}[GATEWAY] == MIGRATED
+    assert all(r.outcome == MIGRATED for r in done.services) and done.exit_code == 0
+    out = io.StringIO()
+    migrate.render(done, Console(file=out, width=200))
+    assert "Settled from an earlier run" in out.getvalue() and "rolled-back" in out.getvalue()
+
+
+@pytest.mark.parametrize("unit_comes_back, settled, code", [(True, "rolled-back", 0), (False, "down", 1)])
+def test_a_rerun_for_another_service_reports_what_it_settled(host, tmp_path, unit_comes_back, settled, code):
+    config = replace(config_mod.load(host / "revops.yaml"), ledger=str(tmp_path / "ledger.sqlite"))
+    _killed_while_waiting(config)
+    recorder = ContainerDeadAfterTheKill(unit_healthy=unit_comes_back)
+
+    done = migrate.run(config, 1, ["revpublish"], yes=True, say=lambda _m: None,
+                       host_factory=lambda _inputs: recorder)
+    assert [(r.unit, r.outcome) for r in done.resumed] == [(GATEWAY, settled)]
+    assert [(r.unit, r.outcome) for r in done.services] == [("revpublish.service", MIGRATED)]
+    assert done.exit_code == code  # a service left down fails the run, whoever asked for it
+
+
 class CtrlCWhileSettling(ScriptedHost):
     """Ctrl-C (a real SIGINT to this process) arrives while the first service is settled."""
 
-    def container_verdict(self, sp):
+    def replacement_verdict(self, sp):
         if not self.calls:
             signal.raise_signal(signal.SIGINT)
-        return super().container_verdict(sp)
+        return super().replacement_verdict(sp)
 
 
 def test_ctrl_c_while_settling_ends_after_that_service_with_exit_130(host, tmp_path):
@@ -142,7 +178,7 @@ def test_ctrl_c_while_settling_ends_after_that_service_with_exit_130(host, tmp_p
     recorder = CtrlCWhileSettling()
     handler_before = signal.getsignal(signal.SIGINT)
 
-    done = migrate.run(config, 1, yes=True, say=lambda _m: None, host_factory=lambda c, f: recorder)
+    done = migrate.run(config, 1, yes=True, say=lambda _m: None, host_factory=lambda _inputs: recorder)
     assert [(r.unit, r.outcome) for r in done.resumed] == [(GATEWAY, MIGRATED),
                                                           ("revpublish.service", "interrupted")]
     assert done.services == [] and done.exit_code == 130
@@ -157,10 +193,10 @@ def test_ctrl_c_while_settling_ends_after_that_service_with_exit_130(host, tmp_p
 class CtrlCWhileRemoving(ScriptedHost):
     """Ctrl-C (a real SIGINT) arrives just as the first container is removed."""
 
-    def remove_container(self, sp):
-        if not any(name == "remove_container" for name, _ in self.calls):
+    def remove_replacement(self, sp):
+        if not any(name == "remove_replacement" for name, _ in self.calls):
             signal.raise_signal(signal.SIGINT)
-        return super().remove_container(sp)
+        return super().remove_replacement(sp)
 
 
 def test_ctrl_c_during_a_rollback_starts_that_unit_again_before_stopping(host, tmp_path):
@@ -173,11 +209,11 @@ def test_ctrl_c_during_a_rollback_starts_that_unit_again_before_stopping(host, t
     recorder = CtrlCWhileRemoving()
     handler_before = signal.getsignal(signal.SIGINT)
 
-    result = rollback.run(config, [], 1, yes=True, say=lambda _m: None, host_factory=lambda c, f: recorder)
+    result = rollback.run(config, [], 1, yes=True, say=lambda _m: None, host_factory=lambda _inputs: recorder)
     first, second = result.results
     assert first.outcome == "rolled-back" and second.outcome == "interrupted"
     assert [name for name, unit in recorder.calls if unit == first.unit][-3:] == [
-        "remove_container", "start_unit", "wait_unit_healthy"]  # never left down under both
+        "remove_replacement", "start_unit", "wait_unit_healthy"]  # never left down under both
     assert all(unit != second.unit for _name, unit in recorder.calls)
     assert result.exit_code == 130 and signal.getsignal(signal.SIGINT) is handler_before
     ledger = open_ledger(config.database_url)

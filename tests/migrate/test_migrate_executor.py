@@ -16,7 +16,7 @@ from revops.errors import AdapterUnavailable, CheckFailed
 from revops.migrate import plan as P
 from revops.migrate import resume
 from revops.migrate.executor import DOWN, MIGRATED, NOT_STARTED, ROLLED_BACK, Executor
-from revops.migrate.journal import Journal
+from revops.journal import Journal
 from revops.model import Inventory, Unit
 
 from migrate_helpers import ScriptedHost
@@ -46,7 +46,7 @@ def test_healthy_cutover_journals_every_step_before_it_acts(make_config, tmp_pat
     results = Executor(host, Journal(ledger, run_id), mask=False).run(plan)
     assert [r.outcome for r in results] == [MIGRATED, MIGRATED]
     assert [c for c, u in host.calls if u == "revcore-gateway.service"] == [
-        "preflight", "stop_unit", "start_container", "wait_healthy", "disable_unit"]
+        "preflight", "stop_unit", "start_replacement", "wait_replacement_healthy", "retire_unit"]
     assert host.open_while_acting == list(P.STEPS) * 2
     steps = ledger.steps(run_id)
     assert [(s.service, s.step, s.state) for s in steps[:5]] == [
@@ -63,8 +63,8 @@ def test_unhealthy_container_is_rolled_back_and_the_run_stops(make_config, tmp_p
     results = Executor(host, Journal(ledger, run_id), mask=True).run(plan)
     assert [r.outcome for r in results] == [ROLLED_BACK, NOT_STARTED]
     assert "HTTP 503" in results[0].reason and "boom" in results[0].reason
-    assert [c for c, _ in host.calls] == ["preflight", "stop_unit", "start_container", "wait_healthy",
-                                          "unit_unloadable", "remove_container", "start_unit",
+    assert [c for c, _ in host.calls] == ["preflight", "stop_unit", "start_replacement", "wait_replacement_healthy",
+                                          "unit_unloadable", "remove_replacement", "start_unit",
                                           "wait_unit_healthy"]
     journal = [(s.step, s.state) for s in ledger.steps(run_id)]
     assert journal[-2:] == [("wait-healthy", "failed"), ("rollback", "done")]
@@ -76,7 +76,7 @@ def test_engine_down_at_start_still_restores_the_unit(make_config, tmp_path, led
     plan, _, _ = services(make_config)
     run_id = ledger.begin_run("op", "migrate", 1, False)
     engine_down = AdapterUnavailable("docker engine: connection refused")
-    host = ScriptedHost(ledger, fail={"start_container": engine_down, "remove_container": engine_down})
+    host = ScriptedHost(ledger, fail={"start_replacement": engine_down, "remove_replacement": engine_down})
     result = Executor(host, Journal(ledger, run_id), mask=False).run(plan)[0]
     assert result.outcome == ROLLED_BACK and "docker engine" in result.reason
     assert ("start_unit", "revcore-gateway.service") in host.calls
@@ -139,16 +139,16 @@ def test_ctrl_c_during_the_cutover_finishes_that_service_only(make_config, tmp_p
     run_id = ledger.begin_run("op", "migrate", 1, False)
     host = ScriptedHost(ledger)
     executor = Executor(host, Journal(ledger, run_id), mask=False)
-    original = host.start_container
+    original = host.start_replacement
 
     def start_then_ctrl_c(sp):
         executor.interrupt.requested = True
         return original(sp)
 
-    host.start_container = start_then_ctrl_c
+    host.start_replacement = start_then_ctrl_c
     results = executor.run(plan)
     assert [r.outcome for r in results] == [MIGRATED, "interrupted"]
-    assert ("disable_unit", "revcore-gateway.service") in host.calls
+    assert ("retire_unit", "revcore-gateway.service") in host.calls
     assert not any(u == "revpublish.service" for _, u in host.calls)
 
 
@@ -162,7 +162,7 @@ def _crash_after(ledger, tmp_path, step):
     return run_id
 
 
-@pytest.mark.parametrize("healthy, outcome, action", [(True, MIGRATED, "disable_unit"),
+@pytest.mark.parametrize("healthy, outcome, action", [(True, MIGRATED, "retire_unit"),
                                                       (False, ROLLED_BACK, "start_unit")])
 def test_resume_settles_a_killed_run(make_config, tmp_path, ledger, healthy, outcome, action):
     _, inv, cfg = services(make_config)
@@ -192,14 +192,14 @@ def test_resume_leaves_a_preflight_only_crash_alone(make_config, tmp_path, ledge
     assert host.calls == [] and ledger.open_steps() == []
 
 
-@pytest.mark.parametrize("method", ["stop_unit", "start_container"])
+@pytest.mark.parametrize("method", ["stop_unit", "start_replacement"])
 def test_an_unforeseen_error_after_the_stop_restores_the_unit_then_goes_up(make_config, ledger, method):
     plan, _, _ = services(make_config)
     run_id = ledger.begin_run("op", "migrate", 1, False)
     host = ScriptedHost(ledger, fail={method: OSError(errno.EACCES, "Permission denied")})
     with pytest.raises(PermissionError, match="Permission denied"):
         Executor(host, Journal(ledger, run_id), mask=False).run(plan)
-    assert [c for c, _ in host.calls][-4:] == ["unit_unloadable", "remove_container", "start_unit",
+    assert [c for c, _ in host.calls][-4:] == ["unit_unloadable", "remove_replacement", "start_unit",
                                                "wait_unit_healthy"]
     record = ledger.service_states()["revcore-gateway.service"]
     assert record.migration_state == ROLLED_BACK
@@ -215,12 +215,12 @@ def test_a_unit_systemd_cannot_start_keeps_its_container(make_config, ledger):
     result = Executor(host, Journal(ledger, run_id), mask=False).run(plan)[0]
     assert result.outcome == DOWN
     assert f"rollback refused: {gone}; container revcore-gateway left running" in result.reason
-    assert not {"remove_container", "start_unit"} & {c for c, _ in host.calls}
+    assert not {"remove_replacement", "start_unit"} & {c for c, _ in host.calls}
     assert [(s.step, s.state) for s in ledger.steps(run_id)][-1] == (P.ROLLBACK, "failed")
     # The rollback verb refuses the same way and says so plainly.
     verb = rollback._roll_back(host, Journal(ledger, run_id), plan[1], lambda _m: None)
     assert verb.outcome == DOWN and verb.reason.startswith("rollback refused: ")
-    assert ("remove_container", "revpublish.service") not in host.calls
+    assert ("remove_replacement", "revpublish.service") not in host.calls
 
 
 def test_ctrl_c_while_settling_finishes_that_service_and_leaves_the_rest_journaled(make_config, tmp_path, ledger):

@@ -79,7 +79,7 @@ class LeakyEngine:
     """The engine's answers for one running container whose log prints its API key."""
 
     def container_state(self, _cid):
-        return SimpleNamespace(status="running", health=None, exit_code=None)
+        return SimpleNamespace(status="running", health=None, exit_code=None, labels={})
 
     def logs_tail(self, _cid, _lines):
         return ["starting", f"auth failed with API_KEY {SECRET} against the gateway"]
@@ -132,7 +132,7 @@ def _leaky_host(make_config, tmp_path, port, env_text):
 
 def test_log_lines_and_health_bodies_are_shown_without_env_file_values(make_config, tmp_path, leaky_answer):
     host, sp = _leaky_host(make_config, tmp_path, leaky_answer, f"API_KEY={SECRET}\n")
-    verdict = host.wait_healthy(sp, 0.2, lambda: False)
+    verdict = host.wait_replacement_healthy(sp, 0.2, lambda: False)
     assert not verdict.ok
     assert "HTTP 500" in verdict.reason and "auth failed with API_KEY ***" in verdict.reason
     assert SECRET not in verdict.reason
@@ -140,7 +140,7 @@ def test_log_lines_and_health_bodies_are_shown_without_env_file_values(make_conf
 
 def test_the_services_words_are_withheld_when_its_env_file_cannot_be_read(make_config, tmp_path, leaky_answer):
     host, sp = _leaky_host(make_config, tmp_path, leaky_answer, None)
-    verdict = host.wait_healthy(sp, 0.2, lambda: False)
+    verdict = host.wait_replacement_healthy(sp, 0.2, lambda: False)
     assert not verdict.ok and "HTTP 500" in verdict.reason
     assert "container log withheld: cannot read" in verdict.reason and ".env" in verdict.reason
     assert "body '(withheld: cannot read" in verdict.reason

@@ -13,7 +13,7 @@ from revops.adapters.ledger import open_ledger
 from revops.migrate import plan as P
 from revops.migrate import resume
 from revops.migrate.executor import MIGRATED, ROLLED_BACK, Executor
-from revops.migrate.journal import Journal
+from revops.journal import Journal
 from revops.model import Inventory, Unit
 
 from test_migrate_executor import ScriptedHost

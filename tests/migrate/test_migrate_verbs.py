@@ -6,7 +6,7 @@ import pytest
 
 from revops.errors import UsageError
 from revops.migrate import plan as P
-from revops.migrate import quickwins as Q
+from revops.migrate import quick_wins as Q
 from revops.commands import rollback
 from revops.model import Inventory, Unit
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -47,6 +48,20 @@ def build_tinyapp(engine: Engine, base_image: str, wheelhouse: Path, workdir: Pa
     engine.build(context, "Dockerfile", tag, buildargs={"BASE_IMAGE": base_image},
                  labels={CONTEXT_LABEL: digest}, progress=progress)
     return tag
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    container_port: str  # "8000/tcp"
+    host_ip: str
+    host_port: int
+
+
+def published_ports(engine: Engine, container: str) -> list[PublishedPort]:
+    """The host ports Docker published for the container, from its inspect (NetworkSettings.Ports)."""
+    ports = (engine.api.inspect_container(container).get("NetworkSettings") or {}).get("Ports") or {}
+    return [PublishedPort(cport, b.get("HostIp", ""), int(b["HostPort"]))
+            for cport, binds in sorted(ports.items()) for b in (binds or []) if b.get("HostPort")]
 
 
 def wait_until(read: Callable[[], T], done: Callable[[T], bool], timeout: float, interval: float = 0.5) -> T:

@@ -9,7 +9,7 @@ import pytest
 
 from revops.adapters import docker_engine
 from revops.errors import AdapterUnavailable, CheckFailed
-from . import CONTEXT_LABEL, TINYAPP_UID, build_tinyapp, sources_digest, wait_until
+from . import CONTEXT_LABEL, TINYAPP_UID, build_tinyapp, published_ports, sources_digest, wait_until
 
 TEST_LABEL = "revops.test"
 
@@ -85,7 +85,7 @@ def test_image_from_the_local_base_serves_health_on_loopback(engine, built, run_
                               ports={8000: ("127.0.0.1", None)})
     engine.start(container)
 
-    [published] = engine.published_ports(container)
+    [published] = published_ports(engine, container)
     assert (published.container_port, published.host_ip) == ("8000/tcp", "127.0.0.1")
     url = f"http://127.0.0.1:{published.host_port}/health"
     answer = wait_until(lambda: _get(url), lambda r: r is not None and r.status_code == 200, timeout=60)

@@ -6,14 +6,38 @@ as it parses any unit file and reports ExecStart, EnvironmentFiles, User and Loa
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from revops.adapters import systemd
 from revops.unitfile import RootFS, read_source
 from revops.unitfile.loader import Loader
-from revops.unitfile.specifiers import facts_of_user_manager
+from revops.unitfile.specifiers import HostFacts, facts_of_root
+
+
+def facts_of_user_manager(env: "dict[str, str] | os._Environ[str]") -> HostFacts:
+    """Host facts as the systemd user manager of the current user sees them: the oracle's
+    reading of a unit file must expand specifiers as the manager it is compared with does."""
+    entry = pwd.getpwuid(os.getuid())
+    home = entry.pw_dir
+    config = env.get("XDG_CONFIG_HOME") or f"{home}/.config"
+    state = config  # systemd 252: %S and %L of a user manager live under $XDG_CONFIG_HOME
+    live = facts_of_root("/", live=True)
+    return HostFacts(
+        scope="user",
+        hostname=os.uname().nodename, pretty_hostname=live.pretty_hostname, machine_id=live.machine_id,
+        boot_id=live.boot_id, kernel_release=live.kernel_release, architecture=live.architecture,
+        os_release=live.os_release,
+        user_name=entry.pw_name, uid=str(entry.pw_uid), group_name=grp.getgrgid(os.getgid()).gr_name,
+        gid=str(os.getgid()), home=home, shell=entry.pw_shell or "/bin/sh",
+        runtime_dir=env.get("XDG_RUNTIME_DIR"), config_dir=config, state_dir=state,
+        cache_dir=env.get("XDG_CACHE_HOME") or f"{home}/.cache", logs_dir=f"{state}/log",
+        tmp_dir="/tmp", var_tmp_dir="/var/tmp", accounts=live.accounts, unread=live.unread,
+    )
+
 
 PREFIX = "rvoinv-"
 REFUSED_STATES = {"bad-setting", "error", "not-found"}

@@ -16,13 +16,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from oracle import PREFIX, OracleRun, compare, user_unit_dir  # noqa: E402
+from oracle import PREFIX, OracleRun, compare, facts_of_user_manager, user_unit_dir  # noqa: E402
 from tricky_cases import CASES, QUERIES  # noqa: E402
 
 from revops.adapters import systemd  # noqa: E402
 from revops.unitfile import RootFS, read_source  # noqa: E402
 from revops.unitfile.loader import Loader  # noqa: E402
-from revops.unitfile.specifiers import facts_of_user_manager  # noqa: E402
 from revops import unitnames as names  # noqa: E402
 
 SYSTEM_UNITS = Path("/lib/systemd/system")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from revops.examplehost.tree import Tree
+from revops.example_host.tree import Tree
 
 PYTHON_VERSION = "3.11.2"  # the host's /usr/bin/python3 (Debian bookworm)
 SITE = "lib/python3.11/site-packages"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from revops.examplehost.catalog import DEPRECATED, SUITES, suite_patterns
-from revops.examplehost.requirements import OVERRIDES
+from revops.example_host.catalog import DEPRECATED, SUITES, suite_patterns
+from revops.example_host.requirements import OVERRIDES
 
 PHASES = {"core": 1}
 LIMITS = {"core": ("512m", 1.0), "lead-gen": ("384m", 0.5), "buyer-intent": ("256m", 0.5),

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from revops.config import Config
 from revops.errors import RevopsError
-from revops.migrate.journal import FAILED, Journal
+from revops.journal import FAILED, Journal
 from revops.model import Inventory
+
+if TYPE_CHECKING:
+    from revops.migrate.host import UnitManager
 
 STOP_DISABLE = "stop-disable"
 RESTART = "restart"
@@ -56,7 +59,7 @@ def plan(inventory: Inventory, config: Config) -> tuple[list[Action], list[str]]
     return actions, missing
 
 
-def execute(actions: list[Action], systemd: Any, journal: Journal,
+def execute(actions: list[Action], systemd: UnitManager, journal: Journal,
             say: Callable[[str], None] = lambda _m: None, settle_s: float = SETTLE_S) -> list[ActionResult]:
     results = []
     for action in actions:
@@ -72,7 +75,7 @@ def execute(actions: list[Action], systemd: Any, journal: Journal,
     return results
 
 
-def _do(action: Action, systemd: Any, settle_s: float) -> ActionResult:
+def _do(action: Action, systemd: UnitManager, settle_s: float) -> ActionResult:
     if action.action == STOP_DISABLE:
         systemd.stop(action.unit, JOB_TIMEOUT_S)
         systemd.wait_for(action.unit, {"inactive", "failed"}, JOB_TIMEOUT_S)
@@ -98,7 +101,7 @@ def _do(action: Action, systemd: Any, settle_s: float) -> ActionResult:
     return ActionResult(action.unit, action.action, ok, detail, after)
 
 
-def _state(systemd: Any, unit: str) -> dict[str, Any]:
+def _state(systemd: UnitManager, unit: str) -> dict[str, Any]:
     s = systemd.states([unit])[unit]
     return {"active_state": s.active_state, "sub_state": s.sub_state, "result": s.result,
             "n_restarts": s.n_restarts, "unit_file_state": s.unit_file_state,

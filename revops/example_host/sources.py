@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from revops.examplehost.catalog import Service
+from revops.example_host.catalog import Service
 
 
 def app_py(s: Service) -> str:

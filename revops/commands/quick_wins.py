@@ -10,12 +10,11 @@ from rich.table import Table
 from rich.text import Text
 
 from revops import model, output
-from revops.adapters.ledger import open_ledger
+from revops.adapters import systemd
 from revops.config import Config
 from revops.errors import EXIT_FAILED, EXIT_OK
-from revops.migrate import quickwins as Q
-from revops.migrate import wiring
-from revops.migrate.journal import Journal
+from revops.hostrun import host_run
+from revops.migrate import quick_wins as Q
 
 
 @dataclass
@@ -37,22 +36,16 @@ def run(config: Config, *, dry_run: bool = False, yes: bool = False,
     result = QuickWinsResult(dry_run, actions, missing)
     if dry_run or not actions:
         return result
-    from revops.adapters import systemd
-
     manager = systemd.connect(config.bus)
-    ledger = open_ledger(config.database_url)
-    try:
-        command = wiring.command_line()
-        with ledger.lock(wiring.holder(command)):
-            if not yes and confirm is not None and not confirm(actions):
-                result.refused = "not confirmed"
-                return result
-            result.run_id = ledger.begin_run(wiring.operator(), command, None, False)
-            result.results = Q.execute(actions, manager, Journal(ledger, result.run_id), say)
-            failed = [r.unit for r in result.results if not r.ok]
-            ledger.finish_run(result.run_id, f"failed: {', '.join(failed)}" if failed else "ok")
-    finally:
-        ledger.close()
+    with host_run(config, dry_run=False) as run:
+        result.run_id = run.begin(None)
+        if not run.confirm(confirm, actions, yes):
+            result.refused = "not confirmed"
+            return result
+        assert run.journal is not None
+        result.results = Q.execute(actions, manager, run.journal, say)
+        failed = [r.unit for r in result.results if not r.ok]
+        run.outcome = f"failed: {', '.join(failed)}" if failed else "ok"
     result.exit_code = EXIT_FAILED if any(not r.ok for r in result.results) else EXIT_OK
     return result
 

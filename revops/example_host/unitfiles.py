@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from revops.examplehost.catalog import GATEWAY, SHARED_ENV, Service
+from revops.example_host.catalog import GATEWAY, SHARED_ENV, Service
 
 LIGHTAPP = "/opt/revflow-os/lightapp.py"
 

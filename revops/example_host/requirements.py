@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-from revops.examplehost.catalog import Service
+from revops.example_host.catalog import Service
 
 # Pin conflicts inside a suite: (suite, distribution, {unit: pin}); the override settles each.
 CONFLICTS = (
@@ -44,7 +44,7 @@ _LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^#;]*?
 
 def wheelhouse_pins() -> dict[str, list[str]]:
     """Versions per distribution in wheelhouse.txt, oldest first."""
-    text = resources.files("revops.examplehost").joinpath("wheelhouse.txt").read_text(encoding="utf-8")
+    text = resources.files("revops.example_host").joinpath("wheelhouse.txt").read_text(encoding="utf-8")
     pins: dict[str, list[str]] = {}
     for line in text.splitlines():
         if line.strip() and not line.startswith("#"):

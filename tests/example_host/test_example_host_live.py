@@ -15,7 +15,7 @@ import pytest
 
 from revops.adapters import proc, systemd
 from revops.commands import example_host
-from revops.examplehost import catalog, live
+from revops.example_host import catalog, live
 
 PHASE1_PORTS = {"revcore-gateway": 8004, "revpublish": 8550, "revaudit-v6": 8560, "revscore-iq": 8570}
 

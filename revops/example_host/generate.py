@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from revops.examplehost import catalog, hostconfig, requirements, sources, unitfiles, venvs
-from revops.examplehost.catalog import MODULES_DIR, SHARED_VENV, TOOLS_VENV, Service
-from revops.examplehost.tree import Tree
+from revops.example_host import catalog, hostconfig, requirements, sources, unitfiles, venvs
+from revops.example_host.catalog import MODULES_DIR, SHARED_VENV, TOOLS_VENV, Service
+from revops.example_host.tree import Tree
 
 UNIT_DIR = "/etc/systemd/system"
 QUICK_WIN_SET = "fastapi\nuvicorn\nsqlalchemy\npsycopg2-binary\npydantic\npydantic-settings\nrequests\nbeautifulsoup4\n"

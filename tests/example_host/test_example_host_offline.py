@@ -15,7 +15,7 @@ import pytest
 
 from revops import config
 from revops.commands import example_host
-from revops.examplehost import catalog, requirements, sources, tree, venvs
+from revops.example_host import catalog, requirements, sources, tree, venvs
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT_DIR = "etc/systemd/system"
@@ -215,7 +215,7 @@ def _defects(host: Path, path: str) -> set[str]:
 def test_venvs_healthy_and_corrupted_as_planned(host):
     result = example_host.run(host)
     assert result.venvs_healthy >= 96 and result.venvs_corrupted == 159
-    from revops.examplehost import generate, unitfiles
+    from revops.example_host import generate, unitfiles
     _tree, plan = generate.build(unitfiles.Layout())
     for path in plan.healthy_venvs:
         assert _defects(host, path) == set(), path
@@ -272,7 +272,7 @@ def test_live_without_a_user_manager_is_a_clear_error_and_writes_nothing(tmp_pat
 
 
 def test_live_revops_yaml_points_at_the_directory_from_slash(tmp_path):
-    from revops.examplehost import hostconfig
+    from revops.example_host import hostconfig
 
     path = tmp_path / "revops.yaml"
     path.write_text(hostconfig.revops_yaml(live_dir=str(tmp_path)))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from revops.adapters import proc, systemd
 from revops.errors import CheckFailed, UsageError
-from revops.examplehost import catalog
+from revops.example_host import catalog
 
 MARKER = ".revops-example-host"  # in a real venv: the sha256 of the requirements it was built from
 MANAGER_UNIT_DIRS = ("/usr/lib/systemd/user", "/lib/systemd/user", "/etc/systemd/user")

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Iterator, Protocol
 
 from revops.errors import AdapterUnavailable, RevopsError
 
 DONE = "done"
 FAILED = "failed"  # the ledger knows only these two end states
+
+
+class JournalLedger(Protocol):
+    """What the journal writes to (revops.adapters.ledger.Ledger); each call commits."""
+
+    def step_started(self, run_id: int, service: str, step: str, detail: str = "") -> int: ...
+    def step_finished(self, step_id: int, state: str, reason: str | None = None) -> None: ...
+    def set_service_state(self, service: str, state: str, run_id: int | None,
+                          reason: str | None = None) -> None: ...
 
 
 @dataclass
@@ -35,7 +44,7 @@ def describe(exc: BaseException) -> str:
 
 
 class Journal:
-    def __init__(self, ledger: Any, run_id: Any) -> None:
+    def __init__(self, ledger: JournalLedger, run_id: int) -> None:
         self.ledger = ledger
         self.run_id = run_id
         self.lost: str | None = None  # set when a rollback ran without its journal entry
@@ -45,6 +54,7 @@ class Journal:
         """Journal one step around its body. `restoring` marks a rollback: putting a service
         back under systemd goes ahead even when the ledger has just died, and says so."""
         record = StepRecord(service, step)
+        step_id: int | None
         try:
             step_id = self.ledger.step_started(self.run_id, service, step, detail)
         except Exception as exc:
@@ -58,7 +68,7 @@ class Journal:
             raise
         self._finish(step_id, record.state, record.reason)
 
-    def _finish(self, step_id: Any, state: str, reason: str | None) -> None:
+    def _finish(self, step_id: int | None, state: str, reason: str | None) -> None:
         if step_id is None:
             return
         try:

@@ -1,11 +1,4 @@
-"""Building the images of the generated stack, air-gapped (`revops build`, migrate's preflight).
-
-Plan first (which suites, which images, what is already built), then execute per suite:
-1. fill the wheelhouse from the suite's lock (`pip download` with hashes, on the host);
-2. stage compose/<suite>/.stage (the lock, the locked wheels, each service's code);
-3. build each service's target of compose/<suite>/Dockerfile through the docker SDK, no index.
-An image whose tag exists and whose `revops.context` label matches the staged inputs is reused.
-"""
+"""Executing a build plan: wheelhouse, staged context and each image through the docker SDK."""
 
 from __future__ import annotations
 
@@ -13,82 +6,41 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Protocol
 
-from revops import model, output
-from revops.adapters import proc
-from revops.commands.generate import read_locks, run as generate_run
+from revops import output
+from revops.adapters import docker_engine, proc
+from revops.adapters.docker_engine import BuiltImage
+from revops.build.plan import BuildResult, ImageStep, Options, SuiteStep, plan
 from revops.config import Config
-from revops.errors import CheckFailed, UsageError
-from revops.generate import build_files, context, mapping
+from revops.errors import CheckFailed
+from revops.generate import context, mapping
+from revops.generate.drift import Rendered
 from revops.generate.render import dockerfile_path
 from revops.generate.spec import SuiteSpec
 
 CONTEXT_LABEL = "revops.context"
 
 
-@dataclass
-class ImageStep:
-    service: str
-    tag: str
-    state: str  # planned, built, reused, failed, skipped (an earlier image of the suite failed)
-    seconds: float | None = None
-    reason: str | None = None
+class BuildEngine(Protocol):
+    """What a build needs of the Docker engine (revops.adapters.docker_engine.Engine)."""
+
+    def image_labels(self, tag: str) -> dict[str, str] | None: ...
+    def build(self, context: Path, dockerfile: str, tag: str, *, target: str | None = None,
+              labels: dict[str, str] | None = None,
+              progress: Callable[[str], None] | None = None) -> BuiltImage: ...
 
 
-@dataclass
-class SuiteStep:
-    suite: str
-    lock: str
-    context_dir: str
-    wheelhouse: str
-    wheels: str = "planned"  # planned, present, downloaded
-    images: list[ImageStep] = field(default_factory=list)
-
-
-@dataclass
-class BuildResult:
-    dry_run: bool
-    ok: bool = True
-    suites: list[SuiteStep] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Options:
-    suites: tuple[str, ...] = ()
-    find_links: Path | None = None  # offline: no index, wheels from here
-    dry_run: bool = False
-
-
-def plan(config: Config, options: Options) -> tuple[list[SuiteSpec], BuildResult]:
-    check = generate_run(config, check=True)
-    if not check.ok:
-        raise CheckFailed(f"{check.compose_dir} is not what the inputs give",
-                          hint="run `revops generate` first, so the images match the compose files")
-    inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
-    rendered, _ = build_files(inventory, config, read_locks(config))
-    known = {s.name for s in rendered.suites}
-    unknown = [s for s in options.suites if s not in known]
-    if unknown:
-        raise UsageError(f"--suite {', '.join(unknown)}: no generated services; suites with some: {', '.join(sorted(known))}")
-    chosen = [s for s in rendered.suites if not options.suites or s.name in options.suites]
-    result = BuildResult(dry_run=options.dry_run)
-    for suite in chosen:
-        step = SuiteStep(suite.name, suite.lock_path, str(config.out("compose") / suite.name),
-                         str(config.base_dir / config.wheelhouse))
-        step.images = [ImageStep(s.name, s.image, "planned") for s in suite.services]
-        result.suites.append(step)
-    return chosen, result
-
-
-def run(config: Config, options: Options) -> BuildResult:
-    suites, result = plan(config, options)
+def run(config: Config, options: Options, *, rendered: Rendered | None = None,
+        engine: BuildEngine | None = None) -> BuildResult:
+    """Plan and build. `rendered` (what generate gives now) and `engine` (a connection) are
+    passed by a caller that has them already: migrate's preflight."""
+    suites, result = plan(config, options, rendered)
     if options.dry_run:
         return result
-    from revops.adapters import docker_engine
-
-    engine = docker_engine.connect()
+    if engine is None:
+        engine = docker_engine.connect()
     total = sum(len(s.images) for s in result.suites)
     with output.progress("building images", total) as advance:
         for suite, step in zip(suites, result.suites):
@@ -97,7 +49,8 @@ def run(config: Config, options: Options) -> BuildResult:
     return result
 
 
-def _build_suite(config: Config, suite: SuiteSpec, step: SuiteStep, options: Options, engine, advance) -> None:
+def _build_suite(config: Config, suite: SuiteSpec, step: SuiteStep, options: Options, engine: BuildEngine,
+                 advance: Callable[[int], None]) -> None:
     lock_path = config.base_dir / suite.lock_path
     lock_text = lock_path.read_text(encoding="utf-8")
     wheels = _ensure_wheels(lock_path, lock_text, Path(step.wheelhouse), options.find_links, step)
@@ -136,7 +89,8 @@ def _ensure_wheels(lock_path: Path, lock_text: str, wheelhouse: Path, find_links
     return wheels
 
 
-def _build_image(engine, context_dir: Path, target: str, image: ImageStep, wanted: str, lock_text: str) -> None:
+def _build_image(engine: BuildEngine, context_dir: Path, target: str, image: ImageStep, wanted: str,
+                 lock_text: str) -> None:
     """Reuse the image when its label says it was built from these very inputs, else build it."""
     labels = engine.image_labels(image.tag)
     if labels is not None and labels.get(CONTEXT_LABEL) == wanted:
@@ -179,20 +133,17 @@ def fill_wheelhouse(lock: Path, wheelhouse: Path, find_links: Path | None) -> No
     proc.run(argv, timeout=900)
 
 
-def build_suite(config: Config, suite: str, find_links: Path | None = None) -> str:
+def build_suite(config: Config, suite: str, find_links: Path | None = None, *,
+                rendered: Rendered | None = None, engine: BuildEngine | None = None) -> str:
     """Build one suite's images (what migrate's preflight calls); returns a one-line summary.
 
     Offline when find_links is given, or when REVOPS_WHEELHOUSE names a wheelhouse.
     """
     if find_links is None and os.environ.get("REVOPS_WHEELHOUSE"):
         find_links = Path(os.environ["REVOPS_WHEELHOUSE"])
-    result = run(config, Options((suite,), find_links))
-    exit_status(result)
+    result = run(config, Options((suite,), find_links), rendered=rendered, engine=engine)
+    if result.failure is not None:
+        raise CheckFailed(result.failure.message)
     images = [i for s in result.suites for i in s.images]
     return f"suite {suite}: " + ", ".join(f"{i.service} {i.state}" for i in images)
 
-
-def exit_status(result: BuildResult) -> None:
-    failed = [f"{i.service}: {i.reason}" for s in result.suites for i in s.images if i.state == "failed"]
-    if failed:
-        raise CheckFailed("image build failed:\n" + "\n".join(failed))

@@ -2,7 +2,7 @@
 
 Nothing here touches the disk: `generate.py` turns this catalogue into files. The numbers the
 seeds give (149 unit files, 96+ healthy venvs, 159 corrupted venv directories) are properties
-of this data, checked by tests/examplehost.
+of this data, checked by tests/example_host.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ import pytest
 
 from revops.adapters import systemd
 from revops.adapters.ledger import open_ledger
-from revops.migrate import quickwins as Q
-from revops.migrate.journal import Journal
+from revops.migrate import quick_wins as Q
+from revops.journal import Journal
 from revops.model import Inventory, Unit
 
 pytestmark = pytest.mark.realstack
