@@ -17,8 +17,8 @@ from revops.cleanup import plan as C
 from revops.cleanup import quarantine as Q
 from revops.commands import cleanup, inventory
 from revops.errors import CheckFailed, UsageError
-from revops.examplehost import venvs as fake
-from revops.examplehost.tree import Tree, write
+from revops.example_host import venvs as fake
+from revops.example_host.tree import Tree, write
 
 CONFIG = """
 host: {root: ., unit_dirs: [etc/systemd/system], venv_search: [opt, srv], venv_search_depth: 4}
