@@ -41,7 +41,11 @@ class ServiceSpec:
     depends_on: tuple[str, ...]  # compose service names (all suites)
     healthcheck: Healthcheck
     code_dir: str  # host path of the service's code (WorkingDirectory), as the host sees it
-    notes: tuple[str, ...] = ()  # what generation changed or could not carry over, and why
+    notes: tuple[str, ...] = ()
+    # compose pids_limit (CIS 5.29). A small FastAPI or worker process runs a few dozen
+    # threads; systemd's own DefaultTasksMax is 15% of the kernel's pid_max (4915 by default),
+    # far more than one service needs. This bounds a fork bomb without touching real load.
+    pids_limit: int = 512  # what generation changed or could not carry over, and why
 
     @property
     def labels(self) -> dict[str, str]:
