@@ -110,11 +110,23 @@ class Config:
     # Leftover units (fnmatch patterns) the operator names for `revops cleanup`, beside the
     # migrated, deprecated and duplicate units it finds itself.
     cleanup_leftovers: tuple[str, ...] = ()
+    # Variable names (fnmatch, case-insensitive) never taken for secrets: what the detector
+    # (revops.secretscan) gets wrong. Their Environment= values are kept in the inventory and
+    # written inline in compose files.
+    secrets_allow: tuple[str, ...] = ()
+    # Where `migrate` writes each service's copy of what it may read (env files and secret
+    # Environment= values): a root-only directory revops owns; relative to the ops repo.
+    secrets_dir: str = ".revops/secrets"
 
     @property
     def base_dir(self) -> Path:
         """The ops repo: the directory holding revops.yaml; outputs are written under it."""
         return self.path.parent
+
+    @property
+    def secrets_path(self) -> Path:
+        """The directory of the services' secret copies, absolute (secrets.dir, from the ops repo)."""
+        return self.base_dir / self.secrets_dir
 
     @property
     def cache_dir(self) -> Path:
@@ -270,6 +282,8 @@ def _build(data: dict[str, Any], path: Path) -> Config:
         "wheelhouse": paths.get("wheelhouse"),
         "quick_wins_restart": data.get("quick_wins", {}).get("restart"),
         "cleanup_leftovers": data.get("cleanup", {}).get("leftovers"),
+        "secrets_allow": data.get("secrets", {}).get("allow"),
+        "secrets_dir": data.get("secrets", {}).get("dir"),
     }
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if v is not None}
     health = {k: float(v) if k == "probe_timeout" else v for k, v in health.items()}  # keys: Health's fields

@@ -118,6 +118,19 @@ SCHEMA: dict[str, Any] = {
             "type": "object", "additionalProperties": False, "expected": "a mapping",
             "properties": {"leftovers": UNIT_NAMES},
         },
+        "secrets": {
+            "type": "object", "additionalProperties": False, "expected": "a mapping",
+            "properties": {
+                "allow": {"type": "array",
+                          "items": {"type": "string", "pattern": r"^[A-Za-z0-9_*?\[\]!-]+$",
+                                    "expected": "a variable name or fnmatch pattern such as LOG_LEVEL or FEATURE_*"},
+                          "expected": "a list of variable names (or patterns) that are not secrets"},
+                # Not "..": the copies are the ops repo's or an absolute directory revops owns.
+                "dir": {"type": "string", "pattern": r"^(?!(?:.*/)?\.\.(?:/|$))[^\x00-\x1f]+$",
+                        "expected": "a directory for the services' secret copies, absolute or relative to the "
+                                    "ops repo, with no '..'"},
+            },
+        },
         "health": {
             "type": "object", "additionalProperties": False, "expected": "a mapping",
             "properties": {

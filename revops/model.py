@@ -60,7 +60,10 @@ class Unit:
     working_directory: str | None = None
     user: str | None = None
     environment_files: list[str] = field(default_factory=list)  # "-" prefix removed
-    environment: dict[str, str] = field(default_factory=dict)
+    # Environment= of the unit: every name, with its value only when it is known not to be a
+    # secret (None: withheld; see revops.secrets.digest), and a digest of every value.
+    environment: dict[str, str | None] = field(default_factory=dict)
+    environment_digests: dict[str, str] = field(default_factory=dict)
     restart: str | None = None
     after: list[str] = field(default_factory=list)
     requires: list[str] = field(default_factory=list)

@@ -61,7 +61,8 @@ def _build_suite(config: Config, suite: SuiteSpec, step: SuiteStep, options: Opt
     context_dir = Path(step.context_dir)
     stage_dir = context.stage(context_dir, lock_text, wheels, code_dirs)
     dockerfile = config.out("compose") / dockerfile_path(suite.name)
-    shared = context.tree_digest(dockerfile, stage_dir / "requirements.lock", stage_dir / "wheelhouse")
+    shared = context.tree_digest(dockerfile, stage_dir / "requirements.lock", stage_dir / "wheelhouse",
+                                 stage_dir / context.STAGED_ENTRYPOINT)
     failed: str | None = None
     for service, image in zip(suite.services, step.images):
         if failed is not None:

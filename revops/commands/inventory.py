@@ -25,6 +25,7 @@ from revops import config as config_mod
 from revops import model, output, regularfile, venvs, yamlsafe
 from revops.errors import EXIT_OK, AdapterUnavailable, CheckFailed, ConfigError, UsageError
 from revops.model import Inventory, LiveState, Problem, Unit, Venv
+from revops.secrets.digest import environment_record
 from revops.unitfile import ReadUnit, RootFS, read_units
 from revops.unitfile.ports import port_of
 from revops.unitfile.specifiers import facts_of_root
@@ -130,7 +131,8 @@ def to_unit(r: ReadUnit, cfg: config_mod.Config, fs: RootFS) -> Unit:
         unit.working_directory = c.working_directory
         unit.user = c.user
         unit.environment_files = [path for path, _optional in c.environment_files]
-        unit.environment = dict(c.environment)
+        # Stored nowhere: a secret-looking value is kept as its digest only.
+        unit.environment, unit.environment_digests = environment_record(c.environment, cfg.secrets_allow)
         unit.restart = c.restart
         unit.service_type = c.type or "simple"
         unit.after, unit.requires = list(c.after), list(c.requires)

@@ -83,9 +83,19 @@ MODULES = CORE + SUITE_MODULES
 SUITE_TITLES = {"core": "Core", "lead-gen": "Lead Gen", "buyer-intent": "Buyer Intent",
                 "digital-landlord": "Digital Landlord", "tech-efficiency": "Tech Efficiency"}
 
+# Secrets written into a unit itself (a drop-in here), as hosts often have them: a password
+# inside a URL and a token. FAKE values; revops keeps them out of everything it writes, and the
+# service needs them (its /health says which one is missing).
+UNIT_SECRETS = {
+    "RELAY_URL": "https://publisher:fake-relay-pw-5d1e@relay.revflow.example/v1",
+    "RELAY_TOKEN": "fake-relay-token-9c41b7e2",
+}
+
 # Quirks spread over the units so that a parser meets every feature a real host has.
 DROPINS = {
-    "revpublish.service": ("10-override.conf", "[Service]\nEnvironment=PUBLISH_BATCH=50\nMemoryMax=768M\n"),
+    "revpublish.service": ("10-override.conf", "[Service]\nEnvironment=PUBLISH_BATCH=50\nMemoryMax=768M\n"
+                           "# the relay's credentials, pasted here during the 2023 outage\n"
+                           + "".join(f'Environment="{k}={v}"\n' for k, v in UNIT_SECRETS.items())),
     "revscore-iq.service": ("10-override.conf", "[Service]\n# raised after the Q3 scoring backlog\nEnvironment=\"SCORE_WORKERS=4\"\n"),
     "revcore-gateway.service": ("20-limits.conf", "[Service]\nLimitNOFILE=65536\nCPUQuota=150%\n"),
     "revprospect.service": ("10-override.conf", "[Service]\nRestartSec=15\nMemoryMax=384M\n"),
@@ -249,6 +259,14 @@ def services() -> list[Service]:
     result = [s for m in MODULES for s in _module_services(m)]
     result += _platform_services() + _special_services()
     return sorted(result, key=lambda s: s.name)
+
+
+def required_environment(s: Service) -> tuple[str, ...]:
+    """What a service's app refuses /health without: values of the shared env file, and a
+    unit's own secrets (revpublish's relay credentials)."""
+    shared = ("DATABASE_URL", "JWT_SECRET")
+    own = tuple(UNIT_SECRETS) if s.name == "revpublish.service" else ()
+    return shared + own
 
 
 def suite_patterns() -> dict[str, list[str]]:

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from revops.example_host.catalog import Service
+from revops.example_host.catalog import Service, required_environment
 
 
 def app_py(s: Service) -> str:
     title = s.module.title if s.module else s.description
     return f'''"""{s.stem}: {title}. Served by uvicorn as `app:app`."""
 
+import os
+
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 SERVICE = "{s.stem}"
+# From its environment (EnvironmentFile= and Environment=): without them it cannot serve.
+REQUIRED = {required_environment(s)!r}
 
 app = FastAPI(title=SERVICE)
 
 
 @app.get("/health")
-def health() -> dict[str, str]:
+def health():
+    missing = [name for name in REQUIRED if not os.environ.get(name)]
+    if missing:  # names only: a value never leaves the process
+        return JSONResponse({{"status": "unavailable", "service": SERVICE, "missing": missing}}, status_code=503)
     return {{"status": "ok", "service": SERVICE}}
 '''
 
@@ -75,17 +83,27 @@ def lightapp_py() -> str:
 
 import argparse
 import json
+import os
 import signal
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# From the shared env file (EnvironmentFile=): without it the module cannot serve.
+REQUIRED = ("DATABASE_URL",)
 
 
 def handler_for(service: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             found = self.path.split("?", 1)[0] == "/health"
-            body = json.dumps({"status": "ok", "service": service} if found else {"detail": "Not Found"})
-            self.send_response(200 if found else 404)
+            missing = [name for name in REQUIRED if not os.environ.get(name)]
+            if not found:
+                status, body = 404, json.dumps({"detail": "Not Found"})
+            elif missing:  # names only: a value never leaves the process
+                status, body = 503, json.dumps({"status": "unavailable", "service": service, "missing": missing})
+            else:
+                status, body = 200, json.dumps({"status": "ok", "service": service})
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

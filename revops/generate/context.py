@@ -16,9 +16,14 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from revops import entrypoint
 from revops.unitfile.rootfs import RootFS
 
 STAGE = ".stage"
+# revops' entrypoint, copied as it is into every build context (under STAGE); the Dockerfile
+# names its digest, so a change to it gives every image a new tag.
+ENTRYPOINT_SOURCE = Path(entrypoint.__file__)
+STAGED_ENTRYPOINT = "revops/entrypoint.py"
 _HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
 # Never copied into an image: old venvs, caches, VCS data, and env files (secrets).
 CODE_IGNORE = ("venv", "venv.*", ".venv", "__pycache__", "*.pyc", ".git", ".env", ".env.*", "*.env")
@@ -93,6 +98,9 @@ def stage(context_dir: Path, lock_text: str, wheels: dict[str, Path], code_dirs:
         shutil.rmtree(stage_dir)
     (stage_dir / "wheelhouse").mkdir(parents=True)
     (stage_dir / "requirements.lock").write_text(lock_text, encoding="utf-8")
+    staged = stage_dir / STAGED_ENTRYPOINT
+    staged.parent.mkdir(parents=True)
+    shutil.copyfile(ENTRYPOINT_SOURCE, staged)
     for path in wheels.values():
         _link_or_copy(path, stage_dir / "wheelhouse" / path.name)
     for service, code in sorted(code_dirs.items()):
@@ -105,6 +113,11 @@ def _link_or_copy(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+
+
+def entrypoint_digest() -> str:
+    """sha256 (hex) of the entrypoint shipped into the images."""
+    return sha256_file(ENTRYPOINT_SOURCE)
 
 
 def tree_digest(*paths: Path) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from revops.config import Config
 from revops.generate import build_files, read_in_repo
-from revops.generate.render import GENERATED_MARK
+from revops.generate.spec import GENERATED_MARK
 from revops.generate.spec import Plan
 from revops.model import Inventory
 

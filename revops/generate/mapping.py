@@ -5,16 +5,16 @@ Nothing here reads the disk: the inventory, the config and the locks' digests co
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from pathlib import PurePosixPath
 
-from revops import unitnames, values
+from revops import secretscan, unitnames, values
 from revops.config import Config, Suite, duration_seconds
 from revops.values import parse_uid
 from revops.generate.spec import DEFAULT_RUN_USER, VENV_IN_IMAGE, Healthcheck, Plan, ServiceSpec, Skipped, SuiteSpec
 from revops.model import Inventory, Unit
-from revops.validate.rules import is_secret_key  # the same test validate applies
 
 _HOST_FLAGS = ("--host", "-h")
 _BIND_FLAGS = ("--bind", "-b")
@@ -78,7 +78,9 @@ def unsafe_value(unit: Unit, config: Config) -> str | None:
     ]
     checks += [("EnvironmentFile=", path, values.abs_path) for path in unit.environment_files]
     for key, value in sorted(unit.environment.items()):
-        checks += [("Environment= name", key, values.env_key), (f"Environment={key}=", value, values.text)]
+        checks.append(("Environment= name", key, values.env_key))
+        if value is not None:  # a withheld value is never written
+            checks.append((f"Environment={key}=", value, values.text))
     return values.first_problem(checks)
 
 
@@ -192,10 +194,28 @@ def healthcheck(port: int | None, config: Config) -> Healthcheck:
     return Healthcheck(test, h.interval, h.timeout, h.retries, h.start_period, kind)
 
 
-def env_file_path(path: str, config: Config, compose_dir: str) -> str:
-    """Where compose finds an env file: relative to compose/ when it lies in the ops repo."""
-    on_disk = PurePosixPath(str(config.root)) / host_path(path, config).lstrip("/")
-    return _relative_if_inside(str(on_disk), str(config.base_dir), compose_dir)
+def secret_name(service: str) -> str:
+    """The compose secret of a service, and its copy's file name: `<service>.env`."""
+    return f"{service}.env"
+
+
+def secret_file_path(name: str, config: Config, compose_dir: str) -> str:
+    """Where compose finds a service's copy: relative to compose/ when the copies' directory
+    (secrets.dir) lies in the ops repo, else absolute."""
+    return _relative_if_inside(str(PurePosixPath(config.secrets_path) / name), str(config.base_dir), compose_dir)
+
+
+def split_environment(unit: Unit, allow: tuple[str, ...]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(written inline, delivered in the secret file) of a unit's Environment=: a value the
+    inventory withheld, or that looks like a secret now (secretscan, revops.yaml secrets.allow),
+    never goes inline."""
+    inline, withheld = [], []
+    for key, value in sorted(unit.environment.items()):
+        if value is None or secretscan.looks_secret(key, value, allow):
+            withheld.append(key)
+        else:
+            inline.append((key, value))
+    return inline, withheld
 
 
 def _relative_if_inside(path: str, base: str, from_dir: str) -> str:
@@ -221,12 +241,10 @@ def service_spec(unit: Unit, suite: Suite, config: Config, migrated: dict[str, s
     mem, mem_note = memory_limit(unit, suite)
     cpus, cpu_note = cpu_limit(unit, suite)
     notes += [n for n in (mem_note, cpu_note) if n]
-    environment = []
-    for key, value in sorted(unit.environment.items()):
-        if is_secret_key(key):
-            notes.append(f"Environment={key}=... looks like a secret: left out; put it in the shared env file")
-        else:
-            environment.append((key, value))
+    environment, withheld = split_environment(unit, config.secrets_allow)
+    notes += [f"Environment={key}=... looks like a secret: delivered in the secret file {secret_name(unit.service_name)}, "
+              "never written here" for key in withheld]
+    secret = secret_name(unit.service_name) if unit.environment_files or withheld else None
     if unit.user in ("root", "0") or not unit.user:
         notes.append(f"runs as {DEFAULT_RUN_USER!r}: the unit has {'User=' + unit.user if unit.user else 'no User='}")
     compose_dir = str(config.out("compose"))
@@ -235,10 +253,11 @@ def service_spec(unit: Unit, suite: Suite, config: Config, migrated: dict[str, s
     return ServiceSpec(
         name=unit.service_name, unit=unit.name, suite=suite.name, phase=suite.phase, image="",
         command=command, working_dir=host_path(unit.working_directory or "/", config), user=run_user(unit),
-        env_files=tuple(env_file_path(p, config, compose_dir) for p in unit.environment_files),
         environment=tuple(environment), port=unit.port, bind_address=config.health.bind_address,
         mem_limit=mem, cpus=cpus, depends_on=tuple(deps), healthcheck=healthcheck(unit.port, config),
         code_dir=unit.working_directory or "/", notes=tuple(notes),
+        secret=secret, secret_file=secret_file_path(secret, config, compose_dir) if secret else None,
+        secret_keys=tuple(withheld),
     )
 
 
@@ -265,11 +284,12 @@ def plan(inventory: Inventory, config: Config, lock_digests: dict[str, str]) -> 
         services = tuple(sorted(by_suite.get(suite.name, []), key=lambda s: s.name))
         if not services:
             continue
-        users = sorted({s.user for s in services})
+        users = {user: _FIRST_UID + i for i, user in enumerate(sorted({s.user for s in services}))}
         result.suites.append(SuiteSpec(
             name=suite.name, phase=suite.phase, lock_path=f"{config.lockfiles_dir}/{suite.name}.txt",
-            lock_digest=lock_digests[suite.name], services=services,
-            users=tuple((user, _FIRST_UID + i) for i, user in enumerate(users)),
+            lock_digest=lock_digests[suite.name],
+            services=tuple(dataclasses.replace(s, uid=users[s.user]) for s in services),
+            users=tuple(users.items()),
         ))
     result.skipped.sort(key=lambda s: s.unit)
     return result

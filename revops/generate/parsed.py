@@ -1,11 +1,12 @@
 """generate parses what it is about to write, and refuses to write anything else.
 
 Each compose file must load with revops' one YAML loader (revops.yamlsafe) into the services the plan holds, with
-the plan's values (command, working_dir, user, image, env files, environment, ports, labels).
+the plan's values (command, working_dir, user, image, secrets and no env_file, environment,
+ports, labels).
 Each Dockerfile is parsed by BuildKit's own Dockerfile parser (the `dockerfile` package wraps
 moby/buildkit's Go parser, so this is the grammar `docker build` reads, not an imitation):
 every instruction must be a Dockerfile instruction, each service must have its build stage
-whose CMD is the plan's command in JSON form, whose WORKDIR is the plan's path and whose COPY
+whose CMD is the plan's command and whose ENTRYPOINT the plan's (or none) in JSON form, whose WORKDIR is the plan's path and whose COPY
 is in JSON form, and each image user must be created by a JSON-form RUN. A value that changed
 the structure of a file (a newline, a quote, a shell word) shows up here as a mismatch.
 """
@@ -94,6 +95,11 @@ def _expect_stage(stage: list[Any], s: ServiceSpec) -> None:
     cmds = [c for c in stage if c.cmd.upper() == "CMD"]
     if not cmds or not cmds[-1].json or list(cmds[-1].value) != list(s.command):
         raise _Mismatch(f"stage {s.name!r}: CMD is not the command {list(s.command)} in JSON form")
+    entrypoints = [c for c in stage if c.cmd.upper() == "ENTRYPOINT"]
+    want = list(s.entrypoint) if s.entrypoint else None
+    got = (list(entrypoints[-1].value) if entrypoints[-1].json else "shell form") if entrypoints else None
+    if got != want:
+        raise _Mismatch(f"stage {s.name!r}: ENTRYPOINT is {got!r}, the plan has {want!r} in JSON form")
     workdirs = [c for c in stage if c.cmd.upper() == "WORKDIR"]
     if workdirs and list(workdirs[-1].value) != [s.working_dir]:
         raise _Mismatch(f"stage {s.name!r}: WORKDIR is {list(workdirs[-1].value)}, not {s.working_dir!r}")
@@ -126,6 +132,9 @@ def check_compose(text: str, services: list[ServiceSpec], settings: R.Settings) 
     networks = doc.get("networks")
     if not isinstance(networks, dict) or settings.network not in networks:
         raise _Mismatch(f"the network {settings.network!r} is not declared")
+    secrets = {s.secret: {"file": _cq(s.secret_file)} for s in services if s.secret} or None
+    if doc.get("secrets") != secrets:
+        raise _Mismatch(f"secrets are {doc.get('secrets')!r}, the plan has {secrets!r}")
     for s in services:
         _expect_service(got[s.name], s)
 
@@ -134,8 +143,8 @@ def _expect_service(svc: Any, s: ServiceSpec) -> None:
     if not isinstance(svc, dict):
         raise _Mismatch(f"service {s.name!r} is not a mapping")
     expected = {
-        "image": s.image, "command": _cq(list(s.command)), "working_dir": _cq(s.working_dir), "user": _cq(s.user),
-        "env_file": _cq(list(s.env_files)) or None,
+        "image": s.image, "command": _cq(list(s.command)), "working_dir": _cq(s.working_dir),
+        "user": f"{s.uid}:{s.uid}", "env_file": None, "secrets": [s.secret] if s.secret else None,
         "environment": {k: _cq(v) for k, v in s.environment} or None,
         "ports": [f"{s.bind_address}:{s.port}:{s.port}"] if s.port is not None else None,
         "labels": {k: _cq(v) for k, v in s.labels.items()},

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from revops import regularfile, yamlsafe
+from revops.generate.spec import GENERATED_MARK
 from revops.validate.findings import ERROR, Finding
 
 COMPOSE_SUFFIXES = (".yml", ".yaml")
@@ -19,6 +20,7 @@ class ComposeDoc:
     path: Path
     data: dict[str, Any]
     lines: dict[str, int] = field(default_factory=dict)  # dotted key -> 1-based line
+    generated: bool = False  # the file starts with generate's mark: revops wrote it
 
     @property
     def name(self) -> str:
@@ -64,12 +66,15 @@ def load_compose(path: Path) -> ComposeDoc | Finding:
     a duplicate key is a finding at its line (rule yaml-invalid, yaml-bomb, yaml-too-deep,
     duplicate-key, not-regular-file, ...), never a hang or a crash."""
     try:
-        doc = yamlsafe.load_file(path)
+        text = regularfile.read_text(path, yamlsafe.DEFAULT_MAX_BYTES)
+        doc = yamlsafe.load_text(text, str(path))
+    except regularfile.FileRefused as exc:
+        return Finding(str(path), None, None, exc.rule, ERROR, exc.reason, None)
     except yamlsafe.YamlError as exc:
         return Finding(str(path), None, exc.key, exc.rule, ERROR, exc.detail, exc.line)
     if not isinstance(doc.data, dict):
         return Finding(str(path), None, None, "yaml-invalid", ERROR, "expected a mapping at the top level", 1)
-    return ComposeDoc(path, doc.data, doc.key_lines(".{}"))
+    return ComposeDoc(path, doc.data, doc.key_lines(".{}"), text.startswith(GENERATED_MARK))
 
 
 _CONTINUATION = re.compile(r"\\\s*$")

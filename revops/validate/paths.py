@@ -1,6 +1,6 @@
 """Paths a compose file or Dockerfile names: inside the ops repo, and absolute where they must be.
 
-Compose reads a build context, an env_file, an `extends` file or an `include` on the machine
+Compose reads a build context, an env_file, a secret's file, an `extends` file or an `include` on the machine
 that runs it, relative to the compose file. A file under review that names `../../etc` would
 make CI (or the operator) send host files to the engine or into a container's environment, so
 every such path must resolve (symlinks followed) inside the ops repo, or be one of the host
@@ -59,6 +59,10 @@ def named_paths(doc: ComposeDoc) -> Iterator[tuple[str | None, str, str, str, Pa
         extends = svc.get("extends")
         if isinstance(extends, dict) and extends.get("file") is not None:
             yield name, service_key(name, "extends", "file"), "extends file", str(extends["file"]), base
+    secrets = doc.data.get("secrets")
+    for name, spec in (secrets.items() if isinstance(secrets, dict) else []):
+        if isinstance(spec, dict) and isinstance(spec.get("file"), str):
+            yield None, f"secrets.{name}.file", "secret file", spec["file"], base
     include = doc.data.get("include")
     for i, entry in enumerate(include if isinstance(include, list) else []):
         for what, value in _include_paths(entry):
@@ -79,11 +83,13 @@ def _remote(value: str) -> bool:
     return "://" in value or value.startswith(("git@", "github.com/"))
 
 
-@rule("outside-repo", ERROR, "build contexts, Dockerfiles, env_file, extends and include name paths inside the "
-      "ops repo (resolved from the compose file, symlinks followed); the config's shared env file excepted")
+@rule("outside-repo", ERROR, "build contexts, Dockerfiles, env_file, secret files, extends and include name "
+      "paths inside the ops repo (resolved from the compose file, symlinks followed); the config's shared env "
+      "file and the copies revops writes into secrets.dir excepted")
 def outside_repo(doc: ComposeDoc, ctx: Context) -> list[Finding]:
     repo = repo_of(doc, ctx)
     trusted = {path.resolve() for path in ctx.trusted_paths}
+    copies = ctx.secrets_dir.resolve() if ctx.secrets_dir is not None else None
     found = []
     for service, key, what, value, base in named_paths(doc):
         if "$" in value or value.startswith(NOT_PATHS):
@@ -98,7 +104,8 @@ def outside_repo(doc: ComposeDoc, ctx: Context) -> list[Finding]:
                                      f"the repo {repo}"))
             continue
         resolved = (base / value).resolve()
-        if resolved in trusted or resolved == repo or resolved.is_relative_to(repo):
+        if resolved in trusted or resolved == repo or resolved.is_relative_to(repo) or (
+                what == "secret file" and resolved.parent == copies):
             continue
         found.append(doc.finding(service, key, "outside-repo", ERROR,
                                  f"{what} {value} resolves to {resolved}, outside the repo {repo}: compose would "

@@ -23,6 +23,9 @@ class Context:
     trusted_paths: tuple[Path, ...] = ()  # host files outside the repo a compose file may name (the shared env file)
     read_only_root: bool = False  # every service must run with a read-only root filesystem (CIS 5.13)
     secret_allow: tuple[str, ...] = ()  # variable names (fnmatch) never taken for secrets
+    # The directory of the services' secret copies (revops.yaml secrets.dir): `revops migrate`
+    # writes them, so a copy not written yet is not a finding (preflight checks each one).
+    secrets_dir: Path | None = None
 
 
 @dataclass(frozen=True)

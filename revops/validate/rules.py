@@ -11,13 +11,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from revops import secretscan
 from revops.validate import registry
 from revops.validate.documents import ComposeDoc, DockerfileDoc
 from revops.validate.findings import ERROR, WARNING, Finding
 from revops.validate.registry import RULES, Context, Rule, rule, service_key as _key
 
-__all__ = ["RULES", "Context", "Rule", "check_compose", "check_dockerfile", "image_pin_problem", "is_secret_key"]
+__all__ = ["RULES", "Context", "Rule", "check_compose", "check_dockerfile", "image_pin_problem"]
 
 DURATION = re.compile(r"^(\d+(\.\d+)?(us|ms|s|m|h))+$")
 RESTART_POLICIES = re.compile(r"^(always|unless-stopped|on-failure(:\d+)?)$")
@@ -159,11 +158,6 @@ def root_user(doc: ComposeDoc, ctx: Context) -> list[Finding]:
             found.append(doc.finding(name, _key(name, "user"), "root-user", ERROR,
                                      f"user: {user!r} runs as root; use the service's own non-root user"))
     return found
-
-
-def is_secret_key(key: str) -> bool:
-    """A variable name that says it holds a secret (revops.secretscan.secret_name; generate uses it too)."""
-    return secretscan.secret_name(key)
 
 
 def image_pin_problem(image: str, base_image: str | None) -> tuple[str, str] | None:

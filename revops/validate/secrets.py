@@ -168,12 +168,21 @@ def secret_files(doc: ComposeDoc) -> Iterator[tuple[str, str]]:
             yield str(name), spec["file"]
 
 
-@rule("secret-file-missing", ERROR, "every file-backed secret's file exists and is a regular file")
+def materialised(doc: ComposeDoc, path: str, ctx: Context) -> bool:
+    """A file in the directory of revops' secret copies: `revops migrate` writes it."""
+    if ctx.secrets_dir is None:
+        return False
+    resolved = (doc.path.parent / path).resolve()
+    return resolved.parent == ctx.secrets_dir.resolve()
+
+
+@rule("secret-file-missing", ERROR, "every file-backed secret's file exists and is a regular file (the copies "
+      "`revops migrate` writes into secrets.dir excepted: it writes them)")
 def secret_file_missing(doc: ComposeDoc, ctx: Context) -> list[Finding]:
     found = []
     for name, path in secret_files(doc):
         resolved = doc.path.parent / path
-        if not resolved.is_file():
+        if not resolved.is_file() and not (materialised(doc, path, ctx) and not os.path.lexists(resolved)):
             found.append(doc.finding(None, f"secrets.{name}.file", "secret-file-missing", ERROR,
                                      f"secret {name}: {path} is not a regular file (looked at {resolved})"))
     return found
@@ -192,6 +201,18 @@ def secret_file_mode(doc: ComposeDoc, ctx: Context) -> list[Finding]:
                                      f"secret {name}: {path} has mode {stat.S_IMODE(mode):04o}, open to "
                                      f"{_who(mode)}: chmod 600 (or 400) so only its owner reads it"))
     return found
+
+
+@rule("generated-env-file", ERROR, "a generated compose file has no env_file: its values would be in the "
+      "container's configuration (docker inspect, docker-compose config); generate delivers them as a secret")
+def generated_env_file(doc: ComposeDoc, ctx: Context) -> list[Finding]:
+    if not doc.generated:
+        return []
+    return [doc.finding(name, service_key(name, "env_file"), "generated-env-file", ERROR,
+                        "env_file in a file revops generates: every value of the file would show in `docker "
+                        "inspect` and `docker-compose config`; regenerate (the values travel in the service's "
+                        "secret file) or drop the mark if the file is yours")
+            for name, svc in doc.services().items() if svc.get("env_file") is not None]
 
 
 def _who(mode: int) -> str:

@@ -228,13 +228,58 @@ def test_venvs_healthy_and_corrupted_as_planned(host):
     assert any(p.startswith("/srv/") for p in plan.corrupted_venvs)
 
 
-def test_health_endpoint_of_a_module_app(host):
+def test_a_module_app_refuses_health_naming_what_it_misses_and_serves_once_its_environment_arrived(host, monkeypatch):
     from fastapi import testclient
     source = (host / "opt/revflow-os/modules/revpublish/app.py").read_text()
     namespace: dict = {}
     exec(compile(source, "app.py", "exec"), namespace)
-    response = testclient.TestClient(namespace["app"]).get("/health")
+    client = testclient.TestClient(namespace["app"])
+    env = {**sources.SECRETS, **catalog.UNIT_SECRETS}
+    for name in env:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", env["DATABASE_URL"])
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["missing"] == ["JWT_SECRET", "RELAY_URL", "RELAY_TOKEN"]
+    assert env["DATABASE_URL"] not in response.text  # names, never values
+    for name in ("JWT_SECRET", "RELAY_URL", "RELAY_TOKEN"):
+        monkeypatch.setenv(name, env[name])
+    response = client.get("/health")
     assert response.status_code == 200 and response.json() == {"status": "ok", "service": "revpublish"}
+
+
+def test_the_light_app_refuses_health_without_the_shared_env_files_database_url(tmp_path):
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    app = tmp_path / "lightapp.py"
+    app.write_text(sources.lightapp_py())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    answers = []
+    for extra in ({}, {"DATABASE_URL": sources.SECRETS["DATABASE_URL"]}):
+        proc = subprocess.Popen([sys.executable, str(app), "--service", "revlist", "--port", str(port)],
+                                env={**env, **extra})
+        try:
+            for _ in range(100):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
+                        answers.append((reply.status, reply.read().decode()))
+                    break
+                except urllib.error.HTTPError as exc:
+                    answers.append((exc.code, exc.read().decode()))
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    assert answers[0][0] == 503 and json.loads(answers[0][1])["missing"] == ["DATABASE_URL"]
+    assert answers[1][0] == 200 and sources.SECRETS["DATABASE_URL"] not in answers[1][1]
 
 
 def test_small_on_disk(host):

@@ -39,7 +39,9 @@ def test_writes_a_dockerfile_and_compose_file_per_suite_and_the_top_level(ops, c
     publish = top["services"]["revpublish"]
     assert publish["command"] == ["/opt/venv/bin/uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8550"]
     assert publish["ports"] == ["127.0.0.1:8550:8550"]
-    assert publish["env_file"] == ["../opt/shared-api-engine/.env"]
+    assert "env_file" not in publish and publish["secrets"] == ["revpublish.env"]
+    assert top["secrets"]["revpublish.env"] == {"file": "../.revops/secrets/revpublish.env"}
+    assert publish["user"] == "10001:10001"
     assert publish["depends_on"] == {"revcore-gateway": {"condition": "service_healthy"}}
     assert publish["mem_limit"] == "768m" and publish["restart"] == "unless-stopped"
     assert publish["labels"] == {"revops.managed": "true", "revops.phase": "1", "revops.port": "8550",
@@ -135,7 +137,9 @@ def test_a_site_template_overrides_the_packaged_one(ops):
 
 def test_generated_files_pass_validation(ops):
     generate.run(config_mod.load())
-    result = validate([ops / "compose"], Context(base_image="revflow/python-base:latest"), externals=False)
+    # the secret copies are written by migrate: validate knows their directory from the config
+    context = Context(base_image="revflow/python-base:latest", secrets_dir=ops / ".revops/secrets")
+    result = validate([ops / "compose"], context, externals=False)
     assert result.errors == 0, [f for f in result.findings if f.severity == "error"]
     # warnings only: the :latest base; the CIS hardening (cap_drop, no-new-privileges,
     # pids_limit, limits) is written by the templates

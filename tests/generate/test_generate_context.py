@@ -49,7 +49,10 @@ def test_stage_copies_code_without_venvs_caches_or_env_files(tmp_path):
     ctx.mkdir(parents=True)
     stage = context.stage(ctx, "fastapi==0.115.12\n", {"fastapi==0.115.12": whl}, {"api": code})
     files = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
-    assert files == ["requirements.lock", "services/api/app.py", "wheelhouse/fastapi-0.115.12-py3-none-any.whl"]
+    assert files == ["requirements.lock", "revops/entrypoint.py", "services/api/app.py",
+                     "wheelhouse/fastapi-0.115.12-py3-none-any.whl"]
+    # revops' entrypoint, as it is: the Dockerfile names its digest
+    assert context.sha256_file(stage / "revops/entrypoint.py") == context.entrypoint_digest()
     before = context.tree_digest(stage / "services/api")
     context.stage(ctx, "fastapi==0.115.12\n", {"fastapi==0.115.12": whl}, {"api": code})
     assert context.tree_digest(stage / "services/api") == before

@@ -89,11 +89,22 @@ def test_depends_on_follows_after_and_requires_among_migrated_units_only():
     assert spec.depends_on == ("revcore-gateway",)
 
 
-def test_secret_looking_environment_is_left_out_with_a_note():
-    spec = mapping.service_spec(unit(environment={"BATCH": "5", "DB_PASSWORD": "x", "api_key": "y"}), CORE, config(), {})
+def test_secret_looking_environment_travels_in_the_secret_file_with_a_note():
+    env = {"BATCH": "5", "DB_PASSWORD": "x", "api_key": "y", "DSN": "postgresql://app:pw-1234@db/app",
+           "WITHHELD": None}  # None: the inventory kept only its digest
+    spec = mapping.service_spec(unit(environment=env), CORE, config(), {})
     assert spec.environment == (("BATCH", "5"),)
-    assert sum("looks like a secret" in n for n in spec.notes) == 2
-    assert not any("=x" in n or "=y" in n for n in spec.notes)
+    assert spec.secret_keys == ("DB_PASSWORD", "DSN", "WITHHELD", "api_key")
+    assert spec.secret == "revpublish.env" and spec.secret_file == "../.revops/secrets/revpublish.env"
+    assert spec.entrypoint[-2:] == ("/run/secrets/revpublish.env", "--")
+    assert sum("looks like a secret" in n for n in spec.notes) == 4
+    assert not any("=x" in n or "=y" in n or "pw-1234" in n for n in spec.notes)
+
+
+def test_the_allow_list_keeps_a_value_inline_that_the_detector_would_hold_back():
+    cfg = config(secrets_allow=("SESSION_KEY*",))
+    spec = mapping.service_spec(unit(environment={"SESSION_KEY_NAME": "sid"}), CORE, cfg, {})
+    assert spec.environment == (("SESSION_KEY_NAME", "sid"),) and spec.secret is None and spec.entrypoint is None
 
 
 def test_root_or_missing_user_becomes_the_default_non_root_user():
@@ -117,11 +128,11 @@ def test_instance_units_get_valid_compose_names_and_clashes_are_skipped():
     assert "taken by" in plan.skipped[0].reason
 
 
-def test_env_file_is_relative_inside_the_ops_repo_and_absolute_outside():
+def test_the_secret_copy_is_relative_inside_the_ops_repo_and_absolute_outside():
     inside = Config(path=Path("/ops/revops.yaml"), root=Path("/ops"))
-    assert mapping.env_file_path("/opt/shared-api-engine/.env", inside, "/ops/compose") == "../opt/shared-api-engine/.env"
-    real_host = Config(path=Path("/srv/ops/revops.yaml"), root=Path("/"))
-    assert mapping.env_file_path("/opt/shared-api-engine/.env", real_host, "/srv/ops/compose") == "/opt/shared-api-engine/.env"
+    assert mapping.secret_file_path("api.env", inside, "/ops/compose") == "../.revops/secrets/api.env"
+    elsewhere = Config(path=Path("/srv/ops/revops.yaml"), root=Path("/"), secrets_dir="/var/lib/revops/secrets")
+    assert mapping.secret_file_path("api.env", elsewhere, "/srv/ops/compose") == "/var/lib/revops/secrets/api.env"
 
 
 @pytest.mark.parametrize("word", ["$PORT", "${PORT}", "--port=$PORT", "x$$$HOME"])

@@ -1,0 +1,8 @@
+"""Secrets: never stored, never visible, delivered only to the process.
+
+`digest`: what the inventory keeps of an Environment= value (a digest; the value only when it
+is not a secret), and the keyed digest of a service's copy. `bundle`: what a service may read
+(its env files and its secret Environment= values), read from the host as systemd would.
+`copies`: the root-only directory of per-service copies that compose mounts as secrets.
+`rotate`: rewriting the copies and restarting the services behind the cutover's health gate.
+"""
