@@ -33,6 +33,8 @@ from revops.errors import AdapterUnavailable, CheckFailed, UsageError
 STEP_STATES = ("started", "done", "failed")
 # A service's migration state (migrate's words): written by set_service_state, checked on read.
 MIGRATION_STATES = ("migrating", "migrated", "rolled-back", "down", "systemd")
+# Where a unit's drop-in repoint stands (revops/repoint.py); the -ing states are half-way.
+REPOINT_STATES = ("repointing", "repointed", "putting-back", "put-back")
 LOCK_NAME = "migrate"
 
 # Forward migrations, applied in order; each version's statements run in one transaction.
@@ -92,6 +94,26 @@ CREATE TABLE ledger_lock (
     (2, """
 ALTER TABLE runs ADD COLUMN target TEXT NOT NULL DEFAULT 'compose';
 """),
+    # Units repointed by a drop-in (revops/repoint.py: `revops stabilize`, jobs run in a
+    # container): per unit and purpose, what it ran before and after, and where the step pair
+    # stands; "repointing" and "putting-back" are the states a killed run leaves to settle.
+    (3, """
+CREATE TABLE repoints (
+    unit TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('repointing', 'repointed', 'putting-back', 'put-back')),
+    dropin TEXT NOT NULL,
+    exec_before TEXT NOT NULL,
+    exec_after TEXT NOT NULL,
+    uses_before TEXT,
+    uses_after TEXT,
+    restarts_before INTEGER,
+    run_id INTEGER REFERENCES runs (id),
+    updated_at TEXT NOT NULL,
+    reason TEXT,
+    PRIMARY KEY (unit, purpose)
+);
+"""),
 ]
 
 TARGET_COMPOSE = "compose"
@@ -146,6 +168,41 @@ class ServiceRecord:
     updated_at: str
     run_id: int | None
     reason: str | None
+
+
+@dataclass(frozen=True)
+class RepointRecord:
+    """One unit repointed by a drop-in for one purpose. exec_before/exec_after are the argv
+    as JSON lists; uses_before/uses_after what the unit ran from (a venv), when known."""
+
+    unit: str
+    purpose: str
+    state: str
+    dropin: str
+    exec_before: str
+    exec_after: str
+    uses_before: str | None
+    uses_after: str | None
+    restarts_before: int | None
+    run_id: int | None
+    updated_at: str
+    reason: str | None
+
+    @property
+    def argv_before(self) -> list[str]:
+        return _argv(self.exec_before)
+
+    @property
+    def argv_after(self) -> list[str]:
+        return _argv(self.exec_after)
+
+
+def _argv(text: str) -> list[str]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    return [str(w) for w in value] if isinstance(value, list) else []
 
 
 @dataclass(frozen=True)
@@ -595,6 +652,56 @@ class Ledger:
                            "FROM services ORDER BY service")
         return {row[0]: self._record(ServiceRecord, "services", row) for row in rows}
 
+    # -- units repointed by drop-ins (revops/repoint.py) --------------------------------
+
+    def set_repoint(self, unit: str, purpose: str, state: str, run_id: int | None, *,
+                    dropin: str | None = None, exec_before: list[str] | None = None,
+                    exec_after: list[str] | None = None, uses_before: str | None = None,
+                    uses_after: str | None = None, restarts_before: int | None = None,
+                    reason: str | None = None) -> None:
+        """Record where a unit's repoint stands. The first record of a (unit, purpose) needs
+        dropin and both argv; a later one changes the state, run and reason, and whichever
+        of the other fields it is given (a new repoint of the same unit gives them all)."""
+        if state not in REPOINT_STATES:
+            raise ValueError(f"a repoint's state is one of {', '.join(REPOINT_STATES)}, not {state!r}")
+        given = {"dropin": dropin, "exec_before": _json_argv(exec_before), "exec_after": _json_argv(exec_after),
+                 "uses_before": uses_before, "uses_after": uses_after, "restarts_before": restarts_before}
+        given = {k: v for k, v in given.items() if v is not None}
+        with self._mutex:
+            try:
+                with self._backend.transaction():
+                    rows, _ = self._backend.execute(
+                        "SELECT 1 FROM repoints WHERE unit = ? AND purpose = ?", (unit, purpose))
+                    if rows:
+                        sets = ", ".join(f"{k} = ?" for k in given)
+                        self._backend.execute(
+                            f"UPDATE repoints SET state = ?, run_id = ?, updated_at = ?, reason = ?"
+                            f"{', ' + sets if sets else ''} WHERE unit = ? AND purpose = ?",
+                            (state, run_id, now(), redact(reason), *given.values(), unit, purpose))
+                    else:
+                        missing = [k for k in ("dropin", "exec_before", "exec_after") if k not in given]
+                        if missing:
+                            raise ValueError(f"first repoint record of {unit} ({purpose}) lacks {', '.join(missing)}")
+                        self._backend.execute(
+                            f"INSERT INTO repoints (unit, purpose, state, run_id, updated_at, reason, "
+                            f"{', '.join(given)}) VALUES (?, ?, ?, ?, ?, ?{', ?' * len(given)})",
+                            (unit, purpose, state, run_id, now(), redact(reason), *given.values()))
+            except self._backend.errors as exc:
+                raise _unavailable(self.url, "cannot write", exc) from None
+
+    def repoints(self, purpose: str | None = None) -> dict[str, RepointRecord]:
+        """{unit: its record} for `purpose` (every purpose when None: then one per unit and
+        purpose, keyed "unit purpose")."""
+        sql = f"SELECT {_REPOINT_COLUMNS} FROM repoints"
+        params: tuple = ()
+        if purpose is not None:
+            sql += " WHERE purpose = ?"
+            params = (purpose,)
+        records = [self._record(RepointRecord, "repoints", row) for row in self._query(sql + " ORDER BY unit", params)]
+        if purpose is not None:
+            return {r.unit: r for r in records}
+        return {f"{r.unit} {r.purpose}": r for r in records}
+
     def record_inventory(self, digest: str, units: int, venvs: int) -> int:
         return self._insert(
             "INSERT INTO inventory_snapshots (taken_at, digest, units, venvs) VALUES (?, ?, ?, ?)",
@@ -609,6 +716,20 @@ class Ledger:
 _RUN_COLUMNS = ("id, started_at, finished_at, operator, host, command, phase, dry_run, "
                 "forced_reason, outcome, target")
 _STEP_COLUMNS = ("id, run_id, service, step, state, detail, reason, started_at, finished_at")
+_REPOINT_COLUMNS = ("unit, purpose, state, dropin, exec_before, exec_after, uses_before, uses_after, "
+                    "restarts_before, run_id, updated_at, reason")
+
+
+def _json_argv(argv: list[str] | None) -> str | None:
+    """An argv as the ledger stores it: JSON, each word redacted, and the word after a
+    secret-looking flag (`--api-key VALUE`) replaced by ***."""
+    if argv is None:
+        return None
+    words = []
+    for i, word in enumerate(argv):
+        after_flag = i > 0 and re.fullmatch(rf"--{_SECRET_WORD}", argv[i - 1], re.I) is not None
+        words.append("***" if after_flag and not word.startswith("-") else redact(word))
+    return json.dumps(words)
 
 
 class LedgerDataError(UsageError):
@@ -618,7 +739,8 @@ class LedgerDataError(UsageError):
 
 # What each column may hold, read back: the dataclass's own types, with the stored forms
 # (dry_run as 0/1) and the words a state column allows.
-_ALLOWED = {("steps", "state"): STEP_STATES, ("services", "migration_state"): MIGRATION_STATES}
+_ALLOWED = {("steps", "state"): STEP_STATES, ("services", "migration_state"): MIGRATION_STATES,
+            ("repoints", "state"): REPOINT_STATES}
 _STORED = {str: (str,), int: (int,), bool: (int,), "str | None": (str, type(None)),
            "int | None": (int, type(None))}
 

@@ -12,9 +12,12 @@ manager's own message.
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
 
 from revops.backoff import backoff_delays
 from revops.errors import AdapterUnavailable, CheckFailed, RevopsError
@@ -424,6 +427,17 @@ class Manager:
     def active_state(self, name: str) -> str:
         return self._get(name, UNIT_IFACE, "ActiveState")
 
+    def exec_start(self, name: str) -> list[ExecCommand]:
+        """ExecStart= as the manager reads the unit now, its drop-ins applied (after a reload)."""
+        iface = type_interface(name)
+        if iface != SERVICE_IFACE:
+            raise CheckFailed(f"{name}: not a service, it has no ExecStart=")
+        return decode_exec(self._get(name, iface, "ExecStart"))
+
+    def dropin_paths(self, name: str) -> list[str]:
+        """The drop-in files the manager applied to the unit (DropInPaths)."""
+        return list(self._get(name, UNIT_IFACE, "DropInPaths"))
+
     # -- jobs -----------------------------------------------------------------------
 
     # Job modes as `systemctl --job-mode`: "replace" (systemctl's default) also stops the
@@ -504,3 +518,107 @@ class Manager:
     def reset_failed(self, name: str) -> None:
         self._manager_call(name, "ResetFailedUnit", name)
 
+
+
+# ---------------------------------------------------------------------------------------
+# Drop-in files: what the manager reads besides the unit file (systemd.unit(5) "DESCRIPTION")
+
+
+def user_unit_dir() -> Path:
+    """Where a user manager reads the user's own unit files: $XDG_CONFIG_HOME/systemd/user
+    (~/.config/systemd/user), the directory `systemctl --user edit` writes drop-ins in."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "systemd" / "user"
+
+
+def admin_unit_dir(bus: str, root: Path) -> Path:
+    """The manager's directory for the administrator's unit files and drop-ins: etc/systemd/system
+    under the host's root for the system manager, user_unit_dir() for a user manager."""
+    return user_unit_dir() if bus == "user" else Path(root) / "etc/systemd/system"
+
+
+class DropinFiles:
+    """Drop-ins `UNIT_DIR/UNIT.d/NAME` written and removed whole.
+
+    A write goes to a hidden file beside the drop-in (the manager reads only *.conf), is
+    flushed to disk and renamed over it, so the manager never reads half a drop-in and a crash
+    leaves either the old file or the new one. A UNIT.d that is a symlink (a host linked into
+    a user manager) is followed only into one of `confine`, the directories the caller may
+    write in; anything else is a CheckFailed naming the path, and nothing is written.
+    """
+
+    def __init__(self, unit_dir: Path, confine: Sequence[Path] = ()) -> None:
+        self.unit_dir = Path(unit_dir)
+        self.confine = tuple(Path(p).resolve() for p in (self.unit_dir, *confine))
+
+    def directory(self, unit: str) -> Path:
+        if not unit or "/" in unit or unit in (".", ".."):
+            raise CheckFailed(f"{unit!r}: not a unit name")
+        return self.unit_dir / f"{unit}.d"
+
+    def _resolved(self, unit: str, name: str) -> Path:
+        if not name.endswith(".conf") or "/" in name or name.startswith("."):
+            raise CheckFailed(f"{name!r}: not a drop-in file name (NAME.conf)")
+        folder = self.directory(unit)
+        real = folder.resolve()
+        if not any(real == c or real.is_relative_to(c) for c in self.confine):
+            raise CheckFailed(f"{folder} leads to {real}, outside {', '.join(map(str, self.confine))}: "
+                              "revops writes no drop-in there")
+        return real / name
+
+    def read(self, unit: str, name: str, limit: int = 1 << 20) -> str | None:
+        """The drop-in's text, or None when there is none; CheckFailed for anything but a
+        regular file (a FIFO is never opened)."""
+        target = self._resolved(unit, name)
+        try:
+            mode = target.lstat().st_mode
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(mode):
+            raise CheckFailed(f"{target}: not a regular file")
+        with open(target, "rb") as handle:
+            return handle.read(limit).decode("utf-8", errors="replace")
+
+    def write(self, unit: str, name: str, text: str) -> Path:
+        """Write the drop-in whole (see the class); returns its path."""
+        target = self._resolved(unit, name)
+        target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        tmp = target.with_name(f".{name}.tmp-{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(text.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(target.parent)
+        return target
+
+    def remove(self, unit: str, name: str) -> bool:
+        """Remove the drop-in; False when there was none. Its directory goes too when that is
+        left empty and is a real directory (an empty UNIT.d says nothing to the manager)."""
+        target = self._resolved(unit, name)
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(target.parent)
+        folder = self.directory(unit)
+        if not folder.is_symlink():
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # other drop-ins are there
+        return True
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

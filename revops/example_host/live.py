@@ -47,10 +47,7 @@ def wheelhouse_dir(option: Path | None) -> Path:
     return path
 
 
-def user_unit_dir() -> Path:
-    """Where the user manager reads the user's own unit files ($XDG_CONFIG_HOME/systemd/user)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "systemd" / "user"
+user_unit_dir = systemd.user_unit_dir  # where the user manager reads the user's own unit files
 
 
 def check_names(names: list[str]) -> None:

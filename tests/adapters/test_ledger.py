@@ -111,7 +111,7 @@ def test_each_run_records_its_target_and_older_runs_were_for_compose(url, monkey
             (ledger_mod.now(), "alice", "ops1", "revops migrate --phase 1", 1, 0))
         first.close()
     upgraded = open_ledger(url)
-    assert upgraded.schema_version() == 2
+    assert upgraded.schema_version() == ledger_mod.MIGRATIONS[-1][0]
     swarm = upgraded.begin_run("bob", "revops migrate --phase 2", 2, False, target="swarm")
     assert {r.id: r.target for r in upgraded.runs(5)} == {before: "compose", swarm: "swarm"}
     assert upgraded.run(upgraded.begin_run("carol", "revops quick-wins", None, False)).target == "compose"
@@ -360,6 +360,32 @@ def test_an_unknown_migration_state_is_never_written(ledger):
     with pytest.raises(ValueError, match="not 'half-done'"):
         ledger.set_service_state("revpublish.service", "half-done", None)
     assert ledger.service_states() == {}
+
+
+def test_a_repoint_is_recorded_then_moved_through_its_states(ledger):
+    run = ledger.begin_run("alice", "revops stabilize", None, False)
+    ledger.set_repoint("revpublish.service", "stabilize", "repointing", run,
+                       dropin="/etc/systemd/system/revpublish.service.d/50-revops-stabilize.conf",
+                       exec_before=["/opt/m/venv/bin/uvicorn", "app:app", "--api-key", "s3cr3t", "TOKEN=abc"],
+                       exec_after=["/opt/suite/bin/uvicorn", "app:app"], uses_before="/opt/m/venv",
+                       uses_after="/opt/suite", restarts_before=7)
+    ledger.set_repoint("revpublish.service", "stabilize", "repointed", run, reason="healthy")
+    record = ledger.repoints("stabilize")["revpublish.service"]
+    assert (record.state, record.restarts_before, record.uses_before, record.uses_after, record.reason) == (
+        "repointed", 7, "/opt/m/venv", "/opt/suite", "healthy")
+    # The argv a unit ran is kept for status, but never the secrets on its command line.
+    assert record.argv_before == ["/opt/m/venv/bin/uvicorn", "app:app", "--api-key", "***", "TOKEN=***"]
+    assert record.argv_after == ["/opt/suite/bin/uvicorn", "app:app"]
+    assert ledger.repoints() == {"revpublish.service stabilize": record}
+    assert ledger.repoints("job") == {}
+
+
+def test_a_first_repoint_record_needs_its_drop_in_and_both_commands(ledger):
+    with pytest.raises(ValueError, match="lacks dropin, exec_before, exec_after"):
+        ledger.set_repoint("revpublish.service", "stabilize", "repointed", None)
+    with pytest.raises(ValueError, match="not 'half'"):
+        ledger.set_repoint("revpublish.service", "stabilize", "half", None, dropin="x", exec_before=[], exec_after=[])
+    assert ledger.repoints() == {}
 
 
 def test_a_step_row_with_an_unknown_state_or_a_blob_is_named(tmp_path):
