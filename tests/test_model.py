@@ -56,7 +56,7 @@ def test_units_not_a_list_names_file_line_and_key(tmp_path):
     ({"port": True}, "units[0].port", "expected an integer or null, got true"),
     ({"exec_start": "/bin/sh -c id"}, "units[0].exec_start", "expected a list of lists of strings"),
     ({"exec_start": [["a", 1]]}, "units[0].exec_start[0][1]", "expected a string, got 1"),
-    ({"environment": {"A": 1}}, "units[0].environment.A", "expected a string, got 1"),
+    ({"environment": {"A": 1}}, "units[0].environment.A", "expected a string or null, got 1"),
     ({"environment": ["A=1"]}, "units[0].environment", "mapping"),
     ({"name": None}, "units[0].name", "expected a string, got null"),
     ({"problems": ["garbage"]}, "units[0].problems[0]", "expected a mapping (a problem)"),
