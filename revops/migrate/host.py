@@ -13,6 +13,7 @@ import errno
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from revops import envfile
@@ -24,6 +25,8 @@ from revops.migrate import composefile
 from revops.migrate import plan as P
 from revops.hostrun import TARGET_COMPOSE
 from revops.migrate.executor import Verdict
+from revops.secrets import bundle as secret_bundle
+from revops.secrets.copies import Copies
 
 if TYPE_CHECKING:
     from revops.adapters.docker_engine import ContainerState as EngineContainerState
@@ -138,6 +141,8 @@ class LiveHost:
         # {unit: compose service} as the run read it once (read here when not given)
         self._services = services if services is not None else composefile.read(compose_files).services
         self._redactors: dict[str, envfile.Redactor | str] = {}
+        self.copies = Copies(config.secrets_path)
+        self._bundles: dict[str, secret_bundle.Bundle] = {}
         self.probe_timeout = config.health.probe_timeout
 
     # -- the cutover steps ----------------------------------------------------------
@@ -153,14 +158,57 @@ class LiveHost:
         suite = sp.suite or ""
         if self.checks is not None and suite not in self._checked:
             self._checked[suite] = self.checks(suite)
+        secret = f"; {self._check_secret(sp)}" if sp.secret is not None else ""
         built = self._ensure_image(sp)
         self.compose.create(self.files, sp.service)
         self._ids.pop(sp.service, None)
         created = self._state(sp)  # asks compose for the id now, not while the service is down
         if created is None:
             raise CheckFailed(f"compose created no container for {sp.service}")
-        return (f"{sp.unit} {state.active_state}; {self._checked.get(suite, 'no checks')}; {built}; "
+        return (f"{sp.unit} {state.active_state}; {self._checked.get(suite, 'no checks')}{secret}; {built}; "
                 f"container {created.name} {created.status}")
+
+    def _secret_target(self, sp: P.ServicePlan) -> tuple[str, int]:
+        """(secret name, container uid) of the service's copy, as its compose file mounts it;
+        CheckFailed when the file does not mount the copy revops writes."""
+        assert sp.secret is not None
+        service = self._services[sp.unit]
+        where = dict(service.secret_files).get(sp.secret)
+        expected = self.copies.copy_path(sp.secret)
+        if where is None or Path(where).resolve() != expected.resolve():
+            raise CheckFailed(f"{service.file}: service {service.name} does not mount {expected} as secret {sp.secret}"
+                              + (f" (it names {where})" if where else ""), hint="run `revops generate`")
+        if service.uid is None:
+            raise CheckFailed(f"{service.file}: service {service.name} has no numeric `user:` to own its secret copy",
+                              hint="run `revops generate`")
+        return sp.secret, service.uid
+
+    def _check_secret(self, sp: P.ServicePlan) -> str:
+        """Preflight of the copy: directory and any existing copy safe (path and fix when
+        not), and what the service may read readable now."""
+        name, uid = self._secret_target(sp)
+        checked = self.copies.check(name, uid)
+        found = self._bundle(sp, fresh=True)
+        return f"{checked}; {len(found.pairs)} variable(s) readable"
+
+    def _bundle(self, sp: P.ServicePlan, fresh: bool = False) -> secret_bundle.Bundle:
+        if fresh or sp.unit not in self._bundles:
+            self._bundles[sp.unit] = secret_bundle.read(self.config.root, self.config.unit_dirs, sp.unit, sp.secret_keys)
+            self._redactors.pop(sp.unit, None)
+        return self._bundles[sp.unit]
+
+    def write_secret(self, sp: P.ServicePlan) -> str:
+        name, uid = self._secret_target(sp)
+        found = self._bundle(sp)
+        digest = self.copies.write(name, uid, found.text())
+        skipped = f"; missing, skipped: {', '.join(found.skipped)}" if found.skipped else ""
+        return (f"{self.copies.copy_path(name)}: {len(found.pairs)} variable(s) from "
+                f"{'; '.join(found.sources) or 'nothing'}{skipped}; uid {uid} mode 0400; {digest}")
+
+    def remove_secret(self, sp: P.ServicePlan) -> str:
+        assert sp.secret is not None
+        path = self.copies.copy_path(sp.secret)
+        return f"{path} removed" if self.copies.remove(sp.secret) else f"no copy at {path}"
 
     def _ensure_image(self, sp: P.ServicePlan) -> str:
         image = self._services[sp.unit].image
@@ -365,6 +413,11 @@ class LiveHost:
         if sp.unit not in self._redactors:
             service = self._services.get(sp.unit)
             values, unreadable = envfile.read_values(service.env_files if service else ())
+            if sp.secret is not None:  # what the copy hands the container, the same hidden
+                try:
+                    values |= self._bundle(sp).values()
+                except CheckFailed as exc:
+                    unreadable.append(exc.message)
             self._redactors[sp.unit] = (f"cannot read {'; '.join(unreadable)} to hide its values"
                                         if unreadable else envfile.Redactor.of(values))
         return self._redactors[sp.unit]
