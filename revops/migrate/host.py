@@ -66,6 +66,7 @@ class Engine(Protocol):
 
     def image_exists(self, tag: str) -> bool: ...
     def start(self, container: str) -> None: ...
+    def stop(self, container: str, timeout: int = 10) -> None: ...
     def container_state(self, container: str) -> EngineContainerState | None: ...
     def list_containers(self, labels: Sequence[str] = (), *, all: bool = True) -> list[ContainerSummary]: ...
     def logs_tail(self, container: str, lines: int = 50) -> list[str]: ...
@@ -204,6 +205,43 @@ class LiveHost:
         skipped = f"; missing, skipped: {', '.join(found.skipped)}" if found.skipped else ""
         return (f"{self.copies.copy_path(name)}: {len(found.pairs)} variable(s) from "
                 f"{'; '.join(found.sources) or 'nothing'}{skipped}; uid {uid} mode 0400; {digest}")
+
+    # -- rotation (revops secrets rotate): the copy rewritten, the container restarted on it
+
+    def secret_digest_now(self, sp: P.ServicePlan) -> str | None:
+        """The digest of what the unit and env files give now (None: no copy ever written,
+        so no key yet); reads afresh, creates nothing."""
+        return self.copies.peek_digest(self._bundle(sp, fresh=True).text())
+
+    def rewrite_secret(self, sp: P.ServicePlan) -> str:
+        """write_secret, keeping the copy it replaces to put back (restore_secret)."""
+        name, uid = self._secret_target(sp)
+        self.copies.check(name, uid)
+        found = self._bundle(sp)
+        digest = self.copies.write(name, uid, found.text(), keep_previous=True)
+        return f"{self.copies.copy_path(name)} rewritten: {len(found.pairs)} variable(s); {digest}"
+
+    def restore_secret(self, sp: P.ServicePlan) -> str:
+        name, _uid = self._secret_target(sp)
+        if not self.copies.restore_previous(name):
+            raise CheckFailed(f"{self.copies.copy_path(name)}: no previous copy to put back")
+        data = self.copies.read(name) or b""
+        return f"{self.copies.copy_path(name)}: previous copy back; {self.copies.digest(data)}"
+
+    def keep_secret(self, sp: P.ServicePlan) -> None:
+        """The new copy holds: its previous version is dropped."""
+        assert sp.secret is not None
+        self.copies.drop_previous(sp.secret)
+
+    def restart_replacement(self, sp: P.ServicePlan) -> str:
+        """Stop and start the container: a start mounts the copy's current file again."""
+        found = self._state(sp)
+        if found is None:
+            raise CheckFailed(f"no container for {sp.service} to restart", hint=f"run `revops migrate --service {sp.service}`")
+        started = time.monotonic()
+        self.engine.stop(found.id, int(STOP_TIMEOUT_S))
+        self.engine.start(found.id)
+        return f"container {found.name} restarted in {time.monotonic() - started:.2f}s"
 
     def remove_secret(self, sp: P.ServicePlan) -> str:
         assert sp.secret is not None

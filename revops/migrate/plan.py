@@ -14,9 +14,10 @@ from revops.config import Config, Health, duration_seconds
 from revops.errors import CheckFailed, UsageError
 from revops.generate.mapping import secret_name, split_environment
 from revops.model import Inventory, Unit
+from revops.secrets import versions
 
 PREFLIGHT = "preflight"
-WRITE_SECRET = "write-secret"  # the service's copy of what it may read (revops.secrets.copies)
+WRITE_SECRET = versions.WRITE_SECRET  # the service's copy of what it may read (revops.secrets.copies)
 STOP_UNIT = "stop-unit"
 START_CONTAINER = "start-container"
 WAIT_HEALTHY = "wait-healthy"

@@ -145,14 +145,27 @@ class Copies:
                 return handle.read()
 
     def digest(self, data: bytes) -> str:
-        """`hmac-sha256:` and 16 hex of `data`, keyed with the directory's own key."""
-        return keyed(self._key(), data)
+        """`hmac-sha256:` and 16 hex of `data`, keyed with the directory's own key (made when
+        missing)."""
+        key = self._key()
+        assert key is not None
+        return keyed(key, data)
 
-    def _key(self) -> bytes:
+    def peek_digest(self, data: bytes) -> str | None:
+        """digest() without creating anything: None when no key was ever made (no copy written).
+        Raises CheckFailed when the directory is unsafe, PermissionError without root."""
+        if not os.path.lexists(self.path):
+            return None
+        key = self._key(create=False)
+        return None if key is None else keyed(key, data)
+
+    def _key(self, create: bool = True) -> bytes | None:
         with self._dir() as dfd:
             try:
                 fd = os.open(KEY_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
             except FileNotFoundError:
+                if not create:
+                    return None
                 try:
                     _atomic(dfd, KEY_FILE, random.token_bytes(KEY_BYTES), os.geteuid(), COPY_MODE, replace=False)
                 except FileExistsError:

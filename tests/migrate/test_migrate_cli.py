@@ -87,3 +87,14 @@ def test_quick_wins_and_rollback_dry_runs(host):
     assert rb.exit_code == 0, rb.output
     assert [s["unit"] for s in json.loads(rb.stdout)["services"]] == ["revpublish.service", "revcore-gateway.service"]
     assert snapshot(host) == before
+
+
+def test_secrets_rotate_dry_run_with_nothing_migrated_changes_nothing(host):
+    before = snapshot(host)
+    result = invoke(host, "secrets", "rotate", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["dry_run"] is True and data["candidates"] == [] and data["rotations"] == []
+    refused = invoke(host, "secrets", "rotate", "revpublish", "--dry-run")
+    assert exit_code(refused) == 2 and "not a migrated service" in str(refused.exception)
+    assert snapshot(host) == before

@@ -7,8 +7,11 @@ for the module and taken down at the end (units stopped and unlinked, containers
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -24,6 +27,8 @@ from revops.adapters.ledger import open_ledger
 from revops.commands import migrate, rollback
 from revops.errors import CheckFailed
 from revops.example_host import live
+from revops.example_host.catalog import UNIT_SECRETS
+from revops.example_host.sources import SECRETS
 from revops.migrate import wiring
 
 pytestmark = pytest.mark.realstack
@@ -31,6 +36,10 @@ pytestmark = pytest.mark.realstack
 API = {"revcore-gateway.service": 8004, "revpublish.service": 8550,
        "revaudit-v6.service": 8560, "revscore-iq.service": 8570}
 FAST_HEALTH = {"interval": "2s", "timeout": "2s", "retries": 3, "start_period": "2s"}
+# The fake secrets of the shared env file and of revpublish's drop-in: none may show anywhere.
+FAKE_SECRETS = {**SECRETS, **UNIT_SECRETS}
+SAID: list[str] = []  # what phase one's migrate said on the way (revops' own output)
+CONTAINER_UID = 10001  # generate's default run user (the example units have no User=)
 
 
 def revops(directory: Path, *args: str, check: bool = True, timeout: float = 1800,
@@ -89,8 +98,6 @@ def containers(host: Path) -> dict[str, dict]:
                          capture_output=True, text=True, check=True).stdout.split()
     if not out:
         return {}
-    import json
-
     docs = json.loads(subprocess.run(["docker", "inspect", *out], capture_output=True, text=True, check=True).stdout)
     return {d["Config"]["Labels"]["revops.unit"]: d for d in docs}
 
@@ -100,7 +107,8 @@ def unit_states(names) -> dict:
 
 
 def test_phase_one_migrates(host):
-    result = migrate.run(config(host), 1, yes=True)
+    result = migrate.run(config(host), 1, yes=True, say=SAID.append)
+    SAID.append(json.dumps(dataclasses.asdict(result), default=str))
     assert result.exit_code == 0, [(r.unit, r.outcome, r.reason) for r in result.services]
     assert {r.outcome for r in result.services} == {"migrated"}
     running = containers(host)
@@ -118,10 +126,96 @@ def test_phase_one_migrates(host):
     ledger.close()
 
 
+def leaked(text: str | bytes) -> list[str]:
+    """The names (never the values) of the fake secrets found in `text`."""
+    data = text.encode() if isinstance(text, str) else text
+    return sorted(k for k, v in FAKE_SECRETS.items() if v.encode() in data)
+
+
+def leaked_in_stream(argv: list[str]) -> list[str]:
+    """leaked() over a command's whole output, read in chunks (an image tarball)."""
+    found: set[str] = set()
+    keep = max(len(v) for v in FAKE_SECRETS.values())
+    with subprocess.Popen(argv, stdout=subprocess.PIPE) as proc:
+        tail = b""
+        while chunk := proc.stdout.read(1 << 20):
+            found.update(leaked(tail + chunk))
+            tail = chunk[-keep:]
+    assert proc.returncode == 0, argv
+    return sorted(found)
+
+
+def test_no_value_of_the_env_file_is_visible_after_phase_one(host):
+    cfg = config(host)
+    running = containers(host)
+    assert set(API) <= set(running)
+    # Every migrated service answered /health 200 (test_phase_one_migrates): each app refuses
+    # it (503) without DATABASE_URL and JWT_SECRET, revpublish without its RELAY_* too.
+    assert leaked(json.dumps(list(running.values()))) == []  # docker inspect, Config.Env included
+    files = sum((["-f", f] for f in wiring.compose_files(cfg)), [])
+    shown = subprocess.run(["docker-compose", *files, "config"], cwd=host, capture_output=True, text=True, check=True)
+    assert leaked(shown.stdout + shown.stderr) == []
+    images = sorted({d["Config"]["Image"] for d in running.values()})
+    for image in images:
+        history = subprocess.run(["docker", "history", "--no-trunc", image], capture_output=True, text=True, check=True)
+        assert leaked(history.stdout) == [], image
+    assert leaked_in_stream(["docker", "save", *images]) == []  # every layer of every image
+    ledger_file = Path(cfg.database_url.removeprefix("sqlite:///"))
+    for path in ledger_file.parent.glob(ledger_file.name + "*"):  # the database, its WAL and journal
+        assert leaked(path.read_bytes()) == [], path
+    assert leaked("\n".join(SAID)) == []
+    scan = revops(host, "inventory", "scan", "--json")
+    status = revops(host, "status", "--json", check=False)
+    assert leaked(scan.stdout + scan.stderr + status.stdout + status.stderr) == []
+    for directory in (cfg.out("inventory"), cfg.cache_dir, cfg.out("compose")):
+        for path in (p for p in directory.rglob("*") if p.is_file()):
+            assert leaked(path.read_bytes()) == [], path
+
+
+def test_each_service_reads_its_own_copy_alone(host):
+    cfg = config(host)
+    st = os.lstat(cfg.secrets_path)
+    assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o700, 0)
+    for unit, found in containers(host).items():
+        name = found["Config"]["Labels"]["com.docker.compose.service"] + ".env"
+        copy = os.lstat(cfg.secrets_path / name)
+        assert (copy.st_uid, copy.st_gid, stat.S_IMODE(copy.st_mode)) == (CONTAINER_UID, CONTAINER_UID, 0o400)
+        # Compose 1.29 bind-mounts the file: the container sees the host file's owner and mode.
+        seen = subprocess.run(["docker", "exec", found["Id"], "/opt/venv/bin/python", "-c",
+                               "import os, json; s = os.stat('/run/secrets/' + os.sys.argv[1]); "
+                               "print(json.dumps([os.listdir('/run/secrets'), s.st_uid, s.st_mode & 0o777]))", name],
+                              capture_output=True, text=True, check=True)
+        assert json.loads(seen.stdout) == [[name], CONTAINER_UID, 0o400], unit
+
+
 def test_rollback_puts_a_service_back_under_systemd(host):
     result = rollback.run(config(host), ["revpublish"], None, yes=True)
     assert result.exit_code == 0, result.results
     assert "revpublish.service" not in containers(host)
+    assert not (config(host).secrets_path / "revpublish.env").exists()  # its copy went with it
+    assert unit_states(["revpublish.service"])["revpublish.service"].active_state == "active"
+    assert http.probe("http://127.0.0.1:8550/health", 5).status_code == 200
+
+
+def test_preflight_refuses_an_open_secrets_directory_or_copy_naming_path_and_fix(host):
+    cfg = config(host)
+    copy = cfg.secrets_path / "revpublish.env"
+    os.chmod(cfg.secrets_path, 0o755)
+    try:
+        done = revops(host, "migrate", "--service", "revpublish", "--yes", check=False)
+    finally:
+        os.chmod(cfg.secrets_path, 0o700)
+    said = done.stdout + done.stderr
+    assert done.returncode == 1 and f"{cfg.secrets_path}: mode 0755" in said and f"chmod 0700 {cfg.secrets_path}" in said
+    copy.write_text("A=1\n")
+    os.chmod(copy, 0o644)  # root's, readable by everyone
+    try:
+        done = revops(host, "migrate", "--service", "revpublish", "--yes", check=False)
+    finally:
+        copy.unlink()
+    said = done.stdout + done.stderr
+    assert done.returncode == 1 and f"{copy}: owned by uid 0" in said and f"chown {CONTAINER_UID}:{CONTAINER_UID} {copy}" in said
+    assert "revpublish.service" not in containers(host) or containers(host)["revpublish.service"]["State"]["Status"] == "created"
     assert unit_states(["revpublish.service"])["revpublish.service"].active_state == "active"
     assert http.probe("http://127.0.0.1:8550/health", 5).status_code == 200
 
@@ -155,6 +249,7 @@ def test_a_container_that_never_gets_healthy_is_rolled_back(host):
     assert svc.outcome == "rolled-back", svc
     assert "exit" in svc.reason or "not healthy" in svc.reason  # the reason is shown
     assert "revpublish.service" not in containers(host)
+    assert not (config(host).secrets_path / "revpublish.env").exists()
     assert unit_states(["revpublish.service"])["revpublish.service"].active_state == "active"
     assert http.probe("http://127.0.0.1:8550/health", 5).status_code == 200
     assert result.exit_code == 1
