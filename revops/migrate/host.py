@@ -144,6 +144,7 @@ class LiveHost:
         self._redactors: dict[str, envfile.Redactor | str] = {}
         self.copies = Copies(config.secrets_path)
         self._bundles: dict[str, secret_bundle.Bundle] = {}
+        self._placeholders_made = False
         self.probe_timeout = config.health.probe_timeout
 
     # -- the cutover steps ----------------------------------------------------------
@@ -161,6 +162,7 @@ class LiveHost:
             self._checked[suite] = self.checks(suite)
         secret = f"; {self._check_secret(sp)}" if sp.secret is not None else ""
         built = self._ensure_image(sp)
+        self._compose_ready()
         self.compose.create(self.files, sp.service)
         self._ids.pop(sp.service, None)
         created = self._state(sp)  # asks compose for the id now, not while the service is down
@@ -244,9 +246,22 @@ class LiveHost:
         return f"container {found.name} restarted in {time.monotonic() - started:.2f}s"
 
     def remove_secret(self, sp: P.ServicePlan) -> str:
-        assert sp.secret is not None
-        path = self.copies.copy_path(sp.secret)
-        return f"{path} removed" if self.copies.remove(sp.secret) else f"no copy at {path}"
+        """The copy emptied: no value is left, and compose still finds the file it names."""
+        name, uid = self._secret_target(sp)
+        self.copies.empty(name, uid)
+        return f"{self.copies.copy_path(name)} emptied (no value left)"
+
+    def _compose_ready(self) -> None:
+        """Every secret file the compose files name exists (compose 1.29 refuses any command
+        on the project otherwise): an empty placeholder, owned by its service's uid, for each
+        service not migrated yet. Once per run; the copies' directory is checked on the way."""
+        if self._placeholders_made:
+            return
+        for service in self._services.values():
+            for name, path in service.secret_files:
+                if service.uid is not None and Path(path).resolve() == self.copies.copy_path(name).resolve():
+                    self.copies.placeholder(name, service.uid)
+        self._placeholders_made = True
 
     def _ensure_image(self, sp: P.ServicePlan) -> str:
         image = self._services[sp.unit].image
@@ -277,6 +292,7 @@ class LiveHost:
             # would otherwise add to the time the service answers nothing.
             self.engine.start(created.id)
             return f"container {created.name} started (created by compose in preflight)"
+        self._compose_ready()
         self.compose.up(self.files, sp.service, no_deps=True)
         return f"container {sp.service} started (compose up)"
 
@@ -313,6 +329,7 @@ class LiveHost:
 
     def remove_replacement(self, sp: P.ServicePlan) -> str:
         self._ids.pop(sp.service, None)
+        self._compose_ready()
         self.compose.rm(self.files, sp.service)  # rm -f -s: stops it first
         return f"container {sp.service} stopped and removed"
 
@@ -413,6 +430,7 @@ class LiveHost:
         by (project, service, not a one-off): a compose process costs about a second (v1),
         once per service in preflight and per earlier service at a phase's gate."""
         if self._project is None:
+            self._compose_ready()
             ids = self.compose.ps(self.files, service)
             return ids[0] if ids else None
         listed = self.engine.list_containers(labels=[f"{COMPOSE_PROJECT}={self._project}",

@@ -122,6 +122,25 @@ class Copies:
         with self._dir() as dfd:
             _unlink(check_name(name) + PREVIOUS, dfd)
 
+    def placeholder(self, name: str, uid: int) -> bool:
+        """An empty copy for a service not migrated yet, when it has none: compose (1.29)
+        refuses every command on a project whose secret files are missing. True if made."""
+        check_name(name)
+        with self._dir() as dfd:
+            if _exists(name, dfd):
+                return False
+            try:
+                _atomic(dfd, name, b"", uid, COPY_MODE, replace=False)
+            except FileExistsError:
+                return False
+        return True
+
+    def empty(self, name: str, uid: int) -> None:
+        """Replace the copy (and drop its previous version) by an empty one: no value is left,
+        and compose still finds the file."""
+        self.write(name, uid, b"")
+        self.drop_previous(name)
+
     def remove(self, name: str) -> bool:
         """Remove the copy (and any previous version); False when there was none."""
         check_name(name)

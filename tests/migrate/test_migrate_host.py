@@ -193,8 +193,22 @@ def test_write_secret_writes_what_the_compose_file_mounts_and_remove_secret_undo
     with pytest.raises(CheckFailed, match=r"mode 0755, expected 0700.*fix: `chmod 0700"):
         host._check_secret(sp)
     os.chmod(config.secrets_path, 0o700)
-    assert host.remove_secret(sp).endswith("removed") and not copy.exists()
-    assert host.remove_secret(sp).startswith("no copy at")
+    assert host.remove_secret(sp).endswith("emptied (no value left)") and copy.read_bytes() == b""
+    assert (os.stat(copy).st_uid, stat.S_IMODE(os.stat(copy).st_mode)) == (10001, 0o400)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to the container's uid needs root")
+def test_every_secret_file_the_compose_files_name_exists_before_compose_runs(make_config, tmp_path):
+    host, _sp, config = _secret_host(make_config, tmp_path)
+    host._compose_ready()  # compose 1.29 refuses a project with a missing secret file
+    copy = config.secrets_path / "revpublish.env"
+    assert copy.read_bytes() == b"" and os.stat(copy).st_uid == 10001
+    copy.chmod(0o600)
+    os.chown(copy, 10001, 10001)
+    with open(copy, "wb") as handle:  # an existing copy is never overwritten by a placeholder
+        handle.write(b"A=1\n")
+    LiveHost(config, OneUnitSystemd("loaded"), engine=None, compose=None, compose_files=host.files)._compose_ready()
+    assert copy.read_bytes() == b"A=1\n"
 
 
 def test_a_compose_file_mounting_another_file_is_refused(make_config, tmp_path):

@@ -188,11 +188,57 @@ def test_each_service_reads_its_own_copy_alone(host):
         assert json.loads(seen.stdout) == [[name], CONTAINER_UID, 0o400], unit
 
 
+def secret_figures(host: Path) -> dict[str, dict]:
+    shown = revops(host, "status", "--json", "--phase", "1", check=False)
+    return {s["name"]: s for s in json.loads(shown.stdout)["services"] if s["name"] in API}
+
+
+def test_rotate_after_an_env_file_change_brings_every_service_to_the_new_digest(host):
+    env = host / "opt/shared-api-engine/.env"
+    before = env.read_text()
+    assert all(s["secret"]["outdated"] is False for s in secret_figures(host).values())
+    env.write_text(before.replace(SECRETS["JWT_SECRET"], "fake-jwt-secret-rotated-0c1d"))
+    try:
+        stale = secret_figures(host)
+        assert all(s["secret"]["outdated"] is True and "older-secret" in s["flags"] for s in stale.values()), stale
+        done = revops(host, "secrets", "rotate", "--yes", "--json")
+        rotations = json.loads(done.stdout)["rotations"]
+        assert {r["unit"]: r["outcome"] for r in rotations} == dict.fromkeys(API, "rotated")
+        for r in rotations:  # none was down beyond its gate (the cutover's deadline)
+            assert 0 < r["down_s"] <= r["gate_s"], r
+        now = secret_figures(host)
+        for unit, figure in now.items():
+            assert figure["secret"]["outdated"] is False and figure["secret"]["held"] == figure["secret"]["current"]
+            assert figure["secret"]["held"] != stale[unit]["secret"]["held"]
+            assert http.probe(f"http://127.0.0.1:{API[unit]}/health", 5).status_code == 200
+        assert "fake-jwt-secret-rotated" not in done.stdout + done.stderr
+    finally:
+        env.write_text(before)
+
+
+def test_a_copy_that_makes_a_service_unhealthy_is_rolled_back_to_the_old_one(host):
+    env = host / "opt/shared-api-engine/.env"
+    before = env.read_text()
+    held = secret_figures(host)["revcore-gateway.service"]["secret"]["held"]
+    # Without DATABASE_URL the app answers /health 503: the new copy must not stay.
+    env.write_text("".join(line for line in before.splitlines(True) if not line.startswith("DATABASE_URL=")))
+    try:
+        done = revops(host, "secrets", "rotate", "revcore-gateway", "--yes", "--json", check=False)
+    finally:
+        env.write_text(before)
+    [rotated] = json.loads(done.stdout)["rotations"]
+    assert done.returncode == 1 and rotated["outcome"] == "restored" and "503" in rotated["reason"]
+    assert rotated["held"] == held == secret_figures(host)["revcore-gateway.service"]["secret"]["held"]
+    assert http.probe("http://127.0.0.1:8004/health", 5).status_code == 200
+    assert not (config(host).secrets_path / "revcore-gateway.env.previous").exists()
+
+
 def test_rollback_puts_a_service_back_under_systemd(host):
     result = rollback.run(config(host), ["revpublish"], None, yes=True)
     assert result.exit_code == 0, result.results
     assert "revpublish.service" not in containers(host)
-    assert not (config(host).secrets_path / "revpublish.env").exists()  # its copy went with it
+    # Its copy went with it: emptied (compose needs every secret file it names to exist).
+    assert (config(host).secrets_path / "revpublish.env").read_bytes() == b""
     assert unit_states(["revpublish.service"])["revpublish.service"].active_state == "active"
     assert http.probe("http://127.0.0.1:8550/health", 5).status_code == 200
 
@@ -207,12 +253,14 @@ def test_preflight_refuses_an_open_secrets_directory_or_copy_naming_path_and_fix
         os.chmod(cfg.secrets_path, 0o700)
     said = done.stdout + done.stderr
     assert done.returncode == 1 and f"{cfg.secrets_path}: mode 0755" in said and f"chmod 0700 {cfg.secrets_path}" in said
-    copy.write_text("A=1\n")
+    emptied = os.lstat(copy)
+    os.chown(copy, 0, 0)
     os.chmod(copy, 0o644)  # root's, readable by everyone
     try:
         done = revops(host, "migrate", "--service", "revpublish", "--yes", check=False)
     finally:
-        copy.unlink()
+        os.chown(copy, emptied.st_uid, emptied.st_gid)
+        os.chmod(copy, 0o400)
     said = done.stdout + done.stderr
     assert done.returncode == 1 and f"{copy}: owned by uid 0" in said and f"chown {CONTAINER_UID}:{CONTAINER_UID} {copy}" in said
     assert "revpublish.service" not in containers(host) or containers(host)["revpublish.service"]["State"]["Status"] == "created"
@@ -249,7 +297,7 @@ def test_a_container_that_never_gets_healthy_is_rolled_back(host):
     assert svc.outcome == "rolled-back", svc
     assert "exit" in svc.reason or "not healthy" in svc.reason  # the reason is shown
     assert "revpublish.service" not in containers(host)
-    assert not (config(host).secrets_path / "revpublish.env").exists()
+    assert (config(host).secrets_path / "revpublish.env").read_bytes() == b""
     assert unit_states(["revpublish.service"])["revpublish.service"].active_state == "active"
     assert http.probe("http://127.0.0.1:8550/health", 5).status_code == 200
     assert result.exit_code == 1
