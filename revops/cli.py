@@ -182,6 +182,29 @@ def rollback_cmd(
     finish(result, json_out, rollback.render)
 
 
+secrets_app = typer.Typer(help="The services' secret copies: rotate them when env files change.",
+                          no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("rotate")
+def secrets_rotate_cmd(
+    services: list[str] = typer.Argument(None, help="Migrated services to rotate (default: every one in scope)."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="Only the migrated services of this suite."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show held and current digests; change nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """New copies for the services whose env files changed: restarted one by one behind the
+    cutover's health gate, the old copy put back when the new one makes a service unhealthy."""
+    from revops.commands import secrets
+
+    result = secrets.run(load_config(config), list(services or []), suite, dry_run=dry_run, yes=yes,
+                         confirm=_confirm_with(secrets.render_plan))
+    finish(result, json_out, secrets.render)
+
+
 @app.command("quick-wins")
 def quick_wins_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the actions; change nothing."),

@@ -34,7 +34,7 @@ import sys
 import threading
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Protocol, Sequence, TypeVar
 
 from revops.adapters.ledger import open_ledger
 from revops.config import Config
@@ -58,6 +58,7 @@ class Ledger(JournalLedger, Protocol):
     def record_inventory(self, digest: str, units: int, venvs: int) -> int: ...
     def service_states(self) -> dict[str, ServiceRecord]: ...
     def open_steps(self, service: str | None = None) -> list[Step]: ...
+    def last_done(self, steps: Sequence[str]) -> dict[str, Step]: ...
     def close(self) -> None: ...
 
 

@@ -621,6 +621,15 @@ class Ledger:
             params = (service,)
         return [self._record(Step, "steps", row) for row in self._query(sql + " ORDER BY id", params)]
 
+    def last_done(self, steps: Sequence[str]) -> dict[str, Step]:
+        """{service: its newest step named one of `steps` that finished done}."""
+        if not steps:
+            return {}
+        marks = ", ".join("?" for _ in steps)
+        rows = self._query(f"SELECT {_STEP_COLUMNS} FROM steps WHERE state = 'done' AND step IN ({marks}) "
+                           "ORDER BY id", tuple(steps))
+        return {row.service: row for row in (self._record(Step, "steps", r) for r in rows)}
+
     def runs(self, limit: int = 20) -> list[Run]:
         rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?", (limit,))
         return [self._record(Run, "runs", row) for row in rows]

@@ -24,7 +24,8 @@ from revops.migrate.executor import (DOWN, INTERRUPTED, ROLLED_BACK, Host, Servi
                                      restore_unit)
 from revops.journal import Journal
 
-STEPS = ("stop and remove the container (image kept)", "unmask and enable the unit",
+STEPS = ("stop and remove the container (image kept)", "remove its secret copy (when it has one)",
+         "unmask and enable the unit",
          "start the unit", "verify its /health")
 
 

@@ -17,6 +17,8 @@ class ComposeService:
     image: str | None
     file: str
     env_files: tuple[str, ...] = ()  # absolute: what compose reads into the container
+    uid: int | None = None  # the numeric uid of `user:` ("10001:10001"), None when not numeric
+    secret_files: tuple[tuple[str, str], ...] = ()  # (secret, its file resolved as compose does)
 
 
 def services(files: list[str]) -> dict[str, ComposeService]:
@@ -29,6 +31,7 @@ def services(files: list[str]) -> dict[str, ComposeService]:
         services_of = (doc.data or {}).get("services")
         if not isinstance(services_of or {}, dict):
             raise ConfigError(path, "services", "expected a mapping of service name to service", doc.line("services"))
+        defined = secret_definitions(doc.data or {}, Path(path).parent)
         for name, body in (services_of or {}).items():
             body = body or {}
             if not isinstance(body, dict):
@@ -37,7 +40,8 @@ def services(files: list[str]) -> dict[str, ComposeService]:
             if unit:
                 image = body.get("image")
                 found[unit] = ComposeService(str(name), unit, image if isinstance(image, str) else None, path,
-                                             env_files(body, Path(path).parent))
+                                             env_files(body, Path(path).parent), user_uid(body.get("user")),
+                                             tuple((s, defined[s]) for s in secrets_used(body) if s in defined))
     return found
 
 
@@ -48,6 +52,28 @@ def env_files(body: dict, compose_dir: Path) -> tuple[str, ...]:
     items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
     paths = [item.get("path") if isinstance(item, dict) else item for item in items]
     return tuple(str(compose_dir / p) for p in paths if isinstance(p, str) and p)
+
+
+def secret_definitions(data: dict, compose_dir: Path) -> dict[str, str]:
+    """{secret: file} of the top-level file-backed secrets, resolved against the compose
+    file's directory as compose does."""
+    raw = data.get("secrets")
+    return {str(k): str(compose_dir / v["file"]) for k, v in (raw.items() if isinstance(raw, dict) else [])
+            if isinstance(v, dict) and isinstance(v.get("file"), str) and v["file"]}
+
+
+def secrets_used(body: dict) -> list[str]:
+    """The secrets a service mounts: names, or the long form's `source`."""
+    raw = body.get("secrets")
+    items = raw if isinstance(raw, list) else []
+    names = [item.get("source") if isinstance(item, dict) else item for item in items]
+    return [str(n) for n in names if isinstance(n, str) and n]
+
+
+def user_uid(user: object) -> int | None:
+    """The uid of a compose `user:` ("UID" or "UID:GID"), None unless it is numeric."""
+    text = str(user).split(":", 1)[0] if isinstance(user, (str, int)) else ""
+    return int(text) if text.isdigit() and int(text) < 2**31 else None
 
 
 def labels(body: dict) -> dict[str, str]:

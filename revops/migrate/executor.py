@@ -46,6 +46,9 @@ class Host(Protocol):
     def preflight(self, sp: P.ServicePlan) -> str:
         """Check everything the cutover needs and prepare the replacement (not started);
         changes nothing the service depends on."""
+    def write_secret(self, sp: P.ServicePlan) -> str:
+        """Write the service's copy of what it may read (sp.secret), for its replacement alone;
+        called only when sp.secret is set, and undone by remove_secret."""
     def stop_unit(self, sp: P.ServicePlan) -> str:
         """Stop the unit alone and wait until it is down and its port free."""
     def start_replacement(self, sp: P.ServicePlan) -> str:
@@ -61,6 +64,8 @@ class Host(Protocol):
         """Why systemd could not start the unit again, or None when it can."""
     def remove_replacement(self, sp: P.ServicePlan) -> str:
         """Stop and remove the replacement (its image stays)."""
+    def remove_secret(self, sp: P.ServicePlan) -> str:
+        """Remove the service's copy written by write_secret (none there is not an error)."""
     def start_unit(self, sp: P.ServicePlan) -> str:
         """Start the unit again (linked, unmasked and enabled as needed)."""
     def wait_unit_healthy(self, sp: P.ServicePlan, deadline_s: float) -> Verdict:
@@ -143,6 +148,9 @@ class Executor:
             return result
         self.journal.service_state(sp.unit, P.MIGRATING)
         try:
+            if sp.secret is not None:
+                self._step(result, sp, P.WRITE_SECRET, detail.get(P.WRITE_SECRET, ""),
+                           lambda: self.host.write_secret(sp))
             self._step(result, sp, P.STOP_UNIT, detail.get(P.STOP_UNIT, ""), lambda: self.host.stop_unit(sp))
             self._step(result, sp, P.START_CONTAINER, detail.get(P.START_CONTAINER, ""),
                        lambda: self.host.start_replacement(sp))
@@ -203,8 +211,9 @@ class Restored:
 
 
 def restore_unit(host: Host, journal: Journal, sp: P.ServicePlan, why: str) -> Restored:
-    """Remove the container (best effort: the engine may be the thing that failed), then start
-    the unit and wait until it answers; only the unit's health decides success."""
+    """Remove the container (best effort: the engine may be the thing that failed) and the
+    service's secret copy, then start the unit and wait until it answers; only the unit's
+    health decides success."""
     steps: list[StepResult] = []
     with journal.step(sp.unit, P.ROLLBACK, f"because: {why}", restoring=True) as record:
         refused = _refusal(host, sp)
@@ -218,6 +227,11 @@ def restore_unit(host: Host, journal: Journal, sp: P.ServicePlan, why: str) -> R
             steps.append(StepResult("remove-container", "done", removed))
         except RevopsError as exc:
             steps.append(StepResult("remove-container", FAILED, exc.message))
+        if sp.secret is not None:
+            try:  # the copy is the container's alone: it goes with it
+                steps.append(StepResult("remove-secret", "done", host.remove_secret(sp)))
+            except (RevopsError, OSError) as exc:
+                steps.append(StepResult("remove-secret", FAILED, describe(exc)))
         try:
             steps.append(StepResult("start-unit", "done", host.start_unit(sp)))
             verdict = host.wait_unit_healthy(sp, sp.deadline_s)

@@ -13,6 +13,7 @@ import errno
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from revops import envfile
@@ -24,6 +25,8 @@ from revops.migrate import composefile
 from revops.migrate import plan as P
 from revops.hostrun import TARGET_COMPOSE
 from revops.migrate.executor import Verdict
+from revops.secrets import bundle as secret_bundle
+from revops.secrets.copies import Copies
 
 if TYPE_CHECKING:
     from revops.adapters.docker_engine import ContainerState as EngineContainerState
@@ -63,6 +66,7 @@ class Engine(Protocol):
 
     def image_exists(self, tag: str) -> bool: ...
     def start(self, container: str) -> None: ...
+    def stop(self, container: str, timeout: int = 10) -> None: ...
     def container_state(self, container: str) -> EngineContainerState | None: ...
     def list_containers(self, labels: Sequence[str] = (), *, all: bool = True) -> list[ContainerSummary]: ...
     def logs_tail(self, container: str, lines: int = 50) -> list[str]: ...
@@ -138,6 +142,9 @@ class LiveHost:
         # {unit: compose service} as the run read it once (read here when not given)
         self._services = services if services is not None else composefile.read(compose_files).services
         self._redactors: dict[str, envfile.Redactor | str] = {}
+        self.copies = Copies(config.secrets_path)
+        self._bundles: dict[str, secret_bundle.Bundle] = {}
+        self._placeholders_made = False
         self.probe_timeout = config.health.probe_timeout
 
     # -- the cutover steps ----------------------------------------------------------
@@ -153,14 +160,108 @@ class LiveHost:
         suite = sp.suite or ""
         if self.checks is not None and suite not in self._checked:
             self._checked[suite] = self.checks(suite)
+        secret = f"; {self._check_secret(sp)}" if sp.secret is not None else ""
         built = self._ensure_image(sp)
+        self._compose_ready()
         self.compose.create(self.files, sp.service)
         self._ids.pop(sp.service, None)
         created = self._state(sp)  # asks compose for the id now, not while the service is down
         if created is None:
             raise CheckFailed(f"compose created no container for {sp.service}")
-        return (f"{sp.unit} {state.active_state}; {self._checked.get(suite, 'no checks')}; {built}; "
+        return (f"{sp.unit} {state.active_state}; {self._checked.get(suite, 'no checks')}{secret}; {built}; "
                 f"container {created.name} {created.status}")
+
+    def _secret_target(self, sp: P.ServicePlan) -> tuple[str, int]:
+        """(secret name, container uid) of the service's copy, as its compose file mounts it;
+        CheckFailed when the file does not mount the copy revops writes."""
+        assert sp.secret is not None
+        service = self._services[sp.unit]
+        where = dict(service.secret_files).get(sp.secret)
+        expected = self.copies.copy_path(sp.secret)
+        if where is None or Path(where).resolve() != expected.resolve():
+            raise CheckFailed(f"{service.file}: service {service.name} does not mount {expected} as secret {sp.secret}"
+                              + (f" (it names {where})" if where else ""), hint="run `revops generate`")
+        if service.uid is None:
+            raise CheckFailed(f"{service.file}: service {service.name} has no numeric `user:` to own its secret copy",
+                              hint="run `revops generate`")
+        return sp.secret, service.uid
+
+    def _check_secret(self, sp: P.ServicePlan) -> str:
+        """Preflight of the copy: directory and any existing copy safe (path and fix when
+        not), and what the service may read readable now."""
+        name, uid = self._secret_target(sp)
+        checked = self.copies.check(name, uid)
+        found = self._bundle(sp, fresh=True)
+        return f"{checked}; {len(found.pairs)} variable(s) readable"
+
+    def _bundle(self, sp: P.ServicePlan, fresh: bool = False) -> secret_bundle.Bundle:
+        if fresh or sp.unit not in self._bundles:
+            self._bundles[sp.unit] = secret_bundle.read(self.config.root, self.config.unit_dirs, sp.unit, sp.secret_keys)
+            self._redactors.pop(sp.unit, None)
+        return self._bundles[sp.unit]
+
+    def write_secret(self, sp: P.ServicePlan) -> str:
+        name, uid = self._secret_target(sp)
+        found = self._bundle(sp)
+        digest = self.copies.write(name, uid, found.text())
+        skipped = f"; missing, skipped: {', '.join(found.skipped)}" if found.skipped else ""
+        return (f"{self.copies.copy_path(name)}: {len(found.pairs)} variable(s) from "
+                f"{'; '.join(found.sources) or 'nothing'}{skipped}; uid {uid} mode 0400; {digest}")
+
+    # -- rotation (revops secrets rotate): the copy rewritten, the container restarted on it
+
+    def secret_digest_now(self, sp: P.ServicePlan) -> str | None:
+        """The digest of what the unit and env files give now (None: no copy ever written,
+        so no key yet); reads afresh, creates nothing."""
+        return self.copies.peek_digest(self._bundle(sp, fresh=True).text())
+
+    def rewrite_secret(self, sp: P.ServicePlan) -> str:
+        """write_secret, keeping the copy it replaces to put back (restore_secret)."""
+        name, uid = self._secret_target(sp)
+        self.copies.check(name, uid)
+        found = self._bundle(sp)
+        digest = self.copies.write(name, uid, found.text(), keep_previous=True)
+        return f"{self.copies.copy_path(name)} rewritten: {len(found.pairs)} variable(s); {digest}"
+
+    def restore_secret(self, sp: P.ServicePlan) -> str:
+        name, _uid = self._secret_target(sp)
+        if not self.copies.restore_previous(name):
+            raise CheckFailed(f"{self.copies.copy_path(name)}: no previous copy to put back")
+        data = self.copies.read(name) or b""
+        return f"{self.copies.copy_path(name)}: previous copy back; {self.copies.digest(data)}"
+
+    def keep_secret(self, sp: P.ServicePlan) -> None:
+        """The new copy holds: its previous version is dropped."""
+        assert sp.secret is not None
+        self.copies.drop_previous(sp.secret)
+
+    def restart_replacement(self, sp: P.ServicePlan) -> str:
+        """Stop and start the container: a start mounts the copy's current file again."""
+        found = self._state(sp)
+        if found is None:
+            raise CheckFailed(f"no container for {sp.service} to restart", hint=f"run `revops migrate --service {sp.service}`")
+        started = time.monotonic()
+        self.engine.stop(found.id, int(STOP_TIMEOUT_S))
+        self.engine.start(found.id)
+        return f"container {found.name} restarted in {time.monotonic() - started:.2f}s"
+
+    def remove_secret(self, sp: P.ServicePlan) -> str:
+        """The copy emptied: no value is left, and compose still finds the file it names."""
+        name, uid = self._secret_target(sp)
+        self.copies.empty(name, uid)
+        return f"{self.copies.copy_path(name)} emptied (no value left)"
+
+    def _compose_ready(self) -> None:
+        """Every secret file the compose files name exists (compose 1.29 refuses any command
+        on the project otherwise): an empty placeholder, owned by its service's uid, for each
+        service not migrated yet. Once per run; the copies' directory is checked on the way."""
+        if self._placeholders_made:
+            return
+        for service in self._services.values():
+            for name, path in service.secret_files:
+                if service.uid is not None and Path(path).resolve() == self.copies.copy_path(name).resolve():
+                    self.copies.placeholder(name, service.uid)
+        self._placeholders_made = True
 
     def _ensure_image(self, sp: P.ServicePlan) -> str:
         image = self._services[sp.unit].image
@@ -191,6 +292,7 @@ class LiveHost:
             # would otherwise add to the time the service answers nothing.
             self.engine.start(created.id)
             return f"container {created.name} started (created by compose in preflight)"
+        self._compose_ready()
         self.compose.up(self.files, sp.service, no_deps=True)
         return f"container {sp.service} started (compose up)"
 
@@ -227,6 +329,7 @@ class LiveHost:
 
     def remove_replacement(self, sp: P.ServicePlan) -> str:
         self._ids.pop(sp.service, None)
+        self._compose_ready()
         self.compose.rm(self.files, sp.service)  # rm -f -s: stops it first
         return f"container {sp.service} stopped and removed"
 
@@ -327,6 +430,7 @@ class LiveHost:
         by (project, service, not a one-off): a compose process costs about a second (v1),
         once per service in preflight and per earlier service at a phase's gate."""
         if self._project is None:
+            self._compose_ready()
             ids = self.compose.ps(self.files, service)
             return ids[0] if ids else None
         listed = self.engine.list_containers(labels=[f"{COMPOSE_PROJECT}={self._project}",
@@ -365,6 +469,11 @@ class LiveHost:
         if sp.unit not in self._redactors:
             service = self._services.get(sp.unit)
             values, unreadable = envfile.read_values(service.env_files if service else ())
+            if sp.secret is not None:  # what the copy hands the container, the same hidden
+                try:
+                    values |= self._bundle(sp).values()
+                except CheckFailed as exc:
+                    unreadable.append(exc.message)
             self._redactors[sp.unit] = (f"cannot read {'; '.join(unreadable)} to hide its values"
                                         if unreadable else envfile.Redactor.of(values))
         return self._redactors[sp.unit]

@@ -12,15 +12,19 @@ from typing import Iterable, Mapping
 
 from revops.config import Config, Health, duration_seconds
 from revops.errors import CheckFailed, UsageError
+from revops.generate.mapping import secret_name, split_environment
 from revops.model import Inventory, Unit
+from revops.secrets import versions
 
 PREFLIGHT = "preflight"
+WRITE_SECRET = versions.WRITE_SECRET  # the service's copy of what it may read (revops.secrets.copies)
 STOP_UNIT = "stop-unit"
 START_CONTAINER = "start-container"
 WAIT_HEALTHY = "wait-healthy"
 DISABLE_UNIT = "disable-unit"
 ROLLBACK = "rollback"
-STEPS = (PREFLIGHT, STOP_UNIT, START_CONTAINER, WAIT_HEALTHY, DISABLE_UNIT)
+STEPS = (PREFLIGHT, STOP_UNIT, START_CONTAINER, WAIT_HEALTHY, DISABLE_UNIT)  # and WRITE_SECRET after
+# PREFLIGHT for a service with a secret (ServicePlan.secret)
 
 # Service states kept in the ledger.
 MIGRATING = "migrating"
@@ -48,6 +52,10 @@ class ServicePlan:
     fragment: str | None = None  # the unit file, relative to the host root (to re-link it)
     after: list[str] = field(default_factory=list)  # units of this run it must follow
     steps: list[Step] = field(default_factory=list)
+    # The compose secret holding what the service may read (None: it reads nothing), and the
+    # Environment= names that travel in it rather than inline (names only: no value is planned).
+    secret: str | None = None
+    secret_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,14 +173,18 @@ def gate(earlier: list[EarlierHealth], force_reason: str | None) -> Gate:
     return Gate(ok=force_reason is not None, blockers=blockers, forced_reason=force_reason)
 
 
-def steps_for(unit: Unit, config: Config, url: str | None, deadline: float, compose: str) -> list[Step]:
+def steps_for(unit: Unit, config: Config, url: str | None, deadline: float, compose: str,
+              secret: str | None = None) -> list[Step]:
     svc = unit.service_name
     port = f"port {unit.port} freed" if unit.port else "no port"
     publish = f", publishing {config.health.bind_address}:{unit.port}" if unit.port else ""
     probe = f" and GET {url} answering 200" if url else ""
     disable = f"disables {unit.name}" + (" and masks it" if config.mask_on_migrate else "")
     return [
-        Step(PREFLIGHT, f"checks unit, port, lock and {compose}; builds image and creates container {svc} (not started)"),
+        Step(PREFLIGHT, f"checks unit, port, lock, {compose}" + (f" and {config.secrets_path}" if secret else "")
+             + f"; builds image and creates container {svc} (not started)"),
+        *([Step(WRITE_SECRET, f"writes {config.secrets_path / secret} (uid of the container, mode 0400) from "
+                              f"{unit.name}'s EnvironmentFile= and secret Environment= values")] if secret else []),
         Step(STOP_UNIT, f"stops {unit.name} alone (units that Require= it keep running) and waits until inactive ({port})"),
         Step(START_CONTAINER, f"starts container {svc}{publish}"),
         Step(WAIT_HEALTHY, f"waits up to {deadline:g}s for Docker health 'healthy'{probe}; "
@@ -187,10 +199,14 @@ def service_plan(unit: Unit, config: Config, compose_files: list[str], within: s
     url = config.health.url(unit.port)
     deadline = cutover_deadline(config.health)
     deps = dict.fromkeys(d for d in (*unit.after, *unit.requires) if within is None or d in within)
+    withheld = tuple(split_environment(unit, config.secrets_allow)[1])
+    secret = secret_name(unit.service_name) if unit.environment_files or withheld else None
     return ServicePlan(
         unit=unit.name, service=unit.service_name, suite=suite.name if suite else None,
         phase=suite.phase if suite else 0, port=unit.port, health_url=url, deadline_s=deadline,
-        fragment=unit.path, after=list(deps), steps=steps_for(unit, config, url, deadline, ", ".join(compose_files) or "the compose file"),
+        fragment=unit.path, after=list(deps),
+        steps=steps_for(unit, config, url, deadline, ", ".join(compose_files) or "the compose file", secret),
+        secret=secret, secret_keys=withheld,
     )
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from revops.adapters.ledger import Step
 
 # Open steps that mean "the host may already have changed for this service".
-_HOST_STEPS = {P.STOP_UNIT, P.START_CONTAINER, P.WAIT_HEALTHY, P.DISABLE_UNIT, P.ROLLBACK}
+_HOST_STEPS = {P.WRITE_SECRET, P.STOP_UNIT, P.START_CONTAINER, P.WAIT_HEALTHY, P.DISABLE_UNIT, P.ROLLBACK}
 
 
 @dataclass

@@ -10,7 +10,7 @@ from revops.model import Inventory, Unit
 from revops.status import classify
 from revops.status.figures import (
     CACHED, LIVE, UNAVAILABLE, UNKNOWN, ContainerFigure, HealthFigure, MigrationFigure,
-    ServiceStatus, SourceReport, StatusReport, SystemdFigure,
+    SecretFigure, ServiceStatus, SourceReport, StatusReport, SystemdFigure,
 )
 from revops.status.gather import SourceRead
 from revops.status.summary import summarize
@@ -80,7 +80,18 @@ def _service(unit: Unit, reads: dict[str, SourceRead], health: Health,
         container=_container(unit, reads["docker"]),
         health=_health(unit, reads["health"], health, inventory_source),
         migration=_migration(unit, reads["ledger"]),
+        secret=_secret(unit, reads.get("secrets"), reads["docker"]),
     )
+
+
+def _secret(unit: Unit, read: SourceRead | None, docker: SourceRead) -> SecretFigure | None:
+    """The copy's figure for a service whose container is there (none without one)."""
+    container = docker.figures.get(unit.name)
+    if read is None or container is None or not container.present:
+        return None
+    if read.report.provenance == UNAVAILABLE:
+        return SecretFigure(UNAVAILABLE, read.report.checked_at, reason=read.report.reason)
+    return read.figures.get(unit.name)
 
 
 def _systemd(unit: Unit, read: SourceRead) -> SystemdFigure:

@@ -194,6 +194,8 @@ def judge(status: ServiceStatus) -> ServiceStatus:
     status.flags = flags_for(s_rt, c_rt, status.placement, status.container, status.deprecated,
                              status.retired)
     status.flags += ledger_flags(status.migration.state, status.placement)
+    if status.secret is not None and status.secret.outdated and c_rt == RUNNING:
+        status.flags.append("older-secret")  # its env files changed since: `revops secrets rotate`
     status.verdict, status.why = verdict(s_rt, c_rt, status.placement, status.health,
                                          status.container, status.flags)
     return status

@@ -14,7 +14,7 @@ from revops.model import CACHED, LIVE, UNAVAILABLE
 
 __all__ = [
     "CACHED", "LIVE", "UNAVAILABLE", "SystemdFigure", "ContainerFigure", "HealthFigure",
-    "MigrationFigure", "ServiceStatus", "PhaseSummary", "Summary", "SourceReport", "StatusReport",
+    "MigrationFigure", "SecretFigure", "ServiceStatus", "PhaseSummary", "Summary", "SourceReport", "StatusReport",
 ]
 
 # health.state values (design.md)
@@ -89,6 +89,23 @@ class MigrationFigure:
 
 
 @dataclass
+class SecretFigure:
+    """The service's secret copy (what it may read, revops.secrets): the version its running
+    container holds against the one its unit and env files give now, by keyed digest only.
+    `current` is LIVE (read now); `held` is CACHED from the ledger (the step that last started
+    the container with its copy, at `held_at`). Present only for a service with a container."""
+
+    provenance: str
+    checked_at: str | None
+    reason: str | None = None
+    name: str | None = None  # the compose secret: "revpublish.env"
+    current: str | None = None  # "hmac-sha256:..." of what the env files give now
+    held: str | None = None  # "hmac-sha256:..." the container was last started with
+    held_at: str | None = None
+    outdated: bool | None = None  # True: the container holds an older version (rotate it)
+
+
+@dataclass
 class ServiceStatus:
     name: str  # the unit's name
     phase: int | None
@@ -106,6 +123,7 @@ class ServiceStatus:
     verdict: str = VERDICT_UNKNOWN  # healthy, degraded, down, unknown
     flags: list[str] = field(default_factory=list)  # runs-under-both, runs-under-neither, ...
     why: str | None = None  # one line: the reason for the verdict
+    secret: SecretFigure | None = None  # null for a service without a container or a copy
 
 
 @dataclass

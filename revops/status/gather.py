@@ -6,7 +6,8 @@ it, and `import revops.commands.status` stays under 10 ms for the flag checks.
 
 One reader per source, run concurrently: systemd (every unit's properties, pipelined),
 the Docker engine (one container listing filtered by label), /health
-(every probe concurrent, short timeout) and the ledger. A reader that fails makes its figures
+(every probe concurrent, short timeout), the ledger, and the secret copies (the digest each
+container was started with, from the ledger, against what the env files give now). A reader that fails makes its figures
 UNAVAILABLE with the source's own words, and the others still report.
 """
 
@@ -23,7 +24,7 @@ from revops.config import Config
 from revops.model import Unit
 from revops.status.figures import (
     CACHED, HEALTHY, LIVE, UNAVAILABLE, UNHEALTHY, UNKNOWN, ContainerFigure, HealthFigure,
-    MigrationFigure, SourceReport, SystemdFigure,
+    MigrationFigure, SecretFigure, SourceReport, SystemdFigure,
 )
 
 if TYPE_CHECKING:
@@ -186,6 +187,47 @@ def read_ledger(database_url: str) -> SourceRead:
     return SourceRead(SourceReport("ledger", CACHED, checked_at, detail=detail), figures)
 
 
+def read_secrets(config: Config, units: list[Unit]) -> SourceRead:
+    """For each unit the ledger says revops started with a secret copy: the digest it holds
+    (CACHED, the ledger's) and the digest of what its unit and env files give now (LIVE).
+    Needs root (the copies' directory is root's, mode 0700); a unit whose files cannot be
+    read gets an UNAVAILABLE figure saying why."""
+    checked_at = now_iso()
+    if _missing_sqlite_file(config.database_url) is not None:
+        return SourceRead(SourceReport("secrets", LIVE, checked_at, detail="no ledger: no copy was ever written"))
+    from revops.adapters import ledger as ledger_mod
+    from revops.errors import CheckFailed
+    from revops.generate.mapping import secret_name, split_environment
+    from revops.secrets import bundle, versions
+    from revops.secrets.copies import Copies
+
+    ledger = ledger_mod.open_ledger(config.database_url)
+    try:
+        held = versions.held(ledger.last_done(versions.HELD_STEPS))
+    finally:
+        ledger.close()
+    copies = Copies(config.secrets_path)
+    figures: dict[str, SecretFigure] = {}
+    for unit in units:
+        if unit.name not in held:
+            continue
+        digest, held_at = held[unit.name]
+        name = secret_name(unit.service_name)
+        try:
+            now = bundle.read(config.root, config.unit_dirs, unit.name,
+                              tuple(split_environment(unit, config.secrets_allow)[1]))
+            current = copies.peek_digest(now.text())
+        except (CheckFailed, OSError) as exc:
+            why = getattr(exc, "message", None) or f"{exc.strerror or exc}"
+            figures[unit.name] = SecretFigure(UNAVAILABLE, checked_at, reason=why, name=name,
+                                              held=digest, held_at=held_at)
+            continue
+        figures[unit.name] = SecretFigure(LIVE, checked_at, name=name, current=current, held=digest,
+                                          held_at=held_at, outdated=current is not None and current != digest)
+    detail = f"{len(figures)} copies compared with their env files"
+    return SourceRead(SourceReport("secrets", LIVE, checked_at, detail=detail), figures)
+
+
 def _missing_sqlite_file(url: str) -> Path | None:
     # Opening a SQLite ledger creates it; status must not, so look before opening.
     if not url.startswith("sqlite:///"):
@@ -218,6 +260,7 @@ def read_all(config: Config, units: list[Unit]) -> dict[str, SourceRead]:
         "docker": lambda: read_docker(names),
         "health": lambda: read_health(urls, config.health.probe_timeout),
         "ledger": lambda: read_ledger(config.database_url),
+        "secrets": lambda: read_secrets(config, units),
     }
     with ThreadPoolExecutor(max_workers=len(readers), thread_name_prefix="status") as pool:
         futures = {name: pool.submit(guarded, name, reader) for name, reader in readers.items()}

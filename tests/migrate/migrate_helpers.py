@@ -60,6 +60,8 @@ class ScriptedHost:
         return self.unloadable
 
     def remove_replacement(self, sp): return self._do("remove_replacement", sp)
+    def write_secret(self, sp): return self._do("write_secret", sp)
+    def remove_secret(self, sp): return self._do("remove_secret", sp)
     def start_unit(self, sp): return self._do("start_unit", sp)
 
     def wait_replacement_healthy(self, sp, deadline_s, cancelled):

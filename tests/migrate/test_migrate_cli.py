@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from revops.adapters.ledger import open_ledger
 from revops import config as config_mod
 from revops.cli import app
+from revops.example_host.sources import SECRETS
 from revops.errors import RevopsError
 
 from migrate_helpers import snapshot
@@ -43,8 +44,11 @@ def test_dry_run_prints_the_plan_and_changes_nothing(host):
     order = [s["unit"] for s in services]
     for s in services:  # every dependency inside the run comes first
         assert all(order.index(dep) < order.index(s["unit"]) for dep in s["after"])
+    # Every example service reads the shared env file: its copy is written after preflight.
+    assert services[0]["secret"] == services[0]["unit"].removesuffix(".service") + ".env"
     assert [st["name"] for st in services[0]["steps"]] == [
-        "preflight", "stop-unit", "start-container", "wait-healthy", "disable-unit"]
+        "preflight", "write-secret", "stop-unit", "start-container", "wait-healthy", "disable-unit"]
+    assert not [v for v in SECRETS.values() if v in result.output]  # names in the plan, never values
     assert snapshot(host) == before
     ledger = open_ledger(config_mod.load(host / "revops.yaml").database_url)
     assert ledger.runs() == [] and ledger.service_states() == {}
@@ -82,4 +86,15 @@ def test_quick_wins_and_rollback_dry_runs(host):
     rb = invoke(host, "rollback", "revpublish", "revcore-gateway.service", "--dry-run", "--json")
     assert rb.exit_code == 0, rb.output
     assert [s["unit"] for s in json.loads(rb.stdout)["services"]] == ["revpublish.service", "revcore-gateway.service"]
+    assert snapshot(host) == before
+
+
+def test_secrets_rotate_dry_run_with_nothing_migrated_changes_nothing(host):
+    before = snapshot(host)
+    result = invoke(host, "secrets", "rotate", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["dry_run"] is True and data["candidates"] == [] and data["rotations"] == []
+    refused = invoke(host, "secrets", "rotate", "revpublish", "--dry-run")
+    assert exit_code(refused) == 2 and "not a migrated service" in str(refused.exception)
     assert snapshot(host) == before

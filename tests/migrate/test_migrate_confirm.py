@@ -212,8 +212,8 @@ def test_ctrl_c_during_a_rollback_starts_that_unit_again_before_stopping(host, t
     result = rollback.run(config, [], 1, yes=True, say=lambda _m: None, host_factory=lambda _inputs: recorder)
     first, second = result.results
     assert first.outcome == "rolled-back" and second.outcome == "interrupted"
-    assert [name for name, unit in recorder.calls if unit == first.unit][-3:] == [
-        "remove_replacement", "start_unit", "wait_unit_healthy"]  # never left down under both
+    assert [name for name, unit in recorder.calls if unit == first.unit][-4:] == [
+        "remove_replacement", "remove_secret", "start_unit", "wait_unit_healthy"]  # never left down under both
     assert all(unit != second.unit for _name, unit in recorder.calls)
     assert result.exit_code == 130 and signal.getsignal(signal.SIGINT) is handler_before
     ledger = open_ledger(config.database_url)

@@ -242,3 +242,47 @@ def test_ctrl_c_while_settling_finishes_that_service_and_leaves_the_rest_journal
                                                      ("revpublish.service", "interrupted")]
     assert [s.service for s in ledger.open_steps()] == ["revpublish.service"]
     assert resume.service_states(ledger)["revpublish.service"] == P.MIGRATING
+
+
+def secret_services(make_config) -> list[P.ServicePlan]:
+    """The gateway reads an env file and has a secret Environment= value: it gets a copy."""
+    inv = Inventory(root="/", scanned_at=None, units=[
+        Unit(name="revcore-gateway.service", path=None, port=8004, environment_files=["/opt/shared/.env"],
+             environment={"RELAY_TOKEN": None, "LOG_LEVEL": "info"}),
+        Unit(name="revpublish.service", path=None, port=8550),
+    ])
+    return P.build(inv, make_config(), 1).services
+
+
+def test_a_service_with_a_secret_gets_its_copy_written_after_preflight(make_config, ledger):
+    plan = secret_services(make_config)
+    gateway, publish = plan
+    assert (gateway.secret, gateway.secret_keys, publish.secret) == ("revcore-gateway.env", ("RELAY_TOKEN",), None)
+    assert [s.name for s in gateway.steps] == [P.PREFLIGHT, P.WRITE_SECRET, *P.STEPS[1:]]
+    run_id = ledger.begin_run("op", "migrate --phase 1", 1, False)
+    host = ScriptedHost(ledger)
+    results = Executor(host, Journal(ledger, run_id), mask=False).run(plan)
+    assert [r.outcome for r in results] == [MIGRATED, MIGRATED]
+    assert [c for c, u in host.calls if u == "revcore-gateway.service"][:3] == ["preflight", "write_secret", "stop_unit"]
+    assert "write_secret" not in [c for c, u in host.calls if u == "revpublish.service"]
+    assert ("revcore-gateway.service", P.WRITE_SECRET, "done") in [(s.service, s.step, s.state) for s in ledger.steps(run_id)]
+
+
+@pytest.mark.parametrize("failing", ["write_secret", "wait_replacement_healthy"])
+def test_rollback_removes_the_copy(make_config, ledger, failing):
+    plan = secret_services(make_config)[:1]
+    run_id = ledger.begin_run("op", "migrate --phase 1", 1, False)
+    fail = {"write_secret": CheckFailed("/x/.revops/secrets: mode 0755; fix: chmod 0700")} if failing == "write_secret" else {}
+    host = ScriptedHost(ledger, fail=fail, healthy=failing != "wait_replacement_healthy")
+    [result] = Executor(host, Journal(ledger, run_id), mask=False).run(plan)
+    assert result.outcome == ROLLED_BACK
+    calls = [c for c, _u in host.calls]
+    assert calls.index("remove_replacement") < calls.index("remove_secret") < calls.index("start_unit")
+    assert "remove-secret" in [s.step for s in result.steps]
+    if failing == "write_secret":
+        assert "stop_unit" not in calls and "fix: chmod 0700" in result.reason
+
+
+def test_a_run_that_died_after_writing_the_copy_is_settled_by_a_rollback(make_config, ledger):
+    found = resume.find_unsettled([type("Row", (), {"service": "a.service", "id": 1, "step": P.WRITE_SECRET})()], {})
+    assert [(u.unit, u.last_step) for u in found] == [("a.service", P.WRITE_SECRET)]

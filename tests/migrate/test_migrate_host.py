@@ -6,7 +6,9 @@ Sockets here are real (a bind test sends no traffic); systemd is a small stand-i
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 from types import SimpleNamespace
 
 import pytest
@@ -145,3 +147,71 @@ def test_the_services_words_are_withheld_when_its_env_file_cannot_be_read(make_c
     assert "container log withheld: cannot read" in verdict.reason and ".env" in verdict.reason
     assert "body '(withheld: cannot read" in verdict.reason
     assert SECRET not in verdict.reason and "auth failed" not in verdict.reason
+
+
+COMPOSE_WITH_SECRET = """services:
+  revpublish:
+    image: revflow/revpublish:1
+    user: "10001:10001"
+    secrets: [revpublish.env]
+    labels: {revops.unit: revpublish.service}
+secrets:
+  revpublish.env:
+    file: %s
+"""
+
+
+def _secret_host(make_config, tmp_path, secret_file="../.revops/secrets/revpublish.env"):
+    config = make_config()
+    (tmp_path / "etc/systemd/system").mkdir(parents=True)
+    (tmp_path / "etc/systemd/system/revpublish.service").write_text(
+        "[Service]\nEnvironment=RELAY_TOKEN=tok-abcdef123456\nEnvironmentFile=/opt/shared/.env\nExecStart=/bin/true\n")
+    (tmp_path / "opt/shared").mkdir(parents=True)
+    (tmp_path / "opt/shared/.env").write_text("DATABASE_URL=postgresql://u:pw-9f8e7d@db/x\n")
+    (tmp_path / "compose").mkdir()
+    (tmp_path / "compose/core.yml").write_text(COMPOSE_WITH_SECRET % secret_file)
+    unit = Unit(name="revpublish.service", path="etc/systemd/system/revpublish.service", port=8550,
+                environment_files=["/opt/shared/.env"], environment={"RELAY_TOKEN": None})
+    host = LiveHost(config, OneUnitSystemd("loaded"), engine=None, compose=None,
+                    compose_files=[str(tmp_path / "compose/core.yml")])
+    return host, P.service_plan(unit, config, []), config
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to the container's uid needs root")
+def test_write_secret_writes_what_the_compose_file_mounts_and_remove_secret_undoes_it(make_config, tmp_path):
+    host, sp, config = _secret_host(make_config, tmp_path)
+    assert "absent (written with mode 0700); 2 variable(s) readable" in host._check_secret(sp)
+    said = host.write_secret(sp)
+    copy = config.secrets_path / "revpublish.env"
+    assert copy.read_text() == 'RELAY_TOKEN="tok-abcdef123456"\nDATABASE_URL="postgresql://u:pw-9f8e7d@db/x"\n'
+    assert (os.stat(copy).st_uid, stat.S_IMODE(os.stat(copy).st_mode)) == (10001, 0o400)
+    assert "2 variable(s)" in said and "hmac-sha256:" in said
+    assert "pw-9f8e7d" not in said and "tok-abcdef" not in said
+    # The service's own words (a /health body) are hidden with the copy's values.
+    assert host._redactor(sp).apply("connect postgresql://u:pw-9f8e7d@db/x failed") == "connect *** failed"
+    os.chmod(config.secrets_path, 0o755)
+    with pytest.raises(CheckFailed, match=r"mode 0755, expected 0700.*fix: `chmod 0700"):
+        host._check_secret(sp)
+    os.chmod(config.secrets_path, 0o700)
+    assert host.remove_secret(sp).endswith("emptied (no value left)") and copy.read_bytes() == b""
+    assert (os.stat(copy).st_uid, stat.S_IMODE(os.stat(copy).st_mode)) == (10001, 0o400)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to the container's uid needs root")
+def test_every_secret_file_the_compose_files_name_exists_before_compose_runs(make_config, tmp_path):
+    host, _sp, config = _secret_host(make_config, tmp_path)
+    host._compose_ready()  # compose 1.29 refuses a project with a missing secret file
+    copy = config.secrets_path / "revpublish.env"
+    assert copy.read_bytes() == b"" and os.stat(copy).st_uid == 10001
+    copy.chmod(0o600)
+    os.chown(copy, 10001, 10001)
+    with open(copy, "wb") as handle:  # an existing copy is never overwritten by a placeholder
+        handle.write(b"A=1\n")
+    LiveHost(config, OneUnitSystemd("loaded"), engine=None, compose=None, compose_files=host.files)._compose_ready()
+    assert copy.read_bytes() == b"A=1\n"
+
+
+def test_a_compose_file_mounting_another_file_is_refused(make_config, tmp_path):
+    host, sp, _ = _secret_host(make_config, tmp_path, secret_file="/etc/shadow")
+    with pytest.raises(CheckFailed, match="does not mount .*revpublish.env as secret revpublish.env .it names /etc/shadow"):
+        host.write_secret(sp)

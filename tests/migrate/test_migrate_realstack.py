@@ -7,8 +7,11 @@ for the module and taken down at the end (units stopped and unlinked, containers
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -24,6 +27,8 @@ from revops.adapters.ledger import open_ledger
 from revops.commands import migrate, rollback
 from revops.errors import CheckFailed
 from revops.example_host import live
+from revops.example_host.catalog import UNIT_SECRETS
+from revops.example_host.sources import SECRETS
 from revops.migrate import wiring
 
 pytestmark = pytest.mark.realstack
@@ -31,6 +36,10 @@ pytestmark = pytest.mark.realstack
 API = {"revcore-gateway.service": 8004, "revpublish.service": 8550,
        "revaudit-v6.service": 8560, "revscore-iq.service": 8570}
 FAST_HEALTH = {"interval": "2s", "timeout": "2s", "retries": 3, "start_period": "2s"}
+# The fake secrets of the shared env file and of revpublish's drop-in: none may show anywhere.
+FAKE_SECRETS = {**SECRETS, **UNIT_SECRETS}
+SAID: list[str] = []  # what phase one's migrate said on the way (revops' own output)
+CONTAINER_UID = 10001  # generate's default run user (the example units have no User=)
 
 
 def revops(directory: Path, *args: str, check: bool = True, timeout: float = 1800,
@@ -89,8 +98,6 @@ def containers(host: Path) -> dict[str, dict]:
                          capture_output=True, text=True, check=True).stdout.split()
     if not out:
         return {}
-    import json
-
     docs = json.loads(subprocess.run(["docker", "inspect", *out], capture_output=True, text=True, check=True).stdout)
     return {d["Config"]["Labels"]["revops.unit"]: d for d in docs}
 
@@ -100,7 +107,8 @@ def unit_states(names) -> dict:
 
 
 def test_phase_one_migrates(host):
-    result = migrate.run(config(host), 1, yes=True)
+    result = migrate.run(config(host), 1, yes=True, say=SAID.append)
+    SAID.append(json.dumps(dataclasses.asdict(result), default=str))
     assert result.exit_code == 0, [(r.unit, r.outcome, r.reason) for r in result.services]
     assert {r.outcome for r in result.services} == {"migrated"}
     running = containers(host)
@@ -118,10 +126,144 @@ def test_phase_one_migrates(host):
     ledger.close()
 
 
+def leaked(text: str | bytes) -> list[str]:
+    """The names (never the values) of the fake secrets found in `text`."""
+    data = text.encode() if isinstance(text, str) else text
+    return sorted(k for k, v in FAKE_SECRETS.items() if v.encode() in data)
+
+
+def leaked_in_stream(argv: list[str]) -> list[str]:
+    """leaked() over a command's whole output, read in chunks (an image tarball)."""
+    found: set[str] = set()
+    keep = max(len(v) for v in FAKE_SECRETS.values())
+    with subprocess.Popen(argv, stdout=subprocess.PIPE) as proc:
+        tail = b""
+        while chunk := proc.stdout.read(1 << 20):
+            found.update(leaked(tail + chunk))
+            tail = chunk[-keep:]
+    assert proc.returncode == 0, argv
+    return sorted(found)
+
+
+def test_no_value_of_the_env_file_is_visible_after_phase_one(host):
+    cfg = config(host)
+    running = containers(host)
+    assert set(API) <= set(running)
+    # Every migrated service answered /health 200 (test_phase_one_migrates): each app refuses
+    # it (503) without DATABASE_URL and JWT_SECRET, revpublish without its RELAY_* too.
+    assert leaked(json.dumps(list(running.values()))) == []  # docker inspect, Config.Env included
+    files = sum((["-f", f] for f in wiring.compose_files(cfg)), [])
+    shown = subprocess.run(["docker-compose", *files, "config"], cwd=host, capture_output=True, text=True, check=True)
+    assert leaked(shown.stdout + shown.stderr) == []
+    images = sorted({d["Config"]["Image"] for d in running.values()})
+    for image in images:
+        history = subprocess.run(["docker", "history", "--no-trunc", image], capture_output=True, text=True, check=True)
+        assert leaked(history.stdout) == [], image
+    assert leaked_in_stream(["docker", "save", *images]) == []  # every layer of every image
+    ledger_file = Path(cfg.database_url.removeprefix("sqlite:///"))
+    for path in ledger_file.parent.glob(ledger_file.name + "*"):  # the database, its WAL and journal
+        assert leaked(path.read_bytes()) == [], path
+    assert leaked("\n".join(SAID)) == []
+    scan = revops(host, "inventory", "scan", "--json")
+    status = revops(host, "status", "--json", check=False)
+    assert leaked(scan.stdout + scan.stderr + status.stdout + status.stderr) == []
+    for directory in (cfg.out("inventory"), cfg.cache_dir, cfg.out("compose")):
+        for path in (p for p in directory.rglob("*") if p.is_file()):
+            assert leaked(path.read_bytes()) == [], path
+
+
+def test_each_service_reads_its_own_copy_alone(host):
+    cfg = config(host)
+    st = os.lstat(cfg.secrets_path)
+    assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o700, 0)
+    for unit, found in containers(host).items():
+        name = found["Config"]["Labels"]["com.docker.compose.service"] + ".env"
+        copy = os.lstat(cfg.secrets_path / name)
+        assert (copy.st_uid, copy.st_gid, stat.S_IMODE(copy.st_mode)) == (CONTAINER_UID, CONTAINER_UID, 0o400)
+        # Compose 1.29 bind-mounts the file: the container sees the host file's owner and mode.
+        seen = subprocess.run(["docker", "exec", found["Id"], "/opt/venv/bin/python", "-c",
+                               "import os, json; s = os.stat('/run/secrets/' + os.sys.argv[1]); "
+                               "print(json.dumps([os.listdir('/run/secrets'), s.st_uid, s.st_mode & 0o777]))", name],
+                              capture_output=True, text=True, check=True)
+        assert json.loads(seen.stdout) == [[name], CONTAINER_UID, 0o400], unit
+
+
+def secret_figures(host: Path) -> dict[str, dict]:
+    shown = revops(host, "status", "--json", "--phase", "1", check=False)
+    return {s["name"]: s for s in json.loads(shown.stdout)["services"] if s["name"] in API}
+
+
+def test_rotate_after_an_env_file_change_brings_every_service_to_the_new_digest(host):
+    env = host / "opt/shared-api-engine/.env"
+    before = env.read_text()
+    assert all(s["secret"]["outdated"] is False for s in secret_figures(host).values())
+    env.write_text(before.replace(SECRETS["JWT_SECRET"], "fake-jwt-secret-rotated-0c1d"))
+    try:
+        stale = secret_figures(host)
+        assert all(s["secret"]["outdated"] is True and "older-secret" in s["flags"] for s in stale.values()), stale
+        done = revops(host, "secrets", "rotate", "--yes", "--json")
+        rotations = json.loads(done.stdout)["rotations"]
+        assert {r["unit"]: r["outcome"] for r in rotations} == dict.fromkeys(API, "rotated")
+        for r in rotations:  # none was down beyond its gate (the cutover's deadline)
+            assert 0 < r["down_s"] <= r["gate_s"], r
+        now = secret_figures(host)
+        for unit, figure in now.items():
+            assert figure["secret"]["outdated"] is False and figure["secret"]["held"] == figure["secret"]["current"]
+            assert figure["secret"]["held"] != stale[unit]["secret"]["held"]
+            assert http.probe(f"http://127.0.0.1:{API[unit]}/health", 5).status_code == 200
+        assert "fake-jwt-secret-rotated" not in done.stdout + done.stderr
+    finally:
+        env.write_text(before)
+
+
+def test_a_copy_that_makes_a_service_unhealthy_is_rolled_back_to_the_old_one(host):
+    env = host / "opt/shared-api-engine/.env"
+    before = env.read_text()
+    held = secret_figures(host)["revcore-gateway.service"]["secret"]["held"]
+    # Without DATABASE_URL the app answers /health 503: the new copy must not stay.
+    env.write_text("".join(line for line in before.splitlines(True) if not line.startswith("DATABASE_URL=")))
+    try:
+        done = revops(host, "secrets", "rotate", "revcore-gateway", "--yes", "--json", check=False)
+    finally:
+        env.write_text(before)
+    [rotated] = json.loads(done.stdout)["rotations"]
+    assert done.returncode == 1 and rotated["outcome"] == "restored" and "503" in rotated["reason"]
+    assert rotated["held"] == held == secret_figures(host)["revcore-gateway.service"]["secret"]["held"]
+    assert http.probe("http://127.0.0.1:8004/health", 5).status_code == 200
+    assert not (config(host).secrets_path / "revcore-gateway.env.previous").exists()
+
+
 def test_rollback_puts_a_service_back_under_systemd(host):
     result = rollback.run(config(host), ["revpublish"], None, yes=True)
     assert result.exit_code == 0, result.results
     assert "revpublish.service" not in containers(host)
+    # Its copy went with it: emptied (compose needs every secret file it names to exist).
+    assert (config(host).secrets_path / "revpublish.env").read_bytes() == b""
+    assert unit_states(["revpublish.service"])["revpublish.service"].active_state == "active"
+    assert http.probe("http://127.0.0.1:8550/health", 5).status_code == 200
+
+
+def test_preflight_refuses_an_open_secrets_directory_or_copy_naming_path_and_fix(host):
+    cfg = config(host)
+    copy = cfg.secrets_path / "revpublish.env"
+    os.chmod(cfg.secrets_path, 0o755)
+    try:
+        done = revops(host, "migrate", "--service", "revpublish", "--yes", check=False)
+    finally:
+        os.chmod(cfg.secrets_path, 0o700)
+    said = done.stdout + done.stderr
+    assert done.returncode == 1 and f"{cfg.secrets_path}: mode 0755" in said and f"chmod 0700 {cfg.secrets_path}" in said
+    emptied = os.lstat(copy)
+    os.chown(copy, 0, 0)
+    os.chmod(copy, 0o644)  # root's, readable by everyone
+    try:
+        done = revops(host, "migrate", "--service", "revpublish", "--yes", check=False)
+    finally:
+        os.chown(copy, emptied.st_uid, emptied.st_gid)
+        os.chmod(copy, 0o400)
+    said = done.stdout + done.stderr
+    assert done.returncode == 1 and f"{copy}: owned by uid 0" in said and f"chown {CONTAINER_UID}:{CONTAINER_UID} {copy}" in said
+    assert "revpublish.service" not in containers(host) or containers(host)["revpublish.service"]["State"]["Status"] == "created"
     assert unit_states(["revpublish.service"])["revpublish.service"].active_state == "active"
     assert http.probe("http://127.0.0.1:8550/health", 5).status_code == 200
 
@@ -155,6 +297,7 @@ def test_a_container_that_never_gets_healthy_is_rolled_back(host):
     assert svc.outcome == "rolled-back", svc
     assert "exit" in svc.reason or "not healthy" in svc.reason  # the reason is shown
     assert "revpublish.service" not in containers(host)
+    assert (config(host).secrets_path / "revpublish.env").read_bytes() == b""
     assert unit_states(["revpublish.service"])["revpublish.service"].active_state == "active"
     assert http.probe("http://127.0.0.1:8550/health", 5).status_code == 200
     assert result.exit_code == 1
