@@ -27,7 +27,7 @@ from revops.hostrun import HostRun, Interrupt, Ledger, host_run
 from revops.migrate import plan as P
 from revops.migrate import resume, wiring
 from revops.migrate.executor import (CANDIDATE_FAILED, DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, SKIPPED,
-                                     Executor, Host, Progress, ServiceResult)
+                                     Executor, Host, NoProgress, Progress, ServiceResult)
 from revops import output
 
 
@@ -217,21 +217,13 @@ def _watching(say: Callable[[str], None] | None,
         return
     console = output.stderr
     if not console.is_terminal:
-        yield say or (lambda _m: None), progress or _Quiet()
+        yield say or (lambda _m: None), progress or NoProgress()
         return
     table = LiveTable()
     from rich.live import Live
 
     with Live(table, console=console, refresh_per_second=4, transient=True, redirect_stderr=False):
         yield say or output.info, progress or table
-
-
-class _Quiet:
-    def step(self, unit: str, step: str) -> None:
-        pass
-
-    def finished(self, result: ServiceResult) -> None:
-        pass
 
 
 class LiveTable:

@@ -241,3 +241,29 @@ def test_resume_settles_every_service_a_killed_wave_left(tmp_path, ledger):
     # The candidate a killed run left is removed; its unit was never touched.
     assert host.calls_of("e.service") == ["discard_candidates"]
     assert ledger.open_steps() == []
+
+
+def test_the_live_table_shows_every_service_in_flight_and_what_ended(tmp_path, ledger):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from revops.commands.migrate import LiveTable
+
+    now = [100.0]
+    table = LiveTable(clock=lambda: now[0])
+    plan = P.build(inventory(), load(tmp_path), 1, parallel=3)
+    seen: list[str] = []
+
+    class Watching(TimedHost):
+        def _do(self, name, sp):
+            shown = StringIO()
+            Console(file=shown, width=200).print(table)
+            with self._lock:
+                seen.append(shown.getvalue())
+            return super()._do(name, sp)
+
+    run(ledger, Watching(ledger, delay=0.01), plan.services, parallel=3, progress=table)
+    assert any("a.service" in s and "d.service" in s and "e.service" in s for s in seen)
+    assert any("verify-candidate" in s for s in seen) and any("stop-unit" in s for s in seen)
+    assert table.in_flight == {} and table.ended == {MIGRATED: len(plan.services)}
