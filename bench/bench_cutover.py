@@ -27,6 +27,8 @@ the host and its images):
 
     python bench/bench_cutover.py /tmp/rf --prepare --phase 2   # once: host, locks, images
     python bench/bench_cutover.py /tmp/rf --phase 2 --compare   # --parallel 1 vs the default
+    python bench/bench_cutover.py /tmp/rf --phase 2 --compare --suites digital-landlord tech-efficiency
+        # the same on some suites of the phase (a serial phase 2 takes about 45 s per service)
     python bench/bench_cutover.py /tmp/rf --phase 2 --broken revcite
         # the downtime a broken image costs: stop first (preverify: off) vs pre-verified
 
@@ -119,9 +121,11 @@ def started_at(container_id: str) -> float | None:
 
 
 def measure(config: config_mod.Config, phase: int, host_factory, keep: bool, *,
-            parallel: int | None = None, force: str | None = None, period: float = PERIOD_S) -> dict:
-    """One migrate of the phase (at `parallel`, default: migrate's own), probed throughout."""
-    dry = migrate.run(config, phase, dry_run=True, force=force, host_factory=host_factory)
+            parallel: int | None = None, force: str | None = None, period: float = PERIOD_S,
+            only: list[str] | None = None) -> dict:
+    """One migrate of the phase (`only` those units of it; at `parallel`, default: migrate's
+    own), probed throughout."""
+    dry = migrate.run(config, phase, only, dry_run=True, force=force, host_factory=host_factory)
     services = [s for s in dry.plan.services if s.health_url]
     if not services:
         raise SystemExit("no API service left to migrate in this phase (roll it back first)")
@@ -130,13 +134,15 @@ def measure(config: config_mod.Config, phase: int, host_factory, keep: bool, *,
         p.start()
     time.sleep(0.5)  # a baseline of answers from the units
     began = time.perf_counter()
-    result = migrate.run(config, phase, yes=True, force=force, parallel=parallel, host_factory=host_factory,
+    result = migrate.run(config, phase, only, yes=True, force=force, parallel=parallel, host_factory=host_factory,
                          say=lambda _m: None, progress=NoProgress())
     wall = time.perf_counter() - began
     time.sleep(0.5)
     for p in probers.values():
         p.stop.set()
         p.join()
+    if result.exit_code == 130:
+        raise SystemExit("interrupted: the phase is left as migrate left it (roll it back with revops rollback)")
     host = host_factory(wiring.read_inputs(config))
     steps = step_seconds(config, result.run_id)
     rows = []
@@ -145,14 +151,14 @@ def measure(config: config_mod.Config, phase: int, host_factory, keep: bool, *,
         gap = longest_gap(probers[s.unit].samples)
         state = host._state(s)  # the project's own container, found through compose
         start = started_at(state.id) if state is not None else None
-        if gap is None or start is None:
+        if gap is None or start is None or outcome != "migrated":
             rows.append({"unit": s.unit, "outcome": outcome, "window": None, "start": None, "overhead": None})
             continue
         window, _last, first_ok = gap
         rows.append({"unit": s.unit, "outcome": outcome, "window": window, "start": first_ok - start,
                      "overhead": window - (first_ok - start), "steps": steps.get(s.unit, {})})
     if not keep:
-        rollback.run(config, [], phase, yes=True, host_factory=host_factory, say=lambda _m: None)
+        rollback.run(config, list(only or []), phase, yes=True, host_factory=host_factory, say=lambda _m: None)
     preflight = [s["preflight"] for s in steps.values() if "preflight" in s]  # every service, in run order
     return {"services": len(dry.plan.services), "wall": wall, "rows": rows, "exit": result.exit_code,
             "preflight": preflight, "parallel": result.plan.parallel if result.plan else parallel,
@@ -246,16 +252,44 @@ def prepare(directory: Path, phase: int) -> None:
     for suite in config.suites:
         if suite.phase == phase:
             revops(directory, "build", "--suite", suite.name, "--find-links", wheelhouse)
+    materialise_secrets(config)
 
 
-def compare(config: config_mod.Config, phase: int) -> None:
-    """The phase serial, then in waves at the default --parallel; rolled back after each."""
+SERVICE_UID = 10001  # generate's `user:` for every service
+
+
+def materialise_secrets(config: config_mod.Config) -> None:
+    """Each service's secret file (compose `secrets:`), from its unit's EnvironmentFile=s in
+    order: a stand-in for migrate's materialise step (issue #13, not on main yet), so the
+    containers get the variables their /health needs. Root-only directory, 0400 files."""
+    inventory = wiring.read_inputs(config).inventory
+    directory = config.secrets_path
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    for unit in inventory.units:
+        text = "".join(Path(f).read_text() + "\n" for f in unit.environment_files if Path(f).is_file())
+        target = directory / f"{unit.service_name}.env"
+        if target.exists():
+            target.chmod(0o600)
+        target.write_text(text)
+        os.chown(target, SERVICE_UID, SERVICE_UID)
+        target.chmod(0o400)
+
+
+def compare(config: config_mod.Config, phase: int, suites: list[str] | None = None) -> None:
+    """The phase (or those of its suites) serial, then in waves at the default --parallel;
+    rolled back after each."""
     force = "bench: the phase alone"
-    serial = measure(config, phase, wiring.live_host, keep=False, parallel=1, force=force, period=0.05)
+    only = None
+    if suites:
+        inventory = wiring.read_inputs(config).inventory
+        only = [u.name for u in inventory.units if (s := config.suite_of(u.name)) and s.name in suites]
+    serial = measure(config, phase, wiring.live_host, keep=False, parallel=1, force=force, period=0.05, only=only)
     report(f"phase {phase}, serial", serial)
-    waves = measure(config, phase, wiring.live_host, keep=False, force=force, period=0.05)
+    waves = measure(config, phase, wiring.live_host, keep=False, force=force, period=0.05, only=only)
     report(f"phase {phase}, in waves", waves)
-    print(f"\nphase {phase} ({serial['services']} services, production health settings): --parallel 1 "
+    which = f"suites {', '.join(suites)} of phase {phase}" if suites else f"phase {phase}"
+    print(f"\n{which} ({serial['services']} services, production health settings): --parallel 1 "
           f"{serial['wall']:.1f} s, --parallel {waves['parallel']} {waves['wall']:.1f} s: "
           f"{serial['wall'] / waves['wall']:.1f}x faster (goal >= 8x)")
 
@@ -284,8 +318,9 @@ def broken(config: config_mod.Config, name: str) -> None:
     if service is None or not service.image:
         raise SystemExit(f"{unit}: no service with an image in the compose files")
     good = docker("image", "inspect", "--format", "{{.Id}}", service.image).strip()
-    dockerfile = (f"FROM {good}\nUSER root\nRUN /opt/venv/bin/python -m pip uninstall -y {BROKEN_PACKAGE}\n"
-                  f"USER 10001:10001\n")
+    # The package's files removed (the venv may have no pip): its import fails, nothing else.
+    dockerfile = (f"FROM {good}\nUSER root\nRUN rm -r /opt/venv/lib/python3*/site-packages/{BROKEN_PACKAGE}\n"
+                  f"USER {SERVICE_UID}:{SERVICE_UID}\n")
     subprocess.run(["docker", "build", "-q", "-t", service.image, "-"], input=dockerfile, text=True,
                    check=True, stdout=subprocess.DEVNULL)
     suite = config.suite_of(unit)
@@ -327,6 +362,7 @@ def main() -> None:
     parser.add_argument("--prepare", action="store_true",
                         help="make DIR a live example host at production health settings, its phase's images built")
     parser.add_argument("--compare", action="store_true", help="the phase serial, then at the default --parallel")
+    parser.add_argument("--suites", nargs="+", metavar="SUITE", help="--compare only these suites of the phase")
     parser.add_argument("--broken", metavar="SERVICE", help="a broken image's downtime: stop first vs pre-verified")
     args = parser.parse_args()
     if TESTBED_ENV.is_file():
@@ -346,7 +382,7 @@ def main() -> None:
     if args.compare or args.broken:
         os.chdir(directory)
         if args.compare:
-            compare(config, args.phase)
+            compare(config, args.phase, args.suites)
         if args.broken:
             broken(config, args.broken)
         return
