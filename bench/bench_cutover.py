@@ -20,6 +20,25 @@ Two hosts:
     python bench/bench_cutover.py --mini 2 4 8       # throwaway hosts of N stdlib services
                                                      # (tests/migrate/ministack.py), for growth
 
+And the two comparisons of the pre-verified cutover in waves (issue #16), on a live example
+host at the production health settings of its revops.yaml (30 s interval, 10 s timeout and
+start period: `--prepare` writes them, then builds the phase's images once; later runs reuse
+the host and its images):
+
+    python bench/bench_cutover.py /tmp/rf --prepare --phase 2   # once: host, locks, images
+    python bench/bench_cutover.py /tmp/rf --phase 2 --compare   # --parallel 1 vs the default
+    python bench/bench_cutover.py /tmp/rf --phase 2 --compare --suites digital-landlord tech-efficiency
+        # the same on some suites of the phase (a serial phase 2 takes about 45 s per service)
+    python bench/bench_cutover.py /tmp/rf --phase 2 --broken revcite
+        # the downtime a broken image costs: stop first (preverify: off) vs pre-verified
+
+--compare runs the phase twice in one run (rolled back in between), serial then at the
+default --parallel, and prints the wall-time ratio and each run's no-answer windows (median,
+max) against the containers' own start. --broken breaks the service's image (its web
+framework uninstalled, tagged in its place), migrates that service the old way and the
+pre-verified way with a prober on its /health, prints each one's seconds without an answer,
+and puts the image back.
+
 Needs the test bed (scripts/testbed start). Prints figures; never asserts.
 """
 
@@ -29,11 +48,14 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -45,18 +67,22 @@ sys.path.insert(0, str(REPO / "tests" / "migrate"))
 from revops import config as config_mod  # noqa: E402
 from revops.adapters import docker_engine  # noqa: E402
 from revops.commands import migrate, rollback  # noqa: E402
+from revops.commands.migrate import outcome_words  # noqa: E402
 from revops.migrate import wiring  # noqa: E402
+from revops.migrate.executor import NoProgress  # noqa: E402
 
 PERIOD_S = 0.020
+BROKEN_PACKAGE = "fastapi"  # what every example service's app imports, and nothing else needs
 TESTBED_ENV = Path(os.environ.get("REVOPS_TESTBED_DIR", "/var/lib/revops-testbed")) / "env.json"
 
 
 class Prober(threading.Thread):
-    """GET url every 20 ms; remembers (wall time, answered 2xx) of every attempt."""
+    """GET url every `period` s; remembers (wall time, answered 2xx) of every attempt."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, period: float = PERIOD_S) -> None:
         super().__init__(daemon=True)
         self.url = url
+        self.period = period
         self.samples: list[tuple[float, bool]] = []
         self.stop = threading.Event()
 
@@ -69,7 +95,7 @@ class Prober(threading.Thread):
                 except httpx.HTTPError:
                     ok = False
                 self.samples.append((started, ok))
-                self.stop.wait(max(0.0, PERIOD_S - (time.time() - started)))
+                self.stop.wait(max(0.0, self.period - (time.time() - started)))
 
 
 def longest_gap(samples: list[tuple[float, bool]]) -> tuple[float, float, float] | None:
@@ -94,22 +120,29 @@ def started_at(container_id: str) -> float | None:
     return stamp.timestamp()
 
 
-def measure(config: config_mod.Config, phase: int, host_factory, keep: bool) -> dict:
-    dry = migrate.run(config, phase, dry_run=True, host_factory=host_factory)
+def measure(config: config_mod.Config, phase: int, host_factory, keep: bool, *,
+            parallel: int | None = None, force: str | None = None, period: float = PERIOD_S,
+            only: list[str] | None = None) -> dict:
+    """One migrate of the phase (`only` those units of it; at `parallel`, default: migrate's
+    own), probed throughout."""
+    dry = migrate.run(config, phase, only, dry_run=True, force=force, host_factory=host_factory)
     services = [s for s in dry.plan.services if s.health_url]
     if not services:
         raise SystemExit("no API service left to migrate in this phase (roll it back first)")
-    probers = {s.unit: Prober(s.health_url) for s in services}
+    probers = {s.unit: Prober(s.health_url, period) for s in services}
     for p in probers.values():
         p.start()
     time.sleep(0.5)  # a baseline of answers from the units
     began = time.perf_counter()
-    result = migrate.run(config, phase, yes=True, host_factory=host_factory, say=lambda _m: None)
+    result = migrate.run(config, phase, only, yes=True, force=force, parallel=parallel, host_factory=host_factory,
+                         say=lambda _m: None, progress=NoProgress())
     wall = time.perf_counter() - began
     time.sleep(0.5)
     for p in probers.values():
         p.stop.set()
         p.join()
+    if result.exit_code == 130:
+        raise SystemExit("interrupted: the phase is left as migrate left it (roll it back with revops rollback)")
     host = host_factory(wiring.read_inputs(config))
     steps = step_seconds(config, result.run_id)
     rows = []
@@ -118,17 +151,18 @@ def measure(config: config_mod.Config, phase: int, host_factory, keep: bool) -> 
         gap = longest_gap(probers[s.unit].samples)
         state = host._state(s)  # the project's own container, found through compose
         start = started_at(state.id) if state is not None else None
-        if gap is None or start is None:
+        if gap is None or start is None or outcome != "migrated":
             rows.append({"unit": s.unit, "outcome": outcome, "window": None, "start": None, "overhead": None})
             continue
         window, _last, first_ok = gap
         rows.append({"unit": s.unit, "outcome": outcome, "window": window, "start": first_ok - start,
                      "overhead": window - (first_ok - start), "steps": steps.get(s.unit, {})})
     if not keep:
-        rollback.run(config, [], phase, yes=True, host_factory=host_factory, say=lambda _m: None)
+        rollback.run(config, list(only or []), phase, yes=True, host_factory=host_factory, say=lambda _m: None)
     preflight = [s["preflight"] for s in steps.values() if "preflight" in s]  # every service, in run order
     return {"services": len(dry.plan.services), "wall": wall, "rows": rows, "exit": result.exit_code,
-            "preflight": preflight}
+            "preflight": preflight, "parallel": result.plan.parallel if result.plan else parallel,
+            "outcomes": outcome_words(result.services)}
 
 
 def step_seconds(config: config_mod.Config, run_id: int | None) -> dict[str, dict[str, float]]:
@@ -149,8 +183,8 @@ def step_seconds(config: config_mod.Config, run_id: int | None) -> dict[str, dic
 
 def report(title: str, figures: dict) -> None:
     n = figures["services"]
-    print(f"\n{title}: {n} service(s), exit {figures['exit']}, wall {figures['wall']:.2f} s, "
-          f"{figures['wall'] / n:.2f} s per service")
+    print(f"\n{title}: {n} service(s), --parallel {figures.get('parallel')}, exit {figures['exit']} "
+          f"({figures.get('outcomes', '')}), wall {figures['wall']:.2f} s, {figures['wall'] / n:.2f} s per service")
     print(f"{'service':<34}{'outcome':<13}{'window s':>10}{'start s':>10}{'overhead s':>12}")
     for r in figures["rows"]:
         cells = [f"{r[k]:>10.3f}" if r[k] is not None else f"{'n/a':>10}" for k in ("window", "start")]
@@ -162,9 +196,17 @@ def report(title: str, figures: dict) -> None:
         print(f"preflight per service: mean {statistics.mean(preflight):.2f} s, median "
               f"{statistics.median(preflight):.2f} s; the first {preflight[0]:.2f} s (the ops repo's "
               f"checks, once per run), the rest {statistics.mean(preflight[1:]):.2f} s on average")
-    overheads = [r["overhead"] for r in figures["rows"] if r["overhead"] is not None]
-    if overheads:
-        print(f"overhead: median {statistics.median(overheads):.3f} s, max {max(overheads):.3f} s (goal <= 0.5 s)")
+    summary(figures)
+
+
+def summary(figures: dict) -> None:
+    """The no-answer windows, the containers' own starts and the difference: median, max."""
+    for key, words in (("window", "no-answer window"), ("start", "container's own start"),
+                       ("overhead", "window - start")):
+        values = [r[key] for r in figures["rows"] if r[key] is not None]
+        if values:
+            print(f"{words:<22}: median {statistics.median(values):.3f} s, max {max(values):.3f} s "
+                  f"({len(values)} services)" + (" (goal <= 0.3 s)" if key == "overhead" else ""))
 
 
 def mini(sizes: list[int], keep: bool) -> None:
@@ -185,12 +227,143 @@ def mini(sizes: list[int], keep: bool) -> None:
         print(f"\ngrowth: {n1 / n0:.1f}x the services took {t1 / t0:.2f}x the time")
 
 
+# -- issue #16: serial vs waves, a broken image -------------------------------------------
+
+def revops(directory: Path, *args: str) -> None:
+    """A revops verb in the host's directory, as an operator runs it."""
+    subprocess.run([sys.executable, "-m", "revops", *args], cwd=directory, check=True)
+
+
+def prepare(directory: Path, phase: int) -> None:
+    """A live example host at the production health settings, its phase's images built.
+    Skips what is there already (the host, the images: `revops build` reuses its cache)."""
+    if not (directory / "revops.yaml").is_file():
+        revops(REPO, "example-host", str(directory), "--live")
+    path = directory / "revops.yaml"
+    text = path.read_text()
+    for key, production in (("interval", "30s"), ("timeout", "10s"), ("start_period", "10s")):
+        text = re.sub(rf"(?m)^  {key}: .*$", f"  {key}: {production}", text, count=1)
+    path.write_text(text)
+    wheelhouse = os.environ["REVOPS_WHEELHOUSE"]
+    revops(directory, "inventory", "scan", "--live")
+    revops(directory, "lock", "--offline", "--find-links", wheelhouse)
+    revops(directory, "generate")
+    config = config_mod.load(path)
+    for suite in config.suites:
+        if suite.phase == phase:
+            revops(directory, "build", "--suite", suite.name, "--find-links", wheelhouse)
+    materialise_secrets(config)
+
+
+SERVICE_UID = 10001  # generate's `user:` for every service
+
+
+def materialise_secrets(config: config_mod.Config) -> None:
+    """Each service's secret file (compose `secrets:`), from its unit's EnvironmentFile=s in
+    order: a stand-in for migrate's materialise step (issue #13, not on main yet), so the
+    containers get the variables their /health needs. Root-only directory, 0400 files."""
+    inventory = wiring.read_inputs(config).inventory
+    directory = config.secrets_path
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    for unit in inventory.units:
+        text = "".join(Path(f).read_text() + "\n" for f in unit.environment_files if Path(f).is_file())
+        target = directory / f"{unit.service_name}.env"
+        if target.exists():
+            target.chmod(0o600)
+        target.write_text(text)
+        os.chown(target, SERVICE_UID, SERVICE_UID)
+        target.chmod(0o400)
+
+
+def compare(config: config_mod.Config, phase: int, suites: list[str] | None = None) -> None:
+    """The phase (or those of its suites) serial, then in waves at the default --parallel;
+    rolled back after each."""
+    force = "bench: the phase alone"
+    only = None
+    if suites:
+        inventory = wiring.read_inputs(config).inventory
+        only = [u.name for u in inventory.units if (s := config.suite_of(u.name)) and s.name in suites]
+    serial = measure(config, phase, wiring.live_host, keep=False, parallel=1, force=force, period=0.05, only=only)
+    report(f"phase {phase}, serial", serial)
+    waves = measure(config, phase, wiring.live_host, keep=False, force=force, period=0.05, only=only)
+    report(f"phase {phase}, in waves", waves)
+    which = f"suites {', '.join(suites)} of phase {phase}" if suites else f"phase {phase}"
+    print(f"\n{which} ({serial['services']} services, production health settings): --parallel 1 "
+          f"{serial['wall']:.1f} s, --parallel {waves['parallel']} {waves['wall']:.1f} s: "
+          f"{serial['wall'] / waves['wall']:.1f}x faster (goal >= 8x)")
+
+
+def downtime(samples: list[tuple[float, bool]]) -> float:
+    """Seconds without a 2xx answer: every failed stretch, from the last 2xx before it to the
+    first 2xx after it (or the last attempt, when none came back)."""
+    total, last_ok, failing = 0.0, None, False
+    for t, ok in samples:
+        if ok:
+            if failing and last_ok is not None:
+                total += t - last_ok
+            last_ok, failing = t, False
+        else:
+            failing = True
+    if failing and last_ok is not None:
+        total += samples[-1][0] - last_ok
+    return total
+
+
+def broken(config: config_mod.Config, name: str) -> None:
+    """A broken image for one service: the old way (stop first) vs pre-verified."""
+    inputs = wiring.read_inputs(config)
+    unit = name if name.endswith(".service") else f"{name}.service"
+    service = inputs.project.services.get(unit)
+    if service is None or not service.image:
+        raise SystemExit(f"{unit}: no service with an image in the compose files")
+    good = docker("image", "inspect", "--format", "{{.Id}}", service.image).strip()
+    # The package's files removed (the venv may have no pip): its import fails, nothing else.
+    dockerfile = (f"FROM {good}\nUSER root\nRUN rm -r /opt/venv/lib/python3*/site-packages/{BROKEN_PACKAGE}\n"
+                  f"USER {SERVICE_UID}:{SERVICE_UID}\n")
+    subprocess.run(["docker", "build", "-q", "-t", service.image, "-"], input=dockerfile, text=True,
+                   check=True, stdout=subprocess.DEVNULL)
+    suite = config.suite_of(unit)
+    stop_first = replace(config, suites=tuple(replace(s, preverify="off") if s is suite else s
+                                               for s in config.suites))
+    try:
+        for words, cfg in (("the old way: stop first (preverify: off)", stop_first),
+                           ("pre-verified (the default)", config)):
+            sp = migrate.run(cfg, None, [unit], dry_run=True, force="bench", host_factory=wiring.live_host).plan.services[0]
+            prober = Prober(sp.health_url, 0.05)
+            prober.start()
+            time.sleep(0.5)
+            began = time.perf_counter()
+            result = migrate.run(cfg, None, [unit], yes=True, force="bench", host_factory=wiring.live_host,
+                                 say=lambda _m: None, progress=NoProgress())
+            took = time.perf_counter() - began
+            time.sleep(1.0)
+            prober.stop.set()
+            prober.join()
+            outcome = result.services[0]
+            print(f"{unit}, broken image, {words}: exit {result.exit_code}, {outcome.outcome} in {took:.1f} s; "
+                  f"{downtime(prober.samples):.2f} s without a /health answer "
+                  f"({sum(1 for _, ok in prober.samples if not ok)} of {len(prober.samples)} probes failed)")
+            print(f"  why: {(outcome.reason or '').splitlines()[0][:160]}")
+    finally:
+        docker("tag", good, service.image)
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("directory", type=Path, nargs="?", help="a live example host ready to migrate")
     parser.add_argument("--phase", type=int, default=1)
     parser.add_argument("--mini", type=int, nargs="+", metavar="N", help="throwaway hosts of N services")
     parser.add_argument("--keep", action="store_true", help="leave the phase migrated")
+    parser.add_argument("--prepare", action="store_true",
+                        help="make DIR a live example host at production health settings, its phase's images built")
+    parser.add_argument("--compare", action="store_true", help="the phase serial, then at the default --parallel")
+    parser.add_argument("--suites", nargs="+", metavar="SUITE", help="--compare only these suites of the phase")
+    parser.add_argument("--broken", metavar="SERVICE", help="a broken image's downtime: stop first vs pre-verified")
     args = parser.parse_args()
     if TESTBED_ENV.is_file():
         for key, value in json.loads(TESTBED_ENV.read_text()).items():
@@ -201,7 +374,18 @@ def main() -> None:
         return
     if args.directory is None:
         parser.error("give a live example host directory, or --mini N...")
-    config = config_mod.load(args.directory.resolve() / "revops.yaml")
+    directory = args.directory.resolve()
+    if args.prepare:
+        prepare(directory, args.phase)
+        return
+    config = config_mod.load(directory / "revops.yaml")
+    if args.compare or args.broken:
+        os.chdir(directory)
+        if args.compare:
+            compare(config, args.phase, args.suites)
+        if args.broken:
+            broken(config, args.broken)
+        return
     report(f"phase {args.phase} of {args.directory}", measure(config, args.phase, wiring.live_host, args.keep))
 
 

@@ -152,16 +152,18 @@ def migrate_cmd(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
     force: Optional[str] = typer.Option(None, "--force", metavar="REASON",
                                         help="Start although earlier phases are not verified healthy; REASON is journaled."),
+    parallel: Optional[int] = typer.Option(None, "--parallel", metavar="N", min=1,
+                                           help="At most N services in flight at once (default: 4 per CPU core, 2 to 16)."),
     json_out: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Cut services over from systemd to their containers, health-gated, with rollback."""
+    """Cut services over from systemd to their containers, each proven first, in waves."""
     from revops.commands import migrate
 
     if phase is None and not service:
         raise errors.UsageError("give --phase N or --service NAME")
     result = migrate.run(load_config(config), phase, service, dry_run=dry_run, yes=yes, force=force,
-                         confirm=_confirm_with(migrate.render_plan))
+                         parallel=parallel, confirm=_confirm_with(migrate.render_plan))
     finish(result, json_out, migrate.render)
 
 

@@ -59,6 +59,9 @@ class Suite:
     cpus: float = 0.5
     # Pins the operator chose to settle a conflict inside the suite: {"requests": "==2.32.3"}.
     overrides: tuple[tuple[str, str], ...] = ()
+    # How migrate proves each service's container before its unit stops: "full", "import" or
+    # "off"; None: by kind (revops.migrate.plan.preverify_mode).
+    preverify: str | None = None
 
     def matches(self, unit_name: str) -> bool:
         return any(fnmatch.fnmatchcase(unit_name, pattern) for pattern in self.units)
@@ -299,6 +302,8 @@ def _suites(raw: dict[str, Any]) -> tuple[Suite, ...]:
             extra["memory"] = body["memory"]
         if "cpus" in body:
             extra["cpus"] = float(body["cpus"])
+        if "preverify" in body:
+            extra["preverify"] = body["preverify"] or "off"  # YAML 1.1 reads a bare `off` as false
         overrides = body.get("overrides", {})
         suites.append(Suite(name=str(name), phase=body["phase"], units=tuple(body["units"]),
                             overrides=tuple(sorted((str(k), v.strip()) for k, v in overrides.items())), **extra))

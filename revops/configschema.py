@@ -82,6 +82,12 @@ SCHEMA: dict[str, Any] = {
                     "memory": {"type": "string", "format": "memory",
                                "expected": "a size with a unit such as 256m or 1g (at least 6m)"},
                     "cpus": {**POSITIVE_NUMBER, "expected": "a positive number of CPUs"},
+                    # How migrate proves a service's container before its unit stops (README,
+                    # "Pre-verified cutover"); absent: full for an API, import for the rest.
+                    # YAML 1.1 reads a bare `off` as false: both mean "off".
+                    "preverify": {"enum": ["full", "import", "off", False],
+                                  "expected": "'full' (a candidate container beside the unit), "
+                                              "'import' (a side-effect-free import check) or 'off'"},
                     "overrides": {
                         "type": "object", "expected": "a mapping of distribution to specifier",
                         "propertyNames": {"pattern": r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$",

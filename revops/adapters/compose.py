@@ -79,9 +79,10 @@ class Compose:
         args = ["up"] + (["-d"] if detach else []) + (["--no-deps"] if no_deps and service else [])
         self.run(files, *args, *_one(service))
 
-    def create(self, files: Files, service: str) -> None:
-        """Create the service's container without starting it (`up --no-start`: v1 and v2)."""
-        self.run(files, "up", "--no-start", "--no-deps", service)
+    def create(self, files: Files, service: str, *more: str) -> None:
+        """Create the services' containers without starting them (`up --no-start`: v1 and
+        v2), all in one compose process."""
+        self.run(files, "up", "--no-start", "--no-deps", service, *more)
 
     def rm(self, files: Files, service: str) -> None:
         """Remove the service's stopped container(s); a running one is stopped first."""

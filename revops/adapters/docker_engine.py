@@ -78,6 +78,24 @@ class HealthProbe:
 
 
 @dataclass(frozen=True)
+class ContainerCopy:
+    """How a container was created (its inspect's Config and HostConfig), to create another
+    exactly like it: the very image (by id), command, entrypoint, environment, user, working
+    directory, mounts, limits and security options. Its environment holds the values of the
+    service's env files: it is never printed, logged or journaled (repr leaves it out)."""
+
+    source: str  # the container's id
+    image_id: str  # sha256:..., not the tag: the very image, even if the tag moves
+    command: tuple[str, ...]  # Config.Cmd
+    entrypoint: tuple[str, ...]  # Config.Entrypoint
+    # container port -> host port, of the tcp ports it publishes ({8550: 8550})
+    published: dict[int, int] = field(default_factory=dict)
+    networks: tuple[str, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    host_config: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
 class ContainerState:
     """What an inspect says about one container (State.*, including State.Health)."""
 
@@ -260,6 +278,83 @@ class Engine:
                 if not missing_ok:
                     raise CheckFailed(f"remove container {container}: no such container") from None
 
+    # -- copies of a container (a cutover's candidate, its import check) --------------
+
+    def copy_of(self, container: str) -> ContainerCopy | None:
+        """How `container` (id or name) was created; None when there is no such container."""
+        found = self._inspect(container)
+        if found is None:
+            return None
+        config, host = found.get("Config") or {}, found.get("HostConfig") or {}
+        published = {}
+        for key, binds in (host.get("PortBindings") or {}).items():
+            port, _, proto = key.partition("/")
+            for bind in binds or []:
+                if proto in ("tcp", "") and str(bind.get("HostPort") or "").isdigit():
+                    published[int(port)] = int(bind["HostPort"])
+        networks = tuple(((found.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+        return ContainerCopy(found["Id"], found.get("Image", ""), tuple(config.get("Cmd") or ()),
+                             tuple(config.get("Entrypoint") or ()), published, networks, config, host)
+
+    def create_copy(self, copy: ContainerCopy, name: str, *, labels: Mapping[str, str],
+                    command: Sequence[str] | None = None, publish_loopback: Sequence[int] = (),
+                    network: bool = True, read_only_mounts: bool = False, healthcheck: bool = True) -> str:
+        """Create (not start) a container like `copy`, named `name`, carrying only `labels`
+        (none of compose's: compose never takes it for its own). Never restarted. `command`
+        replaces Config.Cmd (the entrypoint stays, so a wrapper that loads secrets still
+        runs); each container port of `publish_loopback` is published on an ephemeral
+        127.0.0.1 port (see published_port); every other binding is dropped. With `network`,
+        it joins the copy's networks under its own name only (no alias: nothing reaches it by
+        the service's name); without, it has none (network mode none). `read_only_mounts`
+        mounts every volume and bind read-only; without `healthcheck`, the engine runs no
+        health check in it (the caller judges it). Returns the id."""
+        host = _copied_host_config(copy.host_config, publish_loopback, network, read_only_mounts)
+        nets = [n for n in copy.networks if n not in ("none", "host")] if network else []
+        if nets:
+            host["NetworkMode"] = nets[0]
+        config = copy.config
+        ports = [_port_key(k) for k in (config.get("ExposedPorts") or {})]
+        with _engine_errors(f"create container {name} like {copy.source[:12]}"):
+            created = self.api.create_container(
+                copy.image_id, command=list(command) if command is not None else config.get("Cmd"),
+                name=name, user=config.get("User") or None, environment=list(config.get("Env") or []),
+                entrypoint=config.get("Entrypoint"), working_dir=config.get("WorkingDir") or None,
+                labels=dict(labels), ports=ports or None,
+                healthcheck=config.get("Healthcheck") if healthcheck else {"Test": ["NONE"]},
+                stop_signal=config.get("StopSignal"), stop_timeout=config.get("StopTimeout"),
+                host_config=host, use_config_proxy=False,
+                networking_config=self.api.create_networking_config(
+                    {nets[0]: self.api.create_endpoint_config()}) if nets else None)
+            for extra in nets[1:]:
+                self.api.connect_container_to_network(created["Id"], extra)
+        return created["Id"]
+
+    def published_port(self, container: str, port: int) -> int | None:
+        """The host port the engine chose for container tcp `port` (once started), or None."""
+        found = self._require(container)
+        binds = ((found.get("NetworkSettings") or {}).get("Ports") or {}).get(f"{port}/tcp") or []
+        for bind in binds:
+            if str(bind.get("HostPort") or "").isdigit():
+                return int(bind["HostPort"])
+        return None
+
+    def wait_exit(self, container: str, timeout: float) -> int:
+        """Wait until the container exits; its exit status. CheckFailed after `timeout` s."""
+        import requests.exceptions
+
+        with _engine_errors(f"wait for container {container}"):
+            try:
+                return int(self.api.wait(container, timeout=timeout).get("StatusCode", -1))
+            except requests.exceptions.ReadTimeout:
+                raise CheckFailed(f"container {container[:12]} still running after {timeout:g}s") from None
+
+    def output(self, container: str) -> tuple[str, str]:
+        """(stdout, stderr) of a container, whole (for short-lived containers)."""
+        with _engine_errors(f"logs of {container}"):
+            out = self.api.logs(container, stdout=True, stderr=False)
+            err = self.api.logs(container, stdout=False, stderr=True)
+        return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
     def list_containers(self, labels: Sequence[str] = (), *, all: bool = True) -> list[ContainerSummary]:
         """Containers carrying every label given ("key" or "key=value"), newest first;
         one request to the engine whatever their number."""
@@ -402,6 +497,41 @@ def _engine_message(response: "httpx.Response") -> str:
     except (ValueError, AttributeError):
         message = None
     return _one_line(message or response.text)[:500] or "(no explanation)"
+
+
+# HostConfig fields of an inspect that name the original container or its place, not how it
+# runs: a copy must not inherit them.
+_NOT_COPIED = ("PortBindings", "PublishAllPorts", "RestartPolicy", "AutoRemove", "Links",
+               "ContainerIDFile", "VolumesFrom", "NetworkMode")
+
+
+def _copied_host_config(original: Mapping[str, Any], publish_loopback: Sequence[int], network: bool,
+                        read_only_mounts: bool) -> dict[str, Any]:
+    """Pure: the HostConfig of a copy (see Engine.create_copy)."""
+    host = {k: v for k, v in original.items() if k not in _NOT_COPIED}
+    host["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+    host["NetworkMode"] = "default" if network else "none"
+    # HostPort "": the engine picks a free ephemeral port on that address.
+    host["PortBindings"] = {f"{port}/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}] for port in publish_loopback}
+    if read_only_mounts:
+        host["Binds"] = [_read_only_bind(b) for b in host.get("Binds") or []] or None
+        host["Mounts"] = [{**m, "ReadOnly": True} for m in host.get("Mounts") or []] or None
+    return host
+
+
+def _read_only_bind(bind: str) -> str:
+    """"src:dst[:opts]" with "ro" in place of "rw" (or added)."""
+    parts = bind.split(":")
+    if len(parts) < 3:
+        return f"{bind}:ro"
+    opts = [o for o in parts[-1].split(",") if o not in ("rw", "ro")] + ["ro"]
+    return ":".join(parts[:-1] + [",".join(opts)])
+
+
+def _port_key(key: str) -> int | tuple[int, str]:
+    """"8550/tcp" as the SDK's create_container takes it: 8550, or (53, "udp")."""
+    port, _, proto = key.partition("/")
+    return int(port) if proto in ("", "tcp") else (int(port), proto)
 
 
 def _summary(row: Mapping[str, Any]) -> ContainerSummary:

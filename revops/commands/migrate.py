@@ -1,15 +1,20 @@
 """`revops migrate --phase N`: the phased, health-gated cutover from systemd to containers.
 
 run() builds the plan (revops.migrate.plan), checks the phase gate, shows the plan with what a
-killed run left half-way for confirmation, settles those, then executes the plan service by
-service under the ledger lock. `--dry-run` prints the same plan and changes nothing: no lock,
-no journal entry, no ledger file created, no call that changes the host.
+killed run left half-way for confirmation, settles those, then executes the plan in waves
+(at most --parallel services at once) under the ledger lock. `--dry-run` prints the same plan,
+waves included, and changes nothing: no lock, no journal entry, no ledger file created, no
+call that changes the host.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from rich.console import Console
 from rich.table import Table
@@ -21,8 +26,8 @@ from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RevopsError
 from revops.hostrun import HostRun, Interrupt, Ledger, host_run
 from revops.migrate import plan as P
 from revops.migrate import resume, wiring
-from revops.migrate.executor import (DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, Executor, Host,
-                                     ServiceResult)
+from revops.migrate.executor import (CANDIDATE_FAILED, DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, SKIPPED,
+                                     Executor, Host, NoProgress, Progress, ServiceResult)
 from revops import output
 
 
@@ -38,6 +43,7 @@ class MigrateResult:
     unsettled: list[str] = field(default_factory=list)  # dry run: what a real run settles first
     services: list[ServiceResult] = field(default_factory=list)
     exit_code: int = EXIT_OK
+    waves: list[list[str]] = field(default_factory=list)  # the plan's services by wave (P.waves)
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class Request:
     phase: int
     services: list[str]
     force: str | None
+    parallel: int = 1
 
     @property
     def config(self) -> Config:
@@ -62,25 +69,33 @@ class Request:
         earlier = wiring.read_earlier(self.inputs, self.phase, states, host, host_error)
         return P.build(self.inventory, self.config, self.phase, only=self.services, states=states,
                        earlier=earlier, force_reason=self.force, compose_files=self.inputs.files,
-                       compose_units=self.inputs.project.units)
+                       compose_units=self.inputs.project.units, parallel=self.parallel)
 
 
 def run(config: Config, phase: int | None = None, services: list[str] | None = None, *,
         dry_run: bool = False, yes: bool = False, force: str | None = None,
+        parallel: int | None = None,
         confirm: Callable[[P.Plan], bool] | None = None,
-        say: Callable[[str], None] = output.info,
+        say: Callable[[str], None] | None = None,
+        progress: Progress | None = None,
         host_factory: wiring.HostFactory = wiring.live_host) -> MigrateResult:
     """`host_factory(inputs)` opens the host (wiring.live_host: systemd, the engine, compose
-    and the preflight checks of the ops repo) from what the run read once."""
+    and the preflight checks of the ops repo) from what the run read once. `parallel`: at most
+    that many services in flight (default: P.default_parallel for this machine's cores).
+    `say` and `progress` watch the run; by default, a live table on a terminal's stderr and
+    nothing otherwise."""
     inputs = wiring.read_inputs(config)
     services = list(services or [])
     if phase is None:
         phase = P.phase_of_services(inputs.inventory, config, services)
-    req = Request(inputs, phase, services, force)
+    if parallel is None:
+        parallel = P.default_parallel(os.cpu_count())
+    req = Request(inputs, phase, services, force, parallel)
     with host_run(config, dry_run=dry_run) as run:
         if dry_run:
             return _dry_run(req, run.ledger, host_factory)
-        return _execute(req, run, yes, confirm, say, host_factory)
+        with _watching(say, progress) as (say, progress):
+            return _execute(req, run, yes, confirm, say, progress, host_factory)
 
 
 def _dry_run(req: Request, ledger: Ledger | None, host_factory: wiring.HostFactory) -> MigrateResult:
@@ -91,7 +106,8 @@ def _dry_run(req: Request, ledger: Ledger | None, host_factory: wiring.HostFacto
     plan = req.plan(states, host, host_error)
     if ledger is not None:
         plan.unsettled = [u.unit for u in resume.find_unsettled(ledger.open_steps(), states)]
-    result = MigrateResult(req.phase, True, plan, forced_reason=req.force, unsettled=list(plan.unsettled))
+    result = MigrateResult(req.phase, True, plan, forced_reason=req.force, unsettled=list(plan.unsettled),
+                           waves=plan.waves)
     if not plan.gate.ok:
         result.refused, result.exit_code = _gate_words(plan.gate), EXIT_FAILED
     return result
@@ -105,7 +121,7 @@ def _try_host(host_factory: wiring.HostFactory, inputs: wiring.Inputs) -> tuple[
 
 
 def _execute(req: Request, run: HostRun, yes: bool, confirm: Callable[[P.Plan], bool] | None,
-             say: Callable[[str], None], host_factory: wiring.HostFactory) -> MigrateResult:
+             say: Callable[[str], None], progress: Progress, host_factory: wiring.HostFactory) -> MigrateResult:
     ledger = run.lock()  # the states the plan is built from are read under the lock
     host = host_factory(req.inputs)
     states = resume.service_states(ledger)
@@ -113,7 +129,8 @@ def _execute(req: Request, run: HostRun, yes: bool, confirm: Callable[[P.Plan], 
     plan.unsettled = [u.unit for u in resume.find_unsettled(ledger.open_steps(), states)]
     run_id = run.begin(req.phase, forced_reason=req.force, target=host.target)
     ledger.record_inventory(wiring.inventory_digest(req.config), len(req.inventory.units), len(req.inventory.venvs))
-    result = MigrateResult(req.phase, False, plan, run_id, req.force, unsettled=list(plan.unsettled))
+    result = MigrateResult(req.phase, False, plan, run_id, req.force, unsettled=list(plan.unsettled),
+                           waves=plan.waves)
     if not plan.gate.ok and not plan.unsettled:
         return _refuse(run, result, _gate_words(plan.gate))
     if (plan.services or plan.unsettled) and not run.confirm(confirm, plan, yes):
@@ -122,17 +139,18 @@ def _execute(req: Request, run: HostRun, yes: bool, confirm: Callable[[P.Plan], 
     # From here on the host changes: Ctrl-C only raises a flag, so the service being settled
     # or cut over is finished or rolled back first (see hostrun.Interrupt).
     with run.interruptible() as interrupt:
-        return _change_host(req, run, host, result, say, interrupt)
+        return _change_host(req, run, host, result, say, progress, interrupt)
 
 
 def _change_host(req: Request, run: HostRun, host: Host, result: MigrateResult,
-                 say: Callable[[str], None], interrupt: Interrupt) -> MigrateResult:
+                 say: Callable[[str], None], progress: Progress, interrupt: Interrupt) -> MigrateResult:
     """Settle what a dead run left, then cut over the confirmed plan (result.plan)."""
     ledger, journal = run.lock(), run.journal
     assert journal is not None  # begun by _execute
     plan = result.plan
     # Settling changes the host, so it waits for the confirmation of the plan that shows it.
-    result.resumed = resume.converge(req.inventory, req.config, ledger, journal, host, req.inputs.files, say, interrupt)
+    result.resumed = resume.converge(req.inventory, req.config, ledger, journal, host, req.inputs.files, say,
+                                     interrupt, parallel=req.parallel)
     if interrupt.requested:
         result.exit_code = EXIT_INTERRUPTED
         run.outcome = "interrupted while settling: " + outcome_words(result.resumed)
@@ -144,10 +162,11 @@ def _change_host(req: Request, run: HostRun, host: Host, result: MigrateResult,
         confirmed = set(plan.units)
         plan = req.plan(resume.service_states(ledger), host)
         plan.services = [sp for sp in plan.services if sp.unit in confirmed]
-        result.plan = plan
+        result.plan, result.waves = plan, plan.waves
         if not plan.gate.ok:
             return _refuse(run, result, _gate_words(plan.gate))
-    executor = Executor(host, journal, mask=plan.mask, on_event=say, interrupt=interrupt)
+    executor = Executor(host, journal, mask=plan.mask, on_event=say, interrupt=interrupt,
+                        parallel=plan.parallel, progress=progress)
     result.services = executor.run(plan.services)
     result.exit_code = exit_code(result.resumed, result.services)
     run.outcome = outcome_words(result.services)
@@ -186,9 +205,69 @@ def outcome_words(results: list[ServiceResult]) -> str:
 
 
 # ---------------------------------------------------------------------------------------
+# Progress: every service in flight, live on a terminal
+
+@contextmanager
+def _watching(say: Callable[[str], None] | None,
+              progress: Progress | None) -> Iterator[tuple[Callable[[str], None], Progress]]:
+    """What watches a run: the caller's, else a live table of the services in flight on
+    stderr when it is a terminal (its lines printed above the table), else nothing at all."""
+    if say is not None and progress is not None:
+        yield say, progress
+        return
+    console = output.stderr
+    if not console.is_terminal:
+        yield say or (lambda _m: None), progress or NoProgress()
+        return
+    table = LiveTable()
+    from rich.live import Live
+
+    with Live(table, console=console, refresh_per_second=4, transient=True, redirect_stderr=False):
+        yield say or output.info, progress or table
+
+
+class LiveTable:
+    """executor.Progress as a Rich renderable: one row per service in flight (its step and
+    for how long), and a count of those ended by outcome. Fed from the executor's threads."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self.in_flight: dict[str, tuple[str, float, float]] = {}  # unit -> (step, since, started)
+        self.ended: dict[str, int] = {}
+
+    def step(self, unit: str, step: str) -> None:
+        now = self._clock()
+        with self._lock:
+            started = self.in_flight.get(unit, (step, now, now))[2]
+            self.in_flight[unit] = (step, now, started)
+
+    def finished(self, result: ServiceResult) -> None:
+        with self._lock:
+            self.in_flight.pop(result.unit, None)
+            self.ended[result.outcome] = self.ended.get(result.outcome, 0) + 1
+
+    def __rich__(self) -> Table:
+        now = self._clock()
+        with self._lock:
+            rows = sorted(self.in_flight.items(), key=lambda item: item[1][2])
+            ended = dict(self.ended)
+        done = ", ".join(f"{n} {outcome}" for outcome, n in sorted(ended.items())) or "none yet"
+        table = Table(title=f"{len(rows)} in flight; ended: {done}", title_justify="left")
+        table.add_column("service")
+        table.add_column("step")
+        table.add_column("in step", justify="right")
+        table.add_column("in flight", justify="right")
+        for unit, (step, since, started) in rows:
+            table.add_row(unit, step, f"{now - since:.1f}s", f"{now - started:.1f}s")
+        return table
+
+
+# ---------------------------------------------------------------------------------------
 # Rendering
 
-_OUTCOME_STYLE = {MIGRATED: "green", ROLLED_BACK: "yellow", DOWN: "bold red", INTERRUPTED: "magenta"}
+_OUTCOME_STYLE = {MIGRATED: "green", ROLLED_BACK: "yellow", DOWN: "bold red", INTERRUPTED: "magenta",
+                  CANDIDATE_FAILED: "yellow", SKIPPED: "dim"}
 
 
 def render_plan(plan: P.Plan, console: Console) -> None:
@@ -197,6 +276,7 @@ def render_plan(plan: P.Plan, console: Console) -> None:
                            "container is healthy, else rolled back)", style="yellow"))
     console.print(Text(f"Phase {plan.phase}: {len(plan.services)} service(s) to cut over"
                        + (", then mask each unit" if plan.mask else ""), style="bold"))
+    _render_waves(plan, console)
     for sp in plan.services:
         where = f"port {sp.port}" if sp.port else "no port"
         after = f"; after {', '.join(sp.after)}" if sp.after else ""
@@ -206,6 +286,17 @@ def render_plan(plan: P.Plan, console: Console) -> None:
     for skip in plan.skipped:
         console.print(f"skip {skip.unit}: {skip.reason}", highlight=False)
     _render_gate(plan.gate, console)
+
+
+def _render_waves(plan: P.Plan, console: Console) -> None:
+    waves = plan.waves
+    if not waves:
+        return
+    console.print(f"in {len(waves)} wave(s), at most {plan.parallel} service(s) at once; a service starts "
+                  "as soon as everything it depends on has migrated, and one that fails stops only its "
+                  "dependents", highlight=False)
+    for i, wave in enumerate(waves, 1):
+        console.print(f"  wave {i} ({len(wave)}): {', '.join(wave)}", highlight=False)
 
 
 def _render_gate(gate: P.Gate, console: Console) -> None:

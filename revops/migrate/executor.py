@@ -3,23 +3,35 @@
 The promise: every service ends either healthy in its container, or back under systemd and
 answering /health, with the reason shown. The host is reached only through `Host`
 (revops/migrate/host.py), the ledger only through `Journal`, so this module is the flow alone.
+
+Per service: preflight, then the candidate proven while the unit still serves (when the plan
+says so: plan.preverify_mode), and only then the unit stopped and the container started. The
+services of a run go in waves (`Executor.run`): each starts as soon as everything it depends
+on has migrated, at most `parallel` at once, each in a thread of its own with every guarantee
+of a serial run (the journal takes writes from several threads: the ledger serialises them).
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from revops.errors import RevopsError
 from revops.hostrun import Interrupt
 from revops.migrate import plan as P
-from revops.journal import FAILED, Journal, JournalUnavailable, describe
+from revops.journal import DONE, FAILED, Journal, JournalUnavailable, describe
 
 MIGRATED = "migrated"
 ROLLED_BACK = "rolled-back"
 DOWN = "down"  # the rollback itself failed: the one outcome the operator must act on now
 NOT_STARTED = "not-started"
 INTERRUPTED = "interrupted"
+# The candidate did not pass: the unit was never touched, so the service lost no request.
+CANDIDATE_FAILED = "candidate-failed"
+SKIPPED = "skipped"  # something it depends on did not migrate: never started
+SCHEDULER_TICK_S = 0.1  # how often the scheduler looks at Ctrl-C while services are in flight
 
 
 @dataclass
@@ -36,8 +48,8 @@ class Host(Protocol):
 
     Each step says in one line what it did, or raises a RevopsError carrying what a sysadmin
     needs (state, status code, body, last log lines). The verdicts never raise for an unhealthy
-    service: they say why. A pre-verification step (the candidate proven on an ephemeral
-    loopback port while the unit still serves) would come between preflight and stop_unit.
+    service: they say why. Several services are cut over at once, each in its own thread: a
+    Host's steps for different services may run concurrently.
     """
 
     target: str  # recorded with each run in the ledger: "compose", "swarm", ...
@@ -47,8 +59,25 @@ class Host(Protocol):
         """Check everything the cutover needs and prepare the replacement (not started);
         changes nothing the service depends on."""
     def write_secret(self, sp: P.ServicePlan) -> str:
-        """Write the service's copy of what it may read (sp.secret), for its replacement alone;
-        called only when sp.secret is set, and undone by remove_secret."""
+        """Write the service's copy of what it may read (sp.secret), for its replacement alone
+        (and its candidate, which runs from the same container configuration); called only when
+        sp.secret is set, and undone by remove_secret."""
+
+    # -- pre-verification, while the unit still serves (between preflight and stop_unit)
+    def verify_candidate(self, sp: P.ServicePlan, deadline_s: float,
+                         cancelled: Callable[[], bool]) -> Verdict:
+        """Run a candidate of the replacement beside the unit (the very image, environment,
+        user and command, its port on an ephemeral loopback port) until it proves healthy
+        (GET /health 2xx; without a port, the target's own health check), it fails for good,
+        `cancelled()` or the deadline; then remove it. Touches nothing the unit uses."""
+    def check_imports(self, sp: P.ServicePlan) -> Verdict:
+        """The side-effect-free check of a service that must not run twice (a worker, a
+        scheduler, a timer's job): in the replacement's image, environment and user, with no
+        network and read-only mounts, the entry module imported (or the argv's script compiled
+        and its imports found), nothing of the service run (revops/migrate/candidate.py)."""
+    def discard_candidates(self, sp: P.ServicePlan) -> str:
+        """Remove every candidate of the service still there (a killed run's)."""
+
     def stop_unit(self, sp: P.ServicePlan) -> str:
         """Stop the unit alone and wait until it is down and its port free."""
     def start_replacement(self, sp: P.ServicePlan) -> str:
@@ -86,42 +115,57 @@ class StepResult:
 @dataclass
 class ServiceResult:
     unit: str
-    outcome: str  # migrated, rolled-back, down, not-started, interrupted
+    # migrated, rolled-back, down, candidate-failed, not-started, skipped, interrupted
+    outcome: str
     reason: str | None = None
     steps: list[StepResult] = field(default_factory=list)
+
+
+class Progress(Protocol):
+    """Who watches the services in flight (the terminal's live table); called from the
+    threads that cut them over."""
+
+    def step(self, unit: str, step: str) -> None:
+        """`unit` entered `step`."""
+    def finished(self, result: ServiceResult) -> None:
+        """A service ended (any outcome, skipped ones included)."""
+
+
+class NoProgress:
+    def step(self, unit: str, step: str) -> None:
+        pass
+
+    def finished(self, result: ServiceResult) -> None:
+        pass
 
 
 class Executor:
     def __init__(self, host: Host, journal: Journal, *, mask: bool,
                  on_event: Callable[[str], None] = lambda _m: None,
-                 interrupt: Interrupt | None = None) -> None:
+                 interrupt: Interrupt | None = None, parallel: int = 1,
+                 progress: Progress | None = None) -> None:
         self.host = host
         self.journal = journal
         self.mask = mask
         self.say = on_event
         self.interrupt = interrupt or Interrupt()
+        self.parallel = max(1, parallel)
+        self.progress = progress or NoProgress()
 
     def run(self, services: list[P.ServicePlan]) -> list[ServiceResult]:
-        """Cut over each service in order; stop at the first one that did not migrate."""
-        results: list[ServiceResult] = []
+        """Cut over `services` (a plan's, dependencies first) in waves: each starts as soon as
+        every service it depends on (`after`) has migrated, at most `parallel` at once. One that
+        does not migrate stops nothing but its dependents, which are skipped with why. Ctrl-C
+        starts nothing more; each service in flight is finished or rolled back. An error that
+        must end the run (the ledger cannot be written, a bug) starts nothing more either, and
+        goes up once every service in flight has ended. Results in the plan's order."""
         with self.interrupt.catching():
-            for sp in services:
-                if self.interrupt.requested:
-                    results.append(ServiceResult(sp.unit, INTERRUPTED, "Ctrl-C before it started"))
-                    continue
-                result = self.cutover(sp)
-                results.append(result)
-                if result.outcome != MIGRATED:
-                    break
-        done = {r.unit for r in results}
-        left = (INTERRUPTED, "Ctrl-C") if self.interrupt.requested else (
-            NOT_STARTED, "an earlier service did not migrate")
-        results.extend(ServiceResult(sp.unit, *left) for sp in services if sp.unit not in done)
-        return results
+            results = _Waves(self, services).run()
+        return [results[sp.unit] for sp in services]
 
     def _step(self, result: ServiceResult, sp: P.ServicePlan, name: str, detail: str,
               action: Callable[[], str]) -> str:
-        self.say(f"{sp.unit}: {name}")
+        self.progress.step(sp.unit, name)
         with self.journal.step(sp.unit, name, detail) as record:
             try:
                 said = action()
@@ -133,6 +177,11 @@ class Executor:
         return said
 
     def cutover(self, sp: P.ServicePlan) -> ServiceResult:
+        result = self._cutover(sp)
+        self.progress.finished(result)
+        return result
+
+    def _cutover(self, sp: P.ServicePlan) -> ServiceResult:
         result = ServiceResult(sp.unit, MIGRATED)
         detail = {s.name: s.changes for s in sp.steps}
         try:
@@ -146,11 +195,19 @@ class Executor:
         if self.interrupt.requested:
             result.outcome, result.reason = INTERRUPTED, "Ctrl-C before the unit was stopped"
             return result
+        if sp.secret is not None and not self._write_secret(result, sp, detail.get(P.WRITE_SECRET, "")):
+            return result
+        if sp.preverify != P.PREVERIFY_OFF:
+            verdict = self._verify(result, sp, detail.get(P.VERIFY_CANDIDATE, ""))
+            if not verdict.ok:
+                return self._candidate_failed(sp, result, verdict.reason or "did not pass")
+            if self.interrupt.requested:
+                if sp.secret is not None:
+                    self._remove_secret(result, sp)
+                result.outcome, result.reason = INTERRUPTED, "Ctrl-C after the candidate passed, before the unit was stopped"
+                return result
         self.journal.service_state(sp.unit, P.MIGRATING)
         try:
-            if sp.secret is not None:
-                self._step(result, sp, P.WRITE_SECRET, detail.get(P.WRITE_SECRET, ""),
-                           lambda: self.host.write_secret(sp))
             self._step(result, sp, P.STOP_UNIT, detail.get(P.STOP_UNIT, ""), lambda: self.host.stop_unit(sp))
             self._step(result, sp, P.START_CONTAINER, detail.get(P.START_CONTAINER, ""),
                        lambda: self.host.start_replacement(sp))
@@ -175,8 +232,62 @@ class Executor:
         self.journal.service_state(sp.unit, P.MIGRATED)
         return result
 
+    def _write_secret(self, result: ServiceResult, sp: P.ServicePlan, detail: str) -> bool:
+        """The service's copy, written before its candidate runs (the candidate needs the same
+        variables as the replacement). The unit reads its own files, so a copy that cannot be
+        written costs nothing: the copy is emptied again and the service is not started."""
+        try:
+            self._step(result, sp, P.WRITE_SECRET, detail, lambda: self.host.write_secret(sp))
+        except JournalUnavailable:
+            raise
+        except RevopsError as exc:
+            self._remove_secret(result, sp)
+            result.outcome, result.reason = NOT_STARTED, f"{P.WRITE_SECRET}: {exc.message}"
+            return False
+        return True
+
+    def _remove_secret(self, result: ServiceResult, sp: P.ServicePlan) -> None:
+        """Empty the service's copy again after a cutover that never stopped the unit."""
+        try:
+            result.steps.append(StepResult("remove-secret", DONE, self.host.remove_secret(sp)))
+        except RevopsError as exc:
+            result.steps.append(StepResult("remove-secret", FAILED, describe(exc)))
+
+    def _verify(self, result: ServiceResult, sp: P.ServicePlan, detail: str) -> Verdict:
+        """The candidate, journaled: a failure is a verdict (the unit was never touched), so a
+        RevopsError of the host (the engine refused the candidate) is one too."""
+        self.progress.step(sp.unit, P.VERIFY_CANDIDATE)
+        with self.journal.step(sp.unit, P.VERIFY_CANDIDATE, detail) as record:
+            try:
+                if sp.preverify == P.PREVERIFY_IMPORT:
+                    verdict = self.host.check_imports(sp)
+                else:
+                    verdict = self.host.verify_candidate(sp, sp.deadline_s, self.interrupt)
+            except JournalUnavailable:
+                raise
+            except RevopsError as exc:
+                verdict = Verdict(False, exc.message)
+            if not verdict.ok and self.interrupt.requested:
+                verdict = Verdict(False, f"Ctrl-C while verifying the candidate ({verdict.reason})")
+            record.state = DONE if verdict.ok else FAILED
+            record.reason = verdict.reason or ("passed" if verdict.ok else "did not pass")
+        result.steps.append(StepResult(P.VERIFY_CANDIDATE, record.state, record.reason))
+        return verdict
+
+    def _candidate_failed(self, sp: P.ServicePlan, result: ServiceResult, why: str) -> ServiceResult:
+        """A candidate that did not pass cost nothing: the unit still serves as it did."""
+        if sp.secret is not None:
+            self._remove_secret(result, sp)
+        if self.interrupt.requested:
+            result.outcome, result.reason = INTERRUPTED, f"{why}; {sp.unit} left running"
+            return result
+        self.say(f"{sp.unit}: candidate did not pass; {sp.unit} keeps running ({why.splitlines()[0]})")
+        result.outcome, result.reason = CANDIDATE_FAILED, why
+        self.journal.service_state(sp.unit, P.SYSTEMD, result.reason)
+        return result
+
     def _wait(self, result: ServiceResult, sp: P.ServicePlan, detail: str) -> Verdict:
-        self.say(f"{sp.unit}: {P.WAIT_HEALTHY} (up to {sp.deadline_s:g}s)")
+        self.progress.step(sp.unit, P.WAIT_HEALTHY)
         with self.journal.step(sp.unit, P.WAIT_HEALTHY, detail) as record:
             verdict = self.host.wait_replacement_healthy(sp, sp.deadline_s, self.interrupt)
             if not verdict.ok and self.interrupt.requested:
@@ -188,6 +299,7 @@ class Executor:
 
     def rollback(self, sp: P.ServicePlan, result: ServiceResult, why: str) -> ServiceResult:
         """Back to systemd: container stopped and removed, unit started, its /health verified."""
+        self.progress.step(sp.unit, P.ROLLBACK)
         self.say(f"{sp.unit}: rolling back ({why.splitlines()[0]})")
         restored = restore_unit(self.host, self.journal, sp, why)
         result.steps.extend(restored.steps)
@@ -198,8 +310,89 @@ class Executor:
 
 
 def _host_changed(result: ServiceResult) -> bool:
-    """True once a step past preflight was tried: the unit may already be stopped."""
-    return any(s.step != P.PREFLIGHT for s in result.steps)
+    """True once a step past the candidate was tried: the unit may already be stopped."""
+    return any(s.step not in (P.PREFLIGHT, P.WRITE_SECRET, P.VERIFY_CANDIDATE, "remove-secret") for s in result.steps)
+
+
+class _Waves:
+    """One run's scheduler: the main thread hands services to a pool of `parallel` threads as
+    their dependencies migrate, and watches for Ctrl-C between the answers."""
+
+    def __init__(self, executor: Executor, services: list[P.ServicePlan]) -> None:
+        self.executor = executor
+        self.pending = list(services)  # the plan's order: dependencies first
+        self.results: dict[str, ServiceResult] = {}
+        self.running: dict[Future[ServiceResult], P.ServicePlan] = {}
+        self.fatal: BaseException | None = None  # what ends the run once the others are done
+
+    def run(self) -> dict[str, ServiceResult]:
+        parallel = self.executor.parallel
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="revops-cutover") as pool:
+            while self.pending or self.running:
+                if self.executor.interrupt.requested or self.fatal is not None:
+                    self._start_nothing_more()
+                self._skip_dependents_of_failures()
+                for sp in self._ready()[: parallel - len(self.running)]:
+                    self.pending.remove(sp)
+                    self.running[pool.submit(self._cutover, sp)] = sp
+                if not self.running:
+                    if self.pending:  # cannot happen for a plan: `order` refused cycles
+                        raise AssertionError(f"no service can start: {[sp.unit for sp in self.pending]}")
+                    break
+                finished, _ = wait(self.running, timeout=SCHEDULER_TICK_S, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    self._collect(future)
+        if self.fatal is not None:
+            raise self.fatal
+        return self.results
+
+    def _cutover(self, sp: P.ServicePlan) -> ServiceResult:
+        threading.current_thread().name = f"revops-cutover {sp.unit}"
+        return self.executor.cutover(sp)
+
+    def _collect(self, future: Future[ServiceResult]) -> None:
+        sp = self.running.pop(future)
+        try:
+            self.results[sp.unit] = future.result()
+        except BaseException as exc:  # noqa: BLE001 - kept, and raised once the others are done
+            self.fatal = self.fatal or exc
+            self.results[sp.unit] = ServiceResult(sp.unit, NOT_STARTED, f"the run stopped: {describe(exc)}")
+
+    def _ready(self) -> list[P.ServicePlan]:
+        return [sp for sp in self.pending
+                if all(self.results.get(d) is not None and self.results[d].outcome == MIGRATED
+                       for d in sp.after if d in self._planned)]
+
+    @property
+    def _planned(self) -> set[str]:
+        return {sp.unit for sp in self.pending} | set(self.results) | {sp.unit for sp in self.running.values()}
+
+    def _skip_dependents_of_failures(self) -> None:
+        """A service one of whose dependencies ended without migrating never starts."""
+        changed = True
+        while changed:
+            changed = False
+            for sp in list(self.pending):
+                failed = next((d for d in sp.after if d in self.results and self.results[d].outcome != MIGRATED), None)
+                if failed is None:
+                    continue
+                why = self.results[failed]
+                self._end(sp, ServiceResult(sp.unit, SKIPPED, f"depends on {failed}, which ended {why.outcome}"
+                                                              + (f": {why.reason.splitlines()[0]}" if why.reason else "")))
+                changed = True
+
+    def _start_nothing_more(self) -> None:
+        if self.executor.interrupt.requested:
+            outcome, why = INTERRUPTED, "Ctrl-C before it started"
+        else:
+            outcome, why = NOT_STARTED, f"the run stopped: {describe(self.fatal) if self.fatal else '?'}"
+        for sp in list(self.pending):
+            self._end(sp, ServiceResult(sp.unit, outcome, why))
+
+    def _end(self, sp: P.ServicePlan, result: ServiceResult) -> None:
+        self.pending.remove(sp)
+        self.results[sp.unit] = result
+        self.executor.progress.finished(result)
 
 
 @dataclass

@@ -10,18 +10,20 @@ adapter (revops.adapters.systemd, docker_engine, compose), so a fake or another 
 from __future__ import annotations
 
 import errno
+import secrets
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 from revops import envfile
 from revops.backoff import backoff_delays
 from revops.adapters import http
 from revops.config import Config
-from revops.errors import CheckFailed
-from revops.migrate import composefile
+from revops.errors import CheckFailed, RevopsError
+from revops.migrate import candidate, composefile
 from revops.migrate import plan as P
 from revops.hostrun import TARGET_COMPOSE
 from revops.migrate.executor import Verdict
@@ -29,6 +31,7 @@ from revops.secrets import bundle as secret_bundle
 from revops.secrets.copies import Copies
 
 if TYPE_CHECKING:
+    from revops.adapters.docker_engine import ContainerCopy
     from revops.adapters.docker_engine import ContainerState as EngineContainerState
     from revops.adapters.docker_engine import ContainerSummary
     from revops.adapters.systemd import UnitState
@@ -42,6 +45,12 @@ ALONE = "ignore-requirements"  # systemd job mode: this unit only, ordering stil
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 COMPOSE_NOT_ONEOFF = "com.docker.compose.oneoff=False"
+# A container with no health check of its own counts as healthy once it has kept running this
+# long (a candidate without a port, a replacement without a health check).
+SETTLE_S = 3.0
+# How often the waits read the container's state while they poll /health (an inspect each).
+STATE_EVERY_S = 0.2
+CREATED_GRACE_S = 2.0  # a replacement still "created" this long after its start never started
 
 
 class UnitManager(Protocol):
@@ -67,15 +76,23 @@ class Engine(Protocol):
     def image_exists(self, tag: str) -> bool: ...
     def start(self, container: str) -> None: ...
     def stop(self, container: str, timeout: int = 10) -> None: ...
+    def remove(self, container: str, *, force: bool = True, missing_ok: bool = True) -> None: ...
     def container_state(self, container: str) -> EngineContainerState | None: ...
     def list_containers(self, labels: Sequence[str] = (), *, all: bool = True) -> list[ContainerSummary]: ...
     def logs_tail(self, container: str, lines: int = 50) -> list[str]: ...
+    def copy_of(self, container: str) -> ContainerCopy | None: ...
+    def create_copy(self, copy: ContainerCopy, name: str, *, labels: Mapping[str, str],
+                    command: Sequence[str] | None = None, publish_loopback: Sequence[int] = (),
+                    network: bool = True, read_only_mounts: bool = False, healthcheck: bool = True) -> str: ...
+    def published_port(self, container: str, port: int) -> int | None: ...
+    def wait_exit(self, container: str, timeout: float) -> int: ...
+    def output(self, container: str) -> tuple[str, str]: ...
 
 
 class ComposeTool(Protocol):
     """The host's compose CLI (revops.adapters.compose.Compose), on the generated files."""
 
-    def create(self, files: list[str], service: str) -> None: ...
+    def create(self, files: list[str], service: str, *more: str) -> None: ...
     def up(self, files: list[str], service: str | None = None, *, no_deps: bool = True,
            detach: bool = True) -> None: ...
     def rm(self, files: list[str], service: str) -> None: ...
@@ -120,8 +137,91 @@ def wait_port_free(address: str, port: int, timeout: float) -> float:
     raise AssertionError("unreachable")  # backoff_delays() never ends
 
 
+class CreateBatcher:
+    """compose's `up --no-start` for the services of several threads, one process at a time,
+    each for every service asked for while the one before ran (a group commit).
+
+    A compose process costs the same for one service as for many (about 1.5 s of v1 parsing
+    the stack's file unloaded; 8 s on this machine under load), so services in flight wait
+    for one process, not for one each. A batch that fails is retried service by service, so
+    each gets its own error."""
+
+    def __init__(self, create: Callable[[list[str]], None], lock: threading.Lock) -> None:
+        self._create = create
+        self._lock = lock  # held while a compose process runs: one at a time
+        self._cv = threading.Condition()
+        self._wanted: list[str] = []
+        self._done: dict[str, BaseException | None] = {}
+        self._busy = False
+
+    def create(self, service: str) -> None:
+        with self._cv:
+            self._wanted.append(service)
+            while service not in self._done:
+                if self._busy:
+                    self._cv.wait()
+                    continue
+                batch, self._wanted, self._busy = list(dict.fromkeys(self._wanted)), [], True
+                self._cv.release()
+                try:
+                    error = self._run(batch)
+                finally:
+                    self._cv.acquire()
+                    self._busy = False
+                self._done.update((name, error) for name in batch)
+                self._cv.notify_all()
+            error = self._done.pop(service)
+        if error is not None:
+            if isinstance(error, _BatchFailed):  # someone else's service may be the bad one
+                with self._lock:
+                    self._create([service])
+                return
+            raise error
+
+    def _run(self, batch: list[str]) -> BaseException | None:
+        try:
+            with self._lock:
+                self._create(batch)
+        except Exception as exc:  # noqa: BLE001 - handed to every thread of the batch
+            return _BatchFailed() if len(batch) > 1 else exc
+        return None
+
+
+class _BatchFailed(Exception):
+    """A batch of several services failed: each is tried again alone."""
+
+
+def import_check(engine: Engine, source: str, name: str, labels: Mapping[str, str],
+                 timeout: float = candidate.IMPORT_CHECK_TIMEOUT_S) -> candidate.ImportCheck:
+    """The import check (revops/migrate/candidate.py) of the container `source` (created, not
+    necessarily started): a copy of it, named `name`, runs the check in place of its command,
+    with its image, environment, entrypoint and user, no network and every mount read-only;
+    removed afterwards. Reusable by any step that has such a container: LiveHost's
+    check_imports for a worker, the gate of a timer's job (Type=oneshot) before its unit is
+    repointed. The words are the check's own (the caller hides secrets in them); CheckFailed
+    when the engine cannot run it (an interpreter missing from the image says so there)."""
+    copy = engine.copy_of(source)
+    if copy is None:
+        raise CheckFailed(f"no container {source} to check")
+    if not copy.command:
+        raise CheckFailed(f"container {source}: no command to check")
+    cid = engine.create_copy(copy, name, labels=labels, command=candidate.import_check_argv(copy.command),
+                             network=False, read_only_mounts=True)
+    try:
+        engine.start(cid)
+        status = engine.wait_exit(cid, timeout)
+        out, err = engine.output(cid)
+    finally:
+        engine.remove(cid, force=True)
+    return candidate.read_answer(status, out, err)
+
+
 class LiveHost:
-    """executor.Host on the real host. `systemd`, `engine` and `compose` are the adapters."""
+    """executor.Host on the real host. `systemd`, `engine` and `compose` are the adapters.
+
+    Safe for the executor's threads: the ops repo's checks and builds, and every compose
+    process (compose v1 creates a project's missing network from each process, and two at once
+    collide), run one at a time; the rest is per service or one call to an adapter."""
 
     target = TARGET_COMPOSE
 
@@ -145,7 +245,11 @@ class LiveHost:
         self.copies = Copies(config.secrets_path)
         self._bundles: dict[str, secret_bundle.Bundle] = {}
         self._placeholders_made = False
+        self._placeholder_lock = threading.Lock()
         self.probe_timeout = config.health.probe_timeout
+        self._repo_lock = threading.Lock()  # the ops repo's checks and builds: once, one at a time
+        self._compose_lock = threading.Lock()  # one compose process at a time
+        self._creates = CreateBatcher(lambda names: self.compose.create(self.files, *names), self._compose_lock)
 
     # -- the cutover steps ----------------------------------------------------------
 
@@ -158,12 +262,13 @@ class LiveHost:
                               f"{', '.join(self.files) or 'the compose directory'}",
                               hint="run `revops generate`")
         suite = sp.suite or ""
-        if self.checks is not None and suite not in self._checked:
-            self._checked[suite] = self.checks(suite)
-        secret = f"; {self._check_secret(sp)}" if sp.secret is not None else ""
-        built = self._ensure_image(sp)
+        with self._repo_lock:
+            if self.checks is not None and suite not in self._checked:
+                self._checked[suite] = self.checks(suite)
+            secret = f"; {self._check_secret(sp)}" if sp.secret is not None else ""
+            built = self._ensure_image(sp)
         self._compose_ready()
-        self.compose.create(self.files, sp.service)
+        self._creates.create(sp.service)
         self._ids.pop(sp.service, None)
         created = self._state(sp)  # asks compose for the id now, not while the service is down
         if created is None:
@@ -255,6 +360,10 @@ class LiveHost:
         """Every secret file the compose files name exists (compose 1.29 refuses any command
         on the project otherwise): an empty placeholder, owned by its service's uid, for each
         service not migrated yet. Once per run; the copies' directory is checked on the way."""
+        with self._placeholder_lock:  # waves: the first service's thread makes them, others wait
+            self._make_placeholders()
+
+    def _make_placeholders(self) -> None:
         if self._placeholders_made:
             return
         for service in self._services.values():
@@ -273,6 +382,148 @@ class LiveHost:
         if image and not self.engine.image_exists(image):
             raise CheckFailed(f"image {image} still missing after the build ({said})")
         return said
+
+    # -- pre-verification -----------------------------------------------------------
+
+    def verify_candidate(self, sp: P.ServicePlan, deadline_s: float, cancelled: Callable[[], bool]) -> Verdict:
+        """A copy of the container preflight created (the very image by id, env, user, command,
+        mounts, limits) beside the unit, its port published on an ephemeral 127.0.0.1 port,
+        gated on GET /health 2xx there (without a port: Docker's health, or SETTLE_S running
+        when it has none); removed whatever the verdict. It joins the service's networks under
+        its own name only, so nothing addresses it by the service's name."""
+        copy = self._copy(sp)
+        self.discard_candidates(sp)
+        inside = self._container_port(sp, copy)
+        name = f"revops-candidate-{sp.service}-{secrets.token_hex(3)}"
+        # With a port, revops' own probe judges it: no health check of Docker's runs in it.
+        cid = self.engine.create_copy(copy, name, labels=self._candidate_labels(sp),
+                                      publish_loopback=[inside] if inside is not None else [],
+                                      healthcheck=inside is None)
+        verdict = Verdict(False, "not started")
+        try:
+            self.engine.start(cid)
+            if inside is not None:
+                verdict = self._candidate_answers(sp, cid, name, inside, deadline_s, cancelled)
+            else:
+                verdict = self._candidate_settles(sp, cid, name, deadline_s, cancelled)
+            return verdict
+        except RevopsError as exc:
+            verdict = Verdict(False, f"candidate {name}: {exc.message}")
+            return verdict
+        finally:
+            try:
+                self.engine.remove(cid, force=True)
+            except RevopsError as exc:  # the next run's discard_candidates removes it
+                verdict.reason = f"{verdict.reason}; candidate {name} not removed: {exc.message}"
+
+    def _candidate_answers(self, sp: P.ServicePlan, cid: str, name: str, inside: int,
+                           deadline_s: float, cancelled: Callable[[], bool]) -> Verdict:
+        published = self.engine.published_port(cid, inside)
+        if published is None:
+            return Verdict(False, f"candidate {name}: the engine published no port for {inside}/tcp")
+        url = f"http://127.0.0.1:{published}{self.config.health.path}"
+        started = time.monotonic()
+        # Not in the service's downtime (the unit serves throughout): a gentler poll.
+        for delay in backoff_delays(start=0.02, factor=1.5, cap=0.25):
+            probe = http.probe(url, self.probe_timeout)
+            waited = time.monotonic() - started
+            if probe.healthy:
+                return Verdict(True, f"candidate {name} answered GET {url}: {probe.status_code} after {waited:.2f}s")
+            failed = self._failed_for_good(sp, cid, f"candidate {name}", waited)
+            if failed is not None:
+                return failed
+            if cancelled():
+                return Verdict(False, f"interrupted after {waited:.1f}s")
+            if waited >= deadline_s:
+                return Verdict(False, f"candidate {name} not healthy within {deadline_s:g}s: GET {url}: "
+                                      f"{self._probe_words(sp, probe)}; {self._log_tail(sp, cid)}")
+            time.sleep(min(delay, max(0.0, deadline_s - waited)))
+        raise AssertionError("unreachable")  # backoff_delays() never ends
+
+    def _candidate_settles(self, sp: P.ServicePlan, cid: str, name: str, deadline_s: float,
+                           cancelled: Callable[[], bool]) -> Verdict:
+        started = time.monotonic()
+        for delay in backoff_delays(start=0.05, factor=1.5, cap=0.5):
+            waited = time.monotonic() - started
+            failed = self._failed_for_good(sp, cid, f"candidate {name}", waited)
+            if failed is not None:
+                return failed
+            state = self.engine.container_state(cid)
+            if state is not None and self._settled(state, waited):
+                return Verdict(True, f"candidate {name} {self._health_words(state)} after {waited:.1f}s")
+            if cancelled():
+                return Verdict(False, f"interrupted after {waited:.1f}s")
+            if waited >= deadline_s:
+                health = state.health if state is not None else "gone"
+                return Verdict(False, f"candidate {name} not healthy within {deadline_s:g}s (Docker health "
+                                      f"{health}); {self._log_tail(sp, cid)}")
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def check_imports(self, sp: P.ServicePlan) -> Verdict:
+        """candidate.py's import check of the container preflight created (see import_check)."""
+        source = self._state(sp)
+        if source is None:
+            raise CheckFailed(f"no container for {sp.service}: preflight creates it")
+        self.discard_candidates(sp)
+        name = f"revops-import-check-{sp.service}-{secrets.token_hex(3)}"
+        started = time.monotonic()
+        answer = import_check(self.engine, source.id, name, self._candidate_labels(sp))
+        words = self._hide(sp, answer.words)
+        return Verdict(answer.ok, f"import check {'passed' if answer.ok else 'failed'} in "
+                                  f"{time.monotonic() - started:.1f}s: {words}")
+
+    def discard_candidates(self, sp: P.ServicePlan) -> str:
+        leftovers = self.engine.list_containers(labels=[f"{candidate.CANDIDATE_LABEL}={sp.unit}"])
+        for found in leftovers:
+            self.engine.remove(found.id, force=True)
+        return (f"removed {len(leftovers)} candidate(s) of {sp.unit}: {', '.join(c.name for c in leftovers)}"
+                if leftovers else f"no candidate of {sp.unit} left")
+
+    def _candidate_labels(self, sp: P.ServicePlan) -> dict[str, str]:
+        return {candidate.CANDIDATE_LABEL: sp.unit, "revops.managed": "true"}
+
+    def _copy(self, sp: P.ServicePlan) -> ContainerCopy:
+        created = self._state(sp)
+        copy = self.engine.copy_of(created.id) if created is not None else None
+        if copy is None:
+            raise CheckFailed(f"no container for {sp.service}: preflight creates it")
+        return copy
+
+    @staticmethod
+    def _container_port(sp: P.ServicePlan, copy: ContainerCopy) -> int | None:
+        """The container port published on the service's port (compose `ports:`), or None."""
+        if sp.port is None:
+            return None
+        inside = [c for c, h in copy.published.items() if h == sp.port]
+        return inside[0] if inside else sp.port
+
+    def _failed_for_good(self, sp: P.ServicePlan, cid: str, what: str, waited: float) -> Verdict | None:
+        """Why the container can no longer turn healthy (exited, restarting, gone; without a
+        port, Docker's health unhealthy), or None. With a port, /health is the judge: Docker's
+        check can call a slow start unhealthy before the service answers."""
+        state = self.engine.container_state(cid)
+        if state is None:
+            return Verdict(False, f"{what} vanished after {waited:.1f}s")
+        if state.status in ("exited", "dead") or state.status == "restarting" or state.restart_count:
+            return Verdict(False, f"{what} {state.status} (exit {state.exit_code}, restarts {state.restart_count}) "
+                                  f"after {waited:.1f}s; {self._log_tail(sp, cid)}")
+        if state.health == "unhealthy" and sp.health_url is None:
+            return Verdict(False, f"{what}: Docker health unhealthy after {waited:.1f}s; {self._log_tail(sp, cid)}")
+        return None
+
+    @staticmethod
+    def _settled(state: EngineContainerState, waited: float) -> bool:
+        """Healthy by Docker's own check, or, with none, running for SETTLE_S."""
+        if state.status != "running":
+            return False
+        return state.health == "healthy" or (state.health is None and waited >= SETTLE_S)
+
+    @staticmethod
+    def _health_words(state: EngineContainerState) -> str:
+        return "Docker health healthy" if state.health == "healthy" else f"running for {SETTLE_S:g}s (no health check)"
+
+    # -- the cutover, continued -------------------------------------------------------
 
     def stop_unit(self, sp: P.ServicePlan) -> str:
         started = time.monotonic()
@@ -293,31 +544,55 @@ class LiveHost:
             self.engine.start(created.id)
             return f"container {created.name} started (created by compose in preflight)"
         self._compose_ready()
-        self.compose.up(self.files, sp.service, no_deps=True)
+        with self._compose_lock:
+            self.compose.up(self.files, sp.service, no_deps=True)
         return f"container {sp.service} started (compose up)"
 
     def wait_replacement_healthy(self, sp: P.ServicePlan, deadline_s: float, cancelled: Callable[[], bool]) -> Verdict:
-        """Both judges must agree: Docker's health state and our own GET on the port.
-        A container that exits fails at once, without waiting out the deadline."""
+        """The gate of the real container. With a port: revops' own GET on it answering 2xx
+        while the container runs; this wait is the service's downtime, so it polls fast
+        (revops.backoff) and reads the container's state only every STATE_EVERY_S. Docker's
+        own health catches up later (its first check runs one interval after the start).
+        Without a port, nothing else can judge it: Docker's health 'healthy' (or SETTLE_S
+        running when the image has no check). A container that exits, restarts, turns
+        unhealthy or never starts fails at once, without waiting out the deadline."""
         started = time.monotonic()
-        delay = 0.05
-        while True:
-            verdict = self.replacement_verdict(sp)
-            if verdict.ok:
-                return Verdict(True, f"healthy after {time.monotonic() - started:.2f}s")
+        checked_at = -STATE_EVERY_S
+        slow = sp.health_url is None
+        last = "no answer yet"
+        for delay in backoff_delays(start=0.005 if not slow else 0.05, cap=0.025 if not slow else 0.5):
             waited = time.monotonic() - started
-            state = self._container(sp)
-            if state.exists and state.status in ("exited", "dead"):
-                return Verdict(False, f"container {state.status} (exit {state.exit_code}) after {waited:.1f}s; "
-                                      f"{self._log_tail(sp)}")
-            if not state.exists and waited > 1.0:
-                return Verdict(False, f"container {sp.service} vanished after {waited:.1f}s")
+            if sp.health_url is not None:
+                probe = http.probe(sp.health_url, self.probe_timeout)
+                if probe.healthy and self._container(sp).status == "running":
+                    return Verdict(True, f"GET {sp.health_url}: {probe.status_code} after {waited:.2f}s")
+                last = f"GET {sp.health_url}: {self._probe_words(sp, probe)}"
+            if slow or waited - checked_at >= STATE_EVERY_S:
+                checked_at = waited
+                verdict = self._replacement_ended(sp, waited)
+                if verdict is not None:
+                    return verdict
             if cancelled():
-                return Verdict(False, f"interrupted after {waited:.1f}s; last: {verdict.reason}")
+                return Verdict(False, f"interrupted after {waited:.1f}s; last: {last}")
             if waited >= deadline_s:
-                return Verdict(False, f"not healthy within {deadline_s:g}s: {verdict.reason}; {self._log_tail(sp)}")
+                return Verdict(False, f"not healthy within {deadline_s:g}s: {last}; {self._log_tail(sp)}")
             time.sleep(min(delay, max(0.0, deadline_s - waited)))
-            delay = min(delay * 1.5, 1.0)
+        raise AssertionError("unreachable")  # backoff_delays() never ends
+
+    def _replacement_ended(self, sp: P.ServicePlan, waited: float) -> Verdict | None:
+        """The real container's verdict when its state decides it (healthy without a port,
+        failed for good), else None."""
+        found = self._state(sp)
+        if found is None:
+            return Verdict(False, f"container {sp.service} vanished after {waited:.1f}s") if waited > 1.0 else None
+        if found.status == "created" and waited > CREATED_GRACE_S:
+            return Verdict(False, f"container {found.name} still created (never started) after {waited:.1f}s")
+        failed = self._failed_for_good(sp, found.id, f"container {found.name}", waited)
+        if failed is not None:
+            return failed
+        if sp.health_url is None and self._settled(found, waited):
+            return Verdict(True, f"{self._health_words(found)} after {waited:.1f}s")
+        return None
 
     def retire_unit(self, sp: P.ServicePlan, mask: bool) -> str:
         self.systemd.disable([sp.unit])
@@ -330,7 +605,8 @@ class LiveHost:
     def remove_replacement(self, sp: P.ServicePlan) -> str:
         self._ids.pop(sp.service, None)
         self._compose_ready()
-        self.compose.rm(self.files, sp.service)  # rm -f -s: stops it first
+        with self._compose_lock:
+            self.compose.rm(self.files, sp.service)  # rm -f -s: stops it first
         return f"container {sp.service} stopped and removed"
 
     def unit_unloadable(self, sp: P.ServicePlan) -> str | None:
@@ -381,15 +657,16 @@ class LiveHost:
     # -- reading --------------------------------------------------------------------
 
     def replacement_verdict(self, sp: P.ServicePlan) -> Verdict:
+        """Healthy now, as the cutover's gate judges: with a port, running and GET /health 2xx
+        (Docker's health may still be 'starting', never 'unhealthy'); without, Docker's
+        health 'healthy' (or running, when the image has no check)."""
         state = self._container(sp)
         if not state.exists:
             return Verdict(False, f"no container for {sp.service}")
         if state.status != "running":
             return Verdict(False, f"container {state.status}")
-        if state.health not in ("healthy", None):
-            docker = f"Docker health {state.health}"
-        else:
-            docker = None
+        allowed = ("healthy", None) if sp.health_url is None else ("healthy", "starting", None)
+        docker = None if state.health in allowed else f"Docker health {state.health}"
         if sp.health_url is None:
             return Verdict(docker is None, docker)
         probe = http.probe(sp.health_url, self.probe_timeout)
@@ -437,9 +714,10 @@ class LiveHost:
                                                      f"{COMPOSE_SERVICE}={service}", COMPOSE_NOT_ONEOFF])
         return listed[0].id if listed else None
 
-    def _log_tail(self, sp: P.ServicePlan) -> str:
+    def _log_tail(self, sp: P.ServicePlan, container: str | None = None) -> str:
+        """The last lines of `container` (default: the service's own), secrets hidden."""
         try:
-            lines = self.engine.logs_tail(self._ids.get(sp.service, sp.service), LOG_TAIL_LINES)
+            lines = self.engine.logs_tail(container or self._ids.get(sp.service, sp.service), LOG_TAIL_LINES)
         except Exception as exc:  # the logs are evidence, not a step: say why they are missing
             return f"container log unavailable: {exc}"
         if not lines:
@@ -448,6 +726,13 @@ class LiveHost:
         if isinstance(redactor, str):
             return f"container log withheld: {redactor}"
         return "last log lines:\n  " + "\n  ".join(redactor.apply(line) for line in lines)
+
+    def _hide(self, sp: P.ServicePlan, words: str) -> str:
+        """The service's own words with its env files' values hidden (withheld when unreadable)."""
+        redactor = self._redactor(sp)
+        if isinstance(redactor, str):
+            return f"(withheld: {redactor})"
+        return redactor.apply(words)
 
     def _probe_words(self, sp: P.ServicePlan, probe: http.Probe) -> str:
         """What a failed probe said: its status and the head of its body, or its error."""

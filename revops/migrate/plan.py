@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from revops.config import Config, Health, duration_seconds
+from revops.config import Config, Health, Suite, duration_seconds
 from revops.errors import CheckFailed, UsageError
 from revops.generate.mapping import secret_name, split_environment
 from revops.model import Inventory, Unit
@@ -18,13 +18,26 @@ from revops.secrets import versions
 
 PREFLIGHT = "preflight"
 WRITE_SECRET = versions.WRITE_SECRET  # the service's copy of what it may read (revops.secrets.copies)
+VERIFY_CANDIDATE = "verify-candidate"
 STOP_UNIT = "stop-unit"
 START_CONTAINER = "start-container"
 WAIT_HEALTHY = "wait-healthy"
 DISABLE_UNIT = "disable-unit"
 ROLLBACK = "rollback"
-STEPS = (PREFLIGHT, STOP_UNIT, START_CONTAINER, WAIT_HEALTHY, DISABLE_UNIT)  # and WRITE_SECRET after
-# PREFLIGHT for a service with a secret (ServicePlan.secret)
+STEPS = (PREFLIGHT, VERIFY_CANDIDATE, STOP_UNIT, START_CONTAINER, WAIT_HEALTHY, DISABLE_UNIT)
+# and WRITE_SECRET after PREFLIGHT for a service with a secret (ServicePlan.secret): the copy is
+# written before the candidate runs, which reads it as the replacement will.
+
+# How a service's container is proven before its unit stops (revops.yaml: suites.X.preverify).
+PREVERIFY_FULL = "full"  # a candidate container beside the unit, gated on /health (or Docker's health)
+PREVERIFY_IMPORT = "import"  # the entry module imported in the image, nothing run: no side effects
+PREVERIFY_OFF = "off"  # none: the unit is stopped first, as before pre-verification
+PREVERIFY_MODES = (PREVERIFY_FULL, PREVERIFY_IMPORT, PREVERIFY_OFF)
+
+# At most this many services in flight at once when --parallel is not given, per CPU core, and
+# never more than MAX_DEFAULT_PARALLEL (see default_parallel).
+PARALLEL_PER_CPU = 4
+MAX_DEFAULT_PARALLEL = 16
 
 # Service states kept in the ledger.
 MIGRATING = "migrating"
@@ -52,6 +65,7 @@ class ServicePlan:
     fragment: str | None = None  # the unit file, relative to the host root (to re-link it)
     after: list[str] = field(default_factory=list)  # units of this run it must follow
     steps: list[Step] = field(default_factory=list)
+    preverify: str = PREVERIFY_OFF  # full, import or off (see preverify_mode)
     # The compose secret holding what the service may read (None: it reads nothing), and the
     # Environment= names that travel in it rather than inline (names only: no value is planned).
     secret: str | None = None
@@ -90,10 +104,16 @@ class Plan:
     mask: bool
     # Units an earlier run left half-way, settled (after confirmation) before this plan runs.
     unsettled: list[str] = field(default_factory=list)
+    parallel: int = 1  # at most this many services in flight at once
 
     @property
     def units(self) -> list[str]:
         return [s.unit for s in self.services]
+
+    @property
+    def waves(self) -> list[list[str]]:
+        """The services by wave (see `waves`): what --dry-run shows."""
+        return waves(self.services)
 
 
 @dataclass(frozen=True)
@@ -160,6 +180,46 @@ def order(units: list[Unit]) -> list[Unit]:
     return [by_name[n] for n in done]
 
 
+def waves(services: list[ServicePlan]) -> list[list[str]]:
+    """The services in waves: wave 1 depends on nothing in the run, wave N+1 on something of
+    wave N at most. Within a wave the plan's order is kept (dependencies first, ties by name).
+
+    A wave is how the plan is shown, not a barrier: the executor starts a service as soon as
+    everything it depends on is done. `after` holds only units of the same run, and `order`
+    has already refused a cycle."""
+    level: dict[str, int] = {}
+    for sp in services:  # dependencies come first in a plan's order
+        level[sp.unit] = 1 + max((level[d] for d in sp.after if d in level), default=0)
+    out: list[list[str]] = [[] for _ in range(max(level.values(), default=0))]
+    for sp in services:
+        out[level[sp.unit] - 1].append(sp.unit)
+    return out
+
+
+def default_parallel(cpus: int | None) -> int:
+    """How many services a run cuts over at once unless --parallel says: PARALLEL_PER_CPU per
+    core, between 2 and MAX_DEFAULT_PARALLEL (8 on a 2-core host).
+
+    A service in flight spends most of its time waiting (on its /health, on Docker's first
+    health check one interval after start), not computing: per service about 1-2 CPU-seconds
+    (two container starts, a compose process) in a window of up to one health interval. Four
+    per core keeps the cores busy while the waits overlap, without so many starting at once
+    that each start (the window with no /health answer) stretches; bench/bench_cutover.py
+    measures both."""
+    return max(2, min(MAX_DEFAULT_PARALLEL, PARALLEL_PER_CPU * (cpus or 1)))
+
+
+def preverify_mode(suite: Suite | None, port: int | None) -> str:
+    """How a service is proven before its unit stops: what its suite says in revops.yaml, else
+    by kind. A service with a port gets a full candidate (its own process, on an ephemeral
+    loopback port, gated on /health): it serves requests only when asked. One without a port
+    (a worker, scheduler or consumer) would take jobs or fire beside its unit, so it gets the
+    import check, which runs none of its code but the entry module's import."""
+    if suite is not None and suite.preverify is not None:
+        return suite.preverify
+    return PREVERIFY_FULL if port is not None else PREVERIFY_IMPORT
+
+
 def gate(earlier: list[EarlierHealth], force_reason: str | None) -> Gate:
     """A phase starts only when every service of the phases before it is migrated and healthy."""
     blockers = []
@@ -174,23 +234,37 @@ def gate(earlier: list[EarlierHealth], force_reason: str | None) -> Gate:
 
 
 def steps_for(unit: Unit, config: Config, url: str | None, deadline: float, compose: str,
-              secret: str | None = None) -> list[Step]:
+              preverify: str = PREVERIFY_OFF, secret: str | None = None) -> list[Step]:
     svc = unit.service_name
     port = f"port {unit.port} freed" if unit.port else "no port"
     publish = f", publishing {config.health.bind_address}:{unit.port}" if unit.port else ""
-    probe = f" and GET {url} answering 200" if url else ""
+    gate = f"GET {url} answering 2xx (Docker's health catches up later)" if url else "Docker health 'healthy'"
     disable = f"disables {unit.name}" + (" and masks it" if config.mask_on_migrate else "")
-    return [
-        Step(PREFLIGHT, f"checks unit, port, lock, {compose}" + (f" and {config.secrets_path}" if secret else "")
-             + f"; builds image and creates container {svc} (not started)"),
-        *([Step(WRITE_SECRET, f"writes {config.secrets_path / secret} (uid of the container, mode 0400) from "
-                              f"{unit.name}'s EnvironmentFile= and secret Environment= values")] if secret else []),
+    steps = [Step(PREFLIGHT, f"checks unit, port, lock, {compose}" + (f" and {config.secrets_path}" if secret else "")
+                             + f"; builds image and creates container {svc} (not started)")]
+    if secret:
+        steps.append(Step(WRITE_SECRET, f"writes {config.secrets_path / secret} (uid of the container, mode 0400) from "
+                                         f"{unit.name}'s EnvironmentFile= and secret Environment= values"))
+    if preverify != PREVERIFY_OFF:
+        steps.append(Step(VERIFY_CANDIDATE, _candidate_words(unit, preverify, url, deadline)))
+    return steps + [
         Step(STOP_UNIT, f"stops {unit.name} alone (units that Require= it keep running) and waits until inactive ({port})"),
         Step(START_CONTAINER, f"starts container {svc}{publish}"),
-        Step(WAIT_HEALTHY, f"waits up to {deadline:g}s for Docker health 'healthy'{probe}; "
+        Step(WAIT_HEALTHY, f"waits up to {deadline:g}s for {gate}; "
                            f"else removes the container and starts {unit.name} again"),
         Step(DISABLE_UNIT, disable + " so a reboot does not start both"),
     ]
+
+
+def _candidate_words(unit: Unit, preverify: str, url: str | None, deadline: float) -> str:
+    untouched = f"; {unit.name} keeps running throughout, and stays if this fails"
+    if preverify == PREVERIFY_IMPORT:
+        return ("imports the entry module (the argv's script compiles) in the image, with the container's "
+                "environment and user, no network; runs none of its code" + untouched)
+    gate = (f"its /health answering 2xx on an ephemeral 127.0.0.1 port (as {url} will)" if url
+            else "Docker health 'healthy'")
+    return (f"runs a candidate container of {unit.service_name} (same image, env, user, command) "
+            f"beside the unit, waits up to {deadline:g}s for {gate}, removes it" + untouched)
 
 
 def service_plan(unit: Unit, config: Config, compose_files: list[str], within: set[str] | None = None) -> ServicePlan:
@@ -198,14 +272,17 @@ def service_plan(unit: Unit, config: Config, compose_files: list[str], within: s
     suite = config.suite_of(unit.name)
     url = config.health.url(unit.port)
     deadline = cutover_deadline(config.health)
-    deps = dict.fromkeys(d for d in (*unit.after, *unit.requires) if within is None or d in within)
+    deps = dict.fromkeys(d for d in (*unit.after, *unit.requires)
+                         if (within is None or d in within) and d != unit.name)
+    preverify = preverify_mode(suite, unit.port)
     withheld = tuple(split_environment(unit, config.secrets_allow)[1])
     secret = secret_name(unit.service_name) if unit.environment_files or withheld else None
     return ServicePlan(
         unit=unit.name, service=unit.service_name, suite=suite.name if suite else None,
         phase=suite.phase if suite else 0, port=unit.port, health_url=url, deadline_s=deadline,
-        fragment=unit.path, after=list(deps),
-        steps=steps_for(unit, config, url, deadline, ", ".join(compose_files) or "the compose file", secret),
+        fragment=unit.path, after=list(deps), preverify=preverify,
+        steps=steps_for(unit, config, url, deadline, ", ".join(compose_files) or "the compose file",
+                        preverify, secret),
         secret=secret, secret_keys=withheld,
     )
 
@@ -221,9 +298,13 @@ def build(
     force_reason: str | None = None,
     compose_files: list[str] | None = None,
     compose_units: Mapping[str, str] | None = None,
+    parallel: int = 1,
 ) -> Plan:
     """The plan of one `revops migrate` run. `compose_units` ({unit: compose service}, from the
-    compose file's revops.unit labels) limits it to the units generate gave a container."""
+    compose file's revops.unit labels) limits it to the units generate gave a container;
+    `parallel` (at least 1) is how many services may be in flight at once."""
+    if parallel < 1:
+        raise UsageError(f"--parallel {parallel}: expected at least 1 service at a time")
     states = states or {}
     units = migratable_units(inventory, config, phase)
     if not units:
@@ -244,7 +325,7 @@ def build(
     todo_names = {t.name for t in todo}
     services = [service_plan(unit, config, files, within=todo_names) for unit in todo]
     return Plan(phase=phase, services=services, skipped=skipped, gate=gate(earlier or [], force_reason),
-                compose_files=files, mask=config.mask_on_migrate)
+                compose_files=files, mask=config.mask_on_migrate, parallel=parallel)
 
 
 def earlier_units(inventory: Inventory, config: Config, phase: int,

@@ -8,6 +8,7 @@ them, so the journal never keeps a step it does not know the end of.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -31,6 +32,7 @@ class Unsettled:
     unit: str
     open_step_ids: list[int]
     last_step: str | None  # the latest open step, or None when only the service state says so
+    candidate: bool = False  # a candidate may still run beside the unit (its step was open)
 
 
 def find_unsettled(open_steps: list[Step], states: dict[str, str]) -> list[Unsettled]:
@@ -41,6 +43,7 @@ def find_unsettled(open_steps: list[Step], states: dict[str, str]) -> list[Unset
         entry.open_step_ids.append(row.id)
         if row.step in _HOST_STEPS:
             entry.last_step = row.step
+        entry.candidate = entry.candidate or row.step == P.VERIFY_CANDIDATE
     for unit, state in states.items():
         if state == P.MIGRATING:
             found.setdefault(unit, Unsettled(unit, [], P.MIGRATING))
@@ -49,34 +52,54 @@ def find_unsettled(open_steps: list[Step], states: dict[str, str]) -> list[Unset
 
 def converge(inventory: Inventory, config: Config, ledger: Ledger, journal: Journal, host: Host,
              compose_files: list[str], say: Callable[[str], None] = lambda _m: None,
-             interrupted: Callable[[], bool] = lambda: False) -> list[ServiceResult]:
-    """Settle every service a dead run left unsettled. After Ctrl-C (`interrupted()`), the one
-    being settled is finished; the others keep their open journal entries for the next run."""
+             interrupted: Callable[[], bool] = lambda: False, parallel: int = 1) -> list[ServiceResult]:
+    """Settle every service a dead run left unsettled, at most `parallel` at once (a run killed
+    mid-wave leaves several). After Ctrl-C (`interrupted()`), those being settled are finished;
+    the others keep their open journal entries for the next run. Results in unit order."""
     states = service_states(ledger)
-    results = []
-    for item in find_unsettled(list(ledger.open_steps()), states):
+    items = find_unsettled(list(ledger.open_steps()), states)
+
+    def one(item: Unsettled) -> ServiceResult:
         if interrupted():
-            results.append(ServiceResult(item.unit, INTERRUPTED,
-                                         "Ctrl-C before it was settled; the next run settles it"))
-            continue
-        if item.last_step is None:
-            result = ServiceResult(item.unit, "unchanged", "only a preflight was open; nothing on the host changed")
-        else:
-            unit = inventory.unit(item.unit)
-            if unit is None:
-                result = ServiceResult(item.unit, DOWN, "journal names a unit the inventory no longer has")
-            else:
-                result = settle(P.service_plan(unit, config, compose_files), item.last_step, journal, host, config.mask_on_migrate, say)
+            return ServiceResult(item.unit, INTERRUPTED, "Ctrl-C before it was settled; the next run settles it")
+        result = _settle_one(item, inventory, config, journal, host, compose_files, say, interrupted)
         for step_id in item.open_step_ids:
             ledger.step_finished(step_id, FAILED, f"abandoned (process died); settled by run {journal.run_id}: {result.outcome}")
-        results.append(result)
-    return results
+        return result
+
+    if parallel <= 1 or len(items) <= 1:
+        return [one(item) for item in items]
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="revops-settle") as pool:
+        return list(pool.map(one, items))
+
+
+def _settle_one(item: Unsettled, inventory: Inventory, config: Config, journal: Journal, host: Host,
+                compose_files: list[str], say: Callable[[str], None],
+                interrupted: Callable[[], bool]) -> ServiceResult:
+    unit = inventory.unit(item.unit)
+    sp = P.service_plan(unit, config, compose_files) if unit is not None else None
+    if item.candidate and sp is not None:
+        # The unit was never touched while its candidate ran: only the candidate is left.
+        with journal.step(item.unit, P.VERIFY_CANDIDATE, "resume: remove what a killed run left") as record:
+            record.reason = host.discard_candidates(sp)
+    if item.last_step is None:
+        words = "a candidate was open; removed, the unit untouched" if item.candidate else \
+            "only a preflight was open; nothing on the host changed"
+        return ServiceResult(item.unit, "unchanged", words)
+    if sp is None:
+        return ServiceResult(item.unit, DOWN, "journal names a unit the inventory no longer has")
+    return settle(sp, item.last_step, journal, host, config.mask_on_migrate, say, interrupted)
 
 
 def settle(sp: P.ServicePlan, last_step: str, journal: Journal, host: Host, mask: bool,
-           say: Callable[[str], None]) -> ServiceResult:
-    """Finish the cutover when the container is healthy now, else roll back."""
-    verdict = host.replacement_verdict(sp) if last_step != P.ROLLBACK else None
+           say: Callable[[str], None], interrupted: Callable[[], bool] = lambda: False) -> ServiceResult:
+    """Finish the cutover when the container is healthy now (or turns healthy within the
+    cutover's own deadline: a container killed mid-start is still starting), else roll back."""
+    verdict = None
+    if last_step != P.ROLLBACK:
+        verdict = host.replacement_verdict(sp)
+        if not verdict.ok:
+            verdict = host.wait_replacement_healthy(sp, sp.deadline_s, interrupted)
     if verdict is not None and verdict.ok:
         say(f"{sp.unit}: resuming, container healthy: finishing the cutover")
         result = ServiceResult(sp.unit, MIGRATED, f"resumed after {last_step}: container healthy")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+import time
 from pathlib import Path
 
 from revops.cleanup import quarantine as Q
@@ -34,24 +36,50 @@ class ScriptedHost:
 
     target = "compose"
 
-    def __init__(self, ledger=None, fail=None, healthy=True, unit_healthy=True, unloadable=None):
+    def __init__(self, ledger=None, fail=None, healthy=True, unit_healthy=True, unloadable=None,
+                 candidate_ok=True, delay=0.0):
         self.calls: list[tuple[str, str]] = []
         self.ledger = ledger
         self.fail = fail or {}
         self.healthy = healthy
         self.unit_healthy = unit_healthy
         self.unloadable = unloadable  # why systemd could not start the unit again, or None
+        # True, False, or a set of the units whose candidate passes
+        self.candidate_ok = candidate_ok
+        self.delay = delay  # seconds each step takes (services in flight overlap)
         self.open_while_acting: list[str] = []
+        self._lock = threading.Lock()  # the executor calls from several threads
 
     def _do(self, name, sp):
-        self.calls.append((name, sp.unit))
-        if self.ledger is not None:  # the journal must know about the step before it runs
-            self.open_while_acting += [s.step for s in self.ledger.open_steps(sp.unit)]
-        if name in self.fail:
-            raise self.fail[name]
+        with self._lock:
+            self.calls.append((name, sp.unit))
+            if self.ledger is not None:  # the journal must know about the step before it runs
+                self.open_while_acting += [s.step for s in self.ledger.open_steps(sp.unit)]
+        if self.delay:
+            time.sleep(self.delay)
+        if name in self.fail and (not isinstance(self.fail[name], dict) or sp.unit in self.fail[name]):
+            raise self.fail[name][sp.unit] if isinstance(self.fail[name], dict) else self.fail[name]
         return f"{name} ok"
 
+    def calls_of(self, unit):
+        return [c for c, u in self.calls if u == unit]
+
+    def _candidate_passes(self, sp):
+        return self.candidate_ok if isinstance(self.candidate_ok, bool) else sp.unit in self.candidate_ok
+
     def preflight(self, sp): return self._do("preflight", sp)
+
+    def verify_candidate(self, sp, deadline_s, cancelled):
+        self._do("verify_candidate", sp)
+        return Verdict(True, "candidate answered 200") if self._candidate_passes(sp) else \
+            Verdict(False, "candidate exited (exit 1); ModuleNotFoundError: No module named 'fastapi'")
+
+    def check_imports(self, sp):
+        self._do("check_imports", sp)
+        return Verdict(True, "imported") if self._candidate_passes(sp) else \
+            Verdict(False, "worker.py imports httpx: no such module in the image")
+
+    def discard_candidates(self, sp): return self._do("discard_candidates", sp)
     def stop_unit(self, sp): return self._do("stop_unit", sp)
     def start_replacement(self, sp): return self._do("start_replacement", sp)
     def retire_unit(self, sp, mask): return self._do("retire_unit" + ("+mask" if mask else ""), sp)

@@ -1,7 +1,8 @@
-"""A two-service host of our own on the test bed: unique unit names, free ports, a stdlib
-/health app run by systemd (user manager) and by a container of the base image, and a
-hand-written compose file labelled as generate labels it. It lets the cutover run for real
-beside other tests without touching the shared example host's fixed names and ports.
+"""A small host of our own on the test bed: unique unit names, free ports, a stdlib /health
+app run by systemd (user manager) and by a container of the base image (or of an image the
+test built), stdlib workers with no port, and a hand-written compose file labelled as generate
+labels it. It lets the cutover run for real beside other tests without touching the shared
+example host's fixed names and ports.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -23,12 +24,17 @@ from revops.migrate import wiring
 from revops.migrate.host import LiveHost, port_free
 
 APP = '''\
-import argparse, http.server, json
+import argparse, http.server, importlib, json, time
 p = argparse.ArgumentParser()
 p.add_argument("--port", type=int)
 p.add_argument("--bind", default="127.0.0.1")
 p.add_argument("--who")
+p.add_argument("--require")  # a module the app cannot start without
+p.add_argument("--delay", type=float, default=0.0)  # seconds before it listens (a slow start)
 a = p.parse_args()
+if a.require:
+    importlib.import_module(a.require)
+time.sleep(a.delay)
 class Health(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         ok = self.path == "/health"
@@ -45,12 +51,29 @@ http.server.ThreadingHTTPServer((a.bind, a.port), Health).serve_forever()
 '''
 
 
+# A queue consumer: idles, and stops at once on SIGTERM. WORKER_REQUIRING imports `idna` at its
+# top level, as a worker imports what it needs (the container's copy, when a test asks).
+WORKER = '''\
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+print("consuming", flush=True)
+while True:
+    time.sleep(1)
+'''
+WORKER_REQUIRING = "import idna\n" + WORKER
+
+
 @dataclass
 class MiniStack:
     root: Path
     tag: str
-    units: dict[str, int]  # unit -> port, in dependency order
+    units: dict[str, int]  # API unit -> port, in dependency order
     unit_dir: Path
+    workers: list[str] = field(default_factory=list)  # units with no port
+
+    @property
+    def all_units(self) -> list[str]:
+        return [*self.units, *self.workers]
 
     @property
     def config(self) -> config_mod.Config:
@@ -73,61 +96,98 @@ def _free_port() -> int:
     raise RuntimeError("no free port")
 
 
-def build(root: Path, base_image: str, count: int = 2) -> MiniStack:
-    """`count` API services; every one after the first is After= the first (as modules sit
-    behind a gateway)."""
+@dataclass(frozen=True)
+class ContainerApp:
+    """How the containers run the app: `image` (default: the base image, /app mounted),
+    `require` (a module the containers' app and workers import), `delay` (seconds the
+    containers' app waits before it listens)."""
+
+    image: str | None = None
+    require: str | None = None
+    delay: float = 0.0
+
+
+def build(root: Path, base_image: str, count: int = 2, *, after: dict[int, list[int]] | None = None,
+          workers: int = 0, app: ContainerApp = ContainerApp()) -> MiniStack:
+    """`count` API services and `workers` services with no port. `after` maps the index of an
+    API service to those it is After= (default: every one after the first is After= the
+    first, as modules sit behind a gateway)."""
     tag = uuid.uuid4().hex[:6]
     names = [f"revops-test-mg{tag}-{chr(ord('a') + i)}.service" for i in range(count)]
+    deps = after if after is not None else {i: [0] for i in range(1, count)}
     stack = MiniStack(root, tag, {n: _free_port() for n in names},
-                      Path(os.environ["XDG_CONFIG_HOME"]) / "systemd" / "user")
-    app = root / "opt" / "mgapp" / "app.py"
-    app.parent.mkdir(parents=True)
-    app.write_text(APP)
+                      Path(os.environ["XDG_CONFIG_HOME"]) / "systemd" / "user",
+                      [f"revops-test-mg{tag}-w{i + 1}.service" for i in range(workers)])
+    code = root / "opt" / "mgapp"
+    code.mkdir(parents=True)
+    (code / "app.py").write_text(APP)
+    (code / "worker.py").write_text(WORKER)
+    (code / "worker_requiring.py").write_text(WORKER_REQUIRING)
     unit_files = root / "etc" / "systemd" / "system"
     unit_files.mkdir(parents=True)
     for i, (unit, port) in enumerate(stack.units.items()):
-        after = f"After={names[0]}\n" if i else ""
-        (unit_files / unit).write_text(textwrap.dedent(f"""\
-            [Unit]
-            Description=revops migrate test {unit}
-            {after}
-            [Service]
-            ExecStart=/usr/bin/python3 {app} --port {port} --who systemd
-            Restart=always
-            RestartSec=0.2
-            [Install]
-            WantedBy=default.target
-            """))
+        ordering = "".join(f"After={names[d]}\n" for d in deps.get(i, []))
+        _write_unit(unit_files / unit, f"{code / 'app.py'} --port {port} --who systemd", ordering)
+    for unit in stack.workers:
+        _write_unit(unit_files / unit, str(code / "worker.py"), "")
     _write_config(stack)
-    _write_compose(stack, base_image)
+    _write_compose(stack, base_image, app)
     _install(stack)
     subprocess.run([sys.executable, "-m", "revops", "inventory", "scan", "--no-live"], cwd=root,
                    check=True, capture_output=True, timeout=120)
     return stack
 
 
+def _write_unit(path: Path, command: str, ordering: str) -> None:
+    path.write_text(textwrap.dedent(f"""\
+        [Unit]
+        Description=revops migrate test {path.name}
+        {ordering}
+        [Service]
+        ExecStart=/usr/bin/python3 {command}
+        Restart=always
+        RestartSec=0.2
+        [Install]
+        WantedBy=default.target
+        """))
+
+
 def _write_config(stack: MiniStack) -> None:
     doc = {
         "host": {"root": ".", "unit_dirs": ["etc/systemd/system"], "venv_search": ["opt"]},
         "systemd": {"bus": "user"},
-        "suites": {"core": {"phase": 1, "units": list(stack.units)}},
+        "suites": {"core": {"phase": 1, "units": stack.all_units}},
         "health": {"interval": "1s", "timeout": "2s", "retries": 3, "start_period": "1s"},
         "paths": {"compose": f"compose-mg{stack.tag}"},
     }
     (stack.root / "revops.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-def _write_compose(stack: MiniStack, base_image: str) -> None:
+def _write_compose(stack: MiniStack, base_image: str, app: ContainerApp) -> None:
     services = {}
+    python = "/opt/venv/bin/python" if app.image else "python3"
+    require = ["--require", app.require] if app.require else []
     for unit, port in stack.units.items():
         probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/health', timeout=2)"
         services[stack.service(unit)] = {
-            "image": base_image,
-            "command": ["python3", "/app/app.py", "--port", str(port), "--bind", "0.0.0.0", "--who", "container"],
+            "image": app.image or base_image,
+            "command": [python, "/app/app.py", "--port", str(port), "--bind", "0.0.0.0", "--who", "container",
+                        *require, "--delay", str(app.delay)],
             "volumes": [f"{stack.root / 'opt' / 'mgapp'}:/app:ro"],
             "ports": [f"127.0.0.1:{port}:{port}"],
             "labels": {"revops.unit": unit, "revops.suite": "core", "revops.phase": "1", "revops.managed": "true"},
             "healthcheck": {"test": ["CMD", "python3", "-c", probe], "interval": "1s", "timeout": "2s",
+                            "retries": 3, "start_period": "1s"},
+        }
+    script = "/app/worker_requiring.py" if app.require else "/app/worker.py"
+    alive = "import sys; sys.exit(1 if open('/proc/1/stat').read().split(') ')[1][0] in 'ZX' else 0)"
+    for unit in stack.workers:
+        services[stack.service(unit)] = {
+            "image": app.image or base_image,
+            "command": [python, script],
+            "volumes": [f"{stack.root / 'opt' / 'mgapp'}:/app:ro"],
+            "labels": {"revops.unit": unit, "revops.suite": "core", "revops.phase": "1", "revops.managed": "true"},
+            "healthcheck": {"test": ["CMD", "python3", "-c", alive], "interval": "1s", "timeout": "2s",
                             "retries": 3, "start_period": "1s"},
         }
     directory = stack.root / f"compose-mg{stack.tag}"
@@ -138,15 +198,15 @@ def _write_compose(stack: MiniStack, base_image: str) -> None:
 
 def _install(stack: MiniStack) -> None:
     stack.unit_dir.mkdir(parents=True, exist_ok=True)
-    for unit in stack.units:
+    for unit in stack.all_units:
         link = stack.unit_dir / unit
         if link.is_symlink():
             link.unlink()
         os.symlink(stack.root / "etc" / "systemd" / "system" / unit, link)
     manager = systemd.connect("user")
     manager.reload()
-    manager.enable(list(stack.units))
-    for unit in stack.units:
+    manager.enable(stack.all_units)
+    for unit in stack.all_units:
         manager.start(unit, 30)
 
 
@@ -157,8 +217,12 @@ def tear_down(stack: MiniStack) -> None:
             compose.connect(cwd=stack.root).run(files, "down", "--remove-orphans")
         except Exception as exc:  # keep tearing down the rest
             print(f"compose down: {exc}", file=sys.stderr)
+    engine = docker_engine.connect()
+    for unit in stack.all_units:  # candidates a killed run may have left
+        for found in engine.list_containers(labels=[f"revops.candidate={unit}"]):
+            engine.remove(found.id, force=True)
     manager = systemd.connect("user")
-    for unit in stack.units:
+    for unit in stack.all_units:
         try:
             manager.unmask([unit])
         except Exception:
@@ -168,15 +232,15 @@ def tear_down(stack: MiniStack) -> None:
         except Exception:
             pass
     try:
-        manager.disable(list(stack.units))
+        manager.disable(stack.all_units)
     except Exception:
         pass
-    for unit in stack.units:
+    for unit in stack.all_units:
         link = stack.unit_dir / unit
         if link.is_symlink():
             link.unlink()
     manager.reload()
-    for unit in stack.units:
+    for unit in stack.all_units:
         try:
             manager.reset_failed(unit)
         except Exception:

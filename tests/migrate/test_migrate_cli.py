@@ -44,11 +44,24 @@ def test_dry_run_prints_the_plan_and_changes_nothing(host):
     order = [s["unit"] for s in services]
     for s in services:  # every dependency inside the run comes first
         assert all(order.index(dep) < order.index(s["unit"]) for dep in s["after"])
-    # Every example service reads the shared env file: its copy is written after preflight.
-    assert services[0]["secret"] == services[0]["unit"].removesuffix(".service") + ".env"
-    assert [st["name"] for st in services[0]["steps"]] == [
-        "preflight", "write-secret", "stop-unit", "start-container", "wait-healthy", "disable-unit"]
+    by_unit = {s["unit"]: s for s in services}
+    # Every example service reads the shared env file: its copy is written after preflight and
+    # before the candidate (which reads it as the replacement will). An API gets a full
+    # candidate, a worker the import check; both before the unit stops.
+    assert by_unit["revpublish.service"]["secret"] == "revpublish.env"
+    assert [st["name"] for st in by_unit["revpublish.service"]["steps"]] == [
+        "preflight", "write-secret", "verify-candidate", "stop-unit", "start-container", "wait-healthy", "disable-unit"]
+    assert by_unit["revpublish.service"]["preverify"] == "full"
+    assert by_unit["revpublish-worker.service"]["preverify"] == "import"
     assert not [v for v in SECRETS.values() if v in result.output]  # names in the plan, never values
+    # The waves: the gateway first, what is After= it later; every service in exactly one.
+    waves = data["waves"]
+    assert sorted(u for wave in waves for u in wave) == sorted(order)
+    wave_of = {u: i for i, wave in enumerate(waves) for u in wave}
+    for s in services:
+        assert all(wave_of[dep] < wave_of[s["unit"]] for dep in s["after"])
+    assert wave_of["revcore-gateway.service"] < wave_of["revpublish.service"]
+    assert data["plan"]["parallel"] >= 2
     assert snapshot(host) == before
     ledger = open_ledger(config_mod.load(host / "revops.yaml").database_url)
     assert ledger.runs() == [] and ledger.service_states() == {}
@@ -59,8 +72,11 @@ def test_phase_two_is_gated_on_phase_one(host):
     result = invoke(host, "migrate", "--phase", "2", "--dry-run")
     assert result.exit_code == 1
     assert "Gate CLOSED" in result.stdout and "revcore-gateway.service" in result.stdout
-    forced = invoke(host, "migrate", "--phase", "2", "--dry-run", "--force", "CHG-1 window")
+    forced = invoke(host, "migrate", "--phase", "2", "--dry-run", "--force", "CHG-1 window", "--parallel", "3")
     assert forced.exit_code == 0 and "Gate FORCED: CHG-1 window" in forced.stdout
+    # Phase 2's services depend on nothing inside it: one wave, three at a time.
+    assert "in 1 wave(s), at most 3 service(s) at once" in forced.stdout
+    assert exit_code(invoke(host, "migrate", "--phase", "2", "--dry-run", "--parallel", "0")) == 2
 
 
 def exit_code(result) -> int:

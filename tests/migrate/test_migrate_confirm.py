@@ -129,6 +129,12 @@ class ContainerDeadAfterTheKill(ScriptedHost):
         super().replacement_verdict(sp)
         return Verdict(False, "no container for revcore-gateway")
 
+    def wait_replacement_healthy(self, sp, deadline_s, cancelled):  # settling waits: still gone
+        if sp.unit == GATEWAY and not any(c == "stop_unit" for c, _ in self.calls):
+            self._do("wait_replacement_healthy", sp)
+            return Verdict(False, "container revcore-gateway vanished after 1.0s")
+        return super().wait_replacement_healthy(sp, deadline_s, cancelled)
+
 
 def test_a_rerun_that_rolls_back_a_killed_cutover_then_migrates_it_exits_0(host, tmp_path):
     config = replace(config_mod.load(host / "revops.yaml"), ledger=str(tmp_path / "ledger.sqlite"))

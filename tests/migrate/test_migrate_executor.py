@@ -15,7 +15,8 @@ from revops.commands import rollback
 from revops.errors import AdapterUnavailable, CheckFailed
 from revops.migrate import plan as P
 from revops.migrate import resume
-from revops.migrate.executor import DOWN, MIGRATED, NOT_STARTED, ROLLED_BACK, Executor
+from revops.migrate.executor import (CANDIDATE_FAILED, DOWN, INTERRUPTED, MIGRATED, NOT_STARTED, ROLLED_BACK,
+                                     SKIPPED, Executor)
 from revops.journal import Journal
 from revops.model import Inventory, Unit
 
@@ -46,10 +47,10 @@ def test_healthy_cutover_journals_every_step_before_it_acts(make_config, tmp_pat
     results = Executor(host, Journal(ledger, run_id), mask=False).run(plan)
     assert [r.outcome for r in results] == [MIGRATED, MIGRATED]
     assert [c for c, u in host.calls if u == "revcore-gateway.service"] == [
-        "preflight", "stop_unit", "start_replacement", "wait_replacement_healthy", "retire_unit"]
+        "preflight", "verify_candidate", "stop_unit", "start_replacement", "wait_replacement_healthy", "retire_unit"]
     assert host.open_while_acting == list(P.STEPS) * 2
     steps = ledger.steps(run_id)
-    assert [(s.service, s.step, s.state) for s in steps[:5]] == [
+    assert [(s.service, s.step, s.state) for s in steps[:len(P.STEPS)]] == [
         ("revcore-gateway.service", name, "done") for name in P.STEPS]
     states = resume.service_states(ledger)
     assert states == {"revcore-gateway.service": MIGRATED, "revpublish.service": MIGRATED}
@@ -61,11 +62,13 @@ def test_unhealthy_container_is_rolled_back_and_the_run_stops(make_config, tmp_p
     run_id = ledger.begin_run("op", "migrate", 1, False)
     host = ScriptedHost(ledger, healthy=False)
     results = Executor(host, Journal(ledger, run_id), mask=True).run(plan)
-    assert [r.outcome for r in results] == [ROLLED_BACK, NOT_STARTED]
+    assert [r.outcome for r in results] == [ROLLED_BACK, SKIPPED]
     assert "HTTP 503" in results[0].reason and "boom" in results[0].reason
-    assert [c for c, _ in host.calls] == ["preflight", "stop_unit", "start_replacement", "wait_replacement_healthy",
-                                          "unit_unloadable", "remove_replacement", "start_unit",
-                                          "wait_unit_healthy"]
+    # revpublish is After= the gateway: skipped, with why.
+    assert results[1].reason.startswith("depends on revcore-gateway.service, which ended rolled-back: HTTP 503")
+    assert [c for c, _ in host.calls] == ["preflight", "verify_candidate", "stop_unit", "start_replacement",
+                                          "wait_replacement_healthy", "unit_unloadable", "remove_replacement",
+                                          "start_unit", "wait_unit_healthy"]
     journal = [(s.step, s.state) for s in ledger.steps(run_id)]
     assert journal[-2:] == [("wait-healthy", "failed"), ("rollback", "done")]
     record = ledger.service_states()["revcore-gateway.service"]
@@ -98,6 +101,7 @@ def test_preflight_failure_changes_nothing(make_config, tmp_path, ledger):
     host = ScriptedHost(ledger, fail={"preflight": CheckFailed("image revflow/revcore-gateway: build failed")})
     results = Executor(host, Journal(ledger, run_id), mask=False).run(plan)
     assert results[0].outcome == NOT_STARTED and "build failed" in results[0].reason
+    assert results[1].outcome == SKIPPED
     assert host.calls == [("preflight", "revcore-gateway.service")]
 
 
@@ -132,6 +136,7 @@ def test_ctrl_c_before_the_unit_stops_leaves_it_alone(make_config, tmp_path, led
     results = executor.run(plan)
     assert [r.outcome for r in results] == ["interrupted", "interrupted"]
     assert [c for c, _ in host.calls] == ["preflight"]
+    assert ledger.service_states() == {}  # never marked migrating
 
 
 def test_ctrl_c_during_the_cutover_finishes_that_service_only(make_config, tmp_path, ledger):
@@ -254,7 +259,7 @@ def secret_services(make_config) -> list[P.ServicePlan]:
     return P.build(inv, make_config(), 1).services
 
 
-def test_a_service_with_a_secret_gets_its_copy_written_after_preflight(make_config, ledger):
+def test_a_service_with_a_secret_gets_its_copy_written_after_preflight_before_its_candidate(make_config, ledger):
     plan = secret_services(make_config)
     gateway, publish = plan
     assert (gateway.secret, gateway.secret_keys, publish.secret) == ("revcore-gateway.env", ("RELAY_TOKEN",), None)
@@ -263,24 +268,36 @@ def test_a_service_with_a_secret_gets_its_copy_written_after_preflight(make_conf
     host = ScriptedHost(ledger)
     results = Executor(host, Journal(ledger, run_id), mask=False).run(plan)
     assert [r.outcome for r in results] == [MIGRATED, MIGRATED]
-    assert [c for c, u in host.calls if u == "revcore-gateway.service"][:3] == ["preflight", "write_secret", "stop_unit"]
+    assert [c for c, u in host.calls if u == "revcore-gateway.service"][:4] == [
+        "preflight", "write_secret", "verify_candidate", "stop_unit"]
     assert "write_secret" not in [c for c, u in host.calls if u == "revpublish.service"]
     assert ("revcore-gateway.service", P.WRITE_SECRET, "done") in [(s.service, s.step, s.state) for s in ledger.steps(run_id)]
 
 
-@pytest.mark.parametrize("failing", ["write_secret", "wait_replacement_healthy"])
-def test_rollback_removes_the_copy(make_config, ledger, failing):
+def test_rollback_removes_the_copy(make_config, ledger):
     plan = secret_services(make_config)[:1]
     run_id = ledger.begin_run("op", "migrate --phase 1", 1, False)
-    fail = {"write_secret": CheckFailed("/x/.revops/secrets: mode 0755; fix: chmod 0700")} if failing == "write_secret" else {}
-    host = ScriptedHost(ledger, fail=fail, healthy=failing != "wait_replacement_healthy")
+    host = ScriptedHost(ledger, healthy=False)
     [result] = Executor(host, Journal(ledger, run_id), mask=False).run(plan)
     assert result.outcome == ROLLED_BACK
     calls = [c for c, _u in host.calls]
     assert calls.index("remove_replacement") < calls.index("remove_secret") < calls.index("start_unit")
     assert "remove-secret" in [s.step for s in result.steps]
+
+
+@pytest.mark.parametrize("failing", ["write_secret", "verify_candidate"])
+def test_a_copy_or_candidate_that_fails_leaves_the_unit_running_and_the_copy_emptied(make_config, ledger, failing):
+    plan = secret_services(make_config)[:1]
+    run_id = ledger.begin_run("op", "migrate --phase 1", 1, False)
+    fail = {"write_secret": CheckFailed("/x/.revops/secrets: mode 0755; fix: chmod 0700")} if failing == "write_secret" else {}
+    host = ScriptedHost(ledger, fail=fail, candidate_ok=failing != "verify_candidate")
+    [result] = Executor(host, Journal(ledger, run_id), mask=False).run(plan)
+    calls = [c for c, _u in host.calls]
+    assert "remove_secret" in calls and "remove-secret" in [s.step for s in result.steps]
+    assert not {"stop_unit", "start_replacement", "start_unit"} & set(calls)
+    assert result.outcome == (NOT_STARTED if failing == "write_secret" else CANDIDATE_FAILED)
     if failing == "write_secret":
-        assert "stop_unit" not in calls and "fix: chmod 0700" in result.reason
+        assert "fix: chmod 0700" in result.reason and "verify_candidate" not in calls
 
 
 def test_a_run_that_died_after_writing_the_copy_is_settled_by_a_rollback(make_config, ledger):

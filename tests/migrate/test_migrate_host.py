@@ -81,7 +81,8 @@ class LeakyEngine:
     """The engine's answers for one running container whose log prints its API key."""
 
     def container_state(self, _cid):
-        return SimpleNamespace(status="running", health=None, exit_code=None, labels={})
+        return SimpleNamespace(id="c0ffee", name="revpublish-1", status="running", health=None, exit_code=None,
+                               restart_count=0, labels={})
 
     def logs_tail(self, _cid, _lines):
         return ["starting", f"auth failed with API_KEY {SECRET} against the gateway"]

@@ -56,3 +56,20 @@ def test_cutover_and_rollback_journal_on_postgres(pg_ledger, make_config):
     assert pg_ledger.open_steps() == []
     assert resume.service_states(pg_ledger) == {"revcore-gateway.service": MIGRATED,
                                                 "revpublish.service": ROLLED_BACK}
+
+
+def test_a_wave_journals_from_several_threads_on_postgres(pg_ledger, make_config):
+    """Several services in flight write the one ledger connection at once: every step is
+    journaled before it acts and closed after, none lost or left open."""
+    cfg = make_config()
+    inv = Inventory("/", None, [Unit(name=f"revflow-leadgen-{i}.service", path=None, port=8700 + i)
+                                for i in range(8)])
+    plan = P.build(inv, cfg, 2, force_reason="test", parallel=4)
+    run_id = pg_ledger.begin_run("op", "migrate --phase 2", 2, False)
+    host = ScriptedHost(pg_ledger, delay=0.01)
+    results = Executor(host, Journal(pg_ledger, run_id), mask=False, parallel=4).run(plan.services)
+    assert [r.outcome for r in results] == [MIGRATED] * 8
+    assert sorted(host.open_while_acting) == sorted(list(P.STEPS) * 8)
+    assert pg_ledger.open_steps() == []
+    steps = pg_ledger.steps(run_id)
+    assert len(steps) == 8 * len(P.STEPS) and {s.state for s in steps} == {"done"}
