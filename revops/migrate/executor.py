@@ -249,9 +249,9 @@ class Executor:
     def _remove_secret(self, result: ServiceResult, sp: P.ServicePlan) -> None:
         """Empty the service's copy again after a cutover that never stopped the unit."""
         try:
-            result.steps.append(StepResult("remove-secret", DONE, self.host.remove_secret(sp)))
+            result.steps.append(StepResult(P.EMPTY_COPY, DONE, self.host.remove_secret(sp)))
         except RevopsError as exc:
-            result.steps.append(StepResult("remove-secret", FAILED, describe(exc)))
+            result.steps.append(StepResult(P.EMPTY_COPY, FAILED, describe(exc)))
 
     def _verify(self, result: ServiceResult, sp: P.ServicePlan, detail: str) -> Verdict:
         """The candidate, journaled: a failure is a verdict (the unit was never touched), so a
@@ -311,7 +311,7 @@ class Executor:
 
 def _host_changed(result: ServiceResult) -> bool:
     """True once a step past the candidate was tried: the unit may already be stopped."""
-    return any(s.step not in (P.PREFLIGHT, P.WRITE_SECRET, P.VERIFY_CANDIDATE, "remove-secret") for s in result.steps)
+    return any(s.step not in (P.PREFLIGHT, P.WRITE_SECRET, P.VERIFY_CANDIDATE, P.EMPTY_COPY) for s in result.steps)
 
 
 class _Waves:
@@ -422,9 +422,9 @@ def restore_unit(host: Host, journal: Journal, sp: P.ServicePlan, why: str) -> R
             steps.append(StepResult("remove-container", FAILED, exc.message))
         if sp.secret is not None:
             try:  # the copy is the container's alone: it goes with it
-                steps.append(StepResult("remove-secret", "done", host.remove_secret(sp)))
+                steps.append(StepResult(P.EMPTY_COPY, "done", host.remove_secret(sp)))
             except (RevopsError, OSError) as exc:
-                steps.append(StepResult("remove-secret", FAILED, describe(exc)))
+                steps.append(StepResult(P.EMPTY_COPY, FAILED, describe(exc)))
         try:
             steps.append(StepResult("start-unit", "done", host.start_unit(sp)))
             verdict = host.wait_unit_healthy(sp, sp.deadline_s)

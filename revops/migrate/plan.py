@@ -17,6 +17,9 @@ from revops.model import Inventory, Unit
 from revops.secrets import versions
 
 PREFLIGHT = "preflight"
+# Not a journaled step: a sub-step's name in a rollback's words. Not "remove-secret: PATH", which
+# the ledger's redaction reads as a secret assignment.
+EMPTY_COPY = "empty-copy"
 WRITE_SECRET = versions.WRITE_SECRET  # the service's copy of what it may read (revops.secrets.copies)
 VERIFY_CANDIDATE = "verify-candidate"
 STOP_UNIT = "stop-unit"

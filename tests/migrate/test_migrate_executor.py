@@ -282,7 +282,10 @@ def test_rollback_removes_the_copy(make_config, ledger):
     assert result.outcome == ROLLED_BACK
     calls = [c for c, _u in host.calls]
     assert calls.index("remove_replacement") < calls.index("remove_secret") < calls.index("start_unit")
-    assert "remove-secret" in [s.step for s in result.steps]
+    assert P.EMPTY_COPY in [s.step for s in result.steps]
+    # The ledger's redaction of "KEY: value" must leave the rollback's words readable.
+    [rolled] = [s for s in ledger.steps(run_id) if s.step == P.ROLLBACK]
+    assert "empty-copy: remove_secret ok" in rolled.reason
 
 
 @pytest.mark.parametrize("failing", ["write_secret", "verify_candidate"])
@@ -293,7 +296,7 @@ def test_a_copy_or_candidate_that_fails_leaves_the_unit_running_and_the_copy_emp
     host = ScriptedHost(ledger, fail=fail, candidate_ok=failing != "verify_candidate")
     [result] = Executor(host, Journal(ledger, run_id), mask=False).run(plan)
     calls = [c for c, _u in host.calls]
-    assert "remove_secret" in calls and "remove-secret" in [s.step for s in result.steps]
+    assert "remove_secret" in calls and P.EMPTY_COPY in [s.step for s in result.steps]
     assert not {"stop_unit", "start_replacement", "start_unit"} & set(calls)
     assert result.outcome == (NOT_STARTED if failing == "write_secret" else CANDIDATE_FAILED)
     if failing == "write_secret":

@@ -35,7 +35,8 @@ pytestmark = pytest.mark.realstack
 
 API = {"revcore-gateway.service": 8004, "revpublish.service": 8550,
        "revaudit-v6.service": 8560, "revscore-iq.service": 8570}
-FAST_HEALTH = {"interval": "2s", "timeout": "2s", "retries": 3, "start_period": "2s"}
+# start_period 10s: on a loaded 2-core bed an app's first check can take seconds to start.
+FAST_HEALTH = {"interval": "2s", "timeout": "2s", "retries": 3, "start_period": "10s"}
 # The fake secrets of the shared env file and of revpublish's drop-in: none may show anywhere.
 FAKE_SECRETS = {**SECRETS, **UNIT_SECRETS}
 SAID: list[str] = []  # what phase one's migrate said on the way (revops' own output)
