@@ -112,7 +112,15 @@ def fill_and_prove(venv: Path, lock_path: Path, find_links: list[Path], apps: li
     if not proof.installed:
         proof.detail = f"pip install --require-hashes failed:\n{explain(install.stderr)}"
         return proof
-    check = proc.run(pip + ["check"], env=env, check=False, timeout=timeout)
+    return prove_installed(venv, proof, apps, timeout)
+
+
+def prove_installed(venv: Path, proof: Proof, apps: list[AppUnderTest], timeout: float = 600) -> Proof:
+    """`pip check` of the venv and each app's import with its interpreter, into `proof`
+    (for a venv filled just now, or one built earlier and proven again)."""
+    python = venv / "bin" / "python"
+    check = proc.run([sys.executable, "-m", "pip", "--python", python, "check"], env=hermetic_env(offline=True),
+                     check=False, timeout=timeout)
     proof.pip_check = check.returncode == 0
     if not proof.pip_check:
         proof.detail = f"pip check:\n{explain(check.stdout + check.stderr)}"
