@@ -21,7 +21,7 @@ from revops import model, output, repoint
 from revops.adapters import systemd
 from revops.commands.lock import selected_suites
 from revops.config import Config, duration_seconds
-from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CheckFailed, UsageError
 from revops.hostrun import host_run
 from revops.lock import lockfile, proof as proof_mod, sources
 from revops.lock.proof import AppUnderTest, Proof
@@ -29,6 +29,7 @@ from revops.lock.resolver import find_interpreter
 from revops.stabilize import build, execute, plan as P
 
 BUILD_VENV = "build-suite-venv"
+OUR_STEPS = (BUILD_VENV, repoint.REPOINT, repoint.PUT_BACK, execute.GATE)
 
 
 @dataclass
@@ -63,6 +64,16 @@ class StabilizeResult:
     interrupted: bool = False
     exit_code: int = EXIT_OK
 
+    @property
+    def failure(self) -> CheckFailed | None:
+        """Why the run exits 1: each unit that is not on the suite venv as planned, and why."""
+        failed = [r for r in self.results if not r.ok]
+        if not failed:
+            return None
+        return CheckFailed("; ".join(f"{r.unit}: {r.action}: {r.detail}" for r in failed),
+                           hint="the other units stay stabilised; fix the cause and run again "
+                                "(`revops stabilize --undo` puts every unit back)")
+
 
 def run(config: Config, options: Options, *, confirm: Callable[[P.Plan], bool] | None = None,
         say: Callable[[str], None] = output.info) -> StabilizeResult:
@@ -85,9 +96,14 @@ def run(config: Config, options: Options, *, confirm: Callable[[P.Plan], bool] |
                              units=options.units)
         result.duplicates = P.duplicates(inventory, result.plan, lambda p: _size(config, p))
         half_way = [u for u, r in records.items() if r.state == repoint.PUTTING_BACK]
-        if options.dry_run or not (result.plan.acting() or half_way):
+        ours = set(records) | {u.unit for u in result.plan.units} | {v.suite for v in venvs}
+        abandoned = ([s for s in ledger.open_steps() if s.step in OUR_STEPS and s.service in ours]
+                     if ledger and not options.dry_run else [])
+        if options.dry_run or not (result.plan.acting() or half_way or abandoned):
             return result
-        run.begin(None)
+        run_id = run.begin(None)
+        for step in abandoned:  # a killed run's: its unit is settled below (put back, or repointed afresh)
+            ledger.step_finished(step.id, "failed", f"abandoned (process died); settled by run {run_id}")
         if not run.confirm(confirm, result.plan, options.yes):
             result.refused = "not confirmed"
             return result
