@@ -84,7 +84,7 @@ def run(config: Config, options: Options, *, confirm: Callable[[P.Plan], bool] |
         return _undo(config, options, say)
     inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
     suites = selected_suites(config, options.suites)
-    venvs = [_suite_venv(config, s.name) for s in suites]
+    venvs = [suite_venv_of(config, s.name) for s in suites]
     result = StabilizeResult(options.dry_run, False)
     with host_run(config, dry_run=options.dry_run) as run:
         ledger = run.ledger
@@ -94,7 +94,7 @@ def run(config: Config, options: Options, *, confirm: Callable[[P.Plan], bool] |
         records = ledger.repoints(P.PURPOSE) if ledger else {}
         result.plan = P.plan(inventory, config, venvs, migration=migration, earlier=P.earlier_from(records),
                              units=options.units)
-        result.duplicates = P.duplicates(inventory, result.plan, lambda p: _size(config, p))
+        result.duplicates = P.duplicates(inventory, result.plan, lambda p: disk_bytes(config, p))
         half_way = [u for u, r in records.items() if r.state == repoint.PUTTING_BACK]
         ours = set(records) | {u.unit for u in result.plan.units} | {v.suite for v in venvs}
         abandoned = ([s for s in ledger.open_steps() if s.step in OUR_STEPS and s.service in ours]
@@ -134,7 +134,7 @@ def _execute(config: Config, options: Options, result: StabilizeResult, pair: re
         if not acting or interrupt():
             continue
         assert venv.on_disk is not None and venv.lock is not None
-        apps = [_app(config, units[u.unit]) for u in acting]
+        apps = [app_under_test(config, units[u.unit]) for u in acting]
         say(f"{venv.suite}: building and proving {venv.path}")
         with pair.journal.step(venv.suite, BUILD_VENV, f"{venv.lock} -> {venv.path}") as record:
             proof, built = build.build(Path(venv.lock), Path(venv.on_disk), find_links, apps,
@@ -206,7 +206,7 @@ def _pair(config: Config, journal, ledger) -> repoint.Pair:
     return repoint.Pair(manager, files, journal, ledger)
 
 
-def _suite_venv(config: Config, suite: str) -> P.SuiteVenv:
+def suite_venv_of(config: Config, suite: str) -> P.SuiteVenv:
     path = config.out("lockfiles") / f"{suite}.txt"
     if not path.exists():
         return P.suite_venv(config, suite, None, None)
@@ -214,18 +214,22 @@ def _suite_venv(config: Config, suite: str) -> P.SuiteVenv:
     return P.suite_venv(config, suite, text, lockfile.header_fields(text).get(lockfile.PYTHON_KEY))
 
 
-def _app(config: Config, unit: model.Unit) -> AppUnderTest:
+def app_under_test(config: Config, unit: model.Unit) -> AppUnderTest:
     directory = sources.on_disk(config.root, unit.working_directory) if unit.working_directory else None
     return AppUnderTest(unit.name, directory, proof_mod.app_module(unit.exec_start, directory))
 
 
-def _size(config: Config, host_path: str) -> int | None:
-    """Bytes the files under a venv hold (st_blocks, so sparse and hard-linked files are not
-    counted twice per file); None when it cannot be read. Never follows a symlink."""
-    top = Path(config.root) / host_path.lstrip("/")
+def disk_bytes(config: Config, host_path: str) -> int | None:
+    """Bytes the files under a venv (a host path, under host.root) hold; None when unreadable."""
+    return tree_bytes(Path(config.root) / host_path.lstrip("/"))
+
+
+def tree_bytes(top: Path) -> int | None:
+    """Bytes the files under `top` hold on disk (st_blocks; a hard-linked file counted once);
+    None when a part cannot be read. Never follows a symlink."""
     total, seen = 0, set()
     try:
-        for base, dirs, files in os.walk(top, followlinks=False):
+        for base, dirs, files in os.walk(top, followlinks=False, onerror=_raise):
             for name in dirs + files:
                 st = os.lstat(os.path.join(base, name))
                 if (st.st_dev, st.st_ino) not in seen:
@@ -234,6 +238,10 @@ def _size(config: Config, host_path: str) -> int | None:
     except OSError:
         return None
     return total
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
 
 
 # ---- rendering ----------------------------------------------------------------------------
