@@ -56,6 +56,7 @@ class StabilizeResult:
     dry_run: bool
     undo: bool
     plan: P.Plan | None = None
+    shared: P.Shared | None = None  # stabilize: {venvs: shared}: who shares the one venv, who cannot
     duplicates: list[P.DuplicateGroup] = field(default_factory=list)
     builds: list[SuiteBuild] = field(default_factory=list)
     results: list[execute.UnitResult] = field(default_factory=list)
@@ -77,15 +78,15 @@ class StabilizeResult:
 
 def run(config: Config, options: Options, *, confirm: Callable[[P.Plan], bool] | None = None,
         say: Callable[[str], None] = output.info) -> StabilizeResult:
-    if config.stabilize_venvs != "per-suite":
-        raise UsageError(f"{config.path}: stabilize.venvs: {config.stabilize_venvs!r} is not supported yet; "
-                         "use 'per-suite'")
     if options.undo:
         return _undo(config, options, say)
     inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
     suites = selected_suites(config, options.suites)
     venvs = [suite_venv_of(config, s.name) for s in suites]
     result = StabilizeResult(options.dry_run, False)
+    if config.stabilize_venvs == P.SHARED:
+        texts = {v.suite: lockfile.read_lock(Path(v.lock), v.suite) for v in venvs if v.lock}
+        venvs, result.shared = P.shared_venvs(config, venvs, texts)
     with host_run(config, dry_run=options.dry_run) as run:
         ledger = run.ledger
         if ledger is not None and not options.dry_run:
@@ -129,11 +130,14 @@ def _execute(config: Config, options: Options, result: StabilizeResult, pair: re
     gate = execute.Gate(duration_seconds(config.stabilize_settle), duration_seconds(config.stabilize_timeout),
                         config.health.url, config.health.probe_timeout)
     find_links = proof_mod.links([p for p in (options.find_links, config.base_dir / config.wheelhouse) if p])
-    for venv in result.plan.venvs:
-        acting = [u for u in result.plan.acting() if u.suite == venv.suite]
+    for venv in {v.path: v for v in result.plan.venvs if v.path}.values():  # a shared venv once
+        acting = [u for u in result.plan.acting() if u.venv_after == venv.path]
         if not acting or interrupt():
             continue
         assert venv.on_disk is not None and venv.lock is not None
+        if result.shared is not None and not Path(venv.lock).exists():
+            Path(venv.lock).parent.mkdir(parents=True, exist_ok=True)
+            lockfile.write_atomically(Path(venv.lock), result.shared.text)
         apps = [app_under_test(config, units[u.unit]) for u in acting]
         say(f"{venv.suite}: building and proving {venv.path}")
         with pair.journal.step(venv.suite, BUILD_VENV, f"{venv.lock} -> {venv.path}") as record:
@@ -248,9 +252,14 @@ def _raise(exc: OSError) -> None:
 
 
 def render_plan(plan: P.Plan, console: Console) -> None:
+    by_path: dict[str, list[str]] = {}
     for v in plan.venvs:
-        where = v.path or f"no venv: {v.why_not}"
-        console.print(f"suite {v.suite}: {where}", highlight=False)
+        if v.path is None:
+            console.print(f"suite {v.suite}: no venv: {v.why_not}", highlight=False)
+        else:
+            by_path.setdefault(v.path, []).append(v.suite)
+    for path, suites in by_path.items():
+        console.print(f"suite {', '.join(suites)}: {path}", highlight=False)
     for u in plan.units:
         if u.skip:
             console.print(Text(f"  leave {u.unit}: {u.skip}", style="dim"))
@@ -261,6 +270,10 @@ def render_plan(plan: P.Plan, console: Console) -> None:
 
 
 def render(result: StabilizeResult, console: Console) -> None:
+    if result.shared is not None:
+        console.print(f"shared venv: suites {', '.join(result.shared.members) or 'none'}", highlight=False)
+        for suite, clashes in result.shared.left_out.items():
+            console.print(Text(f"  suite {suite} cannot share it: {'; '.join(clashes)}", style="yellow"))
     if result.plan is not None and (result.dry_run or not result.results):
         render_plan(result.plan, console)
     if result.duplicates:

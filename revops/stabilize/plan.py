@@ -17,6 +17,8 @@ from typing import Callable, Mapping
 
 from revops.config import Config
 from revops.generate.mapping import map_venv
+from revops.lock import lockfile, merge
+from revops.lock.sources import Wanted
 from revops.model import Inventory, Unit
 
 PURPOSE = "stabilize"
@@ -95,6 +97,78 @@ def suite_venv(config: Config, suite: str, lock_text: str | None, python: str | 
     path = config.stabilize_path.rstrip("/") + "/" + venv_name(suite, lock_text)
     on_disk = str(Path(config.root) / path.lstrip("/"))
     return SuiteVenv(suite, str(config.out("lockfiles") / f"{suite}.txt"), path, on_disk, python)
+
+
+SHARED = "shared"
+
+
+@dataclass
+class Shared:
+    """`stabilize: {venvs: shared}`: the suites whose locked pins live together in one venv,
+    the lock of that venv (their pinned entries, one per distribution), and the suites left
+    out with the conflicts that keep them out (both pins, revops.lock.merge's words)."""
+
+    members: list[str]
+    text: str
+    left_out: dict[str, list[str]] = field(default_factory=dict)
+
+
+def share(locks: list[tuple[str, str]]) -> Shared:
+    """Suites joined in order ([(suite, lock text)]): a suite whose pins conflict with those
+    already in is left out whole (its services keep their own venvs), never half-joined."""
+    chosen: dict[str, tuple[str, str, str]] = {}  # dist -> (suite, "name==version", entry)
+    members: list[str] = []
+    left_out: dict[str, list[str]] = {}
+    for suite, text in locks:
+        entries = {}
+        for block in lockfile.requirement_blocks(text):
+            found = lockfile.pins(block)
+            for pin in found:
+                entries[_dist(pin.name)] = (f"{pin.name}=={pin.version}", block)
+            if not found:  # not name==version (a local wheel's URL pin): kept as it is, by its text
+                entries[block] = (block, block)
+        clashes = []
+        for dist, (pin, _block) in sorted(entries.items()):
+            if dist in chosen and "==" in pin and _version(chosen[dist][1]) != _version(pin):
+                other_suite, other_pin, _ = chosen[dist]
+                wanted = [Wanted(other_suite, other_pin, f"lockfiles/{other_suite}.txt"),
+                          Wanted(suite, pin, f"lockfiles/{suite}.txt")]
+                clashes += [c.describe() for c in merge.find_conflicts(dist, wanted)]
+        if clashes:
+            left_out[suite] = clashes
+            continue
+        members.append(suite)
+        for dist, (pin, block) in entries.items():
+            chosen.setdefault(dist, (suite, pin, block))
+    head = f"# revops stabilize: the shared venv of suites {', '.join(members)} (their locks' pinned entries)\n"
+    body = "".join(f"{chosen[d][2]}\n" for d in sorted(chosen))
+    return Shared(members, head + body.replace(" --hash", " \\\n    --hash"), left_out)
+
+
+def _dist(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _version(pin: str) -> str:
+    return pin.split("==", 1)[1]
+
+
+def shared_venvs(config: Config, venvs: list[SuiteVenv], texts: Mapping[str, str]) -> tuple[list[SuiteVenv], Shared]:
+    """The per-suite venvs replaced by one shared venv (for the members) and, for each suite
+    left out or without a lock, a SuiteVenv with no path that says why."""
+    shared = share([(v.suite, texts[v.suite]) for v in venvs if v.suite in texts])
+    one = suite_venv(config, SHARED, shared.text, next((v.python for v in venvs if v.suite in shared.members), None))
+    lock = str(Path(one.on_disk or "") .parent / f"{Path(one.on_disk or '').name}.txt")
+    result = []
+    for v in venvs:
+        if v.suite in shared.members:
+            result.append(SuiteVenv(v.suite, lock, one.path, one.on_disk, one.python))
+        elif v.suite in shared.left_out:
+            why = "cannot share the shared venv: " + "; ".join(shared.left_out[v.suite])
+            result.append(SuiteVenv(v.suite, None, None, None, None, why))
+        else:
+            result.append(v)
+    return result, shared
 
 
 def earlier_from(records: Mapping[str, object]) -> dict[str, Earlier]:

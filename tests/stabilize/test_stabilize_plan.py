@@ -118,3 +118,31 @@ def test_duplicate_venvs_are_grouped_by_installed_set_with_their_disk_and_what_i
     assert g.venvs == ["/opt/m/l/venv", OWN, "/opt/m/revwins/venv"] and g.bytes == 2500 and g.installed == 2
     assert g.replaced == [OWN, "/opt/m/revwins/venv"]  # revloose is in no suite: its venv stays
     assert P.duplicates(inv, plan, lambda p: None)[0].bytes is None  # unknown, never a guess
+
+
+CORE_LOCK = "# suite: core\nfastapi==0.110.0 \\\n    --hash=sha256:aa\nuvicorn==0.29.0 --hash=sha256:bb\n"
+LEAD_LOCK = "# suite: lead-gen\nuvicorn==0.30.0 --hash=sha256:cc\n"
+OTHER_LOCK = "# suite: other\nrequests==2.31.0 --hash=sha256:dd\nfastapi==0.110.0 --hash=sha256:aa\n"
+
+
+def test_shared_takes_the_suites_whose_pins_live_together_and_names_the_conflict_of_the_others():
+    shared = P.share([("core", CORE_LOCK), ("lead-gen", LEAD_LOCK), ("other", OTHER_LOCK)])
+    assert shared.members == ["core", "other"]
+    assert shared.left_out == {"lead-gen": ["uvicorn: uvicorn==0.29.0 (core) vs uvicorn==0.30.0 (lead-gen)"]}
+    entries = [line for line in shared.text.splitlines() if not line.startswith(("#", " "))]
+    assert entries == ["fastapi==0.110.0 \\", "requests==2.31.0 \\", "uvicorn==0.29.0 \\"]  # one per dist
+    assert "--hash=sha256:bb" in shared.text and "sha256:cc" not in shared.text
+
+
+def test_with_shared_venvs_the_members_units_point_at_one_venv_and_the_others_are_left_alone(tmp_path):
+    cfg = config(tmp_path)
+    venvs = [P.suite_venv(cfg, "core", CORE_LOCK, "3.11.2"), P.suite_venv(cfg, "other", LEAD_LOCK.replace("lead-gen", "other"), None)]
+    shared_venvs, shared = P.shared_venvs(cfg, venvs, {"core": CORE_LOCK, "other": LEAD_LOCK})
+    assert shared.members == ["core"] and "uvicorn==0.30.0 (other)" in shared.left_out["other"][0]
+    core, other = shared_venvs
+    assert core.path.startswith("/srv/suite-venvs/shared-") and core.lock == core.on_disk + ".txt"
+    assert other.path is None and other.why_not.startswith("cannot share the shared venv: uvicorn")
+    plan = P.plan(inventory(), cfg, shared_venvs)
+    by = {u.unit: u for u in plan.units}
+    assert by["revpublish.service"].venv_after == core.path
+    assert by["revother.service"].skip.startswith("cannot share the shared venv")
