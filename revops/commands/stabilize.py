@@ -29,6 +29,9 @@ from revops.lock.resolver import find_interpreter
 from revops.stabilize import build, execute, plan as P
 
 BUILD_VENV = "build-suite-venv"
+# A restart is a stop and a start: up to systemd's default TimeoutStopSec= (90 s) plus its
+# TimeoutStartSec= (90 s), with room for a slow manager.
+RESTART_TIMEOUT_S = 210.0
 OUR_STEPS = (BUILD_VENV, repoint.REPOINT, repoint.PUT_BACK, execute.GATE)
 
 
@@ -207,7 +210,7 @@ def _pair(config: Config, journal, ledger) -> repoint.Pair:
     manager = systemd.connect(config.bus)
     files = systemd.DropinFiles(systemd.admin_unit_dir(config.bus, config.root),
                                 confine=[Path(config.root) / d for d in config.unit_dirs])
-    return repoint.Pair(manager, files, journal, ledger)
+    return repoint.Pair(manager, files, journal, ledger, timeout_s=RESTART_TIMEOUT_S)
 
 
 def suite_venv_of(config: Config, suite: str) -> P.SuiteVenv:
