@@ -29,6 +29,7 @@ from revops.secrets.digest import environment_record
 from revops.unitfile import ReadUnit, RootFS, read_units
 from revops.unitfile.ports import port_of
 from revops.unitfile.specifiers import facts_of_root
+from revops.unitfile.timer import read_timers
 
 RESTART_LOOP_MIN = 3  # NRestarts at or above this, or SubState auto-restart, is a restart loop
 
@@ -84,6 +85,7 @@ def run(cfg: config_mod.Config, *, live: bool | None = None, user: bool = False,
     scanning_slash = fs.root == Path("/")
     read = read_units(fs, cfg.unit_dirs, cfg.unit_pattern, facts_of_root(root, live=scanning_slash))
     units = [to_unit(r, cfg, fs) for r in read]
+    attach_timers(units, *read_timers(fs, cfg.unit_dirs))
     found_venvs = scan_venvs(fs, cfg, units, deep=deep)
     bus = "user" if user else cfg.bus
     want_live = scanning_slash if live is None else live
@@ -135,11 +137,25 @@ def to_unit(r: ReadUnit, cfg: config_mod.Config, fs: RootFS) -> Unit:
         unit.environment, unit.environment_digests = environment_record(c.environment, cfg.secrets_allow)
         unit.restart = c.restart
         unit.service_type = c.type or "simple"
-        unit.after, unit.requires = list(c.after), list(c.requires)
+        unit.after, unit.requires, unit.wants = list(c.after), list(c.requires), list(c.wants)
+        unit.remain_after_exit = c.remain_after_exit
         unit.memory_max, unit.cpu_quota = c.memory_max, c.cpu_quota
         unit.port = port_of(commands, c.environment)
         unit.venv = next((v for v in (venvs.venv_of_command(cmd, fs) for cmd in commands) if v), None)
     return unit
+
+
+def attach_timers(units: list[Unit], fired: dict[str, list[model.Timer]], problems: list[Problem]) -> None:
+    """Each unit's timers (sorted by name); a timer's problems go to the unit it fires."""
+    by_name = {u.name: u for u in units}
+    for name, timers in fired.items():
+        unit = by_name.get(name)
+        if unit is None:
+            continue  # a timer of a unit that is no service of this scan
+        unit.timers = sorted(timers, key=lambda t: t.name)
+        paths = {p for t in timers for p in (t.path, *t.dropins) if p}
+        unit.problems = sorted([*unit.problems, *(p for p in problems if (p.file or "").lstrip("/") in paths)],
+                               key=_problem_key)
 
 
 def _problem_key(p: Problem) -> tuple:
