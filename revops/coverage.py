@@ -60,10 +60,14 @@ class Coverage:
         return f"{self.covered} of {self.live} live units have a destination"
 
     def counts(self) -> dict[str, int]:
-        found: dict[str, int] = {}
+        """Live unit files by destination kind ("none" for those without)."""
+        kinds: dict[str, str] = {}
         for d in self.destinations:
-            key = d.kind or "none"
-            found[key] = found.get(key, 0) + 1
+            file = unit_file(d.unit)
+            kinds[file] = "none" if d.kind is None or kinds.get(file) == "none" else d.kind
+        found: dict[str, int] = {}
+        for kind in kinds.values():
+            found[kind] = found.get(kind, 0) + 1
         return found
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,7 +100,7 @@ def not_live_reason(unit: Unit, config: Config) -> str | None:
         return "deprecated"
     if unit.masked:
         return "masked"
-    if unit.template:
+    if unit.template or unitnames.is_template(unit.name):
         return "template without enabled instances"
     return None
 

@@ -22,8 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from revops import config as config_mod
-from revops import model, output, regularfile, venvs, yamlsafe
+from revops import coverage, model, output, regularfile, venvs, yamlsafe
 from revops.errors import EXIT_OK, AdapterUnavailable, CheckFailed, ConfigError, UsageError
+from revops.coverage import Coverage
 from revops.model import Inventory, LiveState, Problem, Unit, Venv
 from revops.secrets.digest import environment_record
 from revops.unitfile import ReadUnit, RootFS, read_units
@@ -41,14 +42,19 @@ class ScanResult:
     live_reason: str | None = None  # why live state is UNAVAILABLE (None when read)
     written: list[str] = field(default_factory=list)
     unchanged: bool = False
+    coverage: Coverage | None = None  # how many live units revops.yaml gives a destination
 
     @property
     def exit_code(self) -> int:
         return EXIT_OK  # the scan ran: problems found on the host are data, not a failure
 
     def contract(self) -> dict[str, Any]:
-        """The JSON of design.md: {"units": [...], "venvs": [...]}."""
-        return self.inventory.to_dict()
+        """The JSON of design.md: {"units": [...], "venvs": [...]}, and "coverage"
+        (revops.coverage.Coverage.to_dict) when revops.yaml was read."""
+        data = self.inventory.to_dict()
+        if self.coverage is not None:
+            data["coverage"] = self.coverage.to_dict()
+        return data
 
 
 def now() -> str:
@@ -96,7 +102,7 @@ def run(cfg: config_mod.Config, *, live: bool | None = None, user: bool = False,
         for unit in units:
             unit.live = LiveState(model.UNAVAILABLE, None, reason)
     inventory = Inventory(root=shown_root, scanned_at=None, units=units, venvs=found_venvs)
-    result = ScanResult(inventory, bus, reason)
+    result = ScanResult(inventory, bus, reason, coverage=coverage.measure(inventory, cfg))
     if write:
         target = output_dir or cfg.out("inventory")
         result.written, result.unchanged = write_inventory(inventory, Path(target))
@@ -277,6 +283,8 @@ def render(result: ScanResult, console: Console) -> None:
                   + (f" (written {', '.join(result.written)}{', unchanged' if result.unchanged else ''})"
                      if result.written else "")))
     _render_suites(inv, console)
+    if result.coverage is not None:
+        render_coverage(result.coverage, console)
     if result.live_reason:
         console.print(Text.assemble("live state: ", ("UNAVAILABLE", "yellow"), f" ({result.live_reason})"))
     else:
@@ -291,6 +299,16 @@ def render(result: ScanResult, console: Console) -> None:
         console.print(f"masked units: {', '.join(masked)}")
     _render_venvs(inv, console)
     _render_problems(inv, console)
+
+
+def render_coverage(measured: Coverage, console: Console) -> None:
+    """One line with the figure, and the units without a destination (revops.yaml decides)."""
+    by = ", ".join(f"{n} {kind}" for kind, n in sorted(measured.counts().items()))
+    style = "green" if measured.complete else "yellow"
+    console.print(Text.assemble("coverage: ", (measured.figure(), style), f" ({by})"))
+    if measured.uncovered:
+        console.print(Text.assemble(("without a destination: ", "yellow"), ", ".join(measured.uncovered),
+                                    " (`revops suites suggest` proposes one for each)"))
 
 
 def _render_suites(inv: Inventory, console: Console) -> None:
