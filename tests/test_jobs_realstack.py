@@ -19,6 +19,7 @@ from revops import jobs, repoint
 from revops.adapters import compose, proc, systemd
 from revops.adapters import ledger as ledger_mod
 from revops.journal import Journal
+from revops.status import gather
 
 pytestmark = pytest.mark.realstack
 
@@ -113,6 +114,11 @@ def test_a_job_cut_over_runs_in_a_container_at_its_next_trigger_and_put_back_res
     assert state.result == "success" and state.exec_main_status == 0, (state, out.read_text()[-2000:])
     assert "job ran in a container" in out.read_text()
     assert t.result == "success"
+    # what `revops status` shows of the job, LIVE from the manager
+    read = gather.read_timers("user", {unit: timer})
+    figure = read.figures[unit]
+    assert read.report.provenance == "LIVE" and figure.timer == timer
+    assert figure.last_trigger and figure.next_trigger and figure.next_trigger >= figure.last_trigger
     # the schedule is systemd's as before: the timer file untouched, only the service has a drop-in
     assert systemctl("show", "-p", "DropInPaths", "--value", timer) == ""
     assert systemctl("show", "-p", "DropInPaths", "--value", unit).endswith(f"{unit}.d/50-revops-{jobs.PURPOSE}.conf")

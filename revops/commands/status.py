@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from revops import model, output
+from revops import coverage, model, output
 from revops.config import Config
 from revops.errors import EXIT_INTERRUPTED, UsageError
 from revops.status import assemble, gather, prometheus as prom
@@ -67,8 +67,9 @@ def read(config: Config, scope: Scope = Scope()) -> StatusReport:
     generated_at = gather.now_iso()
     reads = gather.read_all(config, units)
     source = assemble.inventory_report(inventory, str(inventory_dir), len(units))
-    return assemble.build(units, reads, source, config.health, generated_at,
-                          str(config.path), scope)
+    report = assemble.build(units, reads, source, config.health, generated_at, str(config.path), scope)
+    report.coverage = coverage.measure(inventory, config).to_dict()  # from the inventory: CACHED
+    return report
 
 
 def _describe(scope: Scope) -> str:

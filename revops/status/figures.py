@@ -14,7 +14,7 @@ from revops.model import CACHED, LIVE, UNAVAILABLE
 
 __all__ = [
     "CACHED", "LIVE", "UNAVAILABLE", "SystemdFigure", "ContainerFigure", "HealthFigure",
-    "MigrationFigure", "SecretFigure", "ServiceStatus", "PhaseSummary", "Summary", "SourceReport", "StatusReport",
+    "MigrationFigure", "SecretFigure", "TimerFigure", "ServiceStatus", "PhaseSummary", "Summary", "SourceReport", "StatusReport",
 ]
 
 # health.state values (design.md)
@@ -106,6 +106,20 @@ class SecretFigure:
 
 
 @dataclass
+class TimerFigure:
+    """A job's timer as its systemd manager reports it (org.freedesktop.systemd1.Timer): when it
+    last fired, what the run gave (the service's Result) and when it fires next; times ISO 8601."""
+
+    provenance: str
+    checked_at: str | None
+    reason: str | None = None
+    timer: str | None = None
+    last_trigger: str | None = None  # LastTriggerUSec; None: never fired
+    next_trigger: str | None = None  # NextElapseUSecRealtime; None: nothing scheduled
+    last_result: str | None = None  # the job's (service's) Result: success, exit-code, ...
+
+
+@dataclass
 class ServiceStatus:
     name: str  # the unit's name
     phase: int | None
@@ -124,6 +138,7 @@ class ServiceStatus:
     flags: list[str] = field(default_factory=list)  # runs-under-both, runs-under-neither, ...
     why: str | None = None  # one line: the reason for the verdict
     secret: SecretFigure | None = None  # null for a service without a container or a copy
+    timer: TimerFigure | None = None  # a job fired by a timer: its last run and next trigger
 
 
 @dataclass
@@ -172,6 +187,7 @@ class StatusReport:
     sources: list[SourceReport]
     services: list[ServiceStatus]
     summary: Summary
+    coverage: dict | None = None  # revops.coverage.Coverage.to_dict(): live units with a destination
 
     @property
     def exit_code(self) -> int:
