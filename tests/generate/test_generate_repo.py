@@ -59,6 +59,8 @@ def test_every_live_unit_of_the_example_host_is_generated_or_has_another_destina
     assert worker["labels"]["revops.instances"] == ("revflow-worker@1.service revflow-worker@2.service "
                                                     "revflow-worker@3.service")
     assert "--" in worker["command"] and "generic-%i" in worker["command"]
+    # revflow-worker@ is After= the one-shot set-up: it waits for it to complete
+    assert worker["depends_on"] == {"revflow-db-migrate": {"condition": "service_completed_successfully"}}
     assert top["revflow-db-migrate"]["depends_on"] == {
         "revflow-db-migrate-step1": {"condition": "service_completed_successfully"}}
     assert top["revflow-db-migrate-step1"]["command"][-2:] == ["--task", "migrate"]
