@@ -299,6 +299,8 @@ def _render_waves(plan: P.Plan, console: Console) -> None:
     for i, wave in enumerate(waves, 1):
         console.print(f"  wave {i} ({len(wave)}): {', '.join(wave)}", highlight=False)
 def _render_coverage(plan: P.Plan, console: Console) -> None:
+    for r in plan.retire:
+        console.print(f"retire {r.unit}: {r.reason}", highlight=False)
     if plan.coverage is None:
         return
     left = plan.left_without_destination()

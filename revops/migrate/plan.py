@@ -110,6 +110,9 @@ class Plan:
     # has a later phase, so what has none is left where it is when this phase is done.
     coverage: coverage_mod.Coverage | None = None
     last_phase: bool = False
+    # The last phase's plan: the units revops.yaml retires (`retire:`), each with its reason
+    # and whether the condition holds (no unit left under systemd runs from a venv).
+    retire: list[Skipped] = field(default_factory=list)
 
     def left_without_destination(self) -> str | None:
         """The plain sentence migrate and cleanup say after the last phase, or None."""
@@ -348,10 +351,26 @@ def build(
     files = list(compose_files or [])
     todo_names = {t.name for t in todo}
     services = [service_plan(unit, config, files, within=todo_names) for unit in todo]
+    last = phase >= max(s.phase for s in config.suites)
     return Plan(phase=phase, services=services, skipped=skipped, gate=gate(earlier or [], force_reason),
                 compose_files=files, mask=config.mask_on_migrate, parallel=parallel,
                 coverage=coverage_mod.measure(inventory, config),
-                last_phase=phase >= max(s.phase for s in config.suites))
+                last_phase=last, retire=retire_plan(inventory, config, states, todo_names) if last else [])
+
+
+def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str], moving: set[str]) -> list[Skipped]:
+    """Each unit `retire:` names, with its reason and when it goes: once no unit that stays
+    under systemd after this phase runs from a venv (a venv healer must outlive the venvs)."""
+    still = sorted(u.name for u in inventory.units
+                   if u.venv and not (u.masked or u.deprecated or config.is_deprecated(u.name))
+                   and config.retired(u.name) is None and states.get(u.name) != MIGRATED
+                   and u.name not in moving)
+    when = ("no unit left under systemd after this phase runs from a venv, so it can be retired (stopped and "
+            "disabled, not migrated)" if not still else
+            f"not yet: {len(still)} unit(s) still run from a venv after this phase ({', '.join(still[:5])}"
+            f"{', ...' if len(still) > 5 else ''})")
+    return [Skipped(u.name, f"{config.retired(u.name)}; {when}") for u in sorted(inventory.units, key=lambda u: u.name)
+            if config.retired(u.name) is not None and not u.masked]
 
 
 def earlier_units(inventory: Inventory, config: Config, phase: int,

@@ -172,3 +172,22 @@ def test_a_suggested_suite_is_refused_until_reviewed(tmp_path):
     path.write_text("suites:\n  core:\n    phase: 1\n    suggested: true\n    units: [revcore-gateway.service]\n")
     with pytest.raises(UsageError, match="suggested: true"):
         P.build(inventory(), config_mod.load(path), 1)
+
+
+def test_the_last_phase_says_which_retired_units_go_and_why(tmp_path):
+    from revops import config as config_mod
+
+    path = tmp_path / "revops.yaml"
+    path.write_text("suites:\n  core:\n    phase: 1\n    units: [api.service]\n  late:\n    phase: 2\n"
+                    "    units: [worker.service]\nretire:\n  heal.service: \"rebuilds venvs\"\n")
+    cfg = config_mod.load(path)
+    inv = Inventory(root="/", scanned_at=None, units=[
+        Unit(name="api.service", path=None, port=8000, venv="/opt/api/venv"),
+        Unit(name="worker.service", path=None, venv="/opt/worker/venv"),
+        Unit(name="heal.service", path=None, venv="/opt/shared/venv")])
+    assert P.build(inv, cfg, 1).retire == []  # not the last phase
+    [waiting] = P.build(inv, cfg, 2).retire  # api not migrated yet: still on a venv
+    assert waiting.unit == "heal.service" and waiting.reason.startswith("rebuilds venvs; not yet: 1 unit(s)")
+    assert "api.service" in waiting.reason
+    [going] = P.build(inv, cfg, 2, states={"api.service": P.MIGRATED}).retire
+    assert "no unit left under systemd after this phase runs from a venv" in going.reason
