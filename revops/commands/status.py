@@ -17,7 +17,7 @@ from revops.config import Config
 from revops.errors import EXIT_INTERRUPTED, UsageError
 from revops.status import assemble, gather, prometheus as prom
 from revops.status.assemble import Scope
-from revops.status.figures import StatusReport
+from revops.status.figures import CACHED, CoverageFigure, StatusReport
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -68,7 +68,9 @@ def read(config: Config, scope: Scope = Scope()) -> StatusReport:
     reads = gather.read_all(config, units)
     source = assemble.inventory_report(inventory, str(inventory_dir), len(units))
     report = assemble.build(units, reads, source, config.health, generated_at, str(config.path), scope)
-    report.coverage = coverage.measure(inventory, config).to_dict()  # from the inventory: CACHED
+    measured = coverage.measure(inventory, config)
+    report.coverage = CoverageFigure(CACHED, inventory.scanned_at, measured.live, measured.covered,
+                                     measured.uncovered)
     return report
 
 

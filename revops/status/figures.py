@@ -14,7 +14,7 @@ from revops.model import CACHED, LIVE, UNAVAILABLE
 
 __all__ = [
     "CACHED", "LIVE", "UNAVAILABLE", "SystemdFigure", "ContainerFigure", "HealthFigure",
-    "MigrationFigure", "SecretFigure", "TimerFigure", "ServiceStatus", "PhaseSummary", "Summary", "SourceReport", "StatusReport",
+    "MigrationFigure", "SecretFigure", "TimerFigure", "CoverageFigure", "ServiceStatus", "PhaseSummary", "Summary", "SourceReport", "StatusReport",
 ]
 
 # health.state values (design.md)
@@ -180,6 +180,18 @@ class SourceReport:
 
 
 @dataclass
+class CoverageFigure:
+    """How many live units revops.yaml gives a destination (revops.coverage), CACHED: counted
+    from the inventory scanned at `checked_at`; `uncovered` names the units without one."""
+
+    provenance: str
+    checked_at: str | None
+    live: int
+    covered: int
+    uncovered: list[str] = field(default_factory=list)
+
+
+@dataclass
 class StatusReport:
     generated_at: str
     config: str
@@ -187,7 +199,7 @@ class StatusReport:
     sources: list[SourceReport]
     services: list[ServiceStatus]
     summary: Summary
-    coverage: dict | None = None  # revops.coverage.Coverage.to_dict(): live units with a destination
+    coverage: CoverageFigure | None = None  # live units with a destination in revops.yaml
 
     @property
     def exit_code(self) -> int:

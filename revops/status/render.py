@@ -121,12 +121,12 @@ def _summary_text(report: StatusReport) -> Text:
 
 def _coverage_line(report: StatusReport) -> list[Text]:
     c = report.coverage
-    if not c:
+    if c is None:
         return []
-    line = Text(f"coverage (CACHED, inventory): {c['covered']} of {c['live']} live units have a destination",
-                style="green" if c["complete"] else "yellow")
-    if c["uncovered"]:
-        line.append(f"; without one: {', '.join(c['uncovered'])}")
+    line = Text(f"coverage ({c.provenance}, inventory of {c.checked_at}): {c.covered} of {c.live} live units "
+                "have a destination", style="green" if c.covered == c.live else "yellow")
+    if c.uncovered:
+        line.append(f"; without one: {', '.join(c.uncovered)}")
     return [line]
 
 

@@ -28,3 +28,14 @@ def test_unavailable_timers_say_why_and_units_without_timer_have_none():
     figure = assemble._timer(JOB, reads(timers))
     assert (figure.provenance, figure.reason, figure.last_trigger) == (UNAVAILABLE, "bus down", None)
     assert assemble._timer(Unit(name="api.service", path=None), reads(timers)) is None
+
+
+def test_the_coverage_line_names_what_has_no_destination():
+    from revops.status import render
+    from revops.status.figures import CoverageFigure, StatusReport
+
+    report = StatusReport("t", "revops.yaml", {}, [], [], None,
+                          coverage=CoverageFigure("CACHED", "2026-11-29T12:00:00+00:00", 5, 4, ["stray.service"]))
+    [line] = render._coverage_line(report)
+    assert line.plain == ("coverage (CACHED, inventory of 2026-11-29T12:00:00+00:00): 4 of 5 live units have a "
+                          "destination; without one: stray.service")
