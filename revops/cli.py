@@ -132,6 +132,23 @@ def inventory_scan_cmd(
     finish(result, json_out, inventory.render)
 
 
+suites_app = typer.Typer(help="Suites: which units move together, and in which phase.", no_args_is_help=True)
+app.add_typer(suites_app, name="suites")
+
+
+@suites_app.command("suggest")
+def suites_suggest_cmd(
+    config: Optional[Path] = ConfigOpt,
+    write: bool = typer.Option(False, "--write", help="Add the proposal to revops.yaml, marked for review."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Propose a suite and phase (or retire / keep on host) for every live unit in no suite, with why."""
+    from revops.commands import suites
+
+    result = suites.suggest(config_mod.load(config, suites_required=False), write=write)
+    finish(result, json_out, suites.render)
+
+
 def _confirm_with(render_plan):
     """A confirm() for a verb: show its plan on stderr, then ask (nothing runs on 'no')."""
 

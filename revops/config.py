@@ -62,6 +62,8 @@ class Suite:
     # How migrate proves each service's container before its unit stops: "full", "import" or
     # "off"; None: by kind (revops.migrate.plan.preverify_mode).
     preverify: str | None = None
+    # Proposed by `revops suites suggest --write` and not reviewed yet: migrate refuses it.
+    suggested: bool = False
 
     def matches(self, unit_name: str) -> bool:
         return any(fnmatch.fnmatchcase(unit_name, pattern) for pattern in self.units)
@@ -95,6 +97,10 @@ class Config:
     mask_on_migrate: bool = False
     suites: tuple[Suite, ...] = ()
     deprecated: tuple[str, ...] = ()
+    # (unit name or pattern, reason): units that stay under systemd for good.
+    keep_on_host: tuple[tuple[str, str], ...] = ()
+    # (unit name or pattern, reason): old-world units, retired once no unit runs from a venv.
+    retire: tuple[tuple[str, str], ...] = ()
     shared_env_file: str = "/opt/shared-api-engine/.env"
     image_base: str = "revflow/python-base:latest"
     image_prefix: str = "revflow"
@@ -148,7 +154,10 @@ class Config:
     def suite_of(self, unit_name: str) -> Suite | None:
         """The suite a unit belongs to: the first whose patterns match its name, or, for an
         instance (worker@1.service), its template's name (worker@.service). The one answer
-        every verb uses, from revops.yaml as it is now."""
+        every verb uses, from revops.yaml as it is now. A unit `keep_on_host:` or `retire:`
+        names is in no suite, whatever the suites' patterns say: the named exception wins."""
+        if self.kept_on_host(unit_name) is not None or self.retired(unit_name) is not None:
+            return None
         candidates = [unit_name]
         if unitnames.is_instance(unit_name):
             candidates.append(unitnames.template_of(unit_name))
@@ -161,12 +170,29 @@ class Config:
     def is_deprecated(self, unit_name: str) -> bool:
         return any(fnmatch.fnmatchcase(unit_name, p) for p in self.deprecated)
 
+    def kept_on_host(self, unit_name: str) -> str | None:
+        """The reason `keep_on_host:` gives for this unit (its template's for an instance), or None."""
+        return _reason(self.keep_on_host, unit_name)
+
+    def retired(self, unit_name: str) -> str | None:
+        """The reason `retire:` gives for this unit (its template's for an instance), or None."""
+        return _reason(self.retire, unit_name)
+
     @property
     def database_url(self) -> str:
         url = os.environ.get("REVOPS_DATABASE_URL")
         if url:
             return url
         return f"sqlite:///{(self.base_dir / self.ledger).resolve()}"
+
+
+def _reason(entries: tuple[tuple[str, str], ...], unit_name: str) -> str | None:
+    names = [unit_name, unitnames.template_of(unit_name)] if unitnames.is_instance(unit_name) else [unit_name]
+    for name in names:
+        for pattern, reason in entries:
+            if fnmatch.fnmatchcase(name, pattern):
+                return reason
+    return None
 
 
 def duration_seconds(duration: str) -> float:
@@ -190,42 +216,54 @@ def find(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None
     return path
 
 
-def load(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Config:
+def load(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None, *,
+         suites_required: bool = True) -> Config:
     """The checked config (see parse); ConfigError (exit 2) for every way it can be wrong,
-    a file that is not a regular file or is over MAX_BYTES included."""
+    a file that is not a regular file or is over MAX_BYTES included. `suites_required=False`
+    is for the one verb that writes `suites:` (`revops suites suggest`): a file without
+    suites (or with `suites: {}`) is then accepted, every other key checked as usual."""
     path = find(explicit, cwd)
     try:
         text = regularfile.read_text(path, MAX_BYTES)
     except regularfile.FileRefused as exc:
         raise ConfigError(exc.path, None, exc.reason) from None
-    return _checked(yamlsafe.load_text(text, str(path)), path, text)
+    return _checked(yamlsafe.load_text(text, str(path)), path, text, suites_required)
 
 
-def parse(text: str, path: Path) -> Config:
+def parse(text: str, path: Path, *, suites_required: bool = True) -> Config:
     """revops.yaml's text to a Config: YAML read by yamlsafe (duplicate keys, bombs and
     depth refused), then the whole of it checked against configschema.SCHEMA. Every problem
     is reported at once, one line each: `FILE:LINE: KEY: expected ..., got ...`."""
-    return _checked(yamlsafe.load_text(text, str(path)), path, None)
+    return _checked(yamlsafe.load_text(text, str(path)), path, None, suites_required)
 
 
-def _checked(doc: yamlsafe.Document, path: Path, text: str | None) -> Config:
+def _checked(doc: yamlsafe.Document, path: Path, text: str | None, suites_required: bool = True) -> Config:
     data = doc.data
-    if data is None or data == {}:
+    if (data is None or data == {}) and suites_required:
         error = ConfigError(str(path), None, "empty: revops needs at least `suites:`; "
                             "`revops example-host DIR` writes a complete example")
         error.hint = "a minimal revops.yaml:\n" + MINIMAL
         raise error
+    data = {} if data is None else data
     if not isinstance(data, dict):
         raise ConfigError(str(path), None, f"expected a mapping of settings, got {yamlsafe.describe(data)}",
                           doc.line())
     data = _without_nulls(data)
-    marker = _checked_marker(path, text)
+    marker = _checked_marker(path, text) if suites_required else None
     if marker is None or not marker.is_file():
         from revops import configschema  # jsonschema: only when these bytes were not checked yet
 
-        _raise_problems(doc, path, list(configschema.problems(data)))
+        problems = list(configschema.problems(data if suites_required else {"suites": {"-": {}}, **data}))
+        if not suites_required:
+            problems = [p for p in problems if not _about_no_suites(p[0], data)]
+        _raise_problems(doc, path, problems)
         _remember_checked(marker)
     return _build(data, path)
+
+
+def _about_no_suites(keys: tuple[Any, ...], data: dict[str, Any]) -> bool:
+    """A schema problem that only says there are no suites (the stand-in the check added)."""
+    return keys[:1] == ("suites",) and (not data.get("suites") or keys[1:2] == ("-",))
 
 
 def _without_nulls(data: dict[Any, Any]) -> dict[Any, Any]:
@@ -297,11 +335,16 @@ def _build(data: dict[str, Any], path: Path) -> Config:
         "stabilize_path": data.get("stabilize", {}).get("path"),
         "stabilize_settle": data.get("stabilize", {}).get("settle"),
         "stabilize_timeout": data.get("stabilize", {}).get("timeout"),
+        "keep_on_host": _reasons(data.get("keep_on_host")), "retire": _reasons(data.get("retire")),
     }
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if v is not None}
     health = {k: float(v) if k == "probe_timeout" else v for k, v in health.items()}  # keys: Health's fields
     return Config(path=path.resolve(), root=root, suites=_suites(data.get("suites", {})), health=Health(**health),
                   **values)
+
+
+def _reasons(raw: dict[str, Any] | None) -> tuple[tuple[str, str], ...] | None:
+    return None if raw is None else tuple((str(k), str(v).strip()) for k, v in raw.items())
 
 
 def _suites(raw: dict[str, Any]) -> tuple[Suite, ...]:
@@ -314,6 +357,8 @@ def _suites(raw: dict[str, Any]) -> tuple[Suite, ...]:
             extra["cpus"] = float(body["cpus"])
         if "preverify" in body:
             extra["preverify"] = body["preverify"] or "off"  # YAML 1.1 reads a bare `off` as false
+        if body.get("suggested"):
+            extra["suggested"] = True
         overrides = body.get("overrides", {})
         suites.append(Suite(name=str(name), phase=body["phase"], units=tuple(body["units"]),
                             overrides=tuple(sorted((str(k), v.strip()) for k, v in overrides.items())), **extra))

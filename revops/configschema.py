@@ -37,6 +37,14 @@ DURATION = {"type": "string", "pattern": r"^(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h))+
             "expected": "a duration such as 30s or 1m30s"}
 POSITIVE_INT = {"type": "integer", "minimum": 1, "expected": "a positive integer"}
 POSITIVE_NUMBER = {"type": "number", "exclusiveMinimum": 0, "expected": "a positive number"}
+# Units with a reason each: `keep_on_host:` and `retire:` say why a unit gets no container.
+UNIT_REASONS = {
+    "type": "object", "expected": "a mapping of unit name (or fnmatch pattern) to the reason, in words",
+    "propertyNames": {"type": "string", "pattern": r"^[^/\s]+$",
+                      "expected": "a unit name or fnmatch pattern such as revflow-tmp-clean.service"},
+    "additionalProperties": {"type": "string", "pattern": r"\S", "maxLength": 500,
+                             "expected": "the reason, in words (a non-empty string)"},
+}
 
 # -- the schema ----------------------------------------------------------------------------
 
@@ -88,6 +96,9 @@ SCHEMA: dict[str, Any] = {
                     "preverify": {"enum": ["full", "import", "off", False],
                                   "expected": "'full' (a candidate container beside the unit), "
                                               "'import' (a side-effect-free import check) or 'off'"},
+                    # Set by `revops suites suggest --write` on the suites it proposes: migrate
+                    # refuses such a suite until the operator has reviewed it and removed the key.
+                    "suggested": {"type": "boolean", "expected": "true or false (remove it once reviewed)"},
                     "overrides": {
                         "type": "object", "expected": "a mapping of distribution to specifier",
                         "propertyNames": {"pattern": r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$",
@@ -99,6 +110,11 @@ SCHEMA: dict[str, Any] = {
             },
         },
         "deprecated": UNIT_NAMES,
+        # Units that stay under systemd for good, and why (a destination of their own).
+        "keep_on_host": UNIT_REASONS,
+        # Units of the old world (a venv healer, a venv cleanup timer): stopped and disabled, not
+        # migrated, once no unit left under systemd runs from a venv; and why.
+        "retire": UNIT_REASONS,
         "shared_env_file": {"type": "string", "pattern": r"^/[^\x00-\x1f]*$", "expected": "an absolute path"},
         "image": {
             "type": "object", "additionalProperties": False, "expected": "a mapping",

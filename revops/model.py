@@ -53,6 +53,23 @@ class LiveState:
 
 
 @dataclass
+class Timer:
+    """A .timer unit that fires a service (its Unit=, by default the service of its own name),
+    as its files say: the schedule a job keeps when its code moves into a container."""
+
+    name: str  # "revflow-backup.timer"
+    path: str | None  # fragment, relative to the root like Unit.path
+    on_calendar: list[str] = field(default_factory=list)  # OnCalendar= values, in order
+    monotonic: list[str] = field(default_factory=list)  # "OnBootSec=5min", "OnUnitActiveSec=1h", ...
+    persistent: bool = False
+    randomized_delay_sec: str | None = None
+    accuracy_sec: str | None = None
+    enabled: bool = False  # linked from a timers.target.wants/ (or other .wants/) directory
+    masked: bool = False
+    dropins: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Unit:
     name: str  # "revpublish.service", or an instance "revflow-worker@3.service"
     path: str | None  # fragment, relative to the root as in the contract: "etc/systemd/system/x.service"
@@ -82,6 +99,9 @@ class Unit:
     problems: list[Problem] = field(default_factory=list)
     live: LiveState | None = None
     service_type: str | None = None  # Type= (simple, exec, notify, oneshot, ...); None when not read
+    wants: list[str] = field(default_factory=list)  # Wants= of [Unit]
+    remain_after_exit: bool = False  # RemainAfterExit= (a oneshot that stays "active" once done)
+    timers: list[Timer] = field(default_factory=list)  # the .timer units whose Unit= is this one
 
     @property
     def service_name(self) -> str:
@@ -100,6 +120,7 @@ class Unit:
         values["problems"] = [Problem(**_known(Problem, p)) for p in data.get("problems") or []]
         if data.get("live"):
             values["live"] = LiveState(**_known(LiveState, data["live"]))
+        values["timers"] = [Timer(**_known(Timer, t)) for t in data.get("timers") or []]
         return cls(**values)
 
 

@@ -61,7 +61,8 @@ SERVICE_IFACE = "org.freedesktop.systemd1.Service"
 _LISTED_UNIT_PROPERTIES = ("UnitFileState",)
 _UNLISTED_UNIT_PROPERTIES = ("LoadState", "ActiveState", "SubState", "UnitFileState")
 _SERVICE_STATE_PROPERTIES = ("Result", "NRestarts", "MainPID")
-_OTHER_TYPE_STATE_PROPERTIES = ("Result",)  # Socket, Timer, Mount, ... have no NRestarts/MainPID
+_OTHER_TYPE_STATE_PROPERTIES = ("Result",)
+_TIMER_PROPERTIES = ("ActiveState", "Unit", "LastTriggerUSec", "NextElapseUSecRealtime", "Result")  # Socket, Timer, Mount, ... have no NRestarts/MainPID
 
 # Unit types whose own interface carries some of _STATE_PROPERTIES or properties() fields.
 _TYPE_INTERFACES = {
@@ -98,6 +99,30 @@ class UnitState:
     main_pid: int | None
     unit_file_state: str | None
     exec_main_status: int | None
+
+
+@dataclass(frozen=True)
+class TimerState:
+    """A timer's schedule as the manager holds it now (org.freedesktop.systemd1.Timer,
+    org.freedesktop.systemd1(5)): times in microseconds since the epoch, None when never or
+    not scheduled (systemd gives 0 then); `result` is the timer's own Result ("success")."""
+
+    name: str
+    unit: str  # the unit it fires (Unit property)
+    last_trigger_usec: int | None  # LastTriggerUSec: when it last fired
+    next_elapse_usec: int | None  # NextElapseUSecRealtime: its next calendar trigger
+    result: str | None
+    active_state: str
+
+
+def timer_state_from(name: str, props: dict[str, Any]) -> TimerState:
+    def usec(key: str) -> int | None:
+        value = int(props.get(key) or 0)
+        return value if value > 0 and value != (1 << 64) - 1 else None  # 0 and UINT64_MAX: none
+
+    return TimerState(name=name, unit=props.get("Unit", ""), last_trigger_usec=usec("LastTriggerUSec"),
+                      next_elapse_usec=usec("NextElapseUSecRealtime"), result=props.get("Result"),
+                      active_state=props.get("ActiveState", "inactive"))
 
 
 @dataclass(frozen=True)
@@ -426,6 +451,14 @@ class Manager:
 
     def active_state(self, name: str) -> str:
         return self._get(name, UNIT_IFACE, "ActiveState")
+
+    def timer_states(self, names: list[str]) -> dict[str, TimerState]:
+        """Each .timer's last and next trigger and its result, LIVE (GetAll on the Unit and
+        Timer interfaces, pipelined as states() does)."""
+        timer_iface = _TYPE_INTERFACES[".timer"]
+        requests = [(n, UNIT_IFACE) for n in names] + [(n, timer_iface) for n in names]
+        found = self._get_all_many(requests, _TIMER_PROPERTIES)
+        return {n: timer_state_from(n, found.get(n, {})) for n in names}
 
     def exec_start(self, name: str) -> list[ExecCommand]:
         """ExecStart= as the manager reads the unit now, its drop-ins applied (after a reload)."""

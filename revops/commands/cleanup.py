@@ -14,12 +14,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from revops import hostrun, model, output
+from revops import coverage, hostrun, model, output
 from revops.adapters import systemd
 from revops.adapters.ledger import open_ledger
 from revops.cleanup import plan as C
 from revops.cleanup import quarantine as Q
 from revops.config import Config
+from revops.coverage import Coverage
 from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CheckFailed, RevopsError
 from revops.migrate import resume
 from revops.repoint import REPOINTED
@@ -38,6 +39,7 @@ class CleanupResult:
     differences: list[str] = field(default_factory=list)  # after undo: what is not as it was
     systemd_reload: str | None = None
     exit_code: int = EXIT_OK
+    coverage: Coverage | None = None  # plan and apply: live units with a destination in revops.yaml
 
 
 def _systemd(config: Config) -> tuple[Any, str | None]:
@@ -86,12 +88,15 @@ def run(config: Config, *, apply: bool = False, undo: str | None = None,
         inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
         manager, manager_error = _systemd(config)
         plan = make_plan(config, inventory, ledger, manager, manager_error)
+        measured = coverage.measure(inventory, config)
         if not apply:
-            return CleanupResult("plan", plan)
+            return CleanupResult("plan", plan, coverage=measured)
         if manager is None and Path(config.root).resolve() == Path("/"):
             raise CheckFailed(f"systemd unreachable ({manager_error}); refusing to move unit files of the live host",
                               hint="run where the systemd bus is reachable")
-        return _apply(config, ledger, plan, manager, manager_error)
+        result = _apply(config, ledger, plan, manager, manager_error)
+        result.coverage = measured
+        return result
     finally:
         ledger.close()
 
@@ -198,6 +203,10 @@ def render(result: CleanupResult, console: Console) -> None:
                   f"systemd states: {plan.systemd}", highlight=False)
     for k in plan.kept:
         console.print(f"  kept {k.name}: {k.reason}", highlight=False)
+    if result.coverage is not None and not result.coverage.complete:
+        left = result.coverage.uncovered
+        console.print(Text(f"{len(left)} live unit(s) have no destination in revops.yaml ({result.coverage.figure()}) "
+                           f"and stay under systemd as they are: {', '.join(left)}", style="bold yellow"))
     if result.mode == "plan":
         console.print(Text("plan only: nothing was moved; --apply moves these into the quarantine", style="dim"))
     else:

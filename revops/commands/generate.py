@@ -35,6 +35,9 @@ class GeneratedService:
     port: int | None
     healthcheck: str  # "http" or "process"
     notes: list[str]
+    kind: str = "service"  # service, job (fired by a timer), setup (run once before others)
+    replicas: int | None = None  # a template's numbered instances as one service
+    instances: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -46,6 +49,9 @@ class GenerateResult(CheckResult):
     services: list[GeneratedService] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     diff: str | None = None
+    # Units whose destination is not a container (revops.yaml `retire:`, `keep_on_host:`): not skipped.
+    retired: list[Skipped] = field(default_factory=list)
+    kept_on_host: list[Skipped] = field(default_factory=list)
 
     def failed(self) -> Failure:
         changed = [f.path for f in self.files if f.state != "unchanged"]
@@ -58,7 +64,8 @@ def run(config: Config, *, check: bool = False) -> GenerateResult:
     now = drift.render_now(inventory, config)
     compose_dir = now.drift.compose_dir
     result = GenerateResult(compose_dir=str(compose_dir), check=check, ok=True,
-                            services=_services(now.plan), skipped=list(now.plan.skipped))
+                            services=_services(now.plan), skipped=list(now.plan.skipped),
+                            retired=list(now.plan.retired), kept_on_host=list(now.plan.kept_on_host))
     for entry in now.drift.entries:
         if entry.unchanged:
             result.files.append(FileState(entry.path, "unchanged"))
@@ -83,7 +90,8 @@ def _apply(path: Path, text: str | None) -> None:
 
 
 def _services(plan) -> list[GeneratedService]:
-    return [GeneratedService(s.name, s.unit, s.suite, s.phase, s.image, s.port, s.healthcheck.kind, list(s.notes))
+    return [GeneratedService(s.name, s.unit, s.suite, s.phase, s.image, s.port, s.healthcheck.kind, list(s.notes),
+                             s.kind, s.replicas, list(s.instances))
             for suite in plan.suites for s in suite.services]
 
 
@@ -102,4 +110,5 @@ def render(result: GenerateResult, console: Console) -> None:
         counts[f.state] = counts.get(f.state, 0) + 1
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     console.print(f"{result.compose_dir}: {summary}; {len(result.skipped)} units not generated "
-                  "(see --json for each reason)", highlight=False)
+                  f"(see --json for each reason); {len(result.retired)} retired and {len(result.kept_on_host)} "
+                  "kept on the host by revops.yaml", highlight=False)

@@ -22,13 +22,15 @@ from rich.table import Table
 from rich.text import Text
 
 from revops import config as config_mod
-from revops import model, output, regularfile, venvs, yamlsafe
+from revops import coverage, model, output, regularfile, venvs, yamlsafe
 from revops.errors import EXIT_OK, AdapterUnavailable, CheckFailed, ConfigError, UsageError
+from revops.coverage import Coverage
 from revops.model import Inventory, LiveState, Problem, Unit, Venv
 from revops.secrets.digest import environment_record
 from revops.unitfile import ReadUnit, RootFS, read_units
 from revops.unitfile.ports import port_of
 from revops.unitfile.specifiers import facts_of_root
+from revops.unitfile.timer import read_timers
 
 RESTART_LOOP_MIN = 3  # NRestarts at or above this, or SubState auto-restart, is a restart loop
 
@@ -40,14 +42,19 @@ class ScanResult:
     live_reason: str | None = None  # why live state is UNAVAILABLE (None when read)
     written: list[str] = field(default_factory=list)
     unchanged: bool = False
+    coverage: Coverage | None = None  # how many live units revops.yaml gives a destination
 
     @property
     def exit_code(self) -> int:
         return EXIT_OK  # the scan ran: problems found on the host are data, not a failure
 
     def contract(self) -> dict[str, Any]:
-        """The JSON of design.md: {"units": [...], "venvs": [...]}."""
-        return self.inventory.to_dict()
+        """The JSON of design.md: {"units": [...], "venvs": [...]}, and "coverage"
+        (revops.coverage.Coverage.to_dict) when revops.yaml was read."""
+        data = self.inventory.to_dict()
+        if self.coverage is not None:
+            data["coverage"] = self.coverage.to_dict()
+        return data
 
 
 def now() -> str:
@@ -84,6 +91,7 @@ def run(cfg: config_mod.Config, *, live: bool | None = None, user: bool = False,
     scanning_slash = fs.root == Path("/")
     read = read_units(fs, cfg.unit_dirs, cfg.unit_pattern, facts_of_root(root, live=scanning_slash))
     units = [to_unit(r, cfg, fs) for r in read]
+    attach_timers(units, *read_timers(fs, cfg.unit_dirs))
     found_venvs = scan_venvs(fs, cfg, units, deep=deep)
     bus = "user" if user else cfg.bus
     want_live = scanning_slash if live is None else live
@@ -94,7 +102,7 @@ def run(cfg: config_mod.Config, *, live: bool | None = None, user: bool = False,
         for unit in units:
             unit.live = LiveState(model.UNAVAILABLE, None, reason)
     inventory = Inventory(root=shown_root, scanned_at=None, units=units, venvs=found_venvs)
-    result = ScanResult(inventory, bus, reason)
+    result = ScanResult(inventory, bus, reason, coverage=coverage.measure(inventory, cfg))
     if write:
         target = output_dir or cfg.out("inventory")
         result.written, result.unchanged = write_inventory(inventory, Path(target))
@@ -135,11 +143,25 @@ def to_unit(r: ReadUnit, cfg: config_mod.Config, fs: RootFS) -> Unit:
         unit.environment, unit.environment_digests = environment_record(c.environment, cfg.secrets_allow)
         unit.restart = c.restart
         unit.service_type = c.type or "simple"
-        unit.after, unit.requires = list(c.after), list(c.requires)
+        unit.after, unit.requires, unit.wants = list(c.after), list(c.requires), list(c.wants)
+        unit.remain_after_exit = c.remain_after_exit
         unit.memory_max, unit.cpu_quota = c.memory_max, c.cpu_quota
         unit.port = port_of(commands, c.environment)
         unit.venv = next((v for v in (venvs.venv_of_command(cmd, fs) for cmd in commands) if v), None)
     return unit
+
+
+def attach_timers(units: list[Unit], fired: dict[str, list[model.Timer]], problems: list[Problem]) -> None:
+    """Each unit's timers (sorted by name); a timer's problems go to the unit it fires."""
+    by_name = {u.name: u for u in units}
+    for name, timers in fired.items():
+        unit = by_name.get(name)
+        if unit is None:
+            continue  # a timer of a unit that is no service of this scan
+        unit.timers = sorted(timers, key=lambda t: t.name)
+        paths = {p for t in timers for p in (t.path, *t.dropins) if p}
+        unit.problems = sorted([*unit.problems, *(p for p in problems if (p.file or "").lstrip("/") in paths)],
+                               key=_problem_key)
 
 
 def _problem_key(p: Problem) -> tuple:
@@ -261,6 +283,8 @@ def render(result: ScanResult, console: Console) -> None:
                   + (f" (written {', '.join(result.written)}{', unchanged' if result.unchanged else ''})"
                      if result.written else "")))
     _render_suites(inv, console)
+    if result.coverage is not None:
+        render_coverage(result.coverage, console)
     if result.live_reason:
         console.print(Text.assemble("live state: ", ("UNAVAILABLE", "yellow"), f" ({result.live_reason})"))
     else:
@@ -275,6 +299,16 @@ def render(result: ScanResult, console: Console) -> None:
         console.print(f"masked units: {', '.join(masked)}")
     _render_venvs(inv, console)
     _render_problems(inv, console)
+
+
+def render_coverage(measured: Coverage, console: Console) -> None:
+    """One line with the figure, and the units without a destination (revops.yaml decides)."""
+    by = ", ".join(f"{n} {kind}" for kind, n in sorted(measured.counts().items()))
+    style = "green" if measured.complete else "yellow"
+    console.print(Text.assemble("coverage: ", (measured.figure(), style), f" ({by})"))
+    if measured.uncovered:
+        console.print(Text.assemble(("without a destination: ", "yellow"), ", ".join(measured.uncovered),
+                                    " (`revops suites suggest` proposes one for each)"))
 
 
 def _render_suites(inv: Inventory, console: Console) -> None:

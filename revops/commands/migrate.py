@@ -285,6 +285,7 @@ def render_plan(plan: P.Plan, console: Console) -> None:
             console.print(f"  {i}. {step.name:<16} {step.changes}", highlight=False)
     for skip in plan.skipped:
         console.print(f"skip {skip.unit}: {skip.reason}", highlight=False)
+    _render_coverage(plan, console)
     _render_gate(plan.gate, console)
 
 
@@ -297,6 +298,16 @@ def _render_waves(plan: P.Plan, console: Console) -> None:
                   "dependents", highlight=False)
     for i, wave in enumerate(waves, 1):
         console.print(f"  wave {i} ({len(wave)}): {', '.join(wave)}", highlight=False)
+def _render_coverage(plan: P.Plan, console: Console) -> None:
+    for r in plan.retire:
+        console.print(f"retire {r.unit}: {r.reason}", highlight=False)
+    if plan.coverage is None:
+        return
+    left = plan.left_without_destination()
+    if left:
+        console.print(Text(left, style="bold yellow"))
+    else:
+        console.print(f"coverage: {plan.coverage.figure()}", highlight=False)
 
 
 def _render_gate(gate: P.Gate, console: Console) -> None:
@@ -333,3 +344,5 @@ def render(result: MigrateResult, console: Console) -> None:
     render_results(f"Phase {result.phase} (run {result.run_id})", result.services, console)
     if not result.dry_run and not result.services and not result.refused:
         console.print(f"phase {result.phase}: nothing to do", highlight=False)
+    if not result.dry_run and result.plan.left_without_destination():
+        console.print(Text(result.plan.left_without_destination() or "", style="bold yellow"))

@@ -13,7 +13,7 @@ from typing import Callable
 from rich.console import Console
 from rich.text import Text
 
-from revops import model, output
+from revops import jobs, model, output
 from revops.commands.migrate import render_results
 from revops.config import Config
 from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
@@ -38,6 +38,18 @@ class RollbackResult:
     refused: str | None = None
     results: list[ServiceResult] = field(default_factory=list)
     exit_code: int = EXIT_OK
+    # Jobs whose unit revops repointed to run in a container (revops.jobs): rolled back by
+    # removing that drop-in, the timer untouched and nothing started (its timer runs it).
+    jobs: list[str] = field(default_factory=list)
+
+
+def job_repoints(ledger) -> set[str]:
+    """The jobs the ledger says are repointed (or half-way either way), by unit name."""
+    if ledger is None:
+        return set()
+    from revops import repoint
+
+    return {unit for unit, r in ledger.repoints(jobs.PURPOSE).items() if r.state != repoint.PUT_BACK_DONE}
 
 
 def choose(inventory: model.Inventory, config: Config, names: list[str], phase: int | None,
@@ -71,7 +83,9 @@ def run(config: Config, names: list[str], phase: int | None, *, dry_run: bool = 
         # No ledger yet on a dry run: nothing was ever migrated.
         states = resume.service_states(run.ledger) if run.ledger is not None else {}
         chosen, skipped = choose(inputs.inventory, config, names, phase, states, inputs.files)
-        result = RollbackResult(dry_run, chosen, skipped)
+        repointed = job_repoints(run.ledger)
+        result = RollbackResult(dry_run, chosen, skipped,
+                                jobs=[sp.unit for sp in chosen if sp.unit in repointed])
         if dry_run or not chosen:
             return result
         host = host_factory(inputs)
@@ -88,7 +102,10 @@ def run(config: Config, names: list[str], phase: int | None, *, dry_run: bool = 
                 if interrupt.requested:
                     result.results.append(ServiceResult(sp.unit, INTERRUPTED, "Ctrl-C before it was rolled back"))
                     continue
-                result.results.append(_roll_back(host, journal, sp, say))
+                if sp.unit in result.jobs:
+                    result.results.append(_put_job_back(config, run, sp, say))
+                else:
+                    result.results.append(_roll_back(host, journal, sp, say))
         run.outcome = _outcome(result.results)
     result.exit_code = _exit_code(result.results)
     return result
@@ -105,6 +122,20 @@ def _exit_code(results: list[ServiceResult]) -> int:
     if INTERRUPTED in outcomes:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if outcomes - {ROLLED_BACK} else EXIT_OK
+
+
+def _put_job_back(config: Config, run, sp: P.ServicePlan, say: Callable[[str], None]) -> ServiceResult:
+    """The job's own ExecStart= back: its revops drop-in removed and the manager reloaded."""
+    from revops import repoint
+    from revops.adapters import systemd
+
+    say(f"{sp.unit}: putting the job's own ExecStart back (its timer is untouched)")
+    manager = systemd.connect(config.bus)
+    files = systemd.DropinFiles(systemd.admin_unit_dir(config.bus, config.root))
+    pair = repoint.Pair(manager, files, run.journal, run.ledger)
+    said = pair.put_back(sp.unit, jobs.PURPOSE, "operator asked (revops rollback)", restart=False)
+    run.journal.service_state(sp.unit, P.ROLLED_BACK, said, restoring=True)
+    return ServiceResult(sp.unit, ROLLED_BACK, said)
 
 
 def _roll_back(host: Host, journal: Journal, sp: P.ServicePlan, say: Callable[[str], None]) -> ServiceResult:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from revops import model, output
+from revops import coverage, model, output
 from revops.config import Config
 from revops.errors import EXIT_INTERRUPTED, UsageError
 from revops.status import assemble, gather, prometheus as prom
 from revops.status.assemble import Scope
-from revops.status.figures import StatusReport
+from revops.status.figures import CACHED, CoverageFigure, StatusReport
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -67,8 +67,11 @@ def read(config: Config, scope: Scope = Scope()) -> StatusReport:
     generated_at = gather.now_iso()
     reads = gather.read_all(config, units)
     source = assemble.inventory_report(inventory, str(inventory_dir), len(units))
-    return assemble.build(units, reads, source, config.health, generated_at,
-                          str(config.path), scope)
+    report = assemble.build(units, reads, source, config.health, generated_at, str(config.path), scope)
+    measured = coverage.measure(inventory, config)
+    report.coverage = CoverageFigure(CACHED, inventory.scanned_at, measured.live, measured.covered,
+                                     measured.uncovered)
+    return report
 
 
 def _describe(scope: Scope) -> str:

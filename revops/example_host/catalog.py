@@ -238,7 +238,8 @@ def _platform_services() -> list[Service]:
 def _special_services() -> list[Service]:
     return [
         Service(TEMPLATE, "template", "RevFlow generic queue worker %i", code_dir="/opt/revflow-os/workers",
-                venv=SHARED_VENV, script="worker.py", args=("--queue", "generic-%i")),
+                venv=SHARED_VENV, script="worker.py", args=("--queue", "generic-%i"),
+                features=frozenset({"after-db-migrate"})),
         Service(DEPRECATED, "deprecated", "RevFlow revaudit v5 (DEPRECATED: use revaudit-v6)",
                 code_dir=f"{MODULES_DIR}/revaudit", venv=f"{MODULES_DIR}/revaudit/venv", script="audit_v5.py",
                 args=("--schema", "v5")),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from revops.example_host.catalog import DEPRECATED, SUITES, suite_patterns
+from revops.example_host.catalog import (DEPRECATED, DUPLICATES, FAILING, LEFTOVERS, PLATFORM_JOBS, SHARED_VENV, SUITES,
+                                         TEMPLATE, TOOLS_VENV, suite_patterns)
 from revops.example_host.requirements import OVERRIDES
 
 PHASES = {"core": 1}
@@ -33,6 +34,8 @@ def revops_yaml(live_dir: str | None = None) -> str:
     lines += [
         "deprecated:",
         f"  - {DEPRECATED}  # v5, replaced by revaudit-v6; in a restart loop",
+        *_reasons("retire", RETIRE),
+        *_reasons("keep_on_host", KEEP_ON_HOST),
         f"shared_env_file: {live_dir or ''}/opt/shared-api-engine/.env",
         "image:",
         f"  base: {IMAGE_BASE}",
@@ -57,6 +60,34 @@ def _health_timing(live: bool) -> list[str]:
             "  timeout: 3s", "  start_period: 3s"]
 
 
+# The host's other units, placed as `revops suites suggest` proposed and then reviewed: the
+# platform's jobs and leftovers by the venv they share, one suite per old code base, the
+# copies and the venv healer retired, the host's own chores kept under systemd.
+HEAL = "revflow-venv-heal"
+PLATFORM_SUITES = {
+    "platform": sorted([f"{stem}.service" for stem, _, _ in PLATFORM_JOBS if stem != HEAL]
+                       + [f"{stem}.service" for stem, _, venv in LEFTOVERS if venv == SHARED_VENV]
+                       + [TEMPLATE, "revflow-db-migrate.service"]),
+    "tools": sorted(f"{stem}.service" for stem, _, venv in LEFTOVERS if venv == TOOLS_VENV),
+    "legacy": sorted(f"{stem}.service" for stem, _, venv in LEFTOVERS if venv not in (None, SHARED_VENV, TOOLS_VENV)),
+    "revwins": [FAILING, "revflow-revwins-digest.service"],
+}
+PLATFORM_PHASE = 3
+RETIRE = {f"{HEAL}.service": "rebuilds venvs that fail to import: with every service in an image no venv is left to "
+                             "tend, so it is retired once no unit left under systemd runs from a venv"}
+RETIRE |= {f"{stem}.service": f"a copy of {original if port else original + '-fetcher'}.service running its code "
+                              "under another name: retired with the old world, not migrated twice"
+           for stem, original, _, port in DUPLICATES}
+KEEP_ON_HOST = {
+    "revflow-log-shipper.service": "tails the host's own /var/log/revflow: a container would see its own files",
+    "revflow-tmp-clean.service": "cleans the host's /tmp/revflow with full privileges (ExecStart=+)",
+}
+
+
+def _reasons(key: str, entries: dict[str, str]) -> list[str]:
+    return [f"{key}:"] + [f"  {name}: \"{reason}\"" for name, reason in sorted(entries.items())]
+
+
 def _suites() -> list[str]:
     lines = []
     patterns = suite_patterns()
@@ -69,4 +100,7 @@ def _suites() -> list[str]:
         if overrides:
             lines.append("    overrides:  # settles the pin conflict between two of its services")
             lines += [f"      {dist}: \"{spec}\"" for dist, spec in sorted(overrides.items())]
+    for suite, units in PLATFORM_SUITES.items():
+        lines += [f"  {suite}:", f"    phase: {PLATFORM_PHASE}", "    memory: 256m", "    cpus: 0.25", "    units:"]
+        lines += [f"      - \"{u}\"" for u in units]
     return lines

@@ -77,6 +77,8 @@ def _unit_section(s: Service) -> list[str]:
     lines = []
     if "requires-gateway" in s.features:
         lines += [f"After=network-online.target {GATEWAY}", f"Requires={GATEWAY}"]
+    elif "after-db-migrate" in s.features:  # the database's schema first: a one-shot set-up
+        lines += ["After=network-online.target revflow-db-migrate.service", "Wants=revflow-db-migrate.service"]
     elif s.role in ("api", "worker", "duplicate", "leftover"):
         lines.append("After=network-online.target")
     if s.role == "deprecated":

@@ -13,7 +13,9 @@ from pathlib import PurePosixPath
 from revops import secretscan, unitnames, values
 from revops.config import Config, Suite, duration_seconds
 from revops.values import parse_uid
-from revops.generate.spec import DEFAULT_RUN_USER, VENV_IN_IMAGE, Healthcheck, Plan, ServiceSpec, Skipped, SuiteSpec
+from revops.generate import replica
+from revops.generate.spec import (DEFAULT_RUN_USER, JOB, SERVICE, SETUP, VENV_IN_IMAGE, Healthcheck, Plan, ServiceSpec,
+                                  Skipped, SuiteSpec)
 from revops.model import Inventory, Unit
 
 _HOST_FLAGS = ("--host", "-h")
@@ -43,13 +45,12 @@ def skip_reason(unit: Unit, config: Config, locked: set[str]) -> str | None:
         return f"systemd would refuse it: {fatal[0].code} ({fatal[0].detail})"
     if not unit.exec_start:
         return "no ExecStart: nothing to run"
-    if len(unit.exec_start) > 1:
-        return f"{len(unit.exec_start)} ExecStart lines: a container runs one command; keep it under systemd or split it"
+    if len(unit.exec_start) > 1 and unit_kind(unit) != SETUP:
+        return (f"{len(unit.exec_start)} ExecStart lines: a container runs one command (only a one-shot set-up "
+                "runs its lines as a chain of services); keep it under systemd (keep_on_host:) or split it")
     if _expands_variables(unit):
         return ("ExecStart uses $VAR expansion: systemd fills it from the unit's environment when it starts; "
                 "a compose command cannot be mapped faithfully, so keep it under systemd or spell the value out")
-    if unit.service_type == "oneshot":
-        return "Type=oneshot job (timer-triggered or run once): compose has no scheduler; keep it under systemd"
     if not unit.working_directory:
         return "no WorkingDirectory: the service's code cannot be located to copy into the image"
     if unit.working_directory.startswith("~"):
@@ -73,9 +74,9 @@ def unsafe_value(unit: Unit, config: Config) -> str | None:
         ("compose service name", unit.service_name, values.name),
         ("User=", run_user(unit), values.user_name),
         ("WorkingDirectory=", host_path(unit.working_directory or "", config), values.abs_path),
-        ("ExecStart=", unit.exec_start[0], values.argv),
         ("port", unit.port, values.port),
     ]
+    checks += [("ExecStart=", argv, values.argv) for argv in unit.exec_start]
     checks += [("EnvironmentFile=", path, values.abs_path) for path in unit.environment_files]
     for key, value in sorted(unit.environment.items()):
         checks.append(("Environment= name", key, values.env_key))
@@ -92,7 +93,27 @@ def _substitutes(unit: Unit) -> bool:
 
 def _expands_variables(unit: Unit) -> bool:
     return _substitutes(unit) and any(
-        match.group() != "$$" for word in unit.exec_start[0] for match in _SYSTEMD_DOLLAR.finditer(word))
+        match.group() != "$$" for argv in unit.exec_start for word in argv for match in _SYSTEMD_DOLLAR.finditer(word))
+
+
+def unit_kind(unit: Unit) -> str:
+    """job (a timer fires it), setup (Type=oneshot, no timer: run once before others) or service."""
+    if any(not t.masked for t in unit.timers):
+        return JOB
+    if unit.service_type == "oneshot":
+        return SETUP
+    return SERVICE
+
+
+def other_destination(unit: Unit, config: Config) -> tuple[str, str] | None:
+    """("retired" | "kept-on-host", reason) when revops.yaml gives the unit no container."""
+    reason = config.retired(unit.name)
+    if reason is not None:
+        return "retired", f"retire: {reason}"
+    reason = config.kept_on_host(unit.name)
+    if reason is not None:
+        return "kept-on-host", f"keep_on_host: {reason}"
+    return None
 
 
 def _unescape_dollars(argv: list[str]) -> list[str]:
@@ -246,9 +267,15 @@ def run_user(unit: Unit) -> str:
     return DEFAULT_RUN_USER
 
 
-def service_spec(unit: Unit, suite: Suite, config: Config, migrated: dict[str, str]) -> ServiceSpec:
-    """migrated maps every migrated unit name to its compose service name (for depends_on)."""
-    argv = _unescape_dollars(unit.exec_start[0]) if _substitutes(unit) else unit.exec_start[0]
+def service_spec(unit: Unit, suite: Suite, config: Config, migrated: dict[str, str],
+                 kinds: dict[str, str] | None = None, *, line: int = 0, name: str | None = None) -> ServiceSpec:
+    """migrated maps every migrated unit name to its compose service name (for depends_on);
+    kinds maps compose service names to their kind (a set-up is waited for until it completed,
+    a job is never waited for). `line` picks the ExecStart line, `name` the compose name (the
+    steps of a set-up chain)."""
+    kinds = kinds or {}
+    raw = unit.exec_start[line]
+    argv = _unescape_dollars(raw) if _substitutes(unit) else raw
     command, notes = map_argv(argv, unit.venv, config)
     mem, mem_note = memory_limit(unit, suite)
     cpus, cpu_note = cpu_limit(unit, suite)
@@ -260,24 +287,76 @@ def service_spec(unit: Unit, suite: Suite, config: Config, migrated: dict[str, s
     if unit.user in ("root", "0") or not unit.user:
         notes.append(f"runs as {DEFAULT_RUN_USER!r}: the unit has {'User=' + unit.user if unit.user else 'no User='}")
     compose_dir = str(config.out("compose"))
-    deps = sorted({migrated[name] for name in [*unit.after, *unit.requires]
-                   if name in migrated and name != unit.name})
+    deps = sorted({migrated[dep] for dep in [*unit.after, *unit.requires]
+                   if dep in migrated and dep != unit.name and migrated[dep] != unit.service_name})
+    jobs = [d for d in deps if kinds.get(d) == JOB]
+    if jobs:
+        notes.append(f"After=/Requires= on the job(s) {', '.join(jobs)}: a job runs on its timer, not before "
+                     "other services, so nothing waits for it")
+    kind = unit_kind(unit)
+    if kind == JOB:
+        notes.append("a job: never started by `up` (profile jobs); its timer stays in systemd and runs it once "
+                     "in a fresh container (`compose run --rm`)")
     return ServiceSpec(
-        name=unit.service_name, unit=unit.name, suite=suite.name, phase=suite.phase, image="",
+        name=name or unit.service_name, unit=unit.name, suite=suite.name, phase=suite.phase, image="",
         command=command, working_dir=host_path(unit.working_directory or "/", config), user=run_user(unit),
         environment=tuple(environment), port=unit.port, bind_address=config.health.bind_address,
-        mem_limit=mem, cpus=cpus, depends_on=tuple(deps), healthcheck=healthcheck(unit.port, config),
-        code_dir=unit.working_directory or "/", notes=tuple(notes),
+        mem_limit=mem, cpus=cpus, depends_on=tuple(d for d in deps if kinds.get(d, SERVICE) == SERVICE),
+        healthcheck=healthcheck(unit.port, config), code_dir=unit.working_directory or "/", notes=tuple(notes),
         secret=secret, secret_file=secret_file_path(secret, config, compose_dir) if secret else None,
         secret_keys=tuple(withheld),
+        kind=kind, depends_completed=tuple(d for d in deps if kinds.get(d) == SETUP),
+        timers=tuple(t.name for t in unit.timers if not t.masked),
     )
 
 
+def setup_chain(unit: Unit, suite: Suite, config: Config, migrated: dict[str, str],
+                kinds: dict[str, str]) -> list[ServiceSpec]:
+    """A set-up's ExecStart lines as services run in order, each after the one before completed
+    (systemd runs a oneshot's lines in order and stops at the first that fails); the last one
+    has the unit's name, so its dependents wait for the whole chain."""
+    count = len(unit.exec_start)
+    names = [f"{unit.service_name}-step{i + 1}" for i in range(count - 1)] + [unit.service_name]
+    specs = []
+    for i, name in enumerate(names):
+        spec = service_spec(unit, suite, config, migrated, kinds, line=i, name=name)
+        if i:
+            spec = dataclasses.replace(spec, depends_on=(), depends_completed=(names[i - 1],),
+                                       notes=(*spec.notes, f"ExecStart line {i + 1} of {count}: runs once "
+                                              f"{names[i - 1]} completed successfully"))
+        elif count > 1:
+            spec = dataclasses.replace(spec, notes=(*spec.notes, f"ExecStart line 1 of {count}"))
+        specs.append(spec)
+    return specs
+
+
+def replica_spec(group: replica.Replicated, units: list[Unit], suite: Suite, config: Config,
+                 migrated: dict[str, str], kinds: dict[str, str]) -> ServiceSpec:
+    """One service for a template's numbered instances (see revops.generate.replica)."""
+    first = dataclasses.replace(units[0], name=group.template, exec_start=[list(group.argv)],
+                                environment=dict(group.environment))
+    spec = service_spec(first, suite, config, migrated, kinds, name=_compose_name(unitnames.prefix(group.template)))
+    command = replica.command(f"{VENV_IN_IMAGE}/bin/python", spec.command, group.substituted)
+    note = (f"{len(units)} instances ({', '.join(group.instances)}) as {len(units)} replicas: instance names are "
+            "numbers, so %i is each replica's number (read from its DNS name when it starts)")
+    return dataclasses.replace(spec, command=command, replicas=len(units), instances=group.instances,
+                               notes=(*spec.notes, note))
+
+
+def _compose_name(stem: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9._-]", "-", stem)
+
+
 def plan(inventory: Inventory, config: Config, lock_digests: dict[str, str]) -> Plan:
-    """Every unit either becomes a service of its suite or is skipped with a reason."""
+    """Every unit becomes a service of its suite (a job, a set-up, replicas), has another
+    destination (retired, kept on the host), or is skipped with a reason."""
     result = Plan()
     chosen: list[tuple[Unit, Suite]] = []
     for unit in sorted(inventory.units, key=lambda u: u.name):
+        other = other_destination(unit, config) if not (unit.masked or config.is_deprecated(unit.name)) else None
+        if other is not None:
+            (result.retired if other[0] == "retired" else result.kept_on_host).append(Skipped(unit.name, other[1]))
+            continue
         reason = skip_reason(unit, config, set(lock_digests))
         if reason:
             result.skipped.append(Skipped(unit.name, reason))
@@ -285,13 +364,32 @@ def plan(inventory: Inventory, config: Config, lock_digests: dict[str, str]) -> 
         suite = config.suite_of(unit.name)
         assert suite is not None  # skip_reason() skipped the units of no suite
         chosen.append((unit, suite))
-    result.skipped.extend(_name_clashes(chosen))
+    groups, notes = _replica_groups(chosen)
+    in_groups = {u.name for units, _ in groups.values() for u in units}
+    singles = [(u, s) for u, s in chosen if u.name not in in_groups]
+    result.skipped.extend(_name_clashes(singles + [(units[0], suite) for units, suite in groups.values()],
+                                        {g.template: _compose_name(unitnames.prefix(g.template)) for g in groups}))
     clashing = {s.unit for s in result.skipped}
-    chosen = [(u, s) for u, s in chosen if u.name not in clashing]
-    migrated = {u.name: u.service_name for u, _ in chosen}
+    singles = [(u, s) for u, s in singles if u.name not in clashing]
+    migrated = {u.name: u.service_name for u, _ in singles}
+    kinds = {u.service_name: unit_kind(u) for u, _ in singles}
+    for group, (units, _suite) in groups.items():
+        if units[0].name in clashing:
+            continue
+        name = _compose_name(unitnames.prefix(group.template))
+        migrated.update({u.name: name for u in units} | {group.template: name})
+        kinds[name] = SERVICE
     by_suite: dict[str, list[ServiceSpec]] = {}
-    for unit, suite in chosen:
-        by_suite.setdefault(suite.name, []).append(service_spec(unit, suite, config, migrated))
+    for unit, suite in singles:
+        if unit_kind(unit) == SETUP:
+            specs = setup_chain(unit, suite, config, migrated, kinds)
+        else:
+            spec = service_spec(unit, suite, config, migrated, kinds)
+            specs = [dataclasses.replace(spec, notes=(*spec.notes, notes[unit.name])) if unit.name in notes else spec]
+        by_suite.setdefault(suite.name, []).extend(specs)
+    for group, (units, suite) in groups.items():
+        if units[0].name not in clashing:
+            by_suite.setdefault(suite.name, []).append(replica_spec(group, units, suite, config, migrated, kinds))
     for suite in sorted(config.suites, key=lambda s: (s.phase, s.name)):
         services = tuple(sorted(by_suite.get(suite.name, []), key=lambda s: s.name))
         if not services:
@@ -307,11 +405,41 @@ def plan(inventory: Inventory, config: Config, lock_digests: dict[str, str]) -> 
     return result
 
 
-def _name_clashes(chosen: list[tuple[Unit, Suite]]) -> list[Skipped]:
+def _name_clashes(chosen: list[tuple[Unit, Suite]], renamed: dict[str, str] | None = None) -> list[Skipped]:
+    """Units whose compose name another took first (`renamed`: {template: name} of replicas)."""
+    renamed = renamed or {}
     seen: dict[str, str] = {}
     clashes = []
     for unit, _ in chosen:
-        other = seen.setdefault(unit.service_name, unit.name)
-        if other != unit.name:
-            clashes.append(Skipped(unit.name, f"its compose name {unit.service_name!r} is taken by {other}"))
+        key = unitnames.template_of(unit.name) if unitnames.is_instance(unit.name) else unit.name
+        name = renamed.get(key, unit.service_name)
+        steps = [name] + ([f"{name}-step{i + 1}" for i in range(len(unit.exec_start) - 1)]
+                          if unit_kind(unit) == SETUP else [])
+        taken = next((seen[n] for n in steps if n in seen and seen[n] != key), None)
+        if taken is not None:
+            clashes.append(Skipped(unit.name, f"its compose name {name!r} is taken by {taken}"))
+            continue
+        for n in steps:
+            seen[n] = key
     return clashes
+
+
+def _replica_groups(chosen: list[tuple[Unit, Suite]]
+                    ) -> tuple[dict[replica.Replicated, tuple[list[Unit], Suite]], dict[str, str]]:
+    """The templates whose instances become one replicated service, and for the others why not."""
+    by_template: dict[str, list[tuple[Unit, Suite]]] = {}
+    for unit, suite in chosen:
+        if unitnames.is_instance(unit.name):
+            by_template.setdefault(unitnames.template_of(unit.name), []).append((unit, suite))
+    groups: dict[replica.Replicated, tuple[list[Unit], Suite]] = {}
+    notes: dict[str, str] = {}
+    for template, members in sorted(by_template.items()):
+        units = [u for u, _ in members]
+        suites = {s.name for _, s in members}
+        group, why = replica.derive(units) if len(suites) == 1 and unit_kind(units[0]) == SERVICE else (
+            None, "instances of different suites or kinds: one service per instance")
+        if group is None:
+            notes.update({u.name: f"{template}: {why}" for u in units} if len(units) > 1 else {})
+            continue
+        groups[group] = (units, members[0][1])
+    return groups, notes

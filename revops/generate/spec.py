@@ -66,6 +66,19 @@ class ServiceSpec:
         if self.secret is None:
             return None
         return (f"{VENV_IN_IMAGE}/bin/python", "-I", "-S", ENTRYPOINT_IN_IMAGE, f"{SECRETS_MOUNT}/{self.secret}", "--")
+    # How the unit runs (the forms a unit takes in compose):
+    # service: long-running, `restart: unless-stopped`, started by `up`;
+    # job: a timer fires it, so compose never starts it (profile `jobs`, no restart): the
+    #   timer stays in systemd and the unit runs `compose run --rm` of it;
+    # setup: a Type=oneshot run once before others (no timer): `up` runs it, `restart: "no"`,
+    #   and its dependents wait for it with `condition: service_completed_successfully`.
+    kind: str = "service"
+    # A template's numbered instances as one service: `deploy.replicas`, each replica's %i its
+    # number (see generate/replica.py); `instances` are the units the replicas replace.
+    replicas: int | None = None
+    instances: tuple[str, ...] = ()
+    depends_completed: tuple[str, ...] = ()  # set-up services this one waits for (completed successfully)
+    timers: tuple[str, ...] = ()  # the .timer units that fire a job (they stay in systemd)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -77,7 +90,15 @@ class ServiceSpec:
         }
         if self.port is not None:
             labels["revops.port"] = str(self.port)
+        if self.kind != SERVICE:
+            labels["revops.kind"] = self.kind
+        if self.instances:
+            labels["revops.instances"] = " ".join(self.instances)
         return labels
+
+
+SERVICE, JOB, SETUP = "service", "job", "setup"
+JOBS_PROFILE = "jobs"  # compose `profiles:` of the jobs: `up` never starts them
 
 
 @dataclass(frozen=True)
@@ -100,3 +121,6 @@ class SuiteSpec:
 class Plan:
     suites: list[SuiteSpec] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    # Units with another destination than a container (revops.yaml `retire:`, `keep_on_host:`).
+    retired: list[Skipped] = field(default_factory=list)
+    kept_on_host: list[Skipped] = field(default_factory=list)

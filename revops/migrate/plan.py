@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
+from revops import coverage as coverage_mod
 from revops.config import Config, Health, Suite, duration_seconds
 from revops.errors import CheckFailed, UsageError
 from revops.generate.mapping import secret_name, split_environment
@@ -108,6 +109,22 @@ class Plan:
     # Units an earlier run left half-way, settled (after confirmation) before this plan runs.
     unsettled: list[str] = field(default_factory=list)
     parallel: int = 1  # at most this many services in flight at once
+    # How many live units of the host revops.yaml gives a destination; `last_phase`: no suite
+    # has a later phase, so what has none is left where it is when this phase is done.
+    coverage: coverage_mod.Coverage | None = None
+    last_phase: bool = False
+    # The last phase's plan: the units revops.yaml retires (`retire:`), each with its reason
+    # and whether the condition holds (no unit left under systemd runs from a venv).
+    retire: list[Skipped] = field(default_factory=list)
+
+    def left_without_destination(self) -> str | None:
+        """The plain sentence migrate and cleanup say after the last phase, or None."""
+        if self.coverage is None or self.coverage.complete or not self.last_phase:
+            return None
+        left = self.coverage.uncovered
+        return (f"{len(left)} live unit(s) are left without a destination after this last phase "
+                f"({self.coverage.figure()}): {', '.join(left)}; they stay under systemd as they are "
+                "(`revops suites suggest` proposes a destination for each)")
 
     @property
     def units(self) -> list[str]:
@@ -312,6 +329,11 @@ def build(
     units = migratable_units(inventory, config, phase)
     if not units:
         raise UsageError(f"phase {phase}: no unit of any suite in {config.path} belongs to it")
+    unreviewed = sorted(s.name for s in config.suites if s.phase == phase and s.suggested)
+    if unreviewed:
+        raise UsageError(f"phase {phase}: suite(s) {', '.join(unreviewed)} in {config.path} are marked "
+                         "`suggested: true` (proposed by `revops suites suggest`): review their units, "
+                         "then remove the key")
     wanted = {unit_name(n) for n in only}
     unknown = wanted - {u.name for u in units}
     if unknown:
@@ -322,13 +344,36 @@ def build(
         skipped += [Skipped(u.name, "no service in the compose file (see `revops generate`)")
                     for u in chosen if u.name not in compose_units]
         chosen = [u for u in chosen if u.name in compose_units]
+    runs_once = [u for u in chosen if u.timers or u.service_type == "oneshot"]
+    skipped += [Skipped(u.name, "a job (fired by a timer) or a one-shot set-up: it runs once, it is never "
+                        "waited healthy; its cutover is a repoint of its unit between runs (revops.jobs), "
+                        "not this flow") for u in runs_once]
+    chosen = [u for u in chosen if u not in runs_once]
     skipped += [Skipped(u.name, "already migrated") for u in chosen if states.get(u.name) == MIGRATED]
     todo = order([u for u in chosen if states.get(u.name) != MIGRATED])
     files = list(compose_files or [])
     todo_names = {t.name for t in todo}
     services = [service_plan(unit, config, files, within=todo_names) for unit in todo]
+    last = phase >= max(s.phase for s in config.suites)
     return Plan(phase=phase, services=services, skipped=skipped, gate=gate(earlier or [], force_reason),
-                compose_files=files, mask=config.mask_on_migrate, parallel=parallel)
+                compose_files=files, mask=config.mask_on_migrate, parallel=parallel,
+                coverage=coverage_mod.measure(inventory, config),
+                last_phase=last, retire=retire_plan(inventory, config, states, todo_names) if last else [])
+
+
+def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str], moving: set[str]) -> list[Skipped]:
+    """Each unit `retire:` names, with its reason and when it goes: once no unit that stays
+    under systemd after this phase runs from a venv (a venv healer must outlive the venvs)."""
+    still = sorted(u.name for u in inventory.units
+                   if u.venv and not (u.masked or u.deprecated or config.is_deprecated(u.name))
+                   and config.retired(u.name) is None and states.get(u.name) != MIGRATED
+                   and u.name not in moving)
+    when = ("no unit left under systemd after this phase runs from a venv, so it can be retired (stopped and "
+            "disabled, not migrated)" if not still else
+            f"not yet: {len(still)} unit(s) still run from a venv after this phase ({', '.join(still[:5])}"
+            f"{', ...' if len(still) > 5 else ''})")
+    return [Skipped(u.name, f"{config.retired(u.name)}; {when}") for u in sorted(inventory.units, key=lambda u: u.name)
+            if config.retired(u.name) is not None and not u.masked]
 
 
 def earlier_units(inventory: Inventory, config: Config, phase: int,

@@ -10,7 +10,7 @@ from revops.model import Inventory, Unit
 from revops.status import classify
 from revops.status.figures import (
     CACHED, LIVE, UNAVAILABLE, UNKNOWN, ContainerFigure, HealthFigure, MigrationFigure,
-    SecretFigure, ServiceStatus, SourceReport, StatusReport, SystemdFigure, VenvFigure,
+    SecretFigure, ServiceStatus, SourceReport, StatusReport, SystemdFigure, TimerFigure, VenvFigure,
 )
 from revops.status.gather import SourceRead
 from revops.status.summary import summarize
@@ -82,6 +82,7 @@ def _service(unit: Unit, reads: dict[str, SourceRead], health: Health,
         migration=_migration(unit, reads["ledger"]),
         secret=_secret(unit, reads.get("secrets"), reads["docker"]),
         venv=_venv(unit, reads["ledger"], reads["systemd"], inventory_source),
+        timer=_timer(unit, reads),
     )
 
 
@@ -93,6 +94,22 @@ def _secret(unit: Unit, read: SourceRead | None, docker: SourceRead) -> SecretFi
     if read.report.provenance == UNAVAILABLE:
         return SecretFigure(UNAVAILABLE, read.report.checked_at, reason=read.report.reason)
     return read.figures.get(unit.name)
+
+
+def _timer(unit: Unit, reads: dict[str, SourceRead]) -> TimerFigure | None:
+    """A job's timer figure, its last run's result taken from the service's own Result."""
+    timers = [t for t in unit.timers if not t.masked]
+    if not timers:
+        return None
+    read = reads.get("timers")
+    if read is None or read.report.provenance == UNAVAILABLE:
+        return TimerFigure(UNAVAILABLE, read.report.checked_at if read else None, timer=timers[0].name,
+                           reason=read.report.reason if read else "timers not read")
+    figure = read.figures[unit.name]
+    systemd = reads["systemd"]
+    if systemd.report.provenance != UNAVAILABLE and figure.last_trigger is not None:
+        figure.last_result = systemd.figures[unit.name].result
+    return figure
 
 
 def _systemd(unit: Unit, read: SourceRead) -> SystemdFigure:

@@ -14,7 +14,7 @@ from revops.model import CACHED, LIVE, UNAVAILABLE
 
 __all__ = [
     "CACHED", "LIVE", "UNAVAILABLE", "SystemdFigure", "ContainerFigure", "HealthFigure",
-    "MigrationFigure", "SecretFigure", "ServiceStatus", "PhaseSummary", "Summary", "SourceReport", "StatusReport",
+    "MigrationFigure", "SecretFigure", "TimerFigure", "CoverageFigure", "ServiceStatus", "PhaseSummary", "Summary", "SourceReport", "StatusReport",
 ]
 
 # health.state values (design.md)
@@ -121,6 +121,20 @@ class VenvFigure:
 
 
 @dataclass
+class TimerFigure:
+    """A job's timer as its systemd manager reports it (org.freedesktop.systemd1.Timer): when it
+    last fired, what the run gave (the service's Result) and when it fires next; times ISO 8601."""
+
+    provenance: str
+    checked_at: str | None
+    reason: str | None = None
+    timer: str | None = None
+    last_trigger: str | None = None  # LastTriggerUSec; None: never fired
+    next_trigger: str | None = None  # NextElapseUSecRealtime; None: nothing scheduled
+    last_result: str | None = None  # the job's (service's) Result: success, exit-code, ...
+
+
+@dataclass
 class ServiceStatus:
     name: str  # the unit's name
     phase: int | None
@@ -140,6 +154,7 @@ class ServiceStatus:
     why: str | None = None  # one line: the reason for the verdict
     secret: SecretFigure | None = None  # null for a service without a container or a copy
     venv: VenvFigure | None = None  # which venv it runs from (own or a suite venv)
+    timer: TimerFigure | None = None  # a job fired by a timer: its last run and next trigger
 
 
 @dataclass
@@ -181,6 +196,18 @@ class SourceReport:
 
 
 @dataclass
+class CoverageFigure:
+    """How many live units revops.yaml gives a destination (revops.coverage), CACHED: counted
+    from the inventory scanned at `checked_at`; `uncovered` names the units without one."""
+
+    provenance: str
+    checked_at: str | None
+    live: int
+    covered: int
+    uncovered: list[str] = field(default_factory=list)
+
+
+@dataclass
 class StatusReport:
     generated_at: str
     config: str
@@ -188,6 +215,7 @@ class StatusReport:
     sources: list[SourceReport]
     services: list[ServiceStatus]
     summary: Summary
+    coverage: CoverageFigure | None = None  # live units with a destination in revops.yaml
 
     @property
     def exit_code(self) -> int:

@@ -24,7 +24,7 @@ from revops.config import Config
 from revops.model import Unit
 from revops.status.figures import (
     CACHED, HEALTHY, LIVE, UNAVAILABLE, UNHEALTHY, UNKNOWN, ContainerFigure, HealthFigure,
-    MigrationFigure, SecretFigure, SourceReport, SystemdFigure,
+    MigrationFigure, SecretFigure, SourceReport, SystemdFigure, TimerFigure,
 )
 
 if TYPE_CHECKING:
@@ -72,6 +72,29 @@ def read_systemd(bus: str, names: list[str]) -> SourceRead:
     figures = {name: _systemd_figure(states[name], checked_at) for name in names}
     detail = f"{len(names)} units, 1 ListUnitsByPatterns + pipelined Gets"
     return SourceRead(SourceReport("systemd", LIVE, checked_at, detail=detail), figures)
+
+
+def read_timers(bus: str, timers: dict[str, str]) -> SourceRead:
+    """The timers of the jobs ({unit: timer}), LIVE from the manager (one pipelined read)."""
+    from revops.adapters import systemd
+
+    manager = systemd.connect(bus)
+    checked_at = now_iso()
+    states = manager.timer_states(sorted(set(timers.values())))
+    figures = {unit: _timer_figure(timer, states[timer], checked_at) for unit, timer in timers.items()}
+    detail = f"{len(states)} timers: LastTriggerUSec, NextElapseUSecRealtime"
+    return SourceRead(SourceReport("timers", LIVE, checked_at, detail=detail), figures)
+
+
+def _usec_iso(usec: int | None) -> str | None:
+    if usec is None:
+        return None
+    return datetime.fromtimestamp(usec / 1_000_000, timezone.utc).isoformat(timespec="seconds")
+
+
+def _timer_figure(timer: str, state: Any, checked_at: str) -> TimerFigure:
+    return TimerFigure(LIVE, checked_at, timer=timer, last_trigger=_usec_iso(state.last_trigger_usec),
+                       next_trigger=_usec_iso(state.next_elapse_usec))
 
 
 def _systemd_figure(state: UnitState, checked_at: str) -> SystemdFigure:
@@ -265,6 +288,9 @@ def read_all(config: Config, units: list[Unit]) -> dict[str, SourceRead]:
         "ledger": lambda: read_ledger(config.database_url),
         "secrets": lambda: read_secrets(config, units),
     }
+    timers = {u.name: t.name for u in units for t in u.timers[:1] if not t.masked}
+    if timers:
+        readers["timers"] = lambda: read_timers(config.bus, timers)
     with ThreadPoolExecutor(max_workers=len(readers), thread_name_prefix="status") as pool:
         futures = {name: pool.submit(guarded, name, reader) for name, reader in readers.items()}
         return {name: f.result() for name, f in futures.items()}

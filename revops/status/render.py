@@ -42,6 +42,12 @@ def _systemd_cell(svc: ServiceStatus) -> Text:
         text += f" ↻{s.n_restarts}"
     if s.unit_file_state:
         text += f" {s.unit_file_state}"
+    t = svc.timer
+    if t is not None and t.provenance != UNAVAILABLE:
+        last = f"{t.last_trigger} {t.last_result or '?'}" if t.last_trigger else "never"
+        text += f"\n{t.timer}: last {last}; next {t.next_trigger or 'none'}"
+    elif t is not None:
+        text += f"\n{t.timer}: n/a ({t.reason})"
     return Text(text, style="red" if s.active_state == "failed" else "")
 
 
@@ -127,8 +133,19 @@ def _summary_text(report: StatusReport) -> Text:
     return head
 
 
+def _coverage_line(report: StatusReport) -> list[Text]:
+    c = report.coverage
+    if c is None:
+        return []
+    line = Text(f"coverage ({c.provenance}, inventory of {c.checked_at}): {c.covered} of {c.live} live units "
+                "have a destination", style="green" if c.covered == c.live else "yellow")
+    if c.uncovered:
+        line.append(f"; without one: {', '.join(c.uncovered)}")
+    return [line]
+
+
 def view(report: StatusReport) -> Group:
-    return Group(table(report), Text(""), *_sources_lines(report), _summary_text(report))
+    return Group(table(report), Text(""), *_sources_lines(report), *_coverage_line(report), _summary_text(report))
 
 
 # Piped output has no terminal width to fit: give rows room instead of folding every cell.

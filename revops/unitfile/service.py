@@ -47,6 +47,7 @@ class ServiceConfig:
     success_action: bool = False
     after: list[str] = field(default_factory=list)
     requires: list[str] = field(default_factory=list)
+    wants: list[str] = field(default_factory=list)
     memory_max: str | None = None
     cpu_quota: str | None = None
     problems: list[Problem] = field(default_factory=list)
@@ -225,8 +226,11 @@ class _Apply:
     def Requires(self, a: Assignment) -> None:
         self._deps(a, self.c.requires)
 
+    def Wants(self, a: Assignment) -> None:
+        self._deps(a, self.c.wants)
 
-_UNIT_KEYS = {"After", "Requires"}
+
+_UNIT_KEYS = {"After", "Requires", "Wants"}
 _SERVICE_KEYS = {"ExecStart", "ExecStop", "Type", "BusName", "Restart", "RemainAfterExit", "User", "DynamicUser",
                  "WorkingDirectory", "EnvironmentFile", "Environment", "MemoryMax", "CPUQuota"}
 

@@ -80,7 +80,9 @@ def _ends_in_escape(text: str) -> bool:
     return escaped
 
 
-def parse(data: bytes, file: str) -> ParsedFile:
+def parse(data: bytes, file: str, sections: frozenset[str] | set[str] = KNOWN_SECTIONS) -> ParsedFile:
+    """The assignments of the sections systemd knows for this kind of unit (`sections`:
+    [Unit], [Service], [Install] for a service; [Timer] instead of [Service] for a timer)."""
     parsed = ParsedFile(file)
     lines, bad_utf8 = decode_lines(data)
     section: str | None = None
@@ -96,7 +98,7 @@ def parse(data: bytes, file: str) -> ParsedFile:
             parsed.fatal = True
             return parsed
         if line.startswith("["):
-            section, ignoring = _section(line, file, number, parsed)
+            section, ignoring = _section(line, file, number, parsed, sections)
             if parsed.fatal:
                 return parsed
             continue
@@ -106,14 +108,15 @@ def parse(data: bytes, file: str) -> ParsedFile:
     return parsed
 
 
-def _section(line: str, file: str, number: int, parsed: ParsedFile) -> tuple[str | None, bool]:
+def _section(line: str, file: str, number: int, parsed: ParsedFile,
+             sections: frozenset[str] | set[str] = KNOWN_SECTIONS) -> tuple[str | None, bool]:
     if not line.endswith("]") or len(line) < 3:
         parsed.problems.append(Problem("bad-section-header", f"invalid section header {line!r}; "
                                        "systemd refuses the file", file, number, True))
         parsed.fatal = True
         return None, True
     name = line[1:-1]
-    if name in KNOWN_SECTIONS:
+    if name in sections:
         return name, False
     if not name.startswith("X-"):
         parsed.problems.append(Problem("unknown-section", f"unknown section [{name}], its lines are ignored",

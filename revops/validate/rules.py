@@ -64,11 +64,14 @@ def _positive(duration: str) -> bool:
     return any(float(n) > 0 for n in re.findall(r"\d+(?:\.\d+)?", duration))
 
 
-@rule("restart-missing", ERROR, "every service has a restart policy other than \"no\"")
+@rule("restart-missing", ERROR, "every long-running service has a restart policy other than \"no\"")
 def restart_missing(doc: ComposeDoc, ctx: Context) -> list[Finding]:
     found = []
+    once = _runs_once(doc.services())
     for name, svc in doc.services().items():
         policy = svc.get("restart")
+        if name in once and str(policy) == "no":
+            continue  # a job or a set-up: its exit is its result, a restart would run it again
         deploy = (svc.get("deploy") or {}).get("restart_policy") if isinstance(svc.get("deploy"), dict) else None
         if policy is None and deploy:
             continue
@@ -76,6 +79,22 @@ def restart_missing(doc: ComposeDoc, ctx: Context) -> list[Finding]:
             found.append(doc.finding(name, _key(name, "restart"), "restart-missing", ERROR,
                                      f"restart: {policy!r}: use unless-stopped (or always, on-failure) so a crash is recovered"))
     return found
+
+
+def _runs_once(services: dict[str, Any]) -> set[str]:
+    """Services meant to exit: a job in a `profiles:` (never started by `up`, run by its timer
+    with `compose run --rm`) or a set-up another service waits for with `condition:
+    service_completed_successfully` (compose spec, depends_on long syntax), or one generate
+    labelled so (`revops.kind`: a Type=oneshot unit that nothing waits for)."""
+    once = {name for name, svc in services.items() if isinstance(svc, dict) and (
+        svc.get("profiles") or (isinstance(svc.get("labels"), dict)
+                                and svc["labels"].get("revops.kind") in ("job", "setup")))}
+    for svc in services.values():
+        deps = svc.get("depends_on") if isinstance(svc, dict) else None
+        if isinstance(deps, dict):
+            once |= {str(k) for k, v in deps.items()
+                     if isinstance(v, dict) and v.get("condition") == "service_completed_successfully"}
+    return once
 
 
 def _depends(svc: dict[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 
 from revops import config
 from revops.commands import example_host
-from revops.example_host import catalog, requirements, sources, tree, venvs
+from revops.example_host import catalog, hostconfig, requirements, sources, tree, venvs
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT_DIR = "etc/systemd/system"
@@ -119,10 +119,11 @@ def test_revops_yaml_parses_and_matches_the_catalogue(host):
     cfg = config.load(cwd=host)
     assert cfg.root == host.resolve() and cfg.bus == "system"
     assert cfg.deprecated == ("revaudit.service",) and cfg.image_base == "revflow/python-base:bookworm"
-    assert [s.name for s in cfg.suites] == list(catalog.SUITES)
+    assert [s.name for s in cfg.suites] == list(catalog.SUITES) + list(hostconfig.PLATFORM_SUITES)
+    placed = {u: name for name, units in hostconfig.PLATFORM_SUITES.items() for u in units}
     for service in catalog.services():
         suite = cfg.suite_of(service.name)
-        assert (suite.name if suite else None) == service.suite, service.name
+        assert (suite.name if suite else None) == (service.suite or placed.get(service.name)), service.name
     settled = {s.name: dict(s.overrides) for s in cfg.suites if s.overrides}
     assert len(settled) >= 2
 
@@ -327,7 +328,7 @@ def test_live_revops_yaml_points_at_the_directory_from_slash(tmp_path):
     assert cfg.unit_dirs == (f"{rel}/etc/systemd/system",)
     assert cfg.venv_search == (f"{rel}/opt", f"{rel}/srv")
     assert cfg.shared_env_file == f"{tmp_path}/opt/shared-api-engine/.env"
-    assert [s.name for s in cfg.suites] == list(catalog.SUITES)
+    assert [s.name for s in cfg.suites] == list(catalog.SUITES) + list(hostconfig.PLATFORM_SUITES)
 
 
 def test_offline_rewrite_of_a_live_host_is_refused(tmp_path, monkeypatch):

@@ -35,7 +35,8 @@ def test_writes_a_dockerfile_and_compose_file_per_suite_and_the_top_level(ops, c
     assert paths == {".gitignore", "core.yml", "core/Dockerfile", "lead-gen.yml", "lead-gen/Dockerfile",
                      "docker-compose.yml"}
     top = yaml.safe_load((ops / "compose/docker-compose.yml").read_text())
-    assert set(top["services"]) == {"revcore-gateway", "revpublish", "revpublish-worker", "revprospect"}
+    assert set(top["services"]) == {"revcore-gateway", "revpublish", "revpublish-worker", "revprospect",
+                                    "revaudit-v6-nightly"}
     publish = top["services"]["revpublish"]
     assert publish["command"] == ["/opt/venv/bin/uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8550"]
     assert publish["ports"] == ["127.0.0.1:8550:8550"]
@@ -48,6 +49,9 @@ def test_writes_a_dockerfile_and_compose_file_per_suite_and_the_top_level(ops, c
                                  "revops.suite": "core", "revops.unit": "revpublish.service"}
     assert publish["build"] == {"context": "core", "dockerfile": "Dockerfile", "target": "revpublish"}
     assert "ports" not in top["services"]["revpublish-worker"]
+    # a Type=oneshot without a timer: a set-up `up` runs once, never restarted
+    setup = top["services"]["revaudit-v6-nightly"]
+    assert setup["restart"] == "no" and setup["labels"]["revops.kind"] == "setup" and "profiles" not in setup
     assert top["networks"] == {"revflow-network": {"name": "revflow-network"}}
 
 
@@ -62,9 +66,8 @@ def test_cross_suite_dependencies_only_in_the_top_level_file(ops):
 def test_skipped_units_carry_their_reasons(ops):
     result = generate.run(config_mod.load())
     reasons = {s.unit: s.reason for s in result.skipped}
-    assert reasons.keys() == {"revaudit.service", "revaudit-v6-nightly.service", "revflow-chatbot.service"}
+    assert reasons.keys() == {"revaudit.service", "revflow-chatbot.service"}
     assert reasons["revaudit.service"].startswith("deprecated")
-    assert "oneshot" in reasons["revaudit-v6-nightly.service"]
 
 
 def test_no_secret_reaches_the_output(ops):

@@ -75,7 +75,8 @@ def test_build_dry_run_plans_without_docker(tmp_path, monkeypatch, capsys):
     [suite] = result["suites"]
     assert suite["suite"] == "core" and suite["wheels"] == "planned"
     assert [(i["service"], i["state"]) for i in suite["images"]] == [
-        ("revcore-gateway", "planned"), ("revpublish", "planned"), ("revpublish-worker", "planned")]
+        ("revaudit-v6-nightly", "planned"), ("revcore-gateway", "planned"), ("revpublish", "planned"),
+        ("revpublish-worker", "planned")]
     assert not (tmp_path / "compose/core/.stage").exists()
 
 

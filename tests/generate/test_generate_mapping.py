@@ -67,7 +67,6 @@ def test_cpu_limit_from_cpuquota_or_suite(quota, expected):
     ({"masked": True}, "masked"),
     ({"exec_start": []}, "no ExecStart"),
     ({"exec_start": [["/bin/a"], ["/bin/b"]]}, "2 ExecStart lines"),
-    ({"service_type": "oneshot"}, "oneshot"),
     ({"working_directory": None}, "no WorkingDirectory"),
     ({"problems": [Problem("no-exec-start", "missing", fatal=True)]}, "systemd would refuse it"),
     ({"name": "other.service", "suite": None}, "in no suite"),

@@ -68,7 +68,8 @@ def test_json_contract_and_exit_code_zero_with_problems(host, monkeypatch):
     done = runner.invoke(app, ["inventory", "scan", "--json", "--no-live", "--no-write"])
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
-    assert set(data) == {"units", "venvs"}
+    assert set(data) == {"units", "venvs", "coverage"}  # coverage: issue #15, an extension
+    assert {"live", "covered", "uncovered", "by_destination"} <= set(data["coverage"])
     unit = next(u for u in data["units"] if u["name"] == "revpublish.service")
     assert unit["path"] == "etc/systemd/system/revpublish.service"
     assert unit["exec_start"][0][-2:] == ["--port", "8550"] and unit["phase"] == 1

@@ -20,7 +20,7 @@ from revops import model
 from revops.lock import lockfile, sources
 
 REPO = Path(__file__).resolve().parents[2]
-SUITES = ("core", "lead-gen", "buyer-intent", "digital-landlord", "tech-efficiency")
+SUITES = ("core", "lead-gen", "buyer-intent", "digital-landlord", "tech-efficiency", "platform", "tools", "legacy", "revwins")
 
 
 def revops(cwd: Path, *args: str) -> subprocess.CompletedProcess:

@@ -143,3 +143,51 @@ def test_instances_of_a_suites_template_are_planned_like_generate_maps_them(tmp_
     # past the suite check: skipped only for what this bare test unit lacks
     assert mapping.skip_reason(inv.units[1], cfg, {"workers"}) == "no ExecStart: nothing to run"
     assert mapping.skip_reason(inv.units[0], cfg, {"workers"}).startswith("template unit")
+
+
+def test_the_plan_gives_the_coverage_and_the_last_phase_names_what_is_left(make_config):
+    first = P.build(inventory(), make_config(), 1)
+    assert first.coverage.figure() == "6 of 7 live units have a destination"
+    assert not first.last_phase and first.left_without_destination() is None
+    last = P.build(inventory(), make_config(), 2)
+    assert last.last_phase
+    left = last.left_without_destination()
+    assert left.startswith("1 live unit(s) are left without a destination") and "unrelated.service" in left
+
+
+def test_jobs_and_setups_are_not_cut_over_as_services(make_config):
+    inv = inventory()
+    job = unit("revflow-leadgen-3.service")
+    job.service_type = "oneshot"
+    inv.units.append(job)
+    plan = P.build(inv, make_config(), 2)
+    assert "revflow-leadgen-3.service" not in plan.units
+    assert any(s.unit == "revflow-leadgen-3.service" and "job" in s.reason for s in plan.skipped)
+
+
+def test_a_suggested_suite_is_refused_until_reviewed(tmp_path):
+    from revops import config as config_mod
+
+    path = tmp_path / "revops.yaml"
+    path.write_text("suites:\n  core:\n    phase: 1\n    suggested: true\n    units: [revcore-gateway.service]\n")
+    with pytest.raises(UsageError, match="suggested: true"):
+        P.build(inventory(), config_mod.load(path), 1)
+
+
+def test_the_last_phase_says_which_retired_units_go_and_why(tmp_path):
+    from revops import config as config_mod
+
+    path = tmp_path / "revops.yaml"
+    path.write_text("suites:\n  core:\n    phase: 1\n    units: [api.service]\n  late:\n    phase: 2\n"
+                    "    units: [worker.service]\nretire:\n  heal.service: \"rebuilds venvs\"\n")
+    cfg = config_mod.load(path)
+    inv = Inventory(root="/", scanned_at=None, units=[
+        Unit(name="api.service", path=None, port=8000, venv="/opt/api/venv"),
+        Unit(name="worker.service", path=None, venv="/opt/worker/venv"),
+        Unit(name="heal.service", path=None, venv="/opt/shared/venv")])
+    assert P.build(inv, cfg, 1).retire == []  # not the last phase
+    [waiting] = P.build(inv, cfg, 2).retire  # api not migrated yet: still on a venv
+    assert waiting.unit == "heal.service" and waiting.reason.startswith("rebuilds venvs; not yet: 1 unit(s)")
+    assert "api.service" in waiting.reason
+    [going] = P.build(inv, cfg, 2, states={"api.service": P.MIGRATED}).retire
+    assert "no unit left under systemd after this phase runs from a venv" in going.reason

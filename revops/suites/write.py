@@ -1,0 +1,132 @@
+"""Writing a Proposal into revops.yaml as a block the operator reviews, everything else kept.
+
+ruamel.yaml edits the file round-trip: the operator's comments, key order, quoting and
+indentation stay as they were. What it adds:
+
+- each new suite under `suites:`, with `suggested: true` and, beside each unit, the reason
+  it is there; a comment above the first one says how to accept the proposal;
+- units joining an existing suite, appended to its `units:` with their reasons, and
+  `suggested: true` on that suite;
+- `retire:` and `keep_on_host:` entries, each unit with its reason as the value.
+
+`migrate` refuses a suite marked `suggested: true`: removing the key is the review. The new
+text is checked by revops' own loader and schema (revops.config.parse) before it replaces
+the file; a proposal that would not load is a bug, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from revops import config as config_mod
+from revops import coverage
+from revops.errors import ConfigError
+from revops.suites.suggest import Proposal
+
+REVIEW = ("Proposed by `revops suites suggest`: review each suite marked `suggested: true` (its units "
+          "and the reason beside each), then remove that key; `revops migrate` refuses a suite that still has it.")
+COMMENT_WIDTH = 160
+
+
+def _yaml() -> YAML:
+    yaml = YAML()  # round-trip: comments, order and quoting kept
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    return yaml
+
+
+def render(text: str, proposal: Proposal, path: Path) -> str:
+    """revops.yaml's new text with the proposal added (see the module); ConfigError if the
+    result would not pass revops' loader (nothing to write then)."""
+    yaml = _yaml()
+    doc = yaml.load(text) if text.strip() else None
+    if doc is None:
+        doc = CommentedMap()
+    if not isinstance(doc, CommentedMap):
+        raise ConfigError(str(path), None, "not a mapping of settings; nothing written")
+    suites = _section(doc, "suites", after=("systemd", "host"))
+    reasons = _unit_reasons(proposal)
+    first_new = True
+    for suite in proposal.suites:
+        if suite.new:
+            body = CommentedMap()
+            body["phase"] = suite.phase
+            body["suggested"] = True
+            body["units"] = CommentedSeq()
+            suites[suite.name] = body
+            if first_new:
+                suites.yaml_set_comment_before_after_key(suite.name, before=REVIEW, indent=2)
+                first_new = False
+        else:
+            body = suites[suite.name]
+            if "suggested" not in body:
+                body.insert(list(body).index("phase") + 1 if "phase" in body else 0, "suggested", True)
+            else:
+                body["suggested"] = True
+        units = body["units"]
+        column = max(len(name) for name in suite.units) + 12  # past `      - "NAME"`, aligned
+        for name in suite.units:
+            units.append(DoubleQuotedScalarString(name))
+            units.yaml_add_eol_comment("# " + _clip(reasons.get(name, "")), len(units) - 1, column=column)
+    for key, placements in (("retire", proposal.retire), ("keep_on_host", proposal.keep_on_host)):
+        if placements:
+            section = _section(doc, key, after=("deprecated",))
+            for placement in placements:
+                section[placement.unit] = placement.reasons[0]
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    new_text = out.getvalue()
+    config_mod.parse(new_text, path)  # raises ConfigError naming the key if the result is wrong
+    return new_text
+
+
+def write(path: Path, text: str, proposal: Proposal) -> str:
+    """Replace revops.yaml atomically (same directory, same mode) with render()'s text."""
+    new_text = render(text, proposal, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".revops.yaml.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(new_text)
+        os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return new_text
+
+
+def _section(doc: CommentedMap, key: str, after: tuple[str, ...]) -> Any:
+    """The mapping under `key`, made (after the first of `after` present, else at the end) when
+    absent or empty (`retire:` with nothing under it)."""
+    if isinstance(doc.get(key), CommentedMap):
+        return doc[key]
+    made = CommentedMap()
+    if key in doc:
+        doc[key] = made
+        return made
+    keys = list(doc)
+    anchor = next((k for k in after if k in doc), None)
+    doc.insert(keys.index(anchor) + 1 if anchor is not None else len(keys), key, made)
+    return made
+
+
+def _unit_reasons(proposal: Proposal) -> dict[str, str]:
+    """The words beside each entry of units: (a template's line speaks for its instances)."""
+    found: dict[str, str] = {}
+    for placement in proposal.placements:  # sorted by unit: a template's first instance speaks
+        found.setdefault(coverage.unit_file(placement.unit), "; ".join(placement.reasons))
+    return found
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= COMMENT_WIDTH else text[: COMMENT_WIDTH - 3] + "..."
