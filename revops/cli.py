@@ -26,6 +26,9 @@ app = typer.Typer(
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="revops.yaml to use (default: ./revops.yaml).")
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+TargetOpt = typer.Option(None, "--target", metavar="compose|swarm",
+                         help="This host's engine (compose) or the cluster of revops.yaml `swarm:` "
+                              "(default: revops.yaml `target:`, else compose).")
 
 
 def load_config(path: Optional[Path]) -> config_mod.Config:
@@ -241,13 +244,15 @@ def cleanup_cmd(
 @app.command("generate")
 def generate_cmd(
     check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff when compose/ differs."),
+    target: Optional[str] = TargetOpt,
     config: Optional[Path] = ConfigOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Write compose/: a Dockerfile and a compose file per suite, and the top-level docker-compose.yml."""
+    """Write compose/: a Dockerfile and a compose file per suite, the top-level docker-compose.yml
+    and, for a Swarm target (revops.yaml `swarm:`), the stack file <stack>.stack.yml."""
     from revops.commands import generate
 
-    result = generate.run(load_config(config), check=check)
+    result = generate.run(load_config(config), check=check, target=target)
     finish(result, json_out, generate.render)
 
 
@@ -276,13 +281,14 @@ def build_cmd(
         None, "--find-links", envvar="REVOPS_WHEELHOUSE",
         help="Offline: fill the wheelhouse from this directory, no index (default: $REVOPS_WHEELHOUSE)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be built; build nothing."),
+    push: bool = typer.Option(False, "--push", help="Tag each image for revops.yaml's swarm.registry and push it there."),
     config: Optional[Path] = ConfigOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Build the images of the generated compose files (wheelhouse from the locks, docker SDK, no index)."""
     from revops.commands import build
 
-    result = build.run(load_config(config), build.Options(tuple(suite), find_links, dry_run))
+    result = build.run(load_config(config), build.Options(tuple(suite), find_links, dry_run, push))
     finish(result, json_out, build.render)
 
 

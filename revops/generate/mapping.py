@@ -258,6 +258,7 @@ def service_spec(unit: Unit, suite: Suite, config: Config, migrated: dict[str, s
         code_dir=unit.working_directory or "/", notes=tuple(notes),
         secret=secret, secret_file=secret_file_path(secret, config, compose_dir) if secret else None,
         secret_keys=tuple(withheld),
+        env_file_hosts=tuple(host_path(p, config) for p in unit.environment_files),
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import jinja2
 
-from revops.generate import context, templates
+from revops.generate import context, stack, templates
 from revops.generate.spec import ENTRYPOINT_IN_IMAGE, GENERATED_MARK, VENV_IN_IMAGE, Plan, ServiceSpec, SuiteSpec
 
 TOP_LEVEL = "docker-compose.yml"
@@ -77,3 +77,11 @@ def _compose_file(env: jinja2.Environment, settings: Settings, filename: str, su
     items = [{"spec": s, "context": s.suite, "deps": [d for d in s.depends_on if d in present]} for s in services]
     return templates.render(env, "compose-file.yml.j2", suite=suite, filename=filename, services=items,
                             secrets=[s for s in services if s.secret], network=settings.network)
+
+
+def stack_file(env: jinja2.Environment, settings: "stack.StackSettings", services: list["stack.StackService"]) -> str:
+    """The stack file for `docker stack deploy` (revops.generate.stack decides its values)."""
+    published = [s.spec.name for s in services if s.published]
+    return templates.render(env, "stack-file.yml.j2", settings=settings, services=services,
+                            secrets=stack.secrets_of(services), published=published,
+                            version=stack.STACK_VERSION, secret_mode=stack.SECRET_MODE)

@@ -66,6 +66,9 @@ class ServiceSpec:
         if self.secret is None:
             return None
         return (f"{VENV_IN_IMAGE}/bin/python", "-I", "-S", ENTRYPOINT_IN_IMAGE, f"{SECRETS_MOUNT}/{self.secret}", "--")
+    # The unit's EnvironmentFile= paths as the host names them (root stripped), in its order:
+    # where a Swarm secret's content is read from (the stack file names no path).
+    env_file_hosts: tuple[str, ...] = ()
 
     @property
     def labels(self) -> dict[str, str]:
