@@ -157,16 +157,19 @@ def migrate_cmd(
                                         help="Start although earlier phases are not verified healthy; REASON is journaled."),
     parallel: Optional[int] = typer.Option(None, "--parallel", metavar="N", min=1,
                                            help="At most N services in flight at once (default: 4 per CPU core, 2 to 16)."),
+    target: Optional[str] = TargetOpt,
     json_out: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Cut services over from systemd to their containers, each proven first, in waves."""
     from revops.commands import migrate
+    from revops.migrate import wiring
 
     if phase is None and not service:
         raise errors.UsageError("give --phase N or --service NAME")
-    result = migrate.run(load_config(config), phase, service, dry_run=dry_run, yes=yes, force=force,
-                         parallel=parallel, confirm=_confirm_with(migrate.render_plan))
+    cfg = load_config(config)
+    result = migrate.run(cfg, phase, service, dry_run=dry_run, yes=yes, force=force, parallel=parallel,
+                         confirm=_confirm_with(migrate.render_plan), host_factory=wiring.host_factory(cfg, target))
     finish(result, json_out, migrate.render)
 
 
@@ -176,14 +179,17 @@ def rollback_cmd(
     phase: Optional[int] = typer.Option(None, "--phase", help="Every migrated service of this phase."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be done; change nothing."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    target: Optional[str] = TargetOpt,
     json_out: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Back to systemd: container removed (image kept), unit enabled, started and verified."""
     from revops.commands import rollback
+    from revops.migrate import wiring
 
-    result = rollback.run(load_config(config), list(services or []), phase, dry_run=dry_run, yes=yes,
-                          confirm=_confirm_with(rollback.render_plan))
+    cfg = load_config(config)
+    result = rollback.run(cfg, list(services or []), phase, dry_run=dry_run, yes=yes,
+                          confirm=_confirm_with(rollback.render_plan), host_factory=wiring.host_factory(cfg, target))
     finish(result, json_out, rollback.render)
 
 
