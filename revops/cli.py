@@ -80,13 +80,14 @@ def status_cmd(
     fmt: str = typer.Option("text", "--format", help="text, json or prometheus (node_exporter textfile)."),
     watch: bool = typer.Option(False, "--watch", help="Redraw every --interval seconds until Ctrl-C."),
     interval: float = typer.Option(2.0, "--interval", metavar="SECONDS", help="Seconds between --watch readings."),
+    target: Optional[str] = TargetOpt,
 ) -> None:
     """What runs where, and is it healthy? Exit 0 only when every service is healthy somewhere."""
     from revops.commands import status
     from revops.status.assemble import Scope
 
     request = status.Request(Scope(tuple(phase), tuple(suite), tuple(service)),
-                             "json" if json_out else fmt, interval if watch else None)
+                             "json" if json_out else fmt, interval if watch else None, target)
     result = status.run(load_config(config), request)
     finish(result, request.fmt == "json", status.renderer(request))
 
