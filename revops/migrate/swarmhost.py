@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 # failing for good rather than waiting out the health window: Swarm restarts a failed task
 # after restart_policy.delay, forever, so a broken image never "fails" on its own.
 FAILED_TASKS_LIMIT = 3
+# On a cluster each node pulls the image from the registry before its task starts (Swarm's
+# `preparing`): the health check's window starts only after that. What a first pull of a
+# suite image may take on a slow link, added to the window for a deploy's first verdict.
+PULL_ALLOWANCE_S = 120.0
 UPDATE_FAILED = {"paused", "rollback_started", "rollback_paused", "rollback_completed"}
 REVOPS_LABEL = "revops.managed"
 
@@ -113,7 +117,7 @@ class SwarmHost(UnitSide):
         said.append(self.cluster.ensure_network(self.network, {REVOPS_LABEL: "true"}))
         said += self._secrets(sp, svc)
         said.append(self._deploy(sp, svc))
-        verdict = self.wait_replacement_healthy(sp, sp.deadline_s, lambda: False)
+        verdict = self.wait_replacement_healthy(sp, sp.deadline_s + PULL_ALLOWANCE_S, lambda: False)
         if not verdict.ok:
             removed = self.remove_replacement(sp)
             raise CheckFailed(f"{self.service_name(sp)} not healthy on the cluster: {verdict.reason}; {removed}; "

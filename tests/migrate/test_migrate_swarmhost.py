@@ -137,6 +137,8 @@ def test_preflight_refuses_an_env_file_changed_since_generate(tmp_path):
 
 def test_preflight_removes_a_service_that_never_gets_healthy(tmp_path, monkeypatch):
     from revops.generate import stack
+    from revops.migrate import swarmhost
+    monkeypatch.setattr(swarmhost, "PULL_ALLOWANCE_S", 0.0)
     content = b"A=1\n"
     name = f"revpublish.env-{stack.env_digest(content)[:12]}"
     doc = {**STACK, "secrets": {name: {"external": True, "name": name}}}
