@@ -124,6 +124,14 @@ def test_phase_one_migrates_to_the_cluster(host, swarm):
     for node in nodes.values():  # the gateway answers on every node's address
         probe = http.probe(f"http://{node.address}:{API[GATEWAY]}/health", 5)
         assert probe.status_code == 200, (node.hostname, probe)
+    # status --target swarm: the cluster's figures, every service running its desired tasks
+    from revops.commands import status
+    report = status.read(config(host), target="swarm")
+    by_unit = {s.name: s for s in report.services}
+    for unit in API:
+        c = by_unit[unit].container
+        assert c.present and c.health == "healthy" and c.cluster["running"] == c.cluster["desired"], (unit, c)
+        assert all(t["provenance"] == "LIVE" and t["state"] == "running" for t in c.cluster["tasks"]), c.cluster
     ledger = open_ledger(config(host).database_url)
     assert {u: r.migration_state for u, r in ledger.service_states().items() if u in API} == dict.fromkeys(API, "migrated")
     assert ledger.open_steps() == []
