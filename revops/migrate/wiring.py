@@ -71,8 +71,8 @@ def swarm_host(inputs: Inputs) -> "Host":
     revops.yaml `swarm:`, the generated stack file. AdapterUnavailable naming what cannot be
     reached; ConfigError without a `swarm:` block or a stack file."""
     from revops.adapters import swarm
-    from revops.generate import secret_content
-    from revops.generate.mapping import host_path
+    from revops.generate import secret_content, withheld_values
+    from revops.generate.mapping import host_path, split_environment
     from revops.generate.stack import stack_file_name
     from revops.migrate import stackfile
     from revops.migrate.swarmhost import SwarmHost
@@ -93,7 +93,8 @@ def swarm_host(inputs: Inputs) -> "Host":
     return SwarmHost(
         config, systemd.connect(config.bus), cluster, registry, stack,
         deploy=lambda path: swarm.stack_deploy(block.cli, block.manager, path, block.stack),
-        secret_content=lambda unit: secret_content(fs, env_files.get(unit, ())),
+        secret_content=lambda unit: secret_content(fs, env_files.get(unit, ()), withheld_values(
+            config, fs, unit, tuple(split_environment(units[unit], config.secrets_allow)[1]))),
         env_files=real_paths, stack_name=block.stack, registry_address=block.registry, network=config.network)
 
 

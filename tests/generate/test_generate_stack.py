@@ -32,10 +32,16 @@ def run_main(argv):
     return exit_info.value.code
 
 
+UNIT = "[Service]\nExecStart=/bin/true\nEnvironment=PUBLISH_BATCH=50 \"PUBLISH_API_TOKEN=not-for-compose\"\n"
+
+
 @pytest.fixture
 def ops(tmp_path, monkeypatch):
     config = minihost.write(tmp_path)
     config.write_text(config.read_text() + SWARM)
+    unit = tmp_path / "etc/systemd/system/revpublish.service"  # where the secret's Environment= value is read
+    unit.parent.mkdir(parents=True, exist_ok=True)
+    unit.write_text(UNIT)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -93,6 +99,15 @@ def test_env_files_are_a_digest_named_secret_for_the_entrypoint(ops):
     assert doc["secrets"][mount["source"]] == {"external": True, "name": mount["source"]}
     text = (ops / "compose/revflow.stack.yml").read_text()
     assert "fake-secret-value" not in text and "not-for-compose" not in text
+    # The secret holds the env file, then the withheld Environment= value, as the entrypoint reads them.
+    from revops import generate as gen
+    from revops.generate import stack as stack_mod
+    from revops.unitfile.rootfs import RootFS
+    cfg = config_mod.load()
+    content = gen.secret_content(RootFS(cfg.root), (minihost.ENV_FILE,),
+                                 gen.withheld_values(cfg, RootFS(cfg.root), "revpublish.service", ("PUBLISH_API_TOKEN",)))
+    assert content == b'DATABASE_PASSWORD=fake-secret-value\nPUBLISH_API_TOKEN="not-for-compose"\n'
+    assert mount["source"] == f"revpublish.env-{stack_mod.env_digest(content)[:12]}"
     # A changed env file is a new secret (and a drift `generate --check` reports).
     (ops / minihost.ENV_FILE.lstrip("/")).write_text("DATABASE_PASSWORD=rotated\n")
     assert generate.run(config_mod.load(), check=True).exit_code == 1

@@ -144,3 +144,49 @@ def test_phase_one_migrates_to_the_cluster(host, swarm):
             value = line.split("=", 1)[1].strip().strip('"')
             if len(value) >= 6:
                 assert value not in spec
+
+
+def test_a_worker_killed_makes_its_tasks_unavailable_then_rescheduled(host, swarm):
+    """After phase 1: swarm-3's dockerd killed. Its tasks are never counted healthy; Swarm
+    reschedules the replicated ones on the ready nodes and the cutover's verdict converges."""
+    import time
+
+    from revops.commands import status
+    from revops.migrate import plan as P
+
+    worker = swarm.nodes[2]
+    c = cluster(swarm)
+    ids = {n.hostname: n.id for n in c.nodes()}
+    # A replicated service with a task on the worker, when there is one: Swarm must move it.
+    moved = next((u for u in API if u != GATEWAY and any(
+        t.node_id == ids[worker.name] and t.state == "running"
+        for t in c.tasks(f"{STACK}_{u.removesuffix('.service')}"))), "revpublish.service")
+    pid_file = Path(swarm.env["REVOPS_TESTBED_DIR"]) / "swarm" / worker.name / "dockerd.pid"
+    killed_at = time.time()
+    os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the manager notices after its heartbeat period (~15 s)
+            if next(n for n in c.nodes() if n.hostname == worker.name).state == "down":
+                break
+            time.sleep(1)
+        else:
+            pytest.fail(f"{worker.name} never reported down")
+        report = status.read(config(host), target="swarm")
+        gateway = next(s for s in report.services if s.name == GATEWAY).container
+        on_worker = [t for t in gateway.cluster["tasks"] if t["node"] == worker.name]
+        assert on_worker and all(t["provenance"] == "UNAVAILABLE" and t["state"] is None for t in on_worker), on_worker
+        assert on_worker[0]["reason"].startswith(f"node {worker.name} is down")
+        # A replicated service converges on the two ready nodes (Swarm reschedules its task).
+        host_ = wiring.swarm_host(wiring.read_inputs(config(host)))
+        unit = moved
+        sp = P.ServicePlan(unit, unit.removesuffix(".service"), "core", 1, API[unit], None, 120)
+        verdict = host_.wait_replacement_healthy(sp, 150, lambda: False)
+        assert verdict.ok, verdict.reason
+        tasks = [t for t in c.tasks(f"{STACK}_{sp.service}") if t.desired_state == "running" and t.state == "running"]
+        nodes = {n.id: n.hostname for n in c.nodes()}
+        assert worker.name not in {nodes[t.node_id] for t in tasks}
+        print(f"{worker.name} killed; rescheduled and healthy {time.time() - killed_at:.1f}s later: {verdict.reason}")
+    finally:
+        subprocess.run(["scripts/testbed", "start"], cwd=Path(__file__).resolve().parents[2],
+                       capture_output=True, timeout=900, check=True)
