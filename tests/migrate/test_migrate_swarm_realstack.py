@@ -146,6 +146,39 @@ def test_phase_one_migrates_to_the_cluster(host, swarm):
                 assert value not in spec
 
 
+
+def test_rollback_then_a_service_that_never_gets_healthy_keeps_its_unit(host, swarm):
+    """revpublish back under systemd (service removed), then migrated again with its secret
+    missing JWT_SECRET: its tasks never pass /health, so preflight removes the service with the
+    reason and the unit, never stopped, still answers."""
+    from revops.commands import rollback
+
+    unit, name = "revpublish.service", f"{STACK}_revpublish"
+    back = rollback.run(config(host), ["revpublish"], None, yes=True, host_factory=wiring.swarm_host)
+    assert back.exit_code == 0, back.results
+    assert cluster(swarm).service(name) is None
+    assert systemd.connect("user").states([unit])[unit].active_state == "active"
+    env = next(host.glob("**/opt/shared-api-engine/.env"))
+    good = env.read_bytes()
+    env.write_bytes(b"".join(l + b"\n" for l in good.splitlines() if not l.startswith(b"JWT_SECRET")))
+    try:
+        revops(host, "generate", "--target", "swarm")
+        result = migrate.run(config(host), 1, ["revpublish"], yes=True, host_factory=wiring.swarm_host)
+    finally:
+        env.write_bytes(good)
+        revops(host, "generate", "--target", "swarm")
+    (svc,) = result.services
+    assert result.exit_code == 1 and svc.outcome == "not-started", svc
+    assert f"{name} not healthy on the cluster" in svc.reason and "was not stopped" in svc.reason, svc.reason
+    assert "JWT_SECRET" in svc.reason or "tasks" in svc.reason  # the app's own words or the task errors
+    assert cluster(swarm).service(name) is None
+    assert systemd.connect("user").states([unit])[unit].active_state == "active"
+    assert http.probe(f"http://127.0.0.1:{API[unit]}/health", 5).status_code == 200
+    # Migrated again with the file as it was: the cluster serves it, the unit is retired.
+    again = migrate.run(config(host), 1, ["revpublish"], yes=True, host_factory=wiring.swarm_host)
+    assert again.exit_code == 0, [(r.unit, r.outcome, r.reason) for r in again.services]
+
+
 def test_a_worker_killed_makes_its_tasks_unavailable_then_rescheduled(host, swarm):
     """After phase 1: swarm-3's dockerd killed. Its tasks are never counted healthy; Swarm
     reschedules the replicated ones on the ready nodes and the cutover's verdict converges."""
