@@ -179,8 +179,9 @@ class SwarmHost(UnitSide):
                 continue
             content = self.secret_content(sp.unit)
             if content is None:
-                raise CheckFailed(f"{sp.unit}: cannot read its env files ({', '.join(self.env_files_of(sp.unit))}) "
-                                  "under the host root for the secret")
+                raise CheckFailed(f"{sp.unit}: cannot read what its secret holds under the host root: its env "
+                                  f"files ({', '.join(self.env_files_of(sp.unit)) or 'none'}) or its withheld "
+                                  "Environment= values (its unit files), or more than a secret's 500 KB")
             if not name.endswith("-" + env_digest(content)[:12]):
                 raise CheckFailed(f"{sp.unit}: its env files changed since `revops generate` named the secret {name}",
                                   hint="run `revops generate` (a new secret, a new deploy)")
