@@ -95,58 +95,24 @@ def check_config(config: Config) -> None:
 
 
 def env_digests(plan: Plan, config: Config) -> dict[str, str | None]:
-    """{service: sha256 of its secret's content} for every service with a secret: its env
-    files and its withheld Environment= values, read under the host root (None: they could not
-    be read there, which migrate's preflight refuses). A stack file names each version's
-    secret by it; the values themselves are never written anywhere."""
-    fs = RootFS(config.root)
+    """{service: sha256 of its secret's content} for every service with a secret: what the
+    service may read (revops.secrets.bundle: its env files and withheld Environment= values),
+    read under the host root (None: it could not be read there, which migrate's preflight
+    refuses). A stack file names each version's Docker secret by it; the values themselves
+    are never written anywhere."""
+    from revops.secrets import bundle
+
     digests: dict[str, str | None] = {}
     for suite in plan.suites:
         for service in suite.services:
             if service.secret:
-                content = secret_content(fs, service.env_file_hosts, withheld_values(config, fs, service.unit,
-                                                                                     service.secret_keys))
-                digests[service.name] = None if content is None else stack.env_digest(content)
+                try:
+                    content = bundle.read(config.root, config.unit_dirs, service.unit, service.secret_keys).text()
+                except CheckFailed:
+                    digests[service.name] = None
+                else:
+                    digests[service.name] = stack.env_digest(content)
     return digests
-
-
-def withheld_values(config: Config, fs: RootFS, unit: str, keys: tuple[str, ...]) -> list[tuple[str, str]] | None:
-    """The Environment= values of `unit` named by `keys` (the ones the inventory keeps only as
-    digests), read from its unit files under the host root as the scan reads them; None when
-    the unit or one of the keys cannot be read there."""
-    if not keys:
-        return []
-    from revops.unitfile import read_units
-    from revops.unitfile.specifiers import facts_of_root
-
-    found = read_units(fs, config.unit_dirs, unit, facts_of_root(fs, live=str(config.root) == "/"))
-    if len(found) != 1 or found[0].config is None:
-        return None
-    environment = found[0].config.environment
-    if any(k not in environment for k in keys):
-        return None
-    return [(k, environment[k]) for k in keys]
-
-
-def secret_content(fs: RootFS, host_paths: tuple[str, ...],
-                   withheld: list[tuple[str, str]] | None = None) -> bytes | None:
-    """A service's Swarm secret: its env files under the host root, in order (stack.env_content),
-    then its withheld Environment= values (entrypoint.render: Environment= comes after the files
-    in systemd, so it wins there too); None when any of it cannot be read or it passes a Docker
-    secret's 500 KB."""
-    from revops import entrypoint
-
-    if withheld is None:
-        return None
-    try:
-        content = stack.env_content([fs.read_bytes(p, stack.ENV_FILE_LIMIT) for p in host_paths])
-    except RootReadError:
-        return None
-    try:
-        content += entrypoint.render(withheld).encode("utf-8", "surrogateescape")
-    except ValueError:
-        return None
-    return content if len(content) <= stack.ENV_FILE_LIMIT else None
 
 
 def code_digests(plan: Plan, config: Config) -> dict[str, str | None]:

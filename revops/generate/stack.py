@@ -24,8 +24,9 @@ Decisions, and why:
 - What a service may read travels as it does on compose: one secret per service, mounted at
   /run/secrets/<service>.env (the compose secret's name, spec.secret) for its own uid, mode
   0400, which revops' entrypoint in the image loads before it execs the service's argv. On a
-  cluster it is a Docker secret per version of that content: its name carries the digest of
-  the service's env files (a changed file is a new secret, so a new deploy). The values never
+  cluster it is a Docker secret per version of that content (revops.secrets.bundle, the same
+  bytes compose's copy holds): its name carries their digest (a changed env file or value is a
+  new secret, so a new deploy). The values never
   stand in the stack file, a service spec or `docker inspect` (an `env_file:` would put them
   in the service's environment).
 """
@@ -45,7 +46,7 @@ STACK_SUFFIX = ".stack.yml"  # a suite's name has no dot, so a suite's file neve
 SECRET_MODE = 0o400
 RESTART_DELAY = "5s"
 MIN_MEMORY_MB = 6  # Docker refuses less
-ENV_FILE_LIMIT = 500 * 1024  # a Docker secret holds at most 500 KB (docker secret create)
+SECRET_LIMIT = 500 * 1024  # a Docker secret holds at most 500 KB (docker secret create)
 _SECRET_STEM = re.compile(r"[^a-z0-9_.-]+")
 
 
@@ -105,12 +106,6 @@ def secret_name(compose_secret: str, digest: str | None) -> str:
     is at most 64 characters of [a-zA-Z0-9_.-]."""
     stem = _SECRET_STEM.sub("-", compose_secret.lower()).strip("-.") or "env"
     return f"{stem[:48]}-{digest[:12] if digest else 'unread'}"
-
-
-def env_content(files: list[bytes]) -> bytes:
-    """What the secret holds: the env files in EnvironmentFile= order, each ended by a newline
-    (revops' entrypoint reads it with systemd's rules, a later assignment winning)."""
-    return b"".join(f if f.endswith(b"\n") or not f else f + b"\n" for f in files)
 
 
 def env_digest(data: bytes) -> str:

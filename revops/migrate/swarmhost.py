@@ -2,21 +2,26 @@
 
 SwarmHost is executor.Host for a Docker Swarm cluster (revops.adapters.swarm): a service's
 replacement is the stack file's service, `<stack>_<service>`, with its tasks on the nodes.
-The unit's side (systemd jobs, its probe, redaction) is the compose target's own (UnitSide).
+The unit's side (systemd jobs, its probe, the redaction of a service's words, the bundle of
+what it may read) is the compose target's own: SwarmHost extends LiveHost and replaces every
+step that touches the replacement.
 
-The order differs from compose in one place, and why: a cluster's nodes are other machines,
-so the unit's port on this host never keeps the service's tasks from listening. Preflight
-therefore deploys the service and proves it healthy (its tasks `running`, which Swarm reports
-only once Docker's health check passed, and revops' own GET /health on the address of every
-node that runs a published task) while the unit still serves; only then does the executor
-stop the unit. A service that never gets healthy is removed in preflight with its reason
-(task errors, its last log lines) and the unit never stopped. Swarm orders nothing: before a
-deploy revops waits for the service's dependencies on the cluster to be healthy itself.
+The steps, on a cluster: preflight checks (the unit, the image in the registry, enough ready
+nodes, the service's dependencies healthy on the cluster: Swarm orders nothing); write_secret
+creates the Docker secret (named by the digest of the bundle, as the stack file names it);
+verify_candidate deploys the service itself and proves it healthy (its tasks `running`,
+which Swarm reports only once Docker's health check passed, and revops' own GET /health on
+the address of every node that runs a published task) while the unit still serves: a
+cluster's nodes are other machines, so the unit's port never keeps a task from listening. A
+service that never gets healthy is removed with its reason (task errors, last log lines) and
+the unit is never stopped. A service without a port must not run twice (a worker would take
+jobs beside its unit): it is deployed only after its unit stopped (start_replacement).
 """
 
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
@@ -27,7 +32,7 @@ from revops.config import TARGET_SWARM, Config
 from revops.errors import CheckFailed
 from revops.migrate import plan as P
 from revops.migrate.executor import Verdict
-from revops.migrate.host import LOG_TAIL_LINES, UnitManager, UnitSide
+from revops.migrate.host import LOG_TAIL_LINES, LiveHost, UnitManager
 from revops.migrate.stackfile import StackFile, StackService
 
 if TYPE_CHECKING:
@@ -62,34 +67,33 @@ class RegistryAPI(Protocol):
     def manifest_digest(self, repository: str, tag: str) -> str | None: ...
 
 
-class SwarmHost(UnitSide):
+class SwarmHost(LiveHost):
     """executor.Host on a Swarm cluster. `deploy(path)` runs `docker stack deploy` of a stack
-    file (revops.adapters.swarm.stack_deploy); `secret_content(unit)` reads what the unit's
-    secret holds (its env files under the host root; None when unreadable)."""
+    file (revops.adapters.swarm.stack_deploy). Safe for the executor's threads: deploys run
+    one at a time (the CLI), the rest is per service or one request to the manager."""
 
     target = TARGET_SWARM
 
     def __init__(self, config: Config, systemd: UnitManager, cluster: ClusterAPI, registry: RegistryAPI,
-                 stack: StackFile, deploy: Callable[[str], str], secret_content: Callable[[str], bytes | None],
-                 env_files: dict[str, tuple[str, ...]], *, stack_name: str, registry_address: str,
-                 network: str) -> None:
+                 stack: StackFile, deploy: Callable[[str], str], *, stack_name: str, registry_address: str,
+                 network: str, services: dict | None = None) -> None:
+        # LiveHost's unit side (stop, retire, start, probe, redaction, the bundle) reads these.
         self.config = config
         self.systemd = systemd
+        self._services = services or {}
+        self._redactors: dict[str, envfile.Redactor | str] = {}
+        self._bundles: dict = {}
+        self.probe_timeout = config.health.probe_timeout
         self.cluster = cluster
         self.registry = registry
         self.stack = stack
         self.deploy = deploy
-        self.secret_content = secret_content
-        self._env_files = env_files
         self.stack_name = stack_name
         self.registry_address = registry_address
         self.network = network
-        self.probe_timeout = config.health.probe_timeout
-        self._redactors: dict[str, envfile.Redactor | str] = {}
         self._deployed_at: dict[str, str] = {}  # service -> the first task time that counts (its deploy)
-
-    def env_files_of(self, unit: str) -> tuple[str, ...]:
-        return self._env_files.get(unit, ())
+        self._deploy_lock = threading.Lock()
+        self._fresh: set[str] = set()  # deployed by start_replacement, not proven yet
 
     def service_name(self, sp: P.ServicePlan) -> str:
         return f"{self.stack_name}_{self._stack_service(sp).name}"
@@ -105,9 +109,7 @@ class SwarmHost(UnitSide):
 
     def preflight(self, sp: P.ServicePlan) -> str:
         """Checks (unit known, image in the registry, enough ready nodes, dependencies healthy
-        on the cluster), then the network, the secret and the deploy, proven healthy while the
-        unit still serves. CheckFailed (nothing of the unit changed) otherwise; a deployed
-        service that did not get healthy is removed first."""
+        on the cluster) and the overlay network; CheckFailed otherwise, nothing changed."""
         state = self.systemd.states([sp.unit])[sp.unit]
         if state.load_state != "loaded":
             raise CheckFailed(f"{sp.unit}: systemd does not know it (LoadState {state.load_state})")
@@ -115,15 +117,43 @@ class SwarmHost(UnitSide):
         said = [f"{sp.unit} {state.active_state}", self._image_in_registry(svc), self._enough_nodes(svc)]
         said += self._dependencies_healthy(sp)
         said.append(self.cluster.ensure_network(self.network, {REVOPS_LABEL: "true"}))
-        said += self._secrets(sp, svc)
-        said.append(self._deploy(sp, svc))
-        verdict = self.wait_replacement_healthy(sp, sp.deadline_s + PULL_ALLOWANCE_S, lambda: False)
+        return "; ".join(said)
+
+    def write_secret(self, sp: P.ServicePlan) -> str:
+        """The service's Docker secret: what it may read (the bundle compose's copy holds),
+        created when missing under the name the stack file gives it."""
+        return "; ".join(self._secrets(sp, self._stack_service(sp))) or "no secret in the stack file"
+
+    def remove_secret(self, sp: P.ServicePlan) -> str:
+        """A Docker secret is named by its content and immutable: it stays for the next try
+        (the same content, the same name) and goes with the stack."""
+        return "secret kept on the cluster (named by its content's digest)"
+
+    def verify_candidate(self, sp: P.ServicePlan, deadline_s: float, cancelled: Callable[[], bool]) -> Verdict:
+        """On a cluster the candidate is the service itself: deployed and proven healthy while
+        the unit still serves (other machines: no port clash). One that does not get healthy is
+        removed, with its reason."""
+        said = self._deploy(sp, self._stack_service(sp))
+        verdict = self.wait_replacement_healthy(sp, deadline_s + PULL_ALLOWANCE_S, cancelled)
         if not verdict.ok:
             removed = self.remove_replacement(sp)
-            raise CheckFailed(f"{self.service_name(sp)} not healthy on the cluster: {verdict.reason}; {removed}; "
-                              f"{sp.unit} was not stopped")
-        said.append(f"{self.service_name(sp)} {verdict.reason} (before {sp.unit} stops)")
-        return "; ".join(said)
+            return Verdict(False, f"{self.service_name(sp)} not healthy on the cluster: {verdict.reason}; {removed}; "
+                                  f"{sp.unit} was not stopped")
+        return Verdict(True, f"{said}: {verdict.reason} (before {sp.unit} stops)")
+
+    def check_imports(self, sp: P.ServicePlan) -> Verdict:
+        """A service that must not run twice is not run beside its unit on a cluster either:
+        it is deployed after its unit stops, and its tasks' health decides (wait-healthy)."""
+        self._image_in_registry(self._stack_service(sp))
+        return Verdict(True, "deployed only after the unit stops (it must not run twice); image in the registry")
+
+    def discard_candidates(self, sp: P.ServicePlan) -> str:
+        """A killed run's candidate is the service deployed beside a unit that still serves:
+        removed, so the next try proves it afresh."""
+        state = self.systemd.states([sp.unit])[sp.unit]
+        if state.active_state == "active" and self.cluster.service(self.service_name(sp)) is not None:
+            return self.remove_replacement(sp)
+        return "no candidate on the cluster"
 
     def _image_in_registry(self, svc: StackService) -> str:
         from revops.adapters.swarm import split_reference
@@ -169,7 +199,7 @@ class SwarmHost(UnitSide):
         carries the digest generate saw, so a file changed since is refused, not deployed."""
         if not svc.secrets:
             return []
-        from revops.generate.stack import env_digest
+        from revops.generate.stack import SECRET_LIMIT, env_digest
 
         present = self.cluster.secret_names()
         said = []
@@ -177,11 +207,10 @@ class SwarmHost(UnitSide):
             if name in present:
                 said.append(f"secret {name} present")
                 continue
-            content = self.secret_content(sp.unit)
-            if content is None:
-                raise CheckFailed(f"{sp.unit}: cannot read what its secret holds under the host root: its env "
-                                  f"files ({', '.join(self.env_files_of(sp.unit)) or 'none'}) or its withheld "
-                                  "Environment= values (its unit files), or more than a secret's 500 KB")
+            content = self._bundle(sp, fresh=True).text()  # CheckFailed naming the file it cannot read
+            if len(content) > SECRET_LIMIT:
+                raise CheckFailed(f"{sp.unit}: what it may read is {len(content)} bytes, more than a Docker "
+                                  f"secret's {SECRET_LIMIT}")
             if not name.endswith("-" + env_digest(content)[:12]):
                 raise CheckFailed(f"{sp.unit}: its env files changed since `revops generate` named the secret {name}",
                                   hint="run `revops generate` (a new secret, a new deploy)")
@@ -191,7 +220,7 @@ class SwarmHost(UnitSide):
 
     def _deploy(self, sp: P.ServicePlan, svc: StackService) -> str:
         self._deployed_at[sp.service] = _now_rfc3339()
-        with tempfile.TemporaryDirectory(prefix="revops-stack-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="revops-stack-") as tmp, self._deploy_lock:
             path = Path(tmp) / f"{svc.name}.stack.yml"
             path.write_text(self.stack.single(svc))
             self.deploy(str(path))
@@ -202,13 +231,17 @@ class SwarmHost(UnitSide):
         gone (a run resumed after the service was removed by hand)."""
         found = self.cluster.service(self.service_name(sp))
         if found is not None:
-            return f"service {found.name} running since preflight (deployed before {sp.unit} stopped)"
+            return f"service {found.name} running since its proof (deployed before {sp.unit} stopped)"
+        self._fresh.add(sp.service)  # its nodes pull the image first: wait-healthy allows for it
         return self._deploy(sp, self._stack_service(sp))
 
     def wait_replacement_healthy(self, sp: P.ServicePlan, deadline_s: float, cancelled: Callable[[], bool]) -> Verdict:
         """Every task running (Docker's health verdict on a cluster) on a ready node and
         revops' own probe on each node's published port; fails at once when the tasks keep
         failing (FAILED_TASKS_LIMIT) or Swarm rolled the update back."""
+        if sp.service in self._fresh:
+            self._fresh.discard(sp.service)
+            deadline_s += PULL_ALLOWANCE_S
         started = time.monotonic()
         delay = 0.2
         while True:

@@ -71,12 +71,9 @@ def swarm_host(inputs: Inputs) -> "Host":
     revops.yaml `swarm:`, the generated stack file. AdapterUnavailable naming what cannot be
     reached; ConfigError without a `swarm:` block or a stack file."""
     from revops.adapters import swarm
-    from revops.generate import secret_content, withheld_values
-    from revops.generate.mapping import host_path, split_environment
     from revops.generate.stack import stack_file_name
     from revops.migrate import stackfile
     from revops.migrate.swarmhost import SwarmHost
-    from revops.unitfile.rootfs import RootFS
 
     config = inputs.config
     config.target_of("swarm")
@@ -86,16 +83,11 @@ def swarm_host(inputs: Inputs) -> "Host":
     cluster = swarm.connect(block.manager)
     registry = swarm.Registry(block.registry, insecure=block.insecure_registry)
     registry.check()
-    fs = RootFS(config.root)
-    units = {u.name: u for u in inputs.inventory.units}
-    env_files = {name: tuple(host_path(p, config) for p in u.environment_files) for name, u in units.items()}
-    real_paths = {name: tuple(str(config.root / p.lstrip("/")) for p in files) for name, files in env_files.items()}
     return SwarmHost(
         config, systemd.connect(config.bus), cluster, registry, stack,
         deploy=lambda path: swarm.stack_deploy(block.cli, block.manager, path, block.stack),
-        secret_content=lambda unit: secret_content(fs, env_files.get(unit, ()), withheld_values(
-            config, fs, unit, tuple(split_environment(units[unit], config.secrets_allow)[1]))),
-        env_files=real_paths, stack_name=block.stack, registry_address=block.registry, network=config.network)
+        stack_name=block.stack, registry_address=block.registry, network=config.network,
+        services=inputs.project.services)
 
 
 def host_factory(config: Config, target: str | None) -> HostFactory:

@@ -149,8 +149,8 @@ def test_phase_one_migrates_to_the_cluster(host, swarm):
 
 def test_rollback_then_a_service_that_never_gets_healthy_keeps_its_unit(host, swarm):
     """revpublish back under systemd (service removed), then migrated again with its secret
-    missing JWT_SECRET: its tasks never pass /health, so preflight removes the service with the
-    reason and the unit, never stopped, still answers."""
+    missing JWT_SECRET: its tasks never pass /health, so the candidate (the service, deployed
+    beside the unit) is removed with the reason and the unit, never stopped, still answers."""
     from revops.commands import rollback
 
     unit, name = "revpublish.service", f"{STACK}_revpublish"
@@ -168,7 +168,7 @@ def test_rollback_then_a_service_that_never_gets_healthy_keeps_its_unit(host, sw
         env.write_bytes(good)
         revops(host, "generate", "--target", "swarm")
     (svc,) = result.services
-    assert result.exit_code == 1 and svc.outcome == "not-started", svc
+    assert result.exit_code == 1 and svc.outcome == "candidate-failed", svc
     assert f"{name} not healthy on the cluster" in svc.reason and "was not stopped" in svc.reason, svc.reason
     assert "JWT_SECRET" in svc.reason or "tasks" in svc.reason  # the app's own words or the task errors
     assert cluster(swarm).service(name) is None

@@ -68,17 +68,19 @@ class Systemd:
         return {n: UnitState(n, "loaded", "active", "running", None, 0, 1, "enabled", None) for n in names}
 
 
-def make(tmp_path, cluster, registry=Registry(), content=b"A=1\n", deployed=None):
+def make(tmp_path, cluster, registry=Registry(), content=(("DATABASE_PASSWORD", "hunter22"),), deployed=None):
+    from revops.secrets.bundle import Bundle
     cfg = config_mod.Config(path=tmp_path / "revops.yaml", root=tmp_path)
-    env = tmp_path / "env"
-    env.write_text("DATABASE_PASSWORD=hunter22\n")
-    return SwarmHost(cfg, Systemd(), cluster, registry, StackFile(str(tmp_path / "s.stack.yml"), STACK),
+    host = SwarmHost(cfg, Systemd(), cluster, registry, StackFile(str(tmp_path / "s.stack.yml"), STACK),
                      deploy=lambda path: (deployed.append(Path(path).read_text()) if deployed is not None else None) or "ok",
-                     secret_content=lambda unit: content, env_files={"revpublish.service": (str(env),)},
                      stack_name="revflow", registry_address="10.0.0.5:5000", network="revflow-network")
+    # What the service may read, as revops.secrets.bundle reads it from the unit's files.
+    host._bundles["revpublish.service"] = Bundle("revpublish.service", content, ("EnvironmentFile=/x/.env",))
+    host._bundle = lambda sp, fresh=False: host._bundles[sp.unit]
+    return host
 
 
-SP = P.ServicePlan("revpublish.service", "revpublish", "core", 1, None, None, 0.5)
+SP = P.ServicePlan("revpublish.service", "revpublish", "core", 1, None, None, 0.5, secret="revpublish.env")
 
 
 def test_all_replicas_running_on_ready_nodes_is_healthy(tmp_path):
@@ -128,27 +130,36 @@ def test_preflight_refuses_too_few_ready_nodes(tmp_path):
         make(tmp_path, cluster).preflight(SP)
 
 
-def test_preflight_refuses_an_env_file_changed_since_generate(tmp_path):
+def test_write_secret_refuses_content_changed_since_generate(tmp_path):
     cluster = Cluster([node(1), node(2)], [], None)
     with pytest.raises(CheckFailed, match="changed since `revops generate`"):
-        make(tmp_path, cluster, content=b"A=1\n").preflight(SP)
+        make(tmp_path, cluster).write_secret(SP)
     assert cluster.created == []
 
 
-def test_preflight_removes_a_service_that_never_gets_healthy(tmp_path, monkeypatch):
+def test_secret_then_a_candidate_that_never_gets_healthy_is_removed(tmp_path, monkeypatch):
     from revops.generate import stack
     from revops.migrate import swarmhost
+    from revops.secrets.bundle import Bundle
     monkeypatch.setattr(swarmhost, "PULL_ALLOWANCE_S", 0.0)
-    content = b"A=1\n"
+    pairs = (("A", "1"),)
+    content = Bundle("u", pairs, ()).text()
     name = f"revpublish.env-{stack.env_digest(content)[:12]}"
     doc = {**STACK, "secrets": {name: {"external": True, "name": name}}}
     doc["services"] = {"revpublish": {**STACK["services"]["revpublish"], "secrets": [{"source": name, "target": "revpublish.env"}]}}
     cluster = Cluster([node(1), node(2)], [task(1, "n1", state="starting")], service())
     deployed = []
-    host = make(tmp_path, cluster, content=content, deployed=deployed)
+    host = make(tmp_path, cluster, content=pairs, deployed=deployed)
     host.stack = StackFile(str(tmp_path / "s.stack.yml"), doc)
-    with pytest.raises(CheckFailed) as info:
-        host.preflight(SP)
-    assert cluster.created == [(name, content)] and len(deployed) == 1 and '"revpublish"' in deployed[0]
+    assert host.write_secret(SP) == f"secret {name} created" and cluster.created == [(name, content)]
+    verdict = host.verify_candidate(SP, 0.5, lambda: False)
+    assert not verdict.ok and len(deployed) == 1 and '"revpublish"' in deployed[0]
     assert cluster.removed == ["revflow_revpublish"]
-    assert "not healthy within 0.5s" in info.value.message and "revpublish.service was not stopped" in info.value.message
+    assert "not healthy within 0.5s" in verdict.reason and "revpublish.service was not stopped" in verdict.reason
+
+
+def test_preflight_changes_nothing(tmp_path):
+    cluster = Cluster([node(1), node(2)], [], None)
+    said = make(tmp_path, cluster).preflight(SP)
+    assert "image 10.0.0.5:5000/revflow/revpublish:abc in the registry" in said and "2 ready node(s)" in said
+    assert cluster.created == [] and cluster.removed == []
