@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from revops.config import Config, Placement, Swarm
 from revops.configschema import size_bytes
-from revops.generate.spec import Plan, ServiceSpec
+from revops.generate.spec import SERVICE, Plan, ServiceSpec
 
 STACK_VERSION = "3.9"
 STACK_SUFFIX = ".stack.yml"  # a suite's name has no dot, so a suite's file never clashes with it
@@ -113,12 +113,17 @@ def env_digest(data: bytes) -> str:
 
 
 def plan_stack(plan: Plan, config: Config, swarm: Swarm, env_digests: dict[str, str | None]) -> list[StackService]:
-    """Every generated service as the cluster runs it, in the plan's order; `env_digests` maps
-    each service's name to the digest of its secret's content (None: not readable)."""
+    """Every generated long-running service as the cluster runs it, in the plan's order;
+    `env_digests` maps each service's name to the digest of its secret's content (None: not
+    readable). Jobs and set-up steps are left out: a stack has no `profiles:` (stack deploy
+    would start a job as a service and restart it for ever) and no order between services;
+    they stay with the compose target."""
     out = []
     for suite in plan.suites:
         placement = swarm.placement_of(suite.name)
         for spec in suite.services:
+            if spec.kind != SERVICE:
+                continue
             published = spec.port is not None and swarm.publishes(spec.unit)
             digest = env_digests.get(spec.name)
             secret = (EnvSecret(secret_name(spec.secret, digest), spec.secret, spec.env_file_hosts, digest)
