@@ -261,28 +261,9 @@ def prepare(directory: Path, phase: int) -> None:
     for suite in config.suites:
         if suite.phase == phase:
             revops(directory, "build", "--suite", suite.name, "--find-links", wheelhouse)
-    materialise_secrets(config)
 
 
 SERVICE_UID = 10001  # generate's `user:` for every service
-
-
-def materialise_secrets(config: config_mod.Config) -> None:
-    """Each service's secret file (compose `secrets:`), from its unit's EnvironmentFile=s in
-    order: a stand-in for migrate's materialise step (issue #13, not on main yet), so the
-    containers get the variables their /health needs. Root-only directory, 0400 files."""
-    inventory = wiring.read_inputs(config).inventory
-    directory = config.secrets_path
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o700)
-    for unit in inventory.units:
-        text = "".join(Path(f).read_text() + "\n" for f in unit.environment_files if Path(f).is_file())
-        target = directory / f"{unit.service_name}.env"
-        if target.exists():
-            target.chmod(0o600)
-        target.write_text(text)
-        os.chown(target, SERVICE_UID, SERVICE_UID)
-        target.chmod(0o400)
 
 
 def compare(config: config_mod.Config, phase: int, suites: list[str] | None = None) -> None:
