@@ -77,24 +77,30 @@ TESTBED_ENV = Path(os.environ.get("REVOPS_TESTBED_DIR", "/var/lib/revops-testbed
 
 
 class Prober(threading.Thread):
-    """GET url every `period` s; remembers (wall time, answered 2xx) of every attempt."""
+    """GET url every `period` s, each given `timeout` s; remembers (wall time, answered 2xx)
+    of every attempt, and how each failed one failed (status code or error) in `failures`."""
 
-    def __init__(self, url: str, period: float = PERIOD_S) -> None:
+    def __init__(self, url: str, period: float = PERIOD_S, timeout: float = 0.25) -> None:
         super().__init__(daemon=True)
         self.url = url
         self.period = period
+        self.timeout = timeout
         self.samples: list[tuple[float, bool]] = []
+        self.failures: dict[str, int] = {}
         self.stop = threading.Event()
 
     def run(self) -> None:
-        with httpx.Client(trust_env=False, timeout=0.25) as client:
+        with httpx.Client(trust_env=False, timeout=self.timeout) as client:
             while not self.stop.is_set():
                 started = time.time()
                 try:
-                    ok = client.get(self.url).is_success
-                except httpx.HTTPError:
-                    ok = False
+                    answer = client.get(self.url)
+                    ok, why = answer.is_success, f"HTTP {answer.status_code}"
+                except httpx.HTTPError as exc:
+                    ok, why = False, type(exc).__name__
                 self.samples.append((started, ok))
+                if not ok:
+                    self.failures[why] = self.failures.get(why, 0) + 1
                 self.stop.wait(max(0.0, self.period - (time.time() - started)))
 
 
@@ -158,7 +164,10 @@ def measure(config: config_mod.Config, phase: int, host_factory, keep: bool, *,
         rows.append({"unit": s.unit, "outcome": outcome, "window": window, "start": first_ok - start,
                      "overhead": window - (first_ok - start), "steps": steps.get(s.unit, {})})
     if not keep:
-        rollback.run(config, list(only or []), phase, yes=True, host_factory=host_factory, say=lambda _m: None)
+        # Only what this run planned: a suite's timer-fired units have no container to take back.
+        planned = [s.unit for s in dry.plan.services] if only else []
+        rollback.run(config, planned, None if only else phase, yes=True, host_factory=host_factory,
+                     say=lambda _m: None)
     preflight = [s["preflight"] for s in steps.values() if "preflight" in s]  # every service, in run order
     return {"services": len(dry.plan.services), "wall": wall, "rows": rows, "exit": result.exit_code,
             "preflight": preflight, "parallel": result.plan.parallel if result.plan else parallel,
@@ -252,28 +261,9 @@ def prepare(directory: Path, phase: int) -> None:
     for suite in config.suites:
         if suite.phase == phase:
             revops(directory, "build", "--suite", suite.name, "--find-links", wheelhouse)
-    materialise_secrets(config)
 
 
 SERVICE_UID = 10001  # generate's `user:` for every service
-
-
-def materialise_secrets(config: config_mod.Config) -> None:
-    """Each service's secret file (compose `secrets:`), from its unit's EnvironmentFile=s in
-    order: a stand-in for migrate's materialise step (issue #13, not on main yet), so the
-    containers get the variables their /health needs. Root-only directory, 0400 files."""
-    inventory = wiring.read_inputs(config).inventory
-    directory = config.secrets_path
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o700)
-    for unit in inventory.units:
-        text = "".join(Path(f).read_text() + "\n" for f in unit.environment_files if Path(f).is_file())
-        target = directory / f"{unit.service_name}.env"
-        if target.exists():
-            target.chmod(0o600)
-        target.write_text(text)
-        os.chown(target, SERVICE_UID, SERVICE_UID)
-        target.chmod(0o400)
 
 
 def compare(config: config_mod.Config, phase: int, suites: list[str] | None = None) -> None:
@@ -297,8 +287,8 @@ def compare(config: config_mod.Config, phase: int, suites: list[str] | None = No
 def downtime(samples: list[tuple[float, bool]]) -> float:
     """Seconds without a 2xx answer: every failed stretch, from the last 2xx before it to the
     first 2xx after it (or the last attempt, when none came back)."""
-    total, last_ok, failing = 0.0, None, False
-    for t, ok in samples:
+    total, last_ok, failing = 0.0, samples[0][0] if samples else None, False
+    for t, ok in samples:  # no 2xx before the first failure: counted from the first attempt
         if ok:
             if failing and last_ok is not None:
                 total += t - last_ok
@@ -330,7 +320,8 @@ def broken(config: config_mod.Config, name: str) -> None:
         for words, cfg in (("the old way: stop first (preverify: off)", stop_first),
                            ("pre-verified (the default)", config)):
             sp = migrate.run(cfg, None, [unit], dry_run=True, force="bench", host_factory=wiring.live_host).plan.services[0]
-            prober = Prober(sp.health_url, 0.05)
+            # 50 ms, as the real-stack test; 1 s each: a loaded machine's slow answer is no outage
+            prober = Prober(sp.health_url, 0.05, timeout=1.0)
             prober.start()
             time.sleep(0.5)
             began = time.perf_counter()
@@ -343,7 +334,8 @@ def broken(config: config_mod.Config, name: str) -> None:
             outcome = result.services[0]
             print(f"{unit}, broken image, {words}: exit {result.exit_code}, {outcome.outcome} in {took:.1f} s; "
                   f"{downtime(prober.samples):.2f} s without a /health answer "
-                  f"({sum(1 for _, ok in prober.samples if not ok)} of {len(prober.samples)} probes failed)")
+                  f"({sum(1 for _, ok in prober.samples if not ok)} of {len(prober.samples)} probes failed: "
+                  f"{prober.failures or 'none'})")
             print(f"  why: {(outcome.reason or '').splitlines()[0][:160]}")
     finally:
         docker("tag", good, service.image)

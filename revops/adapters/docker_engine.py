@@ -19,6 +19,7 @@ import collections
 import contextlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 BUILD_TAIL_LINES = 30
+REMOVAL_WAIT_S = 30.0  # a removal already under way (a killed run's) ends within this
 START_HINT = "start dockerd or set DOCKER_HOST (for the test bed: scripts/testbed start)"
 
 Progress = Callable[[str], None]
@@ -301,6 +303,19 @@ class Engine:
             except docker.errors.NotFound:
                 if not missing_ok:
                     raise CheckFailed(f"remove container {container}: no such container") from None
+            except docker.errors.APIError as exc:
+                # 409 "removal ... is already in progress": another request (a killed run's,
+                # still carried out by the engine) removes it; done once it is gone.
+                if exc.status_code != 409 or "already in progress" not in str(exc):
+                    raise
+                self._wait_gone(container, REMOVAL_WAIT_S)
+
+    def _wait_gone(self, container: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._inspect(container) is not None:
+            if time.monotonic() >= deadline:
+                raise CheckFailed(f"remove container {container}: still being removed after {timeout:g}s")
+            time.sleep(0.1)
 
     # -- copies of a container (a cutover's candidate, its import check) --------------
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 from revops.migrate import plan as P
 from revops.migrate.executor import (DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, Host, ServiceResult,
                                      StepResult, restore_unit)
+from revops.errors import RevopsError
 from revops.journal import FAILED, Journal
 from revops.config import Config
 from revops.hostrun import Ledger
@@ -81,7 +82,10 @@ def _settle_one(item: Unsettled, inventory: Inventory, config: Config, journal: 
     if item.candidate and sp is not None:
         # The unit was never touched while its candidate ran: only the candidate is left.
         with journal.step(item.unit, P.VERIFY_CANDIDATE, "resume: remove what a killed run left") as record:
-            record.reason = host.discard_candidates(sp)
+            try:
+                record.reason = host.discard_candidates(sp)
+            except RevopsError as exc:  # the unit was never touched: settling goes on
+                record.state, record.reason = FAILED, f"candidate not removed: {exc.message}"
     if item.last_step is None:
         words = "a candidate was open; removed, the unit untouched" if item.candidate else \
             "only a preflight was open; nothing on the host changed"

@@ -184,7 +184,9 @@ def test_ctrl_c_while_settling_ends_after_that_service_with_exit_130(host, tmp_p
     recorder = CtrlCWhileSettling()
     handler_before = signal.getsignal(signal.SIGINT)
 
-    done = migrate.run(config, 1, yes=True, say=lambda _m: None, host_factory=lambda _inputs: recorder)
+    # One at a time: with several settled at once, both would be in flight when Ctrl-C comes
+    # (each in flight is finished); here the second has not started yet.
+    done = migrate.run(config, 1, yes=True, parallel=1, say=lambda _m: None, host_factory=lambda _inputs: recorder)
     assert [(r.unit, r.outcome) for r in done.resumed] == [(GATEWAY, MIGRATED),
                                                           ("revpublish.service", "interrupted")]
     assert done.services == [] and done.exit_code == 130

@@ -267,3 +267,19 @@ def test_the_live_table_shows_every_service_in_flight_and_what_ended(tmp_path, l
     assert any("a.service" in s and "d.service" in s and "e.service" in s for s in seen)
     assert any("verify-candidate" in s for s in seen) and any("stop-unit" in s for s in seen)
     assert table.in_flight == {} and table.ended == {MIGRATED: len(plan.services)}
+
+
+def test_a_candidate_that_cannot_be_removed_does_not_stop_the_settling(tmp_path, ledger):
+    from revops.errors import CheckFailed
+
+    dead = ledger.begin_run("op", "migrate", 1, False)
+    ledger.set_service_state("a.service", P.MIGRATING, dead)
+    ledger.step_started(dead, "a.service", P.WAIT_HEALTHY, "")
+    ledger.step_started(dead, "e.service", P.VERIFY_CANDIDATE, "")
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    host = ScriptedHost(ledger, fail={"discard_candidates": CheckFailed("remove container c0ffee: engine said no")})
+    settled = resume.converge(inventory(), load(tmp_path), ledger, Journal(ledger, run_id), host, [], parallel=2)
+    assert {r.unit: r.outcome for r in settled} == {"a.service": MIGRATED, "e.service": "unchanged"}
+    step = next(s for s in ledger.steps(run_id) if s.service == "e.service")
+    assert step.state == "failed" and "candidate not removed: remove container c0ffee" in step.reason
+    assert ledger.open_steps() == []
