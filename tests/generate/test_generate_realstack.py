@@ -61,8 +61,11 @@ def stack(host, testbed):
     project = f"revopsgen{uuid.uuid4().hex[:8]}"
     compose_file = host / "compose/docker-compose.yml"
     top = yaml.safe_load(compose_file.read_text())
-    core = sorted(name for name, svc in top["services"].items() if svc["labels"]["revops.suite"] == "core")
+    # The long-running core services: a job (profile `jobs`) runs on its timer, not under `up`.
+    core = sorted(name for name, svc in top["services"].items()
+                  if svc["labels"]["revops.suite"] == "core" and not svc.get("profiles"))
     revops(host, "build", "--suite", "core", "--find-links", str(testbed.wheelhouse), timeout=900)
+    write_secret_copies(host, compose_file)
     compose = ["docker-compose", "-p", project, "-f", str(compose_file)]
     try:
         up = proc.run([*compose, "up", "-d", *core], check=False, timeout=600)
@@ -70,6 +73,30 @@ def stack(host, testbed):
         yield project, core, top
     finally:
         proc.run([*compose, "down", "-v", "--remove-orphans"], check=False, timeout=300)
+
+
+def write_secret_copies(host: Path, compose_file: Path) -> None:
+    """What `migrate` writes before a container's first start (its write-secret step): each
+    service's copy of what it may read, owned by its uid, mode 0400. compose 1.29 refuses a
+    project whose secret files are missing, and the apps refuse /health without their values."""
+    from revops import config as config_mod
+    from revops import model
+    from revops.migrate import composefile
+    from revops.migrate import plan as P
+    from revops.secrets import bundle
+    from revops.secrets.copies import Copies
+
+    cfg = config_mod.load(host / "revops.yaml")
+    inventory = model.load(cfg.out("inventory"), cache_dir=cfg.cache_dir)
+    copies = Copies(cfg.secrets_path)
+    for unit_name, svc in composefile.services([str(compose_file)]).items():
+        unit = inventory.unit(unit_name)
+        if unit is None or svc.uid is None:
+            continue
+        sp = P.service_plan(unit, cfg, [str(compose_file)])
+        for name, _path in svc.secret_files:
+            found = bundle.read(cfg.root, cfg.unit_dirs, unit_name, sp.secret_keys)
+            copies.write(name, svc.uid, found.text())
 
 
 def container_health(project: str) -> dict[str, str]:

@@ -83,7 +83,7 @@ def test_1_phase_migrates_in_order(stack):
     ledger = open_ledger(stack.config.database_url)
     steps = ledger.steps(result.run_id)
     assert [s.step for s in steps if s.service == first] == [
-        "preflight", "stop-unit", "start-container", "wait-healthy", "disable-unit"]
+        "preflight", "verify-candidate", "stop-unit", "start-container", "wait-healthy", "disable-unit"]
     assert all(s.state == "done" for s in steps) and ledger.open_steps() == []
     ledger.close()
     again = run_migrate(stack)  # idempotent: nothing left to do
