@@ -139,7 +139,9 @@ def test_containers_run_as_the_non_root_user_with_the_mapped_command(stack):
     engine = docker_engine.connect()
     rows = {r.labels["com.docker.compose.service"]: r for r in engine.list_containers([f"com.docker.compose.project={project}"])}
     inspect = engine.api.inspect_container(rows["revpublish"].id)
-    assert inspect["Config"]["User"] == "revflow"
+    # The numeric uid:gid of the image's revflow user (its secret copy is owned by that uid).
+    uid, _, gid = inspect["Config"]["User"].partition(":")
+    assert uid.isdigit() and int(uid) != 0 and gid.isdigit() and int(gid) != 0, inspect["Config"]["User"]
     assert inspect["Config"]["Cmd"] == ["/opt/venv/bin/uvicorn", "app:app", "--host", "0.0.0.0", "--port", str(8550 + PORT_SHIFT)]
     assert rows["revpublish"].labels["revops.unit"] == "revpublish.service"
     assert rows["revpublish"].labels["revops.managed"] == "true"
