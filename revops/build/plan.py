@@ -17,10 +17,9 @@ from revops.generate.spec import SuiteSpec
 class ImageStep:
     service: str
     tag: str
-    state: str  # planned, built, reused, failed, skipped (an earlier image of the suite failed), push-failed
+    state: str  # planned, built, reused, failed, skipped (an earlier image of the suite failed)
     seconds: float | None = None
     reason: str | None = None
-    pushed: str | None = None  # --push: REGISTRY/name:tag@sha256:... as the registry holds it
 
 
 @dataclass
@@ -42,10 +41,7 @@ class BuildResult:
     @property
     def failure(self) -> Failure | None:
         failed = [f"{i.service}: {i.reason}" for s in self.suites for i in s.images if i.state == "failed"]
-        if failed:
-            return Failure("image build failed:\n" + "\n".join(failed))
-        unpushed = [f"{i.service}: {i.reason}" for s in self.suites for i in s.images if i.state == "push-failed"]
-        return Failure("image push failed:\n" + "\n".join(unpushed)) if unpushed else None
+        return Failure("image build failed:\n" + "\n".join(failed)) if failed else None
 
     @property
     def exit_code(self) -> int:
@@ -57,7 +53,6 @@ class Options:
     suites: tuple[str, ...] = ()
     find_links: Path | None = None  # offline: no index, wheels from here
     dry_run: bool = False
-    push: bool = False  # tag each image for revops.yaml's swarm.registry and push it there
 
 
 def plan(config: Config, options: Options, rendered: Rendered | None = None) -> tuple[list[SuiteSpec], BuildResult]:
