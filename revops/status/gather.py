@@ -48,8 +48,6 @@ class SourceRead:
 
     report: SourceReport
     figures: dict[str, Any] = field(default_factory=dict)
-    # The ledger's: units `revops stabilize` repointed ({unit: RepointRecord}).
-    repoints: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------
@@ -201,7 +199,6 @@ def read_ledger(database_url: str) -> SourceRead:
     ledger = ledger_mod.open_ledger(database_url)
     try:
         records = ledger.service_states()
-        repoints = ledger.repoints("stabilize")
     finally:
         ledger.close()
     figures = {
@@ -210,7 +207,7 @@ def read_ledger(database_url: str) -> SourceRead:
         for name, rec in records.items()
     }
     detail = f"{len(records)} service records in {ledger.url}"
-    return SourceRead(SourceReport("ledger", CACHED, checked_at, detail=detail), figures, repoints)
+    return SourceRead(SourceReport("ledger", CACHED, checked_at, detail=detail), figures)
 
 
 def read_secrets(config: Config, units: list[Unit]) -> SourceRead:
