@@ -239,6 +239,27 @@ def quick_wins_cmd(
     finish(result, json_out, quick_wins.render)
 
 
+@app.command("stabilize")
+def stabilize_cmd(
+    unit: Optional[str] = typer.Argument(None, help="Only this unit (with --undo: put back only this unit)."),
+    suite: list[str] = typer.Option([], "--suite", help="Only this suite (repeatable)."),
+    undo: bool = typer.Option(False, "--undo", help="Remove the stabilize drop-ins and restart the units on their own venvs."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print per unit the old and new ExecStart; change nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    find_links: Optional[Path] = typer.Option(None, "--find-links", help="A wheelhouse to install the locks from."),
+    offline: bool = typer.Option(False, "--offline", help="Install from the wheelhouse only (no index)."),
+    json_out: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Build each suite's venv from its lock and repoint its units at it, health-gated, reversible."""
+    from revops.commands import stabilize
+
+    options = stabilize.Options(dry_run=dry_run, yes=yes, undo=undo, units=(unit,) if unit else (),
+                                suites=tuple(suite), find_links=find_links, offline=offline)
+    result = stabilize.run(load_config(config), options, confirm=_confirm_with(stabilize.render_plan))
+    finish(result, json_out, stabilize.render)
+
+
 @app.command("cleanup")
 def cleanup_cmd(
     apply: bool = typer.Option(False, "--apply", help="Move the planned files into the quarantine."),

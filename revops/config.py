@@ -126,6 +126,12 @@ class Config:
     # Where `migrate` writes each service's copy of what it may read (env files and secret
     # Environment= values): a root-only directory revops owns; relative to the ops repo.
     secrets_dir: str = ".revops/secrets"
+    # `revops stabilize`: one venv per suite lock ("per-suite") or one for all ("shared"),
+    # kept under stabilize_path (as the host sees it), and the gate's settle time and timeout.
+    stabilize_venvs: str = "per-suite"
+    stabilize_path: str = "/opt/revflow-os/suite-venvs"
+    stabilize_settle: str = "10s"
+    stabilize_timeout: str = "60s"
 
     @property
     def base_dir(self) -> Path:
@@ -325,6 +331,10 @@ def _build(data: dict[str, Any], path: Path) -> Config:
         "cleanup_leftovers": data.get("cleanup", {}).get("leftovers"),
         "secrets_allow": data.get("secrets", {}).get("allow"),
         "secrets_dir": data.get("secrets", {}).get("dir"),
+        "stabilize_venvs": data.get("stabilize", {}).get("venvs"),
+        "stabilize_path": data.get("stabilize", {}).get("path"),
+        "stabilize_settle": data.get("stabilize", {}).get("settle"),
+        "stabilize_timeout": data.get("stabilize", {}).get("timeout"),
         "keep_on_host": _reasons(data.get("keep_on_host")), "retire": _reasons(data.get("retire")),
     }
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if v is not None}

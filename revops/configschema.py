@@ -153,6 +153,25 @@ SCHEMA: dict[str, Any] = {
                                     "ops repo, with no '..'"},
             },
         },
+        # `revops stabilize`: suite venvs built from the locks, units repointed at them.
+        "stabilize": {
+            "type": "object", "additionalProperties": False, "expected": "a mapping",
+            "properties": {
+                "venvs": {"enum": ["per-suite", "shared"],
+                          "expected": "'per-suite' (one venv per suite lock) or 'shared' (one for every "
+                                      "suite whose pins can live together)"},
+                # Absolute, as the host sees it (under host.root); plain: no '..', '.', '//'
+                # or control characters, since it is written into units' ExecStart=.
+                "path": {"type": "string",
+                         "pattern": r"^(/[A-Za-z0-9_@+=,-][A-Za-z0-9._@+=,-]*)+$",
+                         "expected": "an absolute directory path such as /opt/revflow-os/suite-venvs "
+                                     "(letters, digits and ._@+=,- only; no '..')"},
+                "settle": {**DURATION, "expected": "a duration such as 10s: how long a repointed unit "
+                                                   "without a port must stay active and unrestarted"},
+                "timeout": {**DURATION, "expected": "a duration such as 60s: how long a repointed unit "
+                                                    "with a port may take to answer /health"},
+            },
+        },
         "health": {
             "type": "object", "additionalProperties": False, "expected": "a mapping",
             "properties": {

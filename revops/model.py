@@ -132,6 +132,9 @@ class Venv:
     details: list[str] = field(default_factory=list)  # one human line per problem
     used_by: list[str] = field(default_factory=list)  # unit names
     python_version: str | None = None
+    # What is installed, "name==version" per dist-info (or egg-info) directory, names
+    # normalised, sorted: venvs with the same list hold the same packages.
+    installed: list[str] = field(default_factory=list)
 
     @property
     def orphan(self) -> bool:

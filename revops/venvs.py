@@ -132,6 +132,7 @@ class _Check:
     problems: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     python_version: str | None = None
+    installed: list[str] = field(default_factory=list)
 
     def add(self, code: str, detail: str) -> None:
         if code not in self.problems:
@@ -151,7 +152,7 @@ def check(fs: RootFS, host_path: str, used_by: list[str], *, deep: bool = False)
     if site is not None:
         _packages(fs, site, c, deep)
     return Venv(path=host_path, healthy=not c.problems, problems=c.problems, details=c.details,
-                used_by=sorted(used_by), python_version=c.python_version)
+                used_by=sorted(used_by), python_version=c.python_version, installed=sorted(set(c.installed)))
 
 
 def _pyvenv_cfg(fs: RootFS, host_path: str, c: _Check) -> dict[str, str]:
@@ -237,7 +238,9 @@ def _packages(fs: RootFS, site: str, c: _Check, deep: bool) -> None:
             c.add(HALF_INSTALLED, f"site-packages/{entry} left by an interrupted pip")
         if entry.endswith((".dist-info", ".egg-info")):
             stem = entry.rsplit(".", 1)[0]  # "name-1.0" of "name-1.0.dist-info"
-            owners.setdefault(_normalize(stem.split("-", 1)[0]), []).append(entry)
+            name, _, version = stem.partition("-")
+            owners.setdefault(_normalize(name), []).append(entry)
+            c.installed.append(f"{_normalize(name)}=={version.split('-', 1)[0] or '?'}")
             if entry.endswith(".dist-info"):
                 _dist(fs, site, entry, c, deep)
     for name, infos in sorted(owners.items()):

@@ -173,6 +173,12 @@ def test_unknown_keys_are_refused_at_any_depth(tmp_path, text, key, line, sugges
     (SUITE + "image: {base: 'Not An Image'}\n", "image.base", "image reference"),
     (SUITE + "network: 'net; rm -rf /'\n", "network", "network name"),
     (SUITE + "shared_env_file: relative/.env\n", "shared_env_file", "absolute path"),
+    (SUITE + "stabilize: {venvs: one}\n", "stabilize.venvs", "'per-suite'"),
+    (SUITE + "stabilize: {path: opt/venvs}\n", "stabilize.path", "absolute directory"),
+    (SUITE + "stabilize: {path: /opt/../etc}\n", "stabilize.path", "no '..'"),
+    (SUITE + "stabilize: {path: '/opt/my venvs'}\n", "stabilize.path", "absolute directory"),
+    (SUITE + "stabilize: {settle: soon}\n", "stabilize.settle", "duration"),
+    (SUITE + "stabilize: {timeout: 5}\n", "stabilize.timeout", "duration"),
     (SUITE + "deprecated: revaudit.service\n", "deprecated", "list"),
     (SUITE + "host: [root]\n", "host", "mapping"),
 ])
@@ -261,6 +267,17 @@ def test_a_read_only_ops_repo_still_checks_its_config(tmp_path, monkeypatch):
     monkeypatch.setattr(configschema, "problems", lambda data: iter([(("suites",), "checked again")]))
     with pytest.raises(ConfigError, match="checked again"):
         config.load(path)
+
+
+def test_stabilize_settings_take_their_defaults_or_the_files(tmp_path):
+    default = config.load(write(tmp_path, SUITE))
+    assert (default.stabilize_venvs, default.stabilize_path, default.stabilize_settle, default.stabilize_timeout) == (
+        "per-suite", "/opt/revflow-os/suite-venvs", "10s", "60s")
+    other = tmp_path / "other"
+    other.mkdir()
+    given = config.load(write(other, SUITE + "stabilize: {venvs: shared, path: /srv/venvs, settle: 3s, timeout: 1m}\n"))
+    assert (given.stabilize_venvs, given.stabilize_path, given.stabilize_settle, given.stabilize_timeout) == (
+        "shared", "/srv/venvs", "3s", "1m")
 
 
 def test_the_example_host_config_passes_the_schema():

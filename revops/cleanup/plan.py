@@ -10,13 +10,17 @@ WorkingDirectory, the programs and files its ExecStart names, its EnvironmentFil
 that is, holds or lies inside a healthy venv in use. (A stray venv copy inside a module's
 working directory is what cleanup is for, so lying inside a WorkingDirectory is allowed.)
 Whether a candidate is a venv at all is judged on disk by its whole shape (revops.venvs).
+A healthy venv is redundant too once no unit points at it any more because its units moved:
+migrated into containers, or repointed at a suite venv by `revops stabilize` (the ledger's
+repoints say what each unit ran from before); a repointed unit protects the paths its drop-in's
+command names, not its old venv.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping
 
 from revops.config import Config
 from revops.model import Inventory, Unit
@@ -26,6 +30,7 @@ DEPRECATED = "deprecated"
 DUPLICATE = "duplicate"
 LEFTOVER = "leftover"
 CORRUPTED_VENV = "corrupted-venv"
+UNUSED_VENV = "unused-venv"
 BUSY = ("active", "activating", "reloading", "deactivating")
 
 
@@ -39,7 +44,7 @@ class LiveUnit:
 class Candidate:
     kind: str  # "unit" or "venv"
     name: str  # unit name, or venv path as the host sees it
-    why: str  # migrated, deprecated, duplicate, leftover, corrupted-venv
+    why: str  # migrated, deprecated, duplicate, leftover, corrupted-venv, unused-venv
     detail: str
     paths: list[str] = field(default_factory=list)  # host paths to move (filled by quarantine.collect)
 
@@ -73,8 +78,19 @@ def unit_reason(unit: Unit, config: Config, states: Mapping[str, str], suite_dir
     return None
 
 
+@dataclass(frozen=True)
+class Repointed:
+    """A unit `revops stabilize` repointed (ledger state "repointed"): the command it runs now
+    and the venv it ran from before (None when unknown)."""
+
+    exec_start: list[str]
+    venv_before: str | None
+
+
 def build(inventory: Inventory, config: Config, states: Mapping[str, str],
-          live: Mapping[str, LiveUnit] | None, live_reason: str | None = None) -> CleanupPlan:
+          live: Mapping[str, LiveUnit] | None, live_reason: str | None = None,
+          repointed: Mapping[str, Repointed] | None = None) -> CleanupPlan:
+    repointed = repointed or {}
     suite_dirs = {u.working_directory: u.name for u in inventory.units
                   if u.working_directory and config.suite_of(u.name) is not None and "@." not in u.name}
     candidates, kept = [], []
@@ -96,12 +112,27 @@ def build(inventory: Inventory, config: Config, states: Mapping[str, str],
             continue
         candidates.append(Candidate("unit", unit.name, why, detail))
         leaving.add(unit.name)
-    staying = [u for u in inventory.units if u.name not in leaving and states.get(u.name) != MIGRATED]
-    in_use = in_use_paths(staying, inventory)
+    staying = [_as_running(u, repointed) for u in inventory.units
+               if u.name not in leaving and states.get(u.name) != MIGRATED]
+
+    def moved_away(unit: str, venv: str) -> bool:
+        return states.get(unit) == MIGRATED or (unit in repointed and repointed[unit].venv_before == venv)
+
+    in_use = in_use_paths(staying, inventory, moved_away)
     for venv in inventory.venvs:
+        users = [u for u in venv.used_by if u not in leaving and not moved_away(u, venv.path)]
         if venv.healthy:
+            moved = sorted({u for u in venv.used_by if moved_away(u, venv.path)}
+                           | {u for u, r in repointed.items() if r.venv_before == venv.path})
+            if users or not moved:
+                continue
+            clash = protected_by(venv.path, in_use)
+            if clash:
+                kept.append(Kept(venv.path, f"no unit points at it any more, but {clash}: never moved"))
+                continue
+            candidates.append(Candidate("venv", venv.path, UNUSED_VENV,
+                                        f"no unit points at it any more (moved: {', '.join(moved)})"))
             continue
-        users = [u for u in venv.used_by if u not in leaving and states.get(u) != MIGRATED]
         if users:
             kept.append(Kept(venv.path, f"corrupted, but still used by {', '.join(sorted(users))}"))
             continue
@@ -115,10 +146,20 @@ def build(inventory: Inventory, config: Config, states: Mapping[str, str],
     return CleanupPlan(candidates, kept, systemd)
 
 
-def in_use_paths(units: list[Unit], inventory: Inventory) -> dict[str, tuple[str, bool]]:
+def _as_running(unit: Unit, repointed: Mapping[str, Repointed]) -> Unit:
+    """The unit with the command it runs now: a repointed unit's drop-in's, whichever the
+    inventory saw (one scanned before stabilize still shows the old command)."""
+    if unit.name not in repointed:
+        return unit
+    return replace(unit, exec_start=[list(repointed[unit.name].exec_start)])
+
+
+def in_use_paths(units: list[Unit], inventory: Inventory,
+                 moved_away: Callable[[str, str], bool] = lambda unit, venv: False) -> dict[str, tuple[str, bool]]:
     """{host path: (what uses it, whether a path inside it is protected too)} for every path a
     staying unit uses: its WorkingDirectory, every absolute word of its ExecStart (the program,
-    an interpreter's script), its EnvironmentFiles; and every healthy venv in use."""
+    an interpreter's script), its EnvironmentFiles; and every healthy venv in use by a unit that
+    has not moved away from it (`moved_away(unit, venv)`)."""
     found: dict[str, tuple[str, bool]] = {}
     for unit in units:
         if unit.working_directory and unit.working_directory.startswith("/"):
@@ -131,8 +172,9 @@ def in_use_paths(units: list[Unit], inventory: Inventory) -> dict[str, tuple[str
             if path.startswith("/"):
                 found.setdefault(_norm(path), (f"{unit.name}'s EnvironmentFile", False))
     for venv in inventory.venvs:
-        if venv.healthy and venv.used_by:
-            found[_norm(venv.path)] = (f"the healthy venv {venv.path} used by {', '.join(venv.used_by)}", True)
+        users = [u for u in venv.used_by if not moved_away(u, venv.path)]
+        if venv.healthy and users:
+            found[_norm(venv.path)] = (f"the healthy venv {venv.path} used by {', '.join(users)}", True)
     return found
 
 

@@ -5,6 +5,7 @@ corrupted venvs into `.revops/quarantine/<run>/` (nothing is deleted) and reload
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -22,6 +23,8 @@ from revops.config import Config
 from revops.coverage import Coverage
 from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CheckFailed, RevopsError
 from revops.migrate import resume
+from revops.repoint import REPOINTED
+from revops.stabilize.plan import PURPOSE as STABILIZE
 from revops.hostrun import Interrupt
 from revops.journal import Journal
 
@@ -56,7 +59,7 @@ def make_plan(config: Config, inventory: model.Inventory, ledger: Any, manager: 
             live = {n: C.LiveUnit(s.active_state, s.unit_file_state) for n, s in manager.states(names).items()}
         except RevopsError as exc:
             manager_error = exc.message
-    plan = C.build(inventory, config, states, live, manager_error)
+    plan = C.build(inventory, config, states, live, manager_error, repointed_units(ledger))
     refused = []
     for cand in plan.candidates:
         try:
@@ -68,6 +71,12 @@ def make_plan(config: Config, inventory: model.Inventory, ledger: Any, manager: 
             plan.kept.append(C.Kept(cand.name, exc.message))
     plan.candidates = [c for c in plan.candidates if c not in refused and c.paths]
     return plan
+
+
+def repointed_units(ledger: Any) -> dict[str, C.Repointed]:
+    """{unit: Repointed} of the units `revops stabilize` left repointed (the ledger's record)."""
+    return {unit: C.Repointed(json.loads(r.exec_after), r.uses_before)
+            for unit, r in ledger.repoints(STABILIZE).items() if r.state == REPOINTED}
 
 
 def run(config: Config, *, apply: bool = False, undo: str | None = None,

@@ -135,12 +135,8 @@ def host_path(path: str, config: Config) -> str:
 
 def map_argv(argv: list[str], venv: str | None, config: Config) -> tuple[tuple[str, ...], list[str]]:
     """ExecStart argv -> the container's command; returns it with notes on what changed."""
-    notes: list[str] = []
-    venv_host = host_path(venv, config).rstrip("/") if venv else None
-    mapped = [_map_word(host_path(word, config), venv_host) for word in argv]
-    if _PYTHONS.match(mapped[0]):
-        notes.append(f"interpreter {argv[0]} -> {VENV_IN_IMAGE}/bin/python (the suite's packages live in the venv)")
-        mapped[0] = f"{VENV_IN_IMAGE}/bin/python"
+    venv_host = host_path(venv, config) if venv else None
+    mapped, notes = map_venv([host_path(word, config) for word in argv], venv_host, VENV_IN_IMAGE)
     rebound = _rebind(mapped)
     if rebound != mapped:
         notes.append("listen address -> 0.0.0.0: inside the container loopback is the container's own; "
@@ -148,9 +144,25 @@ def map_argv(argv: list[str], venv: str | None, config: Config) -> tuple[tuple[s
     return tuple(rebound), notes
 
 
-def _map_word(word: str, venv_host: str | None) -> str:
-    if venv_host and (word == venv_host or word.startswith(venv_host + "/")):
-        return VENV_IN_IMAGE + word[len(venv_host):]
+def map_venv(argv: list[str], venv: str | None, to: str) -> tuple[list[str], list[str]]:
+    """The argv with the paths in `venv` (its interpreter, its scripts, any file in it) moved
+    to the same place in the venv at `to`, and a bare system interpreter (python3,
+    /usr/bin/python3.11) replaced by `to`/bin/python, since the packages live in that venv.
+    The one mapping of a unit's command onto a suite's venv: into the image (generate) and on
+    the host (stabilize). Returns the new argv and notes on what changed."""
+    notes: list[str] = []
+    base = venv.rstrip("/") if venv else None
+    to = to.rstrip("/")
+    mapped = [_map_word(word, base, to) for word in argv]
+    if _PYTHONS.match(mapped[0]):
+        notes.append(f"interpreter {argv[0]} -> {to}/bin/python (the suite's packages live in the venv)")
+        mapped[0] = f"{to}/bin/python"
+    return mapped, notes
+
+
+def _map_word(word: str, venv: str | None, to: str) -> str:
+    if venv and (word == venv or word.startswith(venv + "/")):
+        return to + word[len(venv):]
     return word
 
 

@@ -72,30 +72,65 @@ def prove(lock_path: Path, wheelhouse: Path, apps: list[AppUnderTest], timeout: 
     """Install the lock into a fresh venv of `python` (default: this interpreter) from
     `wheelhouse` (and the `also` directories that exist), `pip check` it, and import each
     app's module in it."""
-    proof = Proof(lockfile=str(lock_path))
-    env = hermetic_env(offline=True)
     with tempfile.TemporaryDirectory(prefix="revops-proof-") as scratch:
         venv = Path(scratch) / "venv"
-        made = proc.run([python or sys.executable, "-m", "venv", "--without-pip", venv], check=False, timeout=timeout)
-        if made.returncode != 0:
-            proof.detail = f"python -m venv failed: {explain(made.stderr)}"
+        proof = Proof(lockfile=str(lock_path))
+        made = make_venv(venv, python, timeout)
+        if made is not None:
+            proof.detail = made
             return proof
-        python = venv / "bin" / "python"
-        pip = [sys.executable, "-m", "pip", "--python", python]
-        links = [arg for d in [wheelhouse, *also] if Path(d).is_dir() for arg in ("--find-links", Path(d).resolve())]
-        install = proc.run(pip + ["install", "--require-hashes", "--no-deps", "--no-index", *links,
-                                  "-r", Path(lock_path).resolve()],
-                           env=env, check=False, timeout=timeout)
-        proof.installed = install.returncode == 0
-        if not proof.installed:
-            proof.detail = f"pip install --require-hashes failed:\n{explain(install.stderr)}"
-            return proof
-        check = proc.run(pip + ["check"], env=env, check=False, timeout=timeout)
-        proof.pip_check = check.returncode == 0
-        if not proof.pip_check:
-            proof.detail = f"pip check:\n{explain(check.stdout + check.stderr)}"
-        proof.imports = [_import(python, app, timeout) for app in apps]
+        return fill_and_prove(venv, lock_path, links([wheelhouse, *also]), apps, timeout=timeout)
+
+
+def make_venv(venv: Path, python: str | None = None, timeout: float = 600) -> str | None:
+    """A venv of `python` (default: this interpreter) at `venv`, without pip (revops' own pip
+    fills it with `--python`); None when made, else why not."""
+    made = proc.run([python or sys.executable, "-m", "venv", "--without-pip", venv], check=False, timeout=timeout)
+    return None if made.returncode == 0 else f"python -m venv failed: {explain(made.stderr)}"
+
+
+def links(directories: list[Path]) -> list[Path]:
+    """The wheel directories that exist, for `--find-links`."""
+    return [Path(d).resolve() for d in directories if Path(d).is_dir()]
+
+
+def fill_and_prove(venv: Path, lock_path: Path, find_links: list[Path], apps: list[AppUnderTest], *,
+                   offline: bool = True, timeout: float = 600) -> Proof:
+    """Install the lock by hash into the venv (from `find_links` alone when offline, else the
+    index as pip is configured, with `find_links` beside it), then `pip check` it and import
+    each app's module with its interpreter. The venv's own path is used as given, so console
+    scripts name that path in their `#!` line."""
+    proof = Proof(lockfile=str(lock_path))
+    env = hermetic_env(offline=offline)
+    python = venv / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", python]
+    sources = [arg for d in find_links for arg in ("--find-links", d)]
+    install = proc.run(pip + ["install", "--require-hashes", "--no-deps", *(["--no-index"] if offline else []),
+                              *sources, "-r", Path(lock_path).resolve()],
+                       env=env, check=False, timeout=timeout)
+    proof.installed = install.returncode == 0
+    if not proof.installed:
+        proof.detail = f"pip install --require-hashes failed:\n{explain(install.stderr)}"
+        return proof
+    return prove_installed(venv, proof, apps, timeout)
+
+
+def prove_installed(venv: Path, proof: Proof, apps: list[AppUnderTest], timeout: float = 600) -> Proof:
+    """`pip check` of the venv and each app's import with its interpreter, into `proof`
+    (for a venv filled just now, or one built earlier and proven again)."""
+    python = venv / "bin" / "python"
+    check = proc.run([sys.executable, "-m", "pip", "--python", python, "check"], env=hermetic_env(offline=True),
+                     check=False, timeout=timeout)
+    proof.pip_check = check.returncode == 0
+    if not proof.pip_check:
+        proof.detail = f"pip check:\n{explain(check.stdout + check.stderr)}"
+    proof.imports = import_apps(python, apps, timeout)
     return proof
+
+
+def import_apps(python: Path, apps: list[AppUnderTest], timeout: float = 600) -> list[ImportCheck]:
+    """Each app's module imported by `python` in the app's working directory."""
+    return [_import(python, app, timeout) for app in apps]
 
 
 def _import(python: Path, app: AppUnderTest, timeout: float) -> ImportCheck:

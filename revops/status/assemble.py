@@ -10,7 +10,7 @@ from revops.model import Inventory, Unit
 from revops.status import classify
 from revops.status.figures import (
     CACHED, LIVE, UNAVAILABLE, UNKNOWN, ContainerFigure, HealthFigure, MigrationFigure,
-    SecretFigure, ServiceStatus, SourceReport, StatusReport, SystemdFigure, TimerFigure,
+    SecretFigure, ServiceStatus, SourceReport, StatusReport, SystemdFigure, TimerFigure, VenvFigure,
 )
 from revops.status.gather import SourceRead
 from revops.status.summary import summarize
@@ -81,6 +81,7 @@ def _service(unit: Unit, reads: dict[str, SourceRead], health: Health,
         health=_health(unit, reads["health"], health, inventory_source),
         migration=_migration(unit, reads["ledger"]),
         secret=_secret(unit, reads.get("secrets"), reads["docker"]),
+        venv=_venv(unit, reads["ledger"], reads["systemd"], inventory_source),
         timer=_timer(unit, reads),
     )
 
@@ -145,3 +146,20 @@ def _migration(unit: Unit, read: SourceRead) -> MigrationFigure:
     # The ledger (or its absence) was read just now and holds nothing for this service.
     why = report.detail if report.provenance == LIVE else "no record in the ledger"
     return MigrationFigure(LIVE, report.checked_at, reason=why, state=NEVER_MIGRATED)
+
+
+# Repoint states in which the unit's drop-in names the suite venv (revops.repoint).
+_ON_SUITE_VENV = ("repointing", "repointed")
+
+
+def _venv(unit: Unit, ledger: SourceRead, systemd: SourceRead, inventory_source: SourceReport) -> VenvFigure:
+    now = systemd.figures.get(unit.name) if systemd.report.provenance != UNAVAILABLE else None
+    restarts_now = now.n_restarts if now is not None else None
+    record = ledger.repoints.get(unit.name)
+    if record is not None and record.state in _ON_SUITE_VENV:
+        return VenvFigure(CACHED, record.updated_at, path=record.uses_after, source="suite",
+                          restarts_before=record.restarts_before, restarts_now=restarts_now,
+                          reason=None if record.state == "repointed" else "a stabilize run was cut short here")
+    why = None if ledger.report.provenance != UNAVAILABLE else f"ledger UNAVAILABLE ({ledger.report.reason}): a suite venv would not show"
+    return VenvFigure(CACHED, inventory_source.checked_at, why, path=unit.venv, restarts_now=restarts_now,
+                      restarts_before=record.restarts_before if record is not None else None)

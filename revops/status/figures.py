@@ -106,6 +106,21 @@ class SecretFigure:
 
 
 @dataclass
+class VenvFigure:
+    """Which venv the unit runs from: its own (the inventory's word, CACHED) or its suite's
+    (`revops stabilize`'s drop-in, the ledger's word, CACHED), with the restart count the ledger
+    kept from before the repoint and systemd's count now (LIVE; a restart resets it)."""
+
+    provenance: str
+    checked_at: str | None
+    reason: str | None = None
+    path: str | None = None  # the venv, as the host sees it; None: the unit names none
+    source: str = "own"  # "own" or "suite"
+    restarts_before: int | None = None
+    restarts_now: int | None = None
+
+
+@dataclass
 class TimerFigure:
     """A job's timer as its systemd manager reports it (org.freedesktop.systemd1.Timer): when it
     last fired, what the run gave (the service's Result) and when it fires next; times ISO 8601."""
@@ -138,6 +153,7 @@ class ServiceStatus:
     flags: list[str] = field(default_factory=list)  # runs-under-both, runs-under-neither, ...
     why: str | None = None  # one line: the reason for the verdict
     secret: SecretFigure | None = None  # null for a service without a container or a copy
+    venv: VenvFigure | None = None  # which venv it runs from (own or a suite venv)
     timer: TimerFigure | None = None  # a job fired by a timer: its last run and next trigger
 
 

@@ -48,6 +48,8 @@ class SourceRead:
 
     report: SourceReport
     figures: dict[str, Any] = field(default_factory=dict)
+    # The ledger's: units `revops stabilize` repointed ({unit: RepointRecord}).
+    repoints: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------
@@ -199,6 +201,7 @@ def read_ledger(database_url: str) -> SourceRead:
     ledger = ledger_mod.open_ledger(database_url)
     try:
         records = ledger.service_states()
+        repoints = ledger.repoints("stabilize")
     finally:
         ledger.close()
     figures = {
@@ -207,7 +210,7 @@ def read_ledger(database_url: str) -> SourceRead:
         for name, rec in records.items()
     }
     detail = f"{len(records)} service records in {ledger.url}"
-    return SourceRead(SourceReport("ledger", CACHED, checked_at, detail=detail), figures)
+    return SourceRead(SourceReport("ledger", CACHED, checked_at, detail=detail), figures, repoints)
 
 
 def read_secrets(config: Config, units: list[Unit]) -> SourceRead:

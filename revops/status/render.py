@@ -80,7 +80,7 @@ def table(report: StatusReport) -> Table:
     t = Table(show_edge=False, pad_edge=False, expand=False)
     t.add_column("service", no_wrap=True)  # on-call greps and copies names: never cut them
     for column in ("ph", "suite", "verdict", "where", "systemd", "container", "/health",
-                   "migration", "flags"):
+                   "migration", "venv", "flags"):
         t.add_column(column, overflow="fold")
     for svc in report.services:
         t.add_row(
@@ -88,9 +88,23 @@ def table(report: StatusReport) -> Table:
             _verdict_cell(svc), Text(svc.placement),
             _systemd_cell(svc), _container_cell(svc), _health_cell(svc),
             _cell(svc.migration.state, svc.migration.provenance),
+            _venv_cell(svc),
             Text(", ".join(svc.flags), style="yellow"),
         )
     return t
+
+
+def _venv_cell(svc) -> Text:
+    """'own' or 'suite', and for a stabilised unit its restarts before -> now."""
+    v = svc.venv
+    if v is None or (v.path is None and v.source == "own"):
+        return Text("")
+    text = Text(v.source, style="green" if v.source == "suite" else "")
+    if v.source == "suite":
+        before = "?" if v.restarts_before is None else str(v.restarts_before)
+        now = "?" if v.restarts_now is None else str(v.restarts_now)
+        text.append(f" (restarts {before}->{now})", style="dim")
+    return text
 
 
 def _sources_lines(report: StatusReport) -> list[Text]:

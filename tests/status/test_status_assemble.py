@@ -86,3 +86,23 @@ def test_status_probes_where_migrate_probes_the_published_port():
     assert report.services[0].health.url == f"http://127.0.0.1:{api.port}/healthz"
     assert Health(bind_address="10.1.2.3").url(8004) == "http://10.1.2.3:8004/health"
     assert Health().url(None) is None
+
+
+def test_each_unit_says_which_venv_it_runs_from_and_a_stabilised_one_its_restarts_before_and_now():
+    from revops.adapters.ledger import RepointRecord
+    from revops.status.render import _venv_cell
+
+    units = _units()
+    units[1].venv = "/opt/m/worker/venv"
+    reads = _reads()
+    record = RepointRecord("api.service", "stabilize", "repointed", "/u/api.service.d/50-revops-stabilize.conf",
+                           "[]", "[]", "/opt/m/api/venv", "/opt/suite-venvs/core-1", 7, 1, "2026-11-01T01:00:00+00:00",
+                           "gate passed")
+    reads["ledger"] = SourceRead(SourceReport("ledger", "CACHED", T, detail="1 record"), {}, {"api.service": record})
+    inv = Inventory(root="/", scanned_at="2026-11-01T00:00:00+00:00", units=units)
+    api, worker = build(units, reads, inventory_report(inv, "inventory", 2), Health(), T, "revops.yaml", Scope()).services
+    assert (api.venv.source, api.venv.path, api.venv.restarts_before, api.venv.provenance) == (
+        "suite", "/opt/suite-venvs/core-1", 7, "CACHED")
+    assert api.venv.restarts_now == api.systemd.n_restarts  # LIVE, from systemd
+    assert (worker.venv.source, worker.venv.path, worker.venv.checked_at) == ("own", "/opt/m/worker/venv", inv.scanned_at)
+    assert str(_venv_cell(api)) == f"suite (restarts 7->{api.systemd.n_restarts})" and str(_venv_cell(worker)) == "own"

@@ -1,0 +1,88 @@
+"""Building a suite venv from its lock, beside the old venvs, and renaming it into place.
+
+The venv is made in a hidden sibling (`.NAME.tmp-PID`), filled by hash from the lock and proven
+exactly as `lock --prove` proves a lock (revops.lock.proof: pip check, each service's app module
+imported with that venv's interpreter); only a proven venv is renamed to its final name, one
+rename(2) on the same file system, so a crash leaves either no venv there or a whole one. pip
+writes the venv's own path into its console scripts' `#!` lines: they are rewritten to the
+final path before the rename (the interpreter itself finds its prefix from where it runs).
+A venv already at the final name (a lock's content names it) is proven again, not rebuilt.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from revops.lock import proof as proof_mod
+from revops.lock.proof import AppUnderTest, Proof
+
+TMP_MARK = ".tmp-"
+
+
+def build(lock: Path, final: Path, find_links: list[Path], apps: list[AppUnderTest], *,
+          python: str | None = None, offline: bool = True, timeout: float = 900) -> tuple[Proof, bool]:
+    """The suite venv at `final`, proven; returns the proof and whether it was built now
+    (False: it was there already). A failed proof leaves nothing at `final`."""
+    if (final / "bin" / "python").exists():
+        return reprove(final, lock, apps, timeout), False
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(final)
+    scratch = final.parent / f".{final.name}{TMP_MARK}{os.getpid()}"
+    made = proof_mod.make_venv(scratch, python, timeout)
+    if made is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+        return Proof(lockfile=str(lock), detail=made), False
+    proof = proof_mod.fill_and_prove(scratch, lock, find_links, apps, offline=offline, timeout=timeout)
+    if not proof.ok:
+        shutil.rmtree(scratch, ignore_errors=True)
+        return proof, False
+    relocate_scripts(scratch / "bin", str(scratch), str(final))
+    os.rename(scratch, final)
+    _fsync_dir(final.parent)
+    return proof, True
+
+
+def reprove(venv: Path, lock: Path, apps: list[AppUnderTest], timeout: float = 900) -> Proof:
+    """pip check and the imports again, on a venv built earlier (its files may have been
+    changed since: a proof is only as old as the run)."""
+    return proof_mod.prove_installed(venv, Proof(lockfile=str(lock), installed=True), apps, timeout)
+
+
+def relocate_scripts(bin_dir: Path, old: str, new: str) -> list[str]:
+    """Rewrite `#!OLD/bin/...` lines of the scripts in bin_dir to NEW; returns the names
+    rewritten. Only the first line of a regular file is touched, and only when it names OLD."""
+    changed = []
+    prefix = f"#!{old}/".encode()
+    for entry in sorted(bin_dir.iterdir()):
+        if entry.is_symlink() or not entry.is_file():
+            continue
+        with open(entry, "rb") as f:
+            head = f.read(len(prefix))
+            if head != prefix:
+                continue
+            data = head + f.read()
+        first, _, rest = data.partition(b"\n")
+        tmp = entry.with_name(f".{entry.name}{TMP_MARK}")
+        tmp.write_bytes(f"#!{new}/".encode() + first[len(prefix):] + b"\n" + rest)
+        os.chmod(tmp, entry.stat().st_mode & 0o7777)
+        os.replace(tmp, entry)
+        changed.append(entry.name)
+    return changed
+
+
+def _remove_leftovers(final: Path) -> None:
+    """A killed build's scratch venvs of this name (never a venv a unit points at: units
+    point at final names only)."""
+    for stale in final.parent.glob(f".{final.name}{TMP_MARK}*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

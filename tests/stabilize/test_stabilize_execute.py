@@ -1,0 +1,140 @@
+"""Repoint, gate, put back: drop-in files and the ledger for real (a temp directory, SQLite),
+the manager and the clock faked (the real manager: tests/stabilize/test_stabilize_realstack.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from revops import repoint
+from revops.adapters import ledger as ledger_mod
+from revops.adapters.systemd import DropinFiles, ExecCommand, UnitState
+from revops.journal import Journal
+from revops.stabilize import execute
+from revops.stabilize.build import relocate_scripts
+from revops.stabilize.plan import UnitPlan
+
+UNIT = "revwins.service"
+OLD = ["/opt/m/revwins/venv/bin/python", "worker.py", "--queue", "w"]
+NEW = ["/srv/suite-venvs/core-1/bin/python", "worker.py", "--queue", "w"]
+
+
+class Manager:
+    """Reads ExecStart back from the drop-in; `restarts_after` automatic restarts follow a
+    restart while the drop-in is in place (the suite venv fails the unit)."""
+
+    def __init__(self, files: DropinFiles, restarts_after: int = 0) -> None:
+        self.files, self.restarts_after = files, restarts_after
+        self.n_restarts, self.calls = 7, []
+
+    def reload(self):
+        self.calls.append("reload")
+
+    def states(self, names):
+        return {n: UnitState(n, "loaded", "active", "running", "success", self.n_restarts, 1, "linked", 0)
+                for n in names}
+
+    def restart(self, name, timeout=30.0, mode="replace"):
+        self.calls.append("restart")
+        ours = self.files.read(name, "50-revops-stabilize.conf") is not None
+        self.n_restarts = self.restarts_after if ours else 0
+        return "active"
+
+    def reset_failed(self, name):
+        pass
+
+    def exec_start(self, name):
+        text = self.files.read(name, "50-revops-stabilize.conf")
+        argv = text.splitlines()[-1][len("ExecStart="):].split(" ") if text else OLD
+        return [ExecCommand(argv[0], argv, False, 0, 0, 0)]
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    led = ledger_mod.open_ledger(f"sqlite://{tmp_path}/ledger.db")
+    yield led
+    led.close()
+
+
+def pair_with(tmp_path, ledger, restarts_after):
+    files = DropinFiles(tmp_path / "units")
+    journal = Journal(ledger, ledger.begin_run("alice", "revops stabilize", None, False))
+    return repoint.Pair(Manager(files, restarts_after), files, journal, ledger), files
+
+
+GATE = execute.Gate(settle_s=5, timeout_s=10, url=lambda port: None)
+PLAN = UnitPlan(UNIT, "core", OLD, NEW, venv_before="/opt/m/revwins/venv", venv_after="/srv/suite-venvs/core-1")
+
+
+def test_a_unit_that_settles_stays_repointed_and_the_ledger_keeps_its_restarts_before(tmp_path, ledger):
+    pair, files = pair_with(tmp_path, ledger, restarts_after=0)
+    slept = []
+    result = execute.stabilize(PLAN, pair, GATE, sleep=slept.append)
+    assert result.ok and result.action == "repointed" and result.restarts_before == 7
+    assert slept == [5] and "not restarted 5s after" in result.detail
+    assert files.read(UNIT, "50-revops-stabilize.conf").splitlines()[-1] == "ExecStart=" + " ".join(NEW)
+    record = ledger.repoints("stabilize")[UNIT]
+    assert (record.state, record.restarts_before, json.loads(record.exec_before)) == ("repointed", 7, OLD)
+    steps = [(s.step, s.state) for s in ledger.steps(pair.journal.run_id)]
+    assert steps == [("repoint-unit", "done"), ("gate", "done")]
+
+
+def test_a_unit_that_restarts_on_the_suite_venv_is_put_back_with_the_reason(tmp_path, ledger):
+    pair, files = pair_with(tmp_path, ledger, restarts_after=2)
+    result = execute.stabilize(PLAN, pair, GATE, sleep=lambda s: None)
+    assert not result.ok and result.action == "put back"
+    assert "2 automatic restart(s)" in result.detail and "drop-in removed" in result.detail
+    assert files.read(UNIT, "50-revops-stabilize.conf") is None
+    assert pair.manager.calls[-1] == "restart" and pair.manager.n_restarts == 0  # restarted as it was
+    assert ledger.repoints("stabilize")[UNIT].state == "put-back"
+    assert [(s.step, s.state) for s in ledger.steps(pair.journal.run_id)] == [
+        ("repoint-unit", "done"), ("gate", "failed"), ("put-back", "done")]
+
+
+def test_undo_removes_the_drop_in_and_restarts_the_unit_on_its_own_venv(tmp_path, ledger):
+    pair, files = pair_with(tmp_path, ledger, restarts_after=0)
+    assert execute.stabilize(PLAN, pair, GATE, sleep=lambda s: None).ok
+    undone = execute.undo(UNIT, pair)
+    assert undone.ok and "drop-in removed" in undone.detail
+    assert files.read(UNIT, "50-revops-stabilize.conf") is None
+    assert pair.manager.exec_start(UNIT)[0].argv == OLD
+
+
+def test_a_health_gate_that_never_answers_puts_the_unit_back(tmp_path, ledger):
+    pair, files = pair_with(tmp_path, ledger, restarts_after=0)
+    now = [0.0]
+
+    def sleep(s):
+        now[0] += s
+
+    gate = execute.Gate(settle_s=5, timeout_s=2, url=lambda port: f"http://127.0.0.1:{port}/health",
+                        probe_timeout_s=0.2)
+    plan = UnitPlan(UNIT, "core", OLD, NEW, port=9, venv_after="/srv/suite-venvs/core-1")  # discard port: no answer
+    result = execute.stabilize(plan, pair, gate, sleep=sleep, clock=lambda: now[0])
+    assert not result.ok and "not healthy within 2s" in result.detail
+    assert files.read(UNIT, "50-revops-stabilize.conf") is None
+
+
+def test_console_scripts_name_the_final_venv_after_the_rename(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uvicorn").write_text("#!/srv/.core-1.tmp-9/bin/python\nimport sys\n")
+    (bin_dir / "uvicorn").chmod(0o755)
+    (bin_dir / "other").write_text("#!/usr/bin/env python3\n")
+    (bin_dir / "python").symlink_to("/usr/bin/python3")
+    assert relocate_scripts(bin_dir, "/srv/.core-1.tmp-9", "/srv/core-1") == ["uvicorn"]
+    assert (bin_dir / "uvicorn").read_text() == "#!/srv/core-1/bin/python\nimport sys\n"
+    assert (bin_dir / "uvicorn").stat().st_mode & 0o777 == 0o755
+    assert (bin_dir / "other").read_text() == "#!/usr/bin/env python3\n"
+    assert sorted(p.name for p in bin_dir.iterdir()) == ["other", "python", "uvicorn"]
+
+
+def test_a_oneshot_job_is_repointed_but_never_run_by_stabilize(tmp_path, ledger):
+    pair, files = pair_with(tmp_path, ledger, restarts_after=0)
+    job = UnitPlan(UNIT, "core", OLD, NEW, venv_after="/srv/suite-venvs/core-1", job=True)
+    result = execute.stabilize(job, pair, GATE, sleep=lambda s: pytest.fail("no gate for a job"))
+    assert result.ok and "a oneshot job" in result.detail and "restart" not in pair.manager.calls
+    assert files.read(UNIT, "50-revops-stabilize.conf") is not None
+    assert ledger.repoints("stabilize")[UNIT].state == "repointed"
+    assert execute.undo(UNIT, pair).ok and "restart" in pair.manager.calls  # active: put back and restarted
