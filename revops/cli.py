@@ -26,6 +26,9 @@ app = typer.Typer(
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="revops.yaml to use (default: ./revops.yaml).")
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+TargetOpt = typer.Option(None, "--target", metavar="compose|swarm",
+                         help="This host's engine (compose) or the cluster of revops.yaml `swarm:` "
+                              "(default: revops.yaml `target:`, else compose).")
 
 
 def load_config(path: Optional[Path]) -> config_mod.Config:
@@ -77,13 +80,14 @@ def status_cmd(
     fmt: str = typer.Option("text", "--format", help="text, json or prometheus (node_exporter textfile)."),
     watch: bool = typer.Option(False, "--watch", help="Redraw every --interval seconds until Ctrl-C."),
     interval: float = typer.Option(2.0, "--interval", metavar="SECONDS", help="Seconds between --watch readings."),
+    target: Optional[str] = TargetOpt,
 ) -> None:
     """What runs where, and is it healthy? Exit 0 only when every service is healthy somewhere."""
     from revops.commands import status
     from revops.status.assemble import Scope
 
     request = status.Request(Scope(tuple(phase), tuple(suite), tuple(service)),
-                             "json" if json_out else fmt, interval if watch else None)
+                             "json" if json_out else fmt, interval if watch else None, target)
     result = status.run(load_config(config), request)
     finish(result, request.fmt == "json", status.renderer(request))
 
@@ -171,16 +175,19 @@ def migrate_cmd(
                                         help="Start although earlier phases are not verified healthy; REASON is journaled."),
     parallel: Optional[int] = typer.Option(None, "--parallel", metavar="N", min=1,
                                            help="At most N services in flight at once (default: 4 per CPU core, 2 to 16)."),
+    target: Optional[str] = TargetOpt,
     json_out: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Cut services over from systemd to their containers, each proven first, in waves."""
     from revops.commands import migrate
+    from revops.migrate import wiring
 
     if phase is None and not service:
         raise errors.UsageError("give --phase N or --service NAME")
-    result = migrate.run(load_config(config), phase, service, dry_run=dry_run, yes=yes, force=force,
-                         parallel=parallel, confirm=_confirm_with(migrate.render_plan))
+    cfg = load_config(config)
+    result = migrate.run(cfg, phase, service, dry_run=dry_run, yes=yes, force=force, parallel=parallel,
+                         confirm=_confirm_with(migrate.render_plan), host_factory=wiring.host_factory(cfg, target))
     finish(result, json_out, migrate.render)
 
 
@@ -190,14 +197,17 @@ def rollback_cmd(
     phase: Optional[int] = typer.Option(None, "--phase", help="Every migrated service of this phase."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be done; change nothing."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    target: Optional[str] = TargetOpt,
     json_out: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Back to systemd: container removed (image kept), unit enabled, started and verified."""
     from revops.commands import rollback
+    from revops.migrate import wiring
 
-    result = rollback.run(load_config(config), list(services or []), phase, dry_run=dry_run, yes=yes,
-                          confirm=_confirm_with(rollback.render_plan))
+    cfg = load_config(config)
+    result = rollback.run(cfg, list(services or []), phase, dry_run=dry_run, yes=yes,
+                          confirm=_confirm_with(rollback.render_plan), host_factory=wiring.host_factory(cfg, target))
     finish(result, json_out, rollback.render)
 
 
@@ -279,13 +289,15 @@ def cleanup_cmd(
 @app.command("generate")
 def generate_cmd(
     check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff when compose/ differs."),
+    target: Optional[str] = TargetOpt,
     config: Optional[Path] = ConfigOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Write compose/: a Dockerfile and a compose file per suite, and the top-level docker-compose.yml."""
+    """Write compose/: a Dockerfile and a compose file per suite, the top-level docker-compose.yml
+    and, for a Swarm target (revops.yaml `swarm:`), the stack file <stack>.stack.yml."""
     from revops.commands import generate
 
-    result = generate.run(load_config(config), check=check)
+    result = generate.run(load_config(config), check=check, target=target)
     finish(result, json_out, generate.render)
 
 
@@ -314,13 +326,14 @@ def build_cmd(
         None, "--find-links", envvar="REVOPS_WHEELHOUSE",
         help="Offline: fill the wheelhouse from this directory, no index (default: $REVOPS_WHEELHOUSE)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be built; build nothing."),
+    push: bool = typer.Option(False, "--push", help="Tag each image for revops.yaml's swarm.registry and push it there."),
     config: Optional[Path] = ConfigOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Build the images of the generated compose files (wheelhouse from the locks, docker SDK, no index)."""
     from revops.commands import build
 
-    result = build.run(load_config(config), build.Options(tuple(suite), find_links, dry_run))
+    result = build.run(load_config(config), build.Options(tuple(suite), find_links, dry_run, push))
     finish(result, json_out, build.render)
 
 

@@ -79,10 +79,58 @@ class Health:
     bind_address: str = "127.0.0.1"  # where API ports are published
     probe_timeout: float = 2.0  # revops' own /health probe, seconds
 
+    def unhealthy_after_s(self) -> float:
+        """The longest Docker's health check takes to call a new container unhealthy: its
+        start period, then `retries` failed checks an interval apart, the last one timing out
+        (Dockerfile reference, HEALTHCHECK). Whoever waits for a verdict waits longer."""
+        return (duration_seconds(self.start_period) + duration_seconds(self.interval) * self.retries
+                + duration_seconds(self.timeout))
+
+    def verdict_window_s(self) -> float:
+        """How long to watch a new container before calling it failed: the unhealthy verdict's
+        time plus one more interval (the cutover's deadline, Swarm's update `monitor`)."""
+        return self.unhealthy_after_s() + duration_seconds(self.interval)
+
     def url(self, port: int | None) -> str | None:
         """Where revops probes a service on `port` (migrate, rollback and status alike):
         the address its container publishes on. None without a port."""
         return None if port is None else f"http://{self.bind_address}:{port}{self.path}"
+
+
+TARGET_COMPOSE = "compose"  # this host's Docker engine through compose
+TARGET_SWARM = "swarm"  # a Docker Swarm cluster through a stack file and a registry
+TARGETS = (TARGET_COMPOSE, TARGET_SWARM)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a suite's services run on a Swarm cluster (the stack file's deploy.placement and
+    replicas; docker service create --constraint, --placement-pref, --replicas-max-per-node)."""
+
+    replicas: int = 1
+    constraints: tuple[str, ...] = ()  # "node.role==worker", "node.labels.zone==east"
+    spread: tuple[str, ...] = ()  # placement preferences: "node.labels.zone"
+    max_replicas_per_node: int | None = None
+
+
+@dataclass(frozen=True)
+class Swarm:
+    """The `swarm:` block: the cluster a `--target swarm` run deploys to."""
+
+    registry: str  # host[:port] every node pulls the images from
+    insecure_registry: bool = False  # plain HTTP (the engines list it under insecure-registries)
+    manager: str | None = None  # a manager's Docker API (unix://, tcp://, ssh://); None: DOCKER_HOST
+    stack: str = "revflow"  # the stack's name: services are named <stack>_<service>
+    cli: str = "docker"  # the docker CLI that runs `stack deploy` (a path, or a name on PATH)
+    # Units whose API port is published on the cluster (mode host, one task per node: global).
+    publish: tuple[str, ...] = ()
+    placement: tuple[tuple[str, Placement], ...] = ()  # per suite
+
+    def placement_of(self, suite: str) -> Placement:
+        return dict(self.placement).get(suite, Placement())
+
+    def publishes(self, unit_name: str) -> bool:
+        return any(fnmatch.fnmatchcase(unit_name, p) for p in self.publish)
 
 
 @dataclass(frozen=True)
@@ -132,6 +180,21 @@ class Config:
     stabilize_path: str = "/opt/revflow-os/suite-venvs"
     stabilize_settle: str = "10s"
     stabilize_timeout: str = "60s"
+    target: str = TARGET_COMPOSE  # what migrate and status work on unless --target says otherwise
+    swarm: Swarm | None = None
+
+    def target_of(self, given: str | None) -> str:
+        """The target a run is for: `--target` when given, else revops.yaml's `target:`.
+        UsageError for an unknown word, ConfigError when swarm is asked and `swarm:` is absent."""
+        from revops.errors import UsageError
+
+        target = given or self.target
+        if target not in TARGETS:
+            raise UsageError(f"--target {target!r}: expected one of {', '.join(TARGETS)}")
+        if target == TARGET_SWARM and self.swarm is None:
+            raise ConfigError(str(self.path), "swarm", "the target is swarm but revops.yaml has no `swarm:` "
+                              "block; give at least swarm.registry (the registry every node pulls from)")
+        return target
 
     @property
     def base_dir(self) -> Path:
@@ -258,12 +321,26 @@ def _checked(doc: yamlsafe.Document, path: Path, text: str | None, suites_requir
             problems = [p for p in problems if not _about_no_suites(p[0], data)]
         _raise_problems(doc, path, problems)
         _remember_checked(marker)
+    _raise_problems(doc, path, _cross_problems(data))
     return _build(data, path)
 
 
 def _about_no_suites(keys: tuple[Any, ...], data: dict[str, Any]) -> bool:
     """A schema problem that only says there are no suites (the stand-in the check added)."""
     return keys[:1] == ("suites",) and (not data.get("suites") or keys[1:2] == ("-",))
+def _cross_problems(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """What the schema cannot see: keys that must name something defined elsewhere."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    swarm = data.get("swarm")
+    suites = data.get("suites") if isinstance(data.get("suites"), dict) else {}
+    if isinstance(swarm, dict) and isinstance(swarm.get("placement"), dict):
+        for name in swarm["placement"]:
+            if name not in suites:
+                known = ", ".join(sorted(map(str, suites))) or "none"
+                problems.append((("swarm", "placement", name), f"no suite named {name!r} (suites: {known})"))
+    if data.get("target") == TARGET_SWARM and not isinstance(swarm, dict):
+        problems.append((("target",), "swarm needs a `swarm:` block with at least `registry:`"))
+    return problems
 
 
 def _without_nulls(data: dict[Any, Any]) -> dict[Any, Any]:
@@ -339,12 +416,25 @@ def _build(data: dict[str, Any], path: Path) -> Config:
     }
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if v is not None}
     health = {k: float(v) if k == "probe_timeout" else v for k, v in health.items()}  # keys: Health's fields
+    if "target" in data:
+        values["target"] = data["target"]
+    if "swarm" in data:
+        values["swarm"] = _swarm(data["swarm"])
     return Config(path=path.resolve(), root=root, suites=_suites(data.get("suites", {})), health=Health(**health),
                   **values)
 
 
 def _reasons(raw: dict[str, Any] | None) -> tuple[tuple[str, str], ...] | None:
     return None if raw is None else tuple((str(k), str(v).strip()) for k, v in raw.items())
+def _swarm(raw: dict[str, Any]) -> Swarm:
+    placement = []
+    for suite, body in raw.get("placement", {}).items():
+        placement.append((str(suite), Placement(
+            replicas=body.get("replicas", 1), constraints=tuple(body.get("constraints", ())),
+            spread=tuple(body.get("spread", ())), max_replicas_per_node=body.get("max_replicas_per_node"))))
+    extra = {k: raw[k] for k in ("manager", "stack", "cli", "insecure_registry") if k in raw}
+    return Swarm(registry=raw["registry"], publish=tuple(raw.get("publish", ())),
+                 placement=tuple(sorted(placement)), **extra)
 
 
 def _suites(raw: dict[str, Any]) -> tuple[Suite, ...]:

@@ -46,6 +46,48 @@ UNIT_REASONS = {
                              "expected": "the reason, in words (a non-empty string)"},
 }
 
+# Swarm's placement words (docker service create --constraint, --placement-pref): a node
+# attribute or label, == or !=, a plain value.
+_NODE_ATTRIBUTE = r"(?:node\.(?:id|hostname|role|platform\.os|platform\.arch|labels\.[A-Za-z0-9_.-]+)|engine\.labels\.[A-Za-z0-9_.-]+)"
+CONSTRAINT = {"type": "string", "pattern": rf"^{_NODE_ATTRIBUTE}\s*(?:==|!=)\s*[A-Za-z0-9_.-]+$",
+              "expected": "a placement constraint such as node.role==worker or node.labels.zone==east"}
+SPREAD = {"type": "string", "pattern": r"^(?:node|engine)\.labels\.[A-Za-z0-9_.-]+$",
+          "expected": "a node label to spread over, such as node.labels.zone"}
+PLACEMENT = {
+    "type": "object", "additionalProperties": False, "expected": "a mapping of placement settings",
+    "properties": {
+        "replicas": {"type": "integer", "minimum": 0, "maximum": 100,
+                     "expected": "a number of replicas (an integer from 0 to 100)"},
+        "constraints": {"type": "array", "items": CONSTRAINT, "expected": "a list of placement constraints"},
+        "spread": {"type": "array", "items": SPREAD, "expected": "a list of node labels to spread over"},
+        "max_replicas_per_node": {**POSITIVE_INT, "expected": "a positive number of replicas per node"},
+    },
+}
+SWARM = {
+    "type": "object", "additionalProperties": False, "required": ["registry"],
+    "expected": "a mapping with at least 'registry'",
+    "properties": {
+        # host[:port] (a registry host name, an IP address, [IPv6]), as an image reference's domain
+        "registry": {"type": "string",
+                     "pattern": r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+                                r"|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$",
+                     "expected": "a registry address such as 10.0.0.5:5000 (host[:port], no scheme)"},
+        "insecure_registry": {"type": "boolean",
+                              "expected": "true when the registry speaks plain HTTP (declared insecure to every engine)"},
+        "manager": {"type": "string", "pattern": r"^(?:unix:///[^\x00-\x1f\s]+|(?:tcp|ssh)://[^\x00-\x1f\s/]+)$",
+                    "expected": "a manager's Docker API address: unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST"},
+        "stack": {"type": "string", "pattern": r"^[a-z0-9](?:[a-z0-9_-]{0,30}[a-z0-9])?$",
+                  "expected": "a stack name: lowercase letters, digits, '-' and '_', at most 32 characters"},
+        "cli": {"type": "string", "pattern": r"^(?:/[^\x00-\x1f]+|[A-Za-z0-9._-]+)$",
+                "expected": "the docker CLI to run `stack deploy` with: an absolute path or a program name"},
+        "publish": {**UNIT_NAMES, "expected": "a list of unit names or patterns whose API port is published"},
+        "placement": {
+            "type": "object", "expected": "a mapping of suite name to its placement",
+            "additionalProperties": PLACEMENT,
+        },
+    },
+}
+
 # -- the schema ----------------------------------------------------------------------------
 
 SCHEMA: dict[str, Any] = {
@@ -115,6 +157,9 @@ SCHEMA: dict[str, Any] = {
         # Units of the old world (a venv healer, a venv cleanup timer): stopped and disabled, not
         # migrated, once no unit left under systemd runs from a venv; and why.
         "retire": UNIT_REASONS,
+        "target": {"enum": ["compose", "swarm"],
+                   "expected": "'compose' (this host's engine) or 'swarm' (the cluster of `swarm:`)"},
+        "swarm": SWARM,
         "shared_env_file": {"type": "string", "pattern": r"^/[^\x00-\x1f]*$", "expected": "an absolute path"},
         "image": {
             "type": "object", "additionalProperties": False, "expected": "a mapping",

@@ -37,13 +37,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Protocol, Sequence, TypeVar
 
 from revops.adapters.ledger import open_ledger
-from revops.config import Config
+from revops.config import TARGET_COMPOSE, TARGET_SWARM, Config  # noqa: F401  (the targets a run is for)
 from revops.journal import Journal, JournalLedger, describe
 
 if TYPE_CHECKING:
     from revops.adapters.ledger import ServiceRecord, Step
-
-TARGET_COMPOSE = "compose"  # this host's Docker engine through compose (the ledger's default)
 
 T = TypeVar("T")
 

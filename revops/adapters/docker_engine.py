@@ -238,6 +238,30 @@ class Engine:
                                       + "\n".join(tail))
         return BuiltImage(tag, image_id, tuple(tail))
 
+    def push(self, image: str, target: str, progress: Progress | None = None) -> str:
+        """Tag the local `image` as `target` (REGISTRY/name:tag) and push it there; returns the
+        digest the registry gave it. CheckFailed with the engine's words when the push fails (a
+        registry that does not answer, refuses, or wants TLS the engine was not told about)."""
+        repository, _, tag = target.rpartition(":")
+        if not repository or "/" in tag:
+            raise CheckFailed(f"push {target}: no tag to push (expected REGISTRY/name:tag)")
+        digest = ""
+        with _engine_errors(f"push {target}"):
+            self.api.tag(image, repository, tag)
+            for chunk in self.api.push(repository, tag, stream=True, decode=True):
+                if "error" in chunk:
+                    detail = (chunk.get("errorDetail") or {}).get("message") or chunk["error"]
+                    raise CheckFailed(f"push {target} failed: {_one_line(detail)}")
+                aux = chunk.get("aux")
+                if isinstance(aux, dict) and aux.get("Digest"):
+                    digest = aux["Digest"]
+                if progress is not None:
+                    for line in _chunk_lines(chunk):
+                        progress(line)
+        if not digest:
+            raise CheckFailed(f"push {target}: the engine reported no digest (nothing was pushed)")
+        return digest
+
     # -- containers -----------------------------------------------------------------
 
     def create(

@@ -14,7 +14,7 @@ from revops.adapters import docker_engine, proc
 from revops.adapters.docker_engine import BuiltImage
 from revops.build.plan import BuildResult, ImageStep, Options, SuiteStep, plan
 from revops.config import Config
-from revops.errors import CheckFailed
+from revops.errors import CheckFailed, ConfigError
 from revops.generate import context, mapping
 from revops.generate.drift import Rendered
 from revops.generate.render import dockerfile_path
@@ -37,16 +37,62 @@ def run(config: Config, options: Options, *, rendered: Rendered | None = None,
     """Plan and build. `rendered` (what generate gives now) and `engine` (a connection) are
     passed by a caller that has them already: migrate's preflight."""
     suites, result = plan(config, options, rendered)
+    registry = push_registry(config) if options.push else None
     if options.dry_run:
         return result
+    if registry is not None:
+        _registry_answers(config)  # before minutes of building: a registry that is down is said now
     if engine is None:
         engine = docker_engine.connect()
     total = sum(len(s.images) for s in result.suites)
     with output.progress("building images", total) as advance:
         for suite, step in zip(suites, result.suites):
             _build_suite(config, suite, step, options, engine, advance)
+    if registry is not None:
+        push_images(engine, result, registry)
     result.ok = all(i.state in ("built", "reused") for s in result.suites for i in s.images)
     return result
+
+
+class PushEngine(Protocol):
+    def push(self, image: str, target: str, progress: Callable[[str], None] | None = None) -> str: ...
+
+
+def push_registry(config: Config) -> str:
+    """The registry `--push` pushes to: revops.yaml's swarm.registry (ConfigError without one)."""
+    if config.swarm is None:
+        raise ConfigError(str(config.path), "swarm.registry", "--push needs the registry every node pulls "
+                          "from: add a `swarm:` block with `registry: HOST:PORT` to revops.yaml")
+    return config.swarm.registry
+
+
+def _registry_answers(config: Config) -> None:
+    from revops.adapters import swarm
+
+    assert config.swarm is not None
+    registry = swarm.Registry(config.swarm.registry, insecure=config.swarm.insecure_registry)
+    try:
+        registry.check()
+    finally:
+        registry.close()
+
+
+def push_images(engine: PushEngine, result: BuildResult, registry: str) -> None:
+    """Tag and push every image that is built (or reused). After the first failure the rest
+    are not tried: they would fail the same way, each after its own timeout."""
+    from revops.generate.stack import registry_image
+
+    down: str | None = None
+    for image in (i for s in result.suites for i in s.images if i.state in ("built", "reused")):
+        target = registry_image(registry, image.tag)
+        if down is not None:
+            image.state, image.reason = "push-failed", f"not pushed: {down}"
+            continue
+        try:
+            image.pushed = f"{target}@{engine.push(image.tag, target)}"
+        except CheckFailed as exc:
+            image.state, image.reason = "push-failed", exc.message
+            down = exc.message
 
 
 def _build_suite(config: Config, suite: SuiteSpec, step: SuiteStep, options: Options, engine: BuildEngine,

@@ -17,9 +17,10 @@ from revops.generate.spec import SuiteSpec
 class ImageStep:
     service: str
     tag: str
-    state: str  # planned, built, reused, failed, skipped (an earlier image of the suite failed)
+    state: str  # planned, built, reused, failed, skipped (an earlier image of the suite failed), push-failed
     seconds: float | None = None
     reason: str | None = None
+    pushed: str | None = None  # --push: REGISTRY/name:tag@sha256:... as the registry holds it
 
 
 @dataclass
@@ -41,7 +42,10 @@ class BuildResult:
     @property
     def failure(self) -> Failure | None:
         failed = [f"{i.service}: {i.reason}" for s in self.suites for i in s.images if i.state == "failed"]
-        return Failure("image build failed:\n" + "\n".join(failed)) if failed else None
+        if failed:
+            return Failure("image build failed:\n" + "\n".join(failed))
+        unpushed = [f"{i.service}: {i.reason}" for s in self.suites for i in s.images if i.state == "push-failed"]
+        return Failure("image push failed:\n" + "\n".join(unpushed)) if unpushed else None
 
     @property
     def exit_code(self) -> int:
@@ -53,6 +57,7 @@ class Options:
     suites: tuple[str, ...] = ()
     find_links: Path | None = None  # offline: no index, wheels from here
     dry_run: bool = False
+    push: bool = False  # tag each image for revops.yaml's swarm.registry and push it there
 
 
 def plan(config: Config, options: Options, rendered: Rendered | None = None) -> tuple[list[SuiteSpec], BuildResult]:

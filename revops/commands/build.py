@@ -18,6 +18,8 @@ def render(result: BuildResult, console: Console) -> None:
             table.add_row(suite.suite, image.service, image.tag, image.state,
                           "-" if image.seconds is None else f"{image.seconds:g}")
     console.print(table)
+    for image in (i for s in result.suites for i in s.images if i.pushed):
+        console.print(f"pushed {image.pushed}", highlight=False)
     for suite in result.suites:
         console.print(f"{suite.suite}: lock {suite.lock}, wheels {suite.wheels} in {suite.wheelhouse}, "
                       f"context {suite.context_dir}", highlight=False)

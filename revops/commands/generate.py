@@ -59,7 +59,10 @@ class GenerateResult(CheckResult):
                        + ", ".join(changed), hint="run `revops generate` and commit the result")
 
 
-def run(config: Config, *, check: bool = False) -> GenerateResult:
+def run(config: Config, *, check: bool = False, target: str | None = None) -> GenerateResult:
+    """Write (or with `check`, compare) compose/. The stack file of a Swarm target is written
+    whenever revops.yaml has a `swarm:` block; `--target swarm` insists on one (exit 2 without)."""
+    config.target_of(target)
     inventory = model.load(config.out("inventory"), cache_dir=config.cache_dir)
     now = drift.render_now(inventory, config)
     compose_dir = now.drift.compose_dir

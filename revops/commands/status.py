@@ -30,6 +30,7 @@ class Request:
     scope: Scope = Scope()
     fmt: str = "text"  # one of FORMATS
     watch_seconds: float | None = None  # --watch: read again every this many seconds
+    target: str | None = None  # --target: compose (this host's engine) or swarm (the cluster)
 
 
 @dataclass(frozen=True)
@@ -50,22 +51,22 @@ def run(config: Config, request: Request = Request()) -> StatusReport | Watch:
         raise UsageError(f"--format {request.fmt!r}: expected one of {', '.join(FORMATS)}")
     seconds = request.watch_seconds
     if seconds is None:
-        return read(config, request.scope)
+        return read(config, request.scope, request.target)
     if seconds <= 0:
         raise UsageError(f"--interval {seconds:g}: expected a positive number of seconds")
     if request.fmt != "text":
         raise UsageError("--watch shows the table; it cannot be combined with --json or --format")
-    return Watch(lambda: read(config, request.scope), seconds)
+    return Watch(lambda: read(config, request.scope, request.target), seconds)
 
 
-def read(config: Config, scope: Scope = Scope()) -> StatusReport:
+def read(config: Config, scope: Scope = Scope(), target: str | None = None) -> StatusReport:
     inventory_dir = config.out("inventory")
     inventory = model.load(inventory_dir, with_venvs=False, cache_dir=config.cache_dir)
     units = [u for u in assemble.services_of(inventory, config) if scope.includes(u)]
     if not units:
         raise UsageError(f"no service in {inventory_dir} matches {_describe(scope)}")
     generated_at = gather.now_iso()
-    reads = gather.read_all(config, units)
+    reads = gather.read_all(config, units, target)
     source = assemble.inventory_report(inventory, str(inventory_dir), len(units))
     report = assemble.build(units, reads, source, config.health, generated_at, str(config.path), scope)
     measured = coverage.measure(inventory, config)

@@ -14,7 +14,7 @@ from pathlib import Path
 from revops import values
 from revops.config import Config
 from revops.errors import CheckFailed, ConfigError
-from revops.generate import context, mapping, parsed, render, templates
+from revops.generate import context, mapping, parsed, render, stack, templates
 from revops.generate.spec import Plan
 from revops.model import Inventory
 from revops.unitfile.rootfs import RootFS, RootReadError
@@ -57,7 +57,12 @@ def build_files(inventory: Inventory, config: Config, locks: dict[str, bytes]) -
     env = templates.environment(config.base_dir / config.templates_dir, config.base_dir)
     settings = render.Settings(config.image_base, config.image_prefix, config.network)
     plan, files = render.render(plan, env, settings, code_digests(plan, config))
-    parsed.check_files(plan, files, settings, env)
+    stack_services: list[stack.StackService] = []
+    if config.swarm is not None:  # the ops repo deploys to a cluster too: its stack file
+        stack_settings = stack.settings(config, config.swarm)
+        stack_services = stack.plan_stack(plan, config, config.swarm, env_digests(plan, config))
+        files[stack_settings.filename] = render.stack_file(env, stack_settings, stack_services)
+    parsed.check_files(plan, files, settings, env, stack_services)
     return plan, files
 
 
@@ -73,6 +78,11 @@ def check_config(config: Config) -> None:
               ("health.interval", h.interval, values.duration), ("health.timeout", h.timeout, values.duration),
               ("health.start_period", h.start_period, values.duration)]
     checks += [(f"suites.{s.name}", s.name, values.name) for s in config.suites]
+    if config.swarm is not None:
+        checks += [("swarm.stack", config.swarm.stack, values.name),
+                   ("swarm.registry", f"{config.swarm.registry}/{config.image_prefix}", values.image_repository)]
+        checks += [(f"swarm.placement.{suite}.constraints", c, values.text)
+                   for suite, p in config.swarm.placement for c in (*p.constraints, *p.spread)]
     for key, value, check in checks:
         problem = check(value)
         if problem:
@@ -82,6 +92,27 @@ def check_config(config: Config) -> None:
         raise ConfigError(str(config.path), "health.retries", f"{h.retries!r}: expected a positive integer")
     if any(c in h.path for c in " \t\r\n"):
         raise ConfigError(str(config.path), "health.path", f"{h.path!r}: expected a URL path without spaces")
+
+
+def env_digests(plan: Plan, config: Config) -> dict[str, str | None]:
+    """{service: sha256 of its secret's content} for every service with a secret: what the
+    service may read (revops.secrets.bundle: its env files and withheld Environment= values),
+    read under the host root (None: it could not be read there, which migrate's preflight
+    refuses). A stack file names each version's Docker secret by it; the values themselves
+    are never written anywhere."""
+    from revops.secrets import bundle
+
+    digests: dict[str, str | None] = {}
+    for suite in plan.suites:
+        for service in suite.services:
+            if service.secret:
+                try:
+                    content = bundle.read(config.root, config.unit_dirs, service.unit, service.secret_keys).text()
+                except CheckFailed:
+                    digests[service.name] = None
+                else:
+                    digests[service.name] = stack.env_digest(content)
+    return digests
 
 
 def code_digests(plan: Plan, config: Config) -> dict[str, str | None]:

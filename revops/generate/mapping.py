@@ -307,6 +307,7 @@ def service_spec(unit: Unit, suite: Suite, config: Config, migrated: dict[str, s
         secret_keys=tuple(withheld),
         kind=kind, depends_completed=tuple(d for d in deps if kinds.get(d) == SETUP),
         timers=tuple(t.name for t in unit.timers if not t.masked),
+        env_file_hosts=tuple(host_path(p, config) for p in unit.environment_files),
     )
 
 

@@ -21,6 +21,7 @@ import jinja2
 from revops import yamlsafe
 from revops.errors import ConfigError
 from revops.generate import render as R
+from revops.generate import stack
 from revops.generate.spec import Plan, ServiceSpec, SuiteSpec
 
 INSTRUCTIONS = {"ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
@@ -31,12 +32,15 @@ class _Mismatch(ValueError):
     pass
 
 
-def check_files(plan: Plan, files: dict[str, str], settings: R.Settings, env: jinja2.Environment) -> None:
+def check_files(plan: Plan, files: dict[str, str], settings: R.Settings, env: jinja2.Environment,
+                stack_services: "list[stack.StackService] | None" = None) -> None:
     """ConfigError (exit 2) naming the file, when a rendered file does not parse into the plan."""
     everything = [s for suite in plan.suites for s in suite.services]
     for rel, text in files.items():
         try:
-            if rel.endswith("/Dockerfile"):
+            if rel.endswith(stack.STACK_SUFFIX):
+                check_stack(text, stack_services or [], settings.network)
+            elif rel.endswith("/Dockerfile"):
                 suite = next(s for s in plan.suites if R.dockerfile_path(s.name) == rel)
                 check_dockerfile(text, suite)
             elif rel.endswith(".yml"):
@@ -152,3 +156,55 @@ def _expect_service(svc: Any, s: ServiceSpec) -> None:
     for key, want in expected.items():
         if svc.get(key) != want:
             raise _Mismatch(f"service {s.name!r}: {key} is {svc.get(key)!r}, the plan has {want!r}")
+
+
+# -- the stack file ------------------------------------------------------------------------
+
+
+def check_stack(text: str, services: "list[stack.StackService]", network: str) -> None:
+    """The stack file holds the plan's services with the plan's values, and nothing that would
+    carry an env file's values or build on a node (no env_file, no build)."""
+    try:
+        doc = yamlsafe.load_text(text, "stack file").data
+    except yamlsafe.YamlError as exc:
+        raise _Mismatch(f"not YAML revops reads: {exc.message}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
+        raise _Mismatch("no services: mapping at the top")
+    got = doc["services"]
+    if sorted(got) != sorted(s.spec.name for s in services):
+        raise _Mismatch(f"services are {sorted(map(str, got))}, the plan has {sorted(s.spec.name for s in services)}")
+    networks = doc.get("networks")
+    if not isinstance(networks, dict) or not isinstance(networks.get(network), dict) \
+            or networks[network].get("external") is not True:
+        raise _Mismatch(f"the network {network!r} is not declared external")
+    declared = doc.get("secrets") or {}
+    for item in services:
+        _expect_stack_service(got[item.spec.name], item, declared)
+
+
+def _expect_stack_service(svc: Any, item: "stack.StackService", declared: Any) -> None:
+    s = item.spec
+    if not isinstance(svc, dict) or not isinstance(svc.get("deploy"), dict):
+        raise _Mismatch(f"service {s.name!r} is not a mapping with deploy:")
+    for key in ("build", "env_file", "container_name", "depends_on"):
+        if key in svc:
+            raise _Mismatch(f"service {s.name!r} has {key}:, which a stack file must not carry")
+    port = [{"target": s.port, "published": s.port, "protocol": "tcp", "mode": "host"}] if item.published else None
+    expected = {
+        "image": _cq(item.image), "command": _cq(list(s.command)), "working_dir": _cq(s.working_dir),
+        "user": _cq(f"{s.uid}:{s.uid}"), "environment": {k: _cq(v) for k, v in s.environment} or None, "ports": port,
+        "labels": {k: _cq(v) for k, v in s.labels.items()},
+        "secrets": [{"source": item.secret.name, "target": item.secret.target, "uid": str(s.uid),
+                     "gid": str(s.uid), "mode": stack.SECRET_MODE}] if item.secret else None,
+    }
+    for key, want in expected.items():
+        if svc.get(key) != want:
+            raise _Mismatch(f"service {s.name!r}: {key} is {svc.get(key)!r}, the plan has {want!r}")
+    deploy = svc["deploy"]
+    for key, want in (("mode", item.mode), ("replicas", item.replicas), ("endpoint_mode", "dnsrr")):
+        if deploy.get(key) != want:
+            raise _Mismatch(f"service {s.name!r}: deploy.{key} is {deploy.get(key)!r}, the plan has {want!r}")
+    if item.secret is not None:
+        name = item.secret.name
+        if not isinstance(declared, dict) or declared.get(name) != {"external": True, "name": name}:
+            raise _Mismatch(f"secret {name!r} is not declared external under that name")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import jinja2
 
-from revops.generate import context, templates
+from revops.generate import context, stack, templates
 from revops.generate.spec import (ENTRYPOINT_IN_IMAGE, GENERATED_MARK, JOBS_PROFILE, VENV_IN_IMAGE, Plan,
                                   ServiceSpec, SuiteSpec)
 
@@ -81,3 +81,11 @@ def _compose_file(env: jinja2.Environment, settings: Settings, filename: str, su
                             secrets=list({s.secret: s for s in services if s.secret}.values()),
                             network=settings.network,
                             jobs_profile=JOBS_PROFILE)
+
+
+def stack_file(env: jinja2.Environment, settings: "stack.StackSettings", services: list["stack.StackService"]) -> str:
+    """The stack file for `docker stack deploy` (revops.generate.stack decides its values)."""
+    published = [s.spec.name for s in services if s.published]
+    return templates.render(env, "stack-file.yml.j2", settings=settings, services=services,
+                            secrets=stack.secrets_of(services), published=published,
+                            version=stack.STACK_VERSION, secret_mode=stack.SECRET_MODE)

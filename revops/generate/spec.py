@@ -79,6 +79,9 @@ class ServiceSpec:
     instances: tuple[str, ...] = ()
     depends_completed: tuple[str, ...] = ()  # set-up services this one waits for (completed successfully)
     timers: tuple[str, ...] = ()  # the .timer units that fire a job (they stay in systemd)
+    # The unit's EnvironmentFile= paths as the host names them (root stripped), in its order:
+    # where a Swarm secret's content is read from (the stack file names no path).
+    env_file_hosts: tuple[str, ...] = ()
 
     @property
     def labels(self) -> dict[str, str]:

@@ -27,7 +27,7 @@ from revops.errors import ConfigError
 from revops.unitfile.rootfs import RootFS, RootReadError
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # revops/
-NAMES = ("Dockerfile.j2", "compose-file.yml.j2", "compose-service.yml.j2")
+NAMES = ("Dockerfile.j2", "compose-file.yml.j2", "compose-service.yml.j2", "stack-file.yml.j2")
 TEMPLATE_LIMIT = 1 << 20  # bytes; the packaged templates are a few KiB
 
 

@@ -150,8 +150,7 @@ class EarlierHealth:
 def cutover_deadline(health: Health) -> float:
     """Docker marks a container unhealthy after start_period + retries failed intervals;
     wait that long plus one interval and the check's own timeout, then give up."""
-    interval = duration_seconds(health.interval)
-    return duration_seconds(health.start_period) + interval * (health.retries + 1) + duration_seconds(health.timeout)
+    return health.verdict_window_s()
 
 
 def unit_name(name: str) -> str:

@@ -66,6 +66,35 @@ def live_host(inputs: Inputs) -> LiveHost:
                     inputs.files, build=repo.build, checks=repo.check, services=inputs.project.services)
 
 
+def swarm_host(inputs: Inputs) -> "Host":
+    """The Swarm target: systemd on this host, the cluster's manager and registry of
+    revops.yaml `swarm:`, the generated stack file. AdapterUnavailable naming what cannot be
+    reached; ConfigError without a `swarm:` block or a stack file."""
+    from revops.adapters import swarm
+    from revops.generate.stack import stack_file_name
+    from revops.migrate import stackfile
+    from revops.migrate.swarmhost import SwarmHost
+
+    config = inputs.config
+    config.target_of("swarm")
+    block = config.swarm
+    assert block is not None
+    stack = stackfile.read(config.out("compose") / stack_file_name(block.stack))
+    cluster = swarm.connect(block.manager)
+    registry = swarm.Registry(block.registry, insecure=block.insecure_registry)
+    registry.check()
+    return SwarmHost(
+        config, systemd.connect(config.bus), cluster, registry, stack,
+        deploy=lambda path: swarm.stack_deploy(block.cli, block.manager, path, block.stack),
+        stack_name=block.stack, registry_address=block.registry, network=config.network,
+        services=inputs.project.services)
+
+
+def host_factory(config: Config, target: str | None) -> HostFactory:
+    """The host a run works on: `--target`, else revops.yaml's `target:` (compose by default)."""
+    return swarm_host if config.target_of(target) == "swarm" else live_host
+
+
 def read_earlier(inputs: Inputs, phase: int, states: dict[str, str], host: Host | None,
                  host_error: str | None) -> list[P.EarlierHealth]:
     out = []

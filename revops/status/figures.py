@@ -63,6 +63,9 @@ class ContainerFigure:
     image: str | None = None
     restart_count: int | None = None
     runtime: str | None = None  # see classify.container_runtime(); null when UNAVAILABLE
+    # A Swarm target: the service's desired and running replicas, each task's node, state and
+    # provenance (UNAVAILABLE on a node that is down), the update state (status/swarm.py).
+    cluster: dict | None = None
 
 
 @dataclass

@@ -137,11 +137,26 @@ def read_docker(names: list[str], engine: Replacements | None = None) -> SourceR
     finally:
         engine.close()
     figures = {unit: _container_figure(mine[unit], inspected[unit], checked_at) for unit in mine}
+    detail_of = getattr(engine, "cluster_detail", None)  # a Swarm target's per-service figures
+    if detail_of is not None:
+        for unit in mine:
+            figures[unit].cluster = detail_of(mine[unit].id)
     for name in names:
         figures.setdefault(name, ContainerFigure(provenance=LIVE, checked_at=checked_at, present=False))
     detail = (f"1 container listing ({len(listed)} with label {MANAGED_LABEL}) "
               f"+ {len(mine)} inspects")
     return SourceRead(SourceReport("docker", LIVE, checked_at, detail=detail), figures)
+
+
+def read_swarm(config: Config, names: list[str]) -> SourceRead:
+    """The replacements on the cluster: read_docker through status/swarm.py's Replacements."""
+    from revops.adapters import swarm
+    from revops.status.swarm import SwarmReplacements
+
+    assert config.swarm is not None  # config.target_of checked it
+    read = read_docker(names, SwarmReplacements(swarm.connect(config.swarm.manager, timeout=ENGINE_TIMEOUT), now_iso()))
+    read.report.detail = f"the cluster's manager: nodes, services, tasks (3 requests); {read.report.detail}"
+    return read
 
 
 def _newest_per_unit(listed: list[ContainerSummary], names: set[str]) -> dict[str, ContainerSummary]:
@@ -278,12 +293,15 @@ def guarded(source: str, reader: Callable[[], SourceRead]) -> SourceRead:
     return read
 
 
-def read_all(config: Config, units: list[Unit]) -> dict[str, SourceRead]:
+def read_all(config: Config, units: list[Unit], target: str | None = None) -> dict[str, SourceRead]:
+    """Every source at once; `target` swarm reads the replacements from the cluster of
+    revops.yaml `swarm:` instead of this host's engine."""
     names = [u.name for u in units]
     urls = {u.name: url for u in units if (url := config.health.url(u.port))}
+    docker = (lambda: read_swarm(config, names)) if config.target_of(target) == "swarm" else (lambda: read_docker(names))
     readers: dict[str, Callable[[], SourceRead]] = {
         "systemd": lambda: read_systemd(config.bus, names),
-        "docker": lambda: read_docker(names),
+        "docker": docker,
         "health": lambda: read_health(urls, config.health.probe_timeout),
         "ledger": lambda: read_ledger(config.database_url),
         "secrets": lambda: read_secrets(config, units),

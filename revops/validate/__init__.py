@@ -53,7 +53,11 @@ def validate(paths: list[Path], ctx: Context, *, externals: bool = True, strict:
     result.checks.append(CheckRun("rules", "ran", ", ".join(sorted(rules.RULES))))
     if externals:
         required = (strict or in_ci()) if require_checks is None else require_checks
-        for check, files in ((external.compose_config, readable), (external.hadolint, dockerfiles)):
+        stacks = [p for p in readable if documents.is_stack_file(p)]
+        composes = [p for p in readable if not documents.is_stack_file(p)]
+        checks = ((external.compose_config, composes), (external.hadolint, dockerfiles),
+                  (lambda files: external.stack_config(files, ctx.docker_cli), stacks))
+        for check, files in checks:
             run, found = check(files)
             if check is external.compose_config and held_back:
                 run = CheckRun(run.name, run.status, f"{run.detail}; not given {len(held_back)} file(s) that name "

@@ -319,8 +319,10 @@ def _limit(svc: dict[str, Any], *keys: str, deploy: str) -> bool:
     return any(v is not None and str(v).strip() not in ("", "0", "-1", "0.0") for v in values)
 
 
-def missing_hardening(svc: dict[str, Any]) -> list[str]:
-    """What a service lacks of the benchmark's hardening, each with its number; [] when hardened."""
+def missing_hardening(svc: dict[str, Any], *, stack: bool = False) -> list[str]:
+    """What a service lacks of the benchmark's hardening, each with its number; [] when hardened.
+    A stack file's service cannot set no-new-privileges (Swarm has no such option; stack
+    deploy ignores security_opt), so it is not asked of one (rule stack-ignored-option says so)."""
     missing = []
     if "ALL" not in {_capability(c) for c in _strings(svc.get("cap_drop"))}:
         missing.append("cap_drop: [ALL] (5.4)")
@@ -328,7 +330,7 @@ def missing_hardening(svc: dict[str, Any]) -> list[str]:
         missing.append("a memory limit, mem_limit (5.11)")
     if not _limit(svc, "cpus", "cpu_shares", "cpu_quota", deploy="cpus"):
         missing.append("a CPU limit, cpus (5.12)")
-    if not any(opt in ("no-new-privileges", "no-new-privileges:true") for _, opt in security_options(svc)):
+    if not stack and not any(opt in ("no-new-privileges", "no-new-privileges:true") for _, opt in security_options(svc)):
         missing.append("security_opt no-new-privileges:true (5.26)")
     if not _limit(svc, "pids_limit", deploy="pids"):
         missing.append("a pids_limit (5.29)")
@@ -340,7 +342,7 @@ def missing_hardening(svc: dict[str, Any]) -> list[str]:
 def hardening_missing(doc: ComposeDoc, ctx: Context) -> list[Finding]:
     found = []
     for name, svc in _services(doc):
-        missing = missing_hardening(svc)
+        missing = missing_hardening(svc, stack=doc.stack)
         if missing:
             found.append(doc.finding(name, service_key(name), "hardening-missing", WARNING,
                                      "not hardened (CIS Docker Benchmark): add " + ", ".join(missing)))

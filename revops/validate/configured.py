@@ -18,7 +18,8 @@ def context(config: Config | None) -> Context:
         return Context()
     return Context(base_image=config.image_base, repo=config.base_dir,
                    trusted_paths=tuple(sorted(_host_files(config, [config.shared_env_file, *_unit_env_files(config)]))),
-                   secret_allow=config.secrets_allow, secrets_dir=config.secrets_path)
+                   secret_allow=config.secrets_allow, secrets_dir=config.secrets_path,
+                   docker_cli=config.swarm.cli if config.swarm is not None else "docker")
 
 
 def _unit_env_files(config: Config) -> list[str]:

@@ -21,6 +21,7 @@ class ComposeDoc:
     data: dict[str, Any]
     lines: dict[str, int] = field(default_factory=dict)  # dotted key -> 1-based line
     generated: bool = False  # the file starts with generate's mark: revops wrote it
+    stack: bool = False  # a stack file, for `docker stack deploy` (is_stack_file)
 
     @property
     def name(self) -> str:
@@ -74,7 +75,17 @@ def load_compose(path: Path) -> ComposeDoc | Finding:
         return Finding(str(path), None, exc.key, exc.rule, ERROR, exc.detail, exc.line)
     if not isinstance(doc.data, dict):
         return Finding(str(path), None, None, "yaml-invalid", ERROR, "expected a mapping at the top level", 1)
-    return ComposeDoc(path, doc.data, doc.key_lines(".{}"), text.startswith(GENERATED_MARK))
+    return ComposeDoc(path, doc.data, doc.key_lines(".{}"), text.startswith(GENERATED_MARK),
+                      stack=is_stack_file(path))
+
+
+STACK_NAMES = ("stack.yml", "stack.yaml", "docker-stack.yml", "docker-stack.yaml")
+
+
+def is_stack_file(path: Path) -> bool:
+    """A compose document meant for `docker stack deploy`, by its name: `*.stack.yml` (what
+    revops generate writes for a Swarm target), `stack.yml` or `docker-stack.yml`."""
+    return path.name in STACK_NAMES or path.name.endswith((".stack.yml", ".stack.yaml"))
 
 
 _CONTINUATION = re.compile(r"\\\s*$")

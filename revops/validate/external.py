@@ -92,3 +92,27 @@ def hadolint(files: list[Path]) -> tuple[CheckRun, list[Finding]]:
                 for item in items]
     version = _version([program, "--version"])
     return CheckRun("hadolint", "ran", f"{program}{f' ({version})' if version else ''} on {len(files)} file(s)"), findings
+
+
+def stack_config(files: list[Path], cli: str = "docker") -> tuple[CheckRun, list[Finding]]:
+    """Each stack file through the docker CLI's own reader (`docker stack config`, Docker 20.10+
+    CLIs from 23 on): what `docker stack deploy` would make of it. docker-compose's `config`
+    reads a different format (it refuses 3.9's deploy.resources.limits.pids), so stack files
+    never go to it. Skipped when no CLI with `stack config` is found."""
+    if not files:
+        return CheckRun("stack-config", "ran", "no stack files"), []
+    program = cli if os.path.isabs(cli) else find_program(cli)
+    if program is None or proc.run([program, "stack", "config", "--help"], check=False, timeout=30).returncode != 0:
+        return CheckRun("stack-config", "skipped", f"no docker CLI with `stack config` ({cli}; a CLI of "
+                        "Docker 23 or later reads stack files as `stack deploy` does)"), []
+    findings = []
+    for path in files:
+        done = proc.run([program, "stack", "config", "--compose-file", str(path)], check=False, timeout=60,
+                        env={**os.environ, "DOCKER_HOST": "unix:///nonexistent"})  # reads the file only
+        if done.returncode != 0:
+            findings.append(Finding(str(path), None, None, "stack-config", ERROR,
+                                    f"docker stack config: {_one_line(done.stderr or done.stdout)}",
+                                    _line_of(done.stderr or "")))
+    version = _version([program, "version", "--format", "{{.Client.Version}}"])
+    return CheckRun("stack-config", "ran", f"{program}{f' ({version})' if version else ''} stack config on "
+                    f"{len(files)} file(s)"), findings

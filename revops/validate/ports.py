@@ -231,6 +231,10 @@ def ports_api_only(doc: ComposeDoc, ctx: Context) -> list[Finding]:
 
 @rule("ports-all-interfaces", ERROR, "published ports name the address they bind, 127.0.0.1 by default (CIS 5.14)")
 def ports_all_interfaces(doc: ComposeDoc, ctx: Context) -> list[Finding]:
+    """Not for a stack file: Swarm publishes on every interface of a node whatever the file
+    says (rule stack-port-public tells where instead)."""
+    if doc.stack:
+        return []
     found = []
     for name, svc in doc.services().items():
         for entry in published(svc):

@@ -26,6 +26,7 @@ class Context:
     # The directory of the services' secret copies (revops.yaml secrets.dir): `revops migrate`
     # writes them, so a copy not written yet is not a finding (preflight checks each one).
     secrets_dir: Path | None = None
+    docker_cli: str = "docker"  # the CLI whose `stack config` reads stack files (revops.yaml swarm.cli)
 
 
 @dataclass(frozen=True)

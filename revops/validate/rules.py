@@ -310,4 +310,4 @@ def check_dockerfile(doc: DockerfileDoc, ctx: Context) -> list[Finding]:
 
 
 # The rules of the other modules register themselves when imported.
-from revops.validate import cis, paths, ports, secrets  # noqa: E402,F401
+from revops.validate import cis, paths, ports, secrets, stack  # noqa: E402,F401

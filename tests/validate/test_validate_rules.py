@@ -23,19 +23,24 @@ def secret_file_open_to_all():
     (CASES / "secret-file-mode.secret").chmod(0o644)
 
 
+def bad_file(rule_id: str) -> Path:
+    """A stack file's rules break on a stack file (validate knows one by its name)."""
+    return CASES / (f"{rule_id}.bad.stack.yml" if rule_id.startswith("stack-") else f"{rule_id}.bad.yml")
+
+
 def test_every_rule_has_cases():
     for rule_id in COMPOSE_RULES:
-        assert (CASES / f"{rule_id}.bad.yml").is_file(), rule_id
+        assert bad_file(rule_id).is_file(), rule_id
     for rule_id in DOCKERFILE_RULES:
         assert (CASES / f"{rule_id}.bad.Dockerfile").is_file(), rule_id
 
 
 @pytest.mark.parametrize("rule_id", COMPOSE_RULES)
 def test_compose_rule_breaks_on_its_bad_file(rule_id):
-    found = [f for f in findings(CASES / f"{rule_id}.bad.yml") if f.rule == rule_id]
-    assert found, f"{rule_id}.bad.yml gave no {rule_id} finding"
+    found = [f for f in findings(bad_file(rule_id)) if f.rule == rule_id]
+    assert found, f"{bad_file(rule_id).name} gave no {rule_id} finding"
     for f in found:
-        assert f.file.endswith(f"{rule_id}.bad.yml") and f.message
+        assert f.file.endswith(bad_file(rule_id).name) and f.message
         if rule_id not in ("yaml-invalid",):
             assert f.key, f"{rule_id}: a finding names its key"
 
@@ -49,6 +54,38 @@ def test_dockerfile_rule_breaks_on_its_bad_file(rule_id):
 def test_good_files_break_no_rule():
     assert findings(CASES / "good.yml") == []
     assert findings(CASES / "good.Dockerfile") == []
+
+
+def test_good_stack_file_only_says_where_its_port_answers():
+    """A port published in mode host is public on its nodes whatever the file does: always said."""
+    [f] = findings(CASES / "good.stack.yml")
+    assert (f.rule, f.severity, f.key) == ("stack-port-public", WARNING, "services.api.ports.0")
+    assert "every interface of every node (deploy.mode global)" in f.message
+
+
+def test_a_stack_file_is_not_read_as_a_compose_file():
+    """The same service in a compose file breaks compose's rules (all interfaces, no restart:)."""
+    import shutil, tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / "api.yml"
+        shutil.copy(CASES / "good.stack.yml", plain)
+        rules_hit = {f.rule for f in findings(plain)}
+    assert "ports-all-interfaces" in rules_hit and "stack-port-public" not in rules_hit
+
+
+def test_ingress_port_is_an_error_without_ipvs(monkeypatch):
+    from revops.validate import stack
+    monkeypatch.setattr(stack, "ipvs_missing", lambda: "this machine's kernel (x) has no IPVS")
+    [f] = [f for f in findings(CASES / "stack-port-public.bad.stack.yml") if f.rule == "stack-port-public"]
+    assert f.severity == ERROR and "mode host" in f.message and "no IPVS" in f.message
+    monkeypatch.setattr(stack, "ipvs_missing", lambda: None)
+    [f] = [f for f in findings(CASES / "stack-port-public.bad.stack.yml") if f.rule == "stack-port-public"]
+    assert f.severity == WARNING and "routing mesh" in f.message
+
+
+def test_update_monitor_named_against_the_health_window():
+    [f] = [f for f in findings(CASES / "stack-update-monitor.bad.stack.yml") if f.rule == "stack-update-monitor"]
+    assert f.key == "services.api.deploy.update_config.monitor" and "45s" in f.message
 
 
 def test_findings_name_file_service_key_and_line():

@@ -1,0 +1,225 @@
+"""Phase 1 of the live example host to the test bed's three-node Swarm cluster: the units on
+this host (the bed's systemd user manager), their services on the cluster, the images pushed
+to the bed's registry. Real systemd, real engines, real registry, real /health.
+
+The images are built on the manager's engine (DOCKER_HOST): the nodes' engines know the bed's
+plain-HTTP registry, the bed's main engine does not. Everything is removed afterwards: the
+stack, its secrets, the units.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from revops import config as config_mod
+from revops.adapters import http, swarm as swarm_adapter, systemd
+from revops.adapters.ledger import open_ledger
+from revops.commands import migrate
+from revops.migrate import wiring
+from revops.migrate.swarmhost import SwarmHost
+
+from test_migrate_realstack import API, FAST_HEALTH, revops
+
+pytestmark = pytest.mark.realstack
+
+STACK = "revflowtest"
+GATEWAY = "revcore-gateway.service"
+
+
+@pytest.fixture(scope="module")
+def host(testbed, swarm, tmp_path_factory):
+    root = tmp_path_factory.mktemp("swarm-live")
+    os.environ.pop("REVOPS_DATABASE_URL", None)
+    from revops.example_host import live
+
+    revops(root, "example-host", str(root), "--live")
+    try:
+        doc = yaml.safe_load((root / "revops.yaml").read_text())
+        doc["health"].update(FAST_HEALTH)
+        doc["swarm"] = {"registry": swarm.registry, "insecure_registry": True, "manager": swarm.manager.docker_host,
+                        "cli": swarm.docker_cli, "stack": STACK, "publish": [GATEWAY],
+                        "placement": {"core": {"replicas": 2, "max_replicas_per_node": 1}}}
+        (root / "revops.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        revops(root, "inventory", "scan")
+        revops(root, "lock", "--suite", "core", "--offline", "--find-links", os.environ["REVOPS_WHEELHOUSE"])
+        revops(root, "generate", "--target", "swarm")
+        manager_env = {**os.environ, "DOCKER_HOST": swarm.manager.docker_host}
+        done = subprocess.run([os.sys.executable, "-m", "revops", "build", "--suite", "core", "--push",
+                               "--find-links", os.environ["REVOPS_WHEELHOUSE"]], cwd=root, env=manager_env,
+                              capture_output=True, text=True, timeout=1800)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "pushed " in done.stdout
+        yield root
+    finally:
+        swarm.docker("stack", "rm", STACK, check=False)
+        _wait_no_services(swarm)
+        names = swarm.docker("secret", "ls", "-q", "--filter", "label=revops.managed=true", check=False).stdout.split()
+        if names:
+            swarm.docker("secret", "rm", *names, check=False)
+        live.teardown(root)
+
+
+def _wait_no_services(swarm, timeout: float = 120) -> None:
+    """`stack rm` returns at once; a secret in use by a task cannot be removed before it is gone."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        left = swarm.docker("ps", "-q", "--filter", f"label=com.docker.stack.namespace={STACK}", check=False)
+        tasks = [n for n in swarm.nodes
+                 if swarm.docker("ps", "-q", "--filter", f"label=com.docker.stack.namespace={STACK}",
+                                 node=n, check=False).stdout.strip()]
+        if not left.stdout.strip() and not tasks:
+            return
+        time.sleep(1)
+
+
+def config(root: Path) -> config_mod.Config:
+    return config_mod.load(root / "revops.yaml")
+
+
+def cluster(swarm):
+    return swarm_adapter.connect(swarm.manager.docker_host)
+
+
+def test_registry_down_at_preflight_is_a_clear_error_and_changes_nothing(host, swarm):
+    pid_file = Path(swarm.env["REVOPS_TESTBED_DIR"]) / "swarm/registry/registry.pid"
+    pid = int(pid_file.read_text().strip())
+    os.kill(pid, signal.SIGTERM)
+    try:
+        done = revops(host, "migrate", "--target", "swarm", "--phase", "1", "--yes", check=False, timeout=600)
+    finally:
+        subprocess.run(["scripts/testbed", "start"], cwd=Path(__file__).resolve().parents[2],
+                       capture_output=True, timeout=600, check=True)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"registry {swarm.registry} does not answer" in done.stderr
+    states = systemd.connect("user").states(list(API))
+    assert all(s.active_state == "active" for s in states.values()), states
+    assert cluster(swarm).services([f"com.docker.stack.namespace={STACK}"]) == []
+
+
+def test_phase_one_migrates_to_the_cluster(host, swarm):
+    result = migrate.run(config(host), 1, yes=True, host_factory=wiring.swarm_host)
+    assert result.exit_code == 0, [(r.unit, r.outcome, r.reason) for r in result.services]
+    assert {r.outcome for r in result.services} == {"migrated"}
+    c = cluster(swarm)
+    nodes = {n.id: n for n in c.nodes()}
+    states = systemd.connect("user").states(list(API))
+    for unit in API:
+        assert states[unit].active_state == "inactive" and states[unit].unit_file_state in ("disabled", None)
+    for unit in API:
+        name = f"{STACK}_{unit.removesuffix('.service')}"
+        running = [t for t in c.tasks(name) if t.desired_state == "running" and t.state == "running"]
+        hosts = sorted(nodes[t.node_id].hostname for t in running)
+        if unit == GATEWAY:  # global, published in host mode: one task on every node
+            assert hosts == sorted(n.hostname for n in nodes.values())
+        else:  # replicas 2, at most one per node: spread over two nodes
+            assert len(hosts) == 2 and len(set(hosts)) == 2, (unit, hosts)
+    for node in nodes.values():  # the gateway answers on every node's address
+        probe = http.probe(f"http://{node.address}:{API[GATEWAY]}/health", 5)
+        assert probe.status_code == 200, (node.hostname, probe)
+    # status --target swarm: the cluster's figures, every service running its desired tasks
+    from revops.commands import status
+    report = status.read(config(host), target="swarm")
+    by_unit = {s.name: s for s in report.services}
+    for unit in API:
+        c = by_unit[unit].container
+        assert c.present and c.health == "healthy" and c.cluster["running"] == c.cluster["desired"], (unit, c)
+        assert all(t["provenance"] == "LIVE" and t["state"] == "running" for t in c.cluster["tasks"]), c.cluster
+    ledger = open_ledger(config(host).database_url)
+    assert {u: r.migration_state for u, r in ledger.service_states().items() if u in API} == dict.fromkeys(API, "migrated")
+    assert ledger.open_steps() == []
+    ledger.close()
+    # The env file's values are nowhere in the service's spec (a Docker secret, a file).
+    spec = swarm.docker("service", "inspect", f"{STACK}_revpublish").stdout
+    env_text = (host / "opt/shared-api-engine/.env").read_text() if (host / "opt/shared-api-engine/.env").exists() else ""
+    for line in env_text.splitlines():
+        if "=" in line and not line.startswith("#"):
+            value = line.split("=", 1)[1].strip().strip('"')
+            if len(value) >= 6:
+                assert value not in spec
+
+
+
+def test_rollback_then_a_service_that_never_gets_healthy_keeps_its_unit(host, swarm):
+    """revpublish back under systemd (service removed), then migrated again with its secret
+    missing JWT_SECRET: its tasks never pass /health, so the candidate (the service, deployed
+    beside the unit) is removed with the reason and the unit, never stopped, still answers."""
+    from revops.commands import rollback
+
+    unit, name = "revpublish.service", f"{STACK}_revpublish"
+    back = rollback.run(config(host), ["revpublish"], None, yes=True, host_factory=wiring.swarm_host)
+    assert back.exit_code == 0, back.results
+    assert cluster(swarm).service(name) is None
+    assert systemd.connect("user").states([unit])[unit].active_state == "active"
+    env = next(host.glob("**/opt/shared-api-engine/.env"))
+    good = env.read_bytes()
+    env.write_bytes(b"".join(l + b"\n" for l in good.splitlines() if not l.startswith(b"JWT_SECRET")))
+    try:
+        revops(host, "generate", "--target", "swarm")
+        result = migrate.run(config(host), 1, ["revpublish"], yes=True, host_factory=wiring.swarm_host)
+    finally:
+        env.write_bytes(good)
+        revops(host, "generate", "--target", "swarm")
+    (svc,) = result.services
+    assert result.exit_code == 1 and svc.outcome == "candidate-failed", svc
+    assert f"{name} not healthy on the cluster" in svc.reason and "was not stopped" in svc.reason, svc.reason
+    assert "JWT_SECRET" in svc.reason or "tasks" in svc.reason  # the app's own words or the task errors
+    assert cluster(swarm).service(name) is None
+    assert systemd.connect("user").states([unit])[unit].active_state == "active"
+    assert http.probe(f"http://127.0.0.1:{API[unit]}/health", 5).status_code == 200
+    # Migrated again with the file as it was: the cluster serves it, the unit is retired.
+    again = migrate.run(config(host), 1, ["revpublish"], yes=True, host_factory=wiring.swarm_host)
+    assert again.exit_code == 0, [(r.unit, r.outcome, r.reason) for r in again.services]
+
+
+def test_a_worker_killed_makes_its_tasks_unavailable_then_rescheduled(host, swarm):
+    """After phase 1: swarm-3's dockerd killed. Its tasks are never counted healthy; Swarm
+    reschedules the replicated ones on the ready nodes and the cutover's verdict converges."""
+    import time
+
+    from revops.commands import status
+    from revops.migrate import plan as P
+
+    worker = swarm.nodes[2]
+    c = cluster(swarm)
+    ids = {n.hostname: n.id for n in c.nodes()}
+    # A replicated service with a task on the worker, when there is one: Swarm must move it.
+    moved = next((u for u in API if u != GATEWAY and any(
+        t.node_id == ids[worker.name] and t.state == "running"
+        for t in c.tasks(f"{STACK}_{u.removesuffix('.service')}"))), "revpublish.service")
+    pid_file = Path(swarm.env["REVOPS_TESTBED_DIR"]) / "swarm" / worker.name / "dockerd.pid"
+    killed_at = time.time()
+    os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the manager notices after its heartbeat period (~15 s)
+            if next(n for n in c.nodes() if n.hostname == worker.name).state == "down":
+                break
+            time.sleep(1)
+        else:
+            pytest.fail(f"{worker.name} never reported down")
+        report = status.read(config(host), target="swarm")
+        gateway = next(s for s in report.services if s.name == GATEWAY).container
+        on_worker = [t for t in gateway.cluster["tasks"] if t["node"] == worker.name]
+        assert on_worker and all(t["provenance"] == "UNAVAILABLE" and t["state"] is None for t in on_worker), on_worker
+        assert on_worker[0]["reason"].startswith(f"node {worker.name} is down")
+        # A replicated service converges on the two ready nodes (Swarm reschedules its task).
+        host_ = wiring.swarm_host(wiring.read_inputs(config(host)))
+        unit = moved
+        sp = P.ServicePlan(unit, unit.removesuffix(".service"), "core", 1, API[unit], None, 120)
+        verdict = host_.wait_replacement_healthy(sp, 150, lambda: False)
+        assert verdict.ok, verdict.reason
+        tasks = [t for t in c.tasks(f"{STACK}_{sp.service}") if t.desired_state == "running" and t.state == "running"]
+        nodes = {n.id: n.hostname for n in c.nodes()}
+        assert worker.name not in {nodes[t.node_id] for t in tasks}
+        print(f"{worker.name} killed; rescheduled and healthy {time.time() - killed_at:.1f}s later: {verdict.reason}")
+    finally:
+        subprocess.run(["scripts/testbed", "start"], cwd=Path(__file__).resolve().parents[2],
+                       capture_output=True, timeout=900, check=True)
