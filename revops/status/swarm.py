@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
+from revops.adapters.swarm import TASK_ENDED
 from revops.adapters.docker_engine import ContainerState, ContainerSummary
 from revops.status.figures import LIVE, UNAVAILABLE
 
@@ -46,7 +47,7 @@ class ServiceView:
 
 def view(service: "Service", tasks: list["Task"], nodes: dict[str, "Node"], checked_at: str) -> ServiceView:
     """A service's figures from one reading of the cluster."""
-    live = [t for t in tasks if t.desired_state == "running"]
+    live = [t for t in tasks if t.desired_state == "running" or _stranded(t, nodes)]
     rows, running, up = [], 0, 0
     for t in live:
         node = nodes.get(t.node_id or "")
@@ -65,6 +66,14 @@ def view(service: "Service", tasks: list["Task"], nodes: dict[str, "Node"], chec
     desired = service.replicas if service.mode == "replicated" and service.replicas is not None else max(1, up)
     return ServiceView(service.name, service.mode, desired, running, service.update_state, service.update_message,
                        sorted(rows, key=lambda r: (str(r["node"]), r["task"])))
+
+
+def _stranded(task: "Task", nodes: dict[str, "Node"]) -> bool:
+    """A task the orchestrator has asked to stop (a global service's task on a node that went
+    down is shut down at once) on a node that cannot say it did: its last state is stale, so
+    it is shown UNAVAILABLE rather than left out, and never counted as running."""
+    node = nodes.get(task.node_id or "")
+    return node is not None and node.state != "ready" and task.state not in TASK_ENDED
 
 
 class SwarmReplacements:

@@ -55,3 +55,16 @@ def test_a_rolled_back_update_is_unhealthy():
     cluster = Cluster([node(1), node(2)], [task(1, "n1"), task(2, "n2")], "rollback_completed")
     fig = read(cluster).figures["revpublish.service"]
     assert fig.health == "unhealthy" and fig.cluster["update_state"] == "rollback_completed"
+
+
+def test_a_global_task_shut_down_on_a_node_that_went_down_is_shown_unavailable_not_left_out():
+    # Swarm's global orchestrator sets a down node's task to desired "shutdown" at once; the
+    # node cannot confirm, so the last state ("running") is stale.
+    cluster = Cluster([node(1), node(2, "down", "heartbeat failure")],
+                      [task(1, "n1"), task(2, "n2", "running", "shutdown"), task(3, "n2", "shutdown", "shutdown")])
+    fig = read(cluster).figures["revpublish.service"]
+    rows = {t["task"][:5]: t for t in fig.cluster["tasks"]}
+    assert set(rows) == {"task1", "task2"}  # the ended one is history, not shown
+    assert rows["task2"]["provenance"] == UNAVAILABLE and rows["task2"]["state"] is None
+    assert rows["task2"]["reason"] == "node swarm-2 is down (heartbeat failure)"
+    assert fig.cluster["running"] == 1 and fig.health != "healthy"
