@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
-from revops import envfile
+from revops import envfile, jobs
+from revops import repoint as repoint_mod
 from revops.backoff import backoff_delays
 from revops.adapters import http
 from revops.config import Config
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from revops.adapters.docker_engine import ContainerState as EngineContainerState
     from revops.adapters.docker_engine import ContainerSummary
     from revops.adapters.systemd import UnitState
+    from revops.journal import Journal
 
 STOP_TIMEOUT_S = 90.0  # systemd's own default stop timeout is 90 s
 PORT_FREE_TIMEOUT_S = 10.0
@@ -228,8 +230,10 @@ class LiveHost:
     def __init__(self, config: Config, systemd: UnitManager, engine: Engine, compose: ComposeTool,
                  compose_files: list[str], build: Callable[[str], str] | None = None,
                  checks: Callable[[str], str] | None = None,
-                 services: dict[str, composefile.ComposeService] | None = None) -> None:
+                 services: dict[str, composefile.ComposeService] | None = None,
+                 dropins: repoint_mod.DropinStore | None = None) -> None:
         self.config = config
+        self.dropins = dropins  # the manager's drop-in directory (a job's repoint writes there)
         self.systemd = systemd
         self.engine = engine
         self.compose = compose
@@ -653,6 +657,17 @@ class LiveHost:
         if probe.healthy and active == "active":
             return Verdict(True, f"{sp.unit} active, GET {sp.health_url}: {probe.status_code}")
         return Verdict(False, f"{sp.unit} {active}; GET {sp.health_url}: {self._probe_words(sp, probe)}")
+
+    # -- a timer-fired job --------------------------------------------------------
+
+    def job_running(self, sp: P.ServicePlan) -> str | None:
+        state = self.systemd.states([sp.unit])[sp.unit]
+        return jobs.between_runs(state.active_state, state.sub_state)
+
+    def job_pair(self, journal: Journal) -> repoint_mod.Pair:
+        if self.dropins is None:
+            raise CheckFailed("no drop-in directory to repoint a job in (LiveHost made without one)")
+        return repoint_mod.Pair(self.systemd, self.dropins, journal, journal.ledger)  # type: ignore[arg-type]
 
     # -- reading --------------------------------------------------------------------
 
