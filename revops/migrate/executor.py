@@ -325,9 +325,7 @@ class Executor:
         self.say(f"{sp.unit}: putting the job's own ExecStart back ({why.splitlines()[0]})")
         restored = put_job_back(self.host, self.journal, sp, why)
         result.steps.extend(restored.steps)
-        result.outcome = ROLLED_BACK if restored.ok else DOWN
-        result.reason = why if restored.ok else f"{why}; putting it back failed: {restored.reason}"
-        self.journal.service_state(sp.unit, P.ROLLED_BACK if restored.ok else DOWN, result.reason, restoring=True)
+        result.outcome, result.reason = record_restored(self.journal, sp.unit, restored, why, "putting it back failed")
         return result
 
     def _write_secret(self, result: ServiceResult, sp: P.ServicePlan, detail: str) -> bool:
@@ -401,9 +399,7 @@ class Executor:
         self.say(f"{sp.unit}: rolling back ({why.splitlines()[0]})")
         restored = restore_unit(self.host, self.journal, sp, why)
         result.steps.extend(restored.steps)
-        result.outcome = ROLLED_BACK if restored.ok else DOWN
-        result.reason = why if restored.ok else f"{why}; rollback failed: {restored.reason}"
-        self.journal.service_state(sp.unit, P.ROLLED_BACK if restored.ok else DOWN, result.reason, restoring=True)
+        result.outcome, result.reason = record_restored(self.journal, sp.unit, restored, why)
         return result
 
 
@@ -499,6 +495,16 @@ class Restored:
     reason: str | None
     steps: list[StepResult]
     refused: bool = False  # systemd could not start the unit: the container was left running
+
+
+def record_restored(journal: Journal, unit: str, restored: Restored, why: str,
+                    failed: str = "rollback failed") -> tuple[str, str]:
+    """(outcome, reason) of putting a unit back (rolled-back, or down with what failed),
+    written to the ledger as the service's state (restoring: it goes ahead without a ledger)."""
+    outcome = ROLLED_BACK if restored.ok else DOWN
+    reason = why if restored.ok else f"{why}; {failed}: {restored.reason}"
+    journal.service_state(unit, P.ROLLED_BACK if restored.ok else DOWN, reason, restoring=True)
+    return outcome, reason
 
 
 def restore_unit(host: Host, journal: Journal, sp: P.ServicePlan, why: str) -> Restored:

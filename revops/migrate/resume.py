@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Callable
 
 from revops import jobs
 from revops.migrate import plan as P
-from revops.migrate.executor import (DISCARD_CREATED, DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, Host, ServiceResult,
-                                     StepResult, put_job_back, restore_unit)
+from revops.migrate.executor import (DISCARD_CREATED, DOWN, INTERRUPTED, MIGRATED, Host, ServiceResult,
+                                     StepResult, put_job_back, record_restored, restore_unit)
 from revops.errors import RevopsError
 from revops.journal import DONE, FAILED, Journal
 from revops.repoint import Repoint
@@ -124,10 +124,7 @@ def settle(sp: P.ServicePlan, last_step: str, journal: Journal, host: Host, mask
     why = f"resumed after {last_step}: " + (verdict.reason if verdict else "a rollback was in flight")
     say(f"{sp.unit}: resuming, rolling back ({why})")
     restored = restore_unit(host, journal, sp, why)
-    outcome = ROLLED_BACK if restored.ok else DOWN
-    reason = why if restored.ok else f"{why}; rollback failed: {restored.reason}"
-    journal.service_state(sp.unit, P.ROLLED_BACK if restored.ok else DOWN, reason, restoring=True)
-    return ServiceResult(sp.unit, outcome, reason, restored.steps)
+    return ServiceResult(sp.unit, *record_restored(journal, sp.unit, restored, why), restored.steps)
 
 
 def settle_job(sp: P.ServicePlan, last_step: str | None, journal: Journal, host: Host, record,
@@ -169,10 +166,8 @@ def settle_job(sp: P.ServicePlan, last_step: str | None, journal: Journal, host:
                                                    "was open); what preflight made is removed", steps)
     say(f"{sp.unit}: resuming, putting the job's own ExecStart back ({why})")
     restored = put_job_back(host, journal, sp, why)
-    outcome = ROLLED_BACK if restored.ok else DOWN
-    reason = why if restored.ok else f"{why}; putting it back failed: {restored.reason}"
-    journal.service_state(sp.unit, P.ROLLED_BACK if restored.ok else DOWN, reason, restoring=True)
-    return ServiceResult(sp.unit, outcome, reason, restored.steps)
+    return ServiceResult(sp.unit, *record_restored(journal, sp.unit, restored, why, "putting it back failed"),
+                         restored.steps)
 
 
 def service_states(ledger: Ledger) -> dict[str, str]:
