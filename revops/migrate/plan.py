@@ -500,9 +500,10 @@ def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str],
 
 def earlier_units(inventory: Inventory, config: Config, phase: int,
                   compose_units: Mapping[str, str] | None = None) -> list[tuple[Unit, int]]:
-    """The units of every phase before `phase`, with their phase (what the gate must verify)."""
+    """The units of every phase before `phase`, with their phase (what the gate must verify).
+    A one-shot set-up is not among them: migrate leaves it under systemd (setup_words)."""
     out = []
     for earlier_phase in range(1, phase):
         out.extend((u, earlier_phase) for u in migratable_units(inventory, config, earlier_phase)
-                   if compose_units is None or u.name in compose_units)
+                   if (compose_units is None or u.name in compose_units) and unit_kind(u) != SETUP)
     return out

@@ -340,3 +340,51 @@ def test_status_reads_a_repointed_job_as_in_a_container_not_misplaced():
     moved = status("container")
     assert moved.verdict == "healthy" and "not-where-ledger-says" not in moved.flags
     assert "not-where-ledger-says" in status("host").flags  # the ledger says migrated, the drop-in is gone
+
+
+# -- LiveHost's job decisions (the manager a stand-in answering states and DropInPaths) -
+
+class JobSystemd:
+    def __init__(self, active: str, sub: str, result: str, dropins_applied: list[str]) -> None:
+        self.state = (active, sub, result)
+        self.applied = dropins_applied
+
+    def states(self, names):
+        from types import SimpleNamespace
+
+        active, sub, result = self.state
+        return {n: SimpleNamespace(load_state="loaded", active_state=active, sub_state=sub, result=result) for n in names}
+
+    def dropin_paths(self, name):
+        return list(self.applied)
+
+
+def live_host(make_config, active="inactive", sub="dead", result="success", applied=()):
+    from revops.migrate.host import LiveHost
+
+    return LiveHost(make_config(), JobSystemd(active, sub, result, list(applied)), engine=None, compose=None,
+                    compose_files=[])
+
+
+def test_live_host_reads_between_runs_from_the_units_live_states(make_config):
+    sp = job_plan(make_config)[0]
+    assert live_host(make_config).job_running(sp) is None
+    assert "running (activating/start)" in live_host(make_config, "activating", "start").job_running(sp)
+
+
+def test_a_later_phases_gate_judges_a_job_by_its_drop_in_and_last_run_not_a_container(make_config):
+    sp = job_plan(make_config)[0]
+    ours = f"/home/u/.config/systemd/user/{JOB}.d/{DROPIN}"
+    fine = live_host(make_config, applied=["/etc/x.d/10-override.conf", ours]).replacement_verdict(sp)
+    assert fine.ok and "repointed; last run success" in fine.reason
+    gone = live_host(make_config, applied=["/etc/x.d/10-override.conf"]).replacement_verdict(sp)
+    assert not gone.ok and "not repointed" in gone.reason
+    failed = live_host(make_config, "failed", "failed", "exit-code", applied=[ours]).replacement_verdict(sp)
+    assert not failed.ok and "last run failed (Result exit-code)" in failed.reason
+
+
+def test_a_set_up_never_blocks_a_later_phase_and_a_job_does(make_config):
+    setup = Unit(name="revflow-leadgen-migrate.service", path=None, service_type="oneshot",
+                 exec_start=[["/opt/venv/bin/python", "migrate.py"]])
+    earlier = {u.name for u, _ in P.earlier_units(inventory(setup), make_config(), 3)}
+    assert JOB in earlier and "revflow-leadgen-migrate.service" not in earlier
