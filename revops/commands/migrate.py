@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from revops import dropins, model
+from revops import model
 from revops.config import Config
 from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RevopsError
 from revops.hostrun import HostRun, Interrupt, Ledger, host_run
@@ -309,8 +309,8 @@ def _render_job(sp: P.ServicePlan, after: str, console: Console) -> None:
     timers = ", ".join(job.timers) or "its timer"
     console.print(Text(f"\n{sp.unit} -> job in a fresh container of {sp.service} ({sp.suite}, fired by {timers}, "
                        f"unchanged{after})", style="bold"))
-    old = dropins.exec_line(job.exec_before) if job.exec_before else "?"
-    new = dropins.exec_line(job.exec_after) if job.exec_after else f"unknown: {job.compose_missing}"
+    old = P.exec_words(job.exec_before)
+    new = P.exec_words(job.exec_after) if job.exec_after else f"unknown: {job.compose_missing}"
     console.print(f"  old ExecStart={old}", highlight=False, soft_wrap=True)
     console.print(f"  new ExecStart={new}", highlight=False, soft_wrap=True)
     for i, step in enumerate(sp.steps, 1):

@@ -7,6 +7,7 @@ exactly this, and the executor runs exactly this.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
@@ -378,7 +379,7 @@ def job_steps(unit: Unit, config: Config, job: JobPlan, compose: str, secret: st
     Nothing is started: the timer (OnCalendar=, Persistent=, RandomizedDelaySec= untouched)
     fires the repointed unit at its next trigger, and the container's exit is its Result."""
     timers = ", ".join(job.timers)
-    new = dropins.exec_line(job.exec_after) if job.exec_after else f"(unknown: {job.compose_missing})"
+    new = exec_words(job.exec_after) if job.exec_after else f"(unknown: {job.compose_missing})"
     steps = [Step(PREFLIGHT, f"checks unit, lock, {compose}" + (f" and {config.secrets_path}" if secret else "")
                              + f"; builds image and creates container {unit.service_name} (never started)")]
     if secret:
@@ -393,8 +394,19 @@ def job_steps(unit: Unit, config: Config, job: JobPlan, compose: str, secret: st
         Step(REPOINT_UNIT, f"writes {unit.name}.d/{job.dropin} (ExecStart= reset, then ExecStart={new}), "
                            f"daemon-reload, checks systemd reads exactly that; no restart: {timers or 'its timer'} "
                            f"fires it at its next trigger, unchanged (was ExecStart="
-                           f"{dropins.exec_line(job.exec_before) if job.exec_before else '?'})"),
+                           f"{exec_words(job.exec_before)})"),
     ]
+
+
+def exec_words(argv: Sequence[str]) -> str:
+    """An ExecStart= value to show: as the drop-in would write it (dropins.exec_line), or, for a
+    command systemd itself would refuse (a unit file's argv is untrusted), shell-quoted words."""
+    if not argv:
+        return "?"
+    try:
+        return dropins.exec_line(argv)
+    except dropins.DropinError:
+        return " ".join(shlex.quote(w) for w in argv) + " (as the unit file has it)"
 
 
 def setup_words(unit: Unit, dependents: list[str]) -> str:

@@ -10,9 +10,8 @@ import io
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
-from revops import dropins, jobs, repoint
+from revops import dropins, jobs, output, repoint
 from revops.adapters.ledger import open_ledger
 from revops.commands import migrate, rollback
 from revops.errors import CheckFailed
@@ -89,7 +88,7 @@ def test_a_job_with_a_secret_writes_its_copy_before_the_import_check(make_config
 def test_dry_run_shows_each_jobs_old_and_new_exec_start_and_leaves_the_timer(make_config):
     plan = build(make_config())
     out = io.StringIO()
-    migrate.render_plan(plan, Console(file=out, width=400))
+    migrate.render_plan(plan, output.make_console(file=out, width=400))
     text = out.getvalue()
     assert "Phase 2: 2 service(s) to cut over; 1 job(s) to repoint between runs (their timers unchanged)" in text
     assert f"{JOB} -> job in a fresh container of revflow-leadgen-nightly" in text
@@ -122,7 +121,7 @@ def test_a_one_shot_set_up_is_not_cut_over_and_the_plan_says_what_happens_to_it(
     assert "not cut over; its unit stays under systemd, enabled and unchanged" in item.reason
     assert "service_completed_successfully" in item.reason
     out = io.StringIO()
-    migrate.render_plan(plan, Console(file=out, width=400))
+    migrate.render_plan(plan, output.make_console(file=out, width=400))
     assert "set-up revflow-leadgen-migrate.service: a one-shot set-up" in out.getvalue()
 
 
@@ -226,7 +225,7 @@ def test_rollback_of_the_phase_removes_the_jobs_drop_in_and_starts_nothing(make_
     [sp], _ = rollback.choose(inventory(), cfg, [], 2, resume.service_states(ledger), FILES)
     assert sp.kind == P.KIND_JOB
     out = io.StringIO()
-    rollback.render_plan([sp], Console(file=out, width=300))
+    rollback.render_plan([sp], output.make_console(file=out, width=300))
     assert f"{JOB} <- its own ExecStart (job; revflow-leadgen-nightly.timer unchanged)" in out.getvalue()
     assert "remove its drop-in 50-revops-job-container.conf" in out.getvalue()
     run_id = ledger.begin_run("op", "rollback --phase 2", 2, False)
@@ -388,3 +387,14 @@ def test_a_set_up_never_blocks_a_later_phase_and_a_job_does(make_config):
                  exec_start=[["/opt/venv/bin/python", "migrate.py"]])
     earlier = {u.name for u, _ in P.earlier_units(inventory(setup), make_config(), 3)}
     assert JOB in earlier and "revflow-leadgen-migrate.service" not in earlier
+
+
+def test_a_job_whose_exec_start_systemd_would_refuse_is_still_planned_and_shown(make_config):
+    inv = inventory()
+    inv.units[2].exec_start = [["bin/job [bold]x[/bold]", "--now"]]  # relative, white space: untrusted input
+    plan = build(make_config(), inv)
+    job = plan.services[-1]
+    assert "was ExecStart='bin/job [bold]x[/bold]' --now (as the unit file has it)" in job.steps[-1].changes
+    out = io.StringIO()
+    migrate.render_plan(plan, output.make_console(file=out, width=400))
+    assert "old ExecStart='bin/job [bold]x[/bold]' --now (as the unit file has it)" in out.getvalue()
