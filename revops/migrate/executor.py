@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from revops import jobs
+from revops.dropins import DropinError
 from revops.errors import CheckFailed, RevopsError
 from revops.hostrun import Interrupt
 from revops.migrate import plan as P
@@ -252,6 +253,10 @@ class Executor:
         then, between runs only, its unit repointed by the journaled Repoint step pair. Until
         the drop-in is written the unit is untouched, so a failure before it costs nothing; a
         drop-in systemd does not read as intended is removed again (put back, no restart)."""
+        if sp.job is None or not sp.job.exec_after:  # a plan made without a compose tool
+            result.outcome = NOT_STARTED
+            result.reason = f"no new ExecStart= to write: {sp.job.compose_missing if sp.job else 'not a job'}"
+            return result
         try:
             self._step(result, sp, P.PREFLIGHT, detail.get(P.PREFLIGHT, ""), lambda: self.host.preflight(sp))
         except JournalUnavailable:
@@ -273,7 +278,6 @@ class Executor:
             raise
         except RevopsError as exc:
             return self._job_untouched(result, sp, NOT_STARTED, exc.message)
-        assert sp.job is not None
         pair = self.host.job_pair(self.journal)
         self.journal.service_state(sp.unit, P.MIGRATING)
         self.progress.step(sp.unit, P.REPOINT_UNIT)
@@ -285,9 +289,9 @@ class Executor:
             result.steps.append(StepResult(P.REPOINT_UNIT, FAILED, exc.message))
             self._put_job_back(sp, result, exc.message)
             raise
-        except RevopsError as exc:
-            result.steps.append(StepResult(P.REPOINT_UNIT, FAILED, exc.message))
-            return self._put_job_back(sp, result, exc.message)
+        except (RevopsError, DropinError) as exc:  # DropinError: refused before anything was written
+            result.steps.append(StepResult(P.REPOINT_UNIT, FAILED, describe(exc)))
+            return self._put_job_back(sp, result, describe(exc))
         except BaseException as exc:
             result.steps.append(StepResult(P.REPOINT_UNIT, FAILED, describe(exc)))
             self._put_job_back(sp, result, f"unexpected error: {describe(exc)}")

@@ -398,3 +398,12 @@ def test_a_job_whose_exec_start_systemd_would_refuse_is_still_planned_and_shown(
     out = io.StringIO()
     migrate.render_plan(plan, output.make_console(file=out, width=400))
     assert "old ExecStart='bin/job [bold]x[/bold]' --now (as the unit file has it)" in out.getvalue()
+
+
+def test_a_plan_made_without_a_compose_tool_never_touches_the_job(make_config, ledger, tmp_path):
+    [sp] = [s for s in P.build(inventory(), make_config(), 2, compose_files=FILES, compose=None,
+                               compose_missing="no compose tool").services if s.kind == P.KIND_JOB]
+    host = ScriptedHost(ledger, dropin_dir=tmp_path / "units")
+    _, [result] = run_jobs(ledger, host, [sp])
+    assert (result.outcome, result.reason) == (NOT_STARTED, "no new ExecStart= to write: no compose tool")
+    assert host.calls == [] and ledger.open_steps() == []
