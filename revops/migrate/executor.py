@@ -200,13 +200,7 @@ class Executor:
         detail = {s.name: s.changes for s in sp.steps}
         if sp.kind == P.KIND_JOB:
             return self._cutover_job(sp, result, detail)
-        try:
-            # Preflight changes nothing the service depends on; a failure ends the service here.
-            self._step(result, sp, P.PREFLIGHT, detail.get(P.PREFLIGHT, ""), lambda: self.host.preflight(sp))
-        except JournalUnavailable:
-            raise
-        except RevopsError as exc:
-            result.outcome, result.reason = NOT_STARTED, f"preflight: {exc.message}"
+        if not self._preflight(result, sp, detail):
             return result
         if self.interrupt.requested:
             result.outcome, result.reason = INTERRUPTED, "Ctrl-C before the unit was stopped"
@@ -248,6 +242,18 @@ class Executor:
         self.journal.service_state(sp.unit, P.MIGRATED)
         return result
 
+    def _preflight(self, result: ServiceResult, sp: P.ServicePlan, detail: dict[str, str]) -> bool:
+        """Preflight changes nothing the service depends on: a failure ends the service here
+        (not-started, with why); False then."""
+        try:
+            self._step(result, sp, P.PREFLIGHT, detail.get(P.PREFLIGHT, ""), lambda: self.host.preflight(sp))
+        except JournalUnavailable:
+            raise
+        except RevopsError as exc:
+            result.outcome, result.reason = NOT_STARTED, f"preflight: {exc.message}"
+            return False
+        return True
+
     def _cutover_job(self, sp: P.ServicePlan, result: ServiceResult, detail: dict[str, str]) -> ServiceResult:
         """A timer-fired job (plan.job_steps): preflight, its secret copy, the import check,
         then, between runs only, its unit repointed by the journaled Repoint step pair. Until
@@ -257,12 +263,7 @@ class Executor:
             result.outcome = NOT_STARTED
             result.reason = f"no new ExecStart= to write: {sp.job.compose_missing if sp.job else 'not a job'}"
             return result
-        try:
-            self._step(result, sp, P.PREFLIGHT, detail.get(P.PREFLIGHT, ""), lambda: self.host.preflight(sp))
-        except JournalUnavailable:
-            raise
-        except RevopsError as exc:
-            result.outcome, result.reason = NOT_STARTED, f"preflight: {exc.message}"
+        if not self._preflight(result, sp, detail):
             return result
         if sp.secret is not None and not self._write_secret(result, sp, detail.get(P.WRITE_SECRET, "")):
             return result
