@@ -17,7 +17,7 @@ import pytest
 
 from types import SimpleNamespace
 
-from revops import config, jobs, repoint
+from revops import jobs, repoint
 from revops.commands import rollback
 from revops.adapters import compose, proc, systemd
 from revops.adapters import ledger as ledger_mod
@@ -133,10 +133,9 @@ def test_a_job_cut_over_runs_in_a_container_at_its_next_trigger_and_put_back_res
     wait_between_runs(manager, unit)
     # `revops rollback` of the job: the ledger knows it is repointed, so its drop-in goes
     assert rollback.job_repoints(pair.ledger) == {unit}
-    cfg = config.Config(path=compose_file.parent / "revops.yaml", root=Path("/"), bus="user")
-    run = SimpleNamespace(journal=pair.journal, ledger=pair.ledger)
-    sp = SimpleNamespace(unit=unit)
-    done = rollback._put_job_back(cfg, run, sp, lambda _: None)
+    host = SimpleNamespace(job_pair=lambda journal: pair)  # the Host's one call a job's put-back makes
+    sp = SimpleNamespace(unit=unit, secret=None)
+    done = rollback._put_job_back(host, pair.journal, sp, lambda _: None)
     assert (done.outcome, done.reason) == ("rolled-back", "drop-in removed")
     assert rollback.job_repoints(pair.ledger) == set()
     assert [[c.path, *c.argv[1:]] for c in manager.exec_start(unit)] == [list(HOST_ARGV)]

@@ -56,6 +56,9 @@ class Request:
     services: list[str]
     force: str | None
     parallel: int = 1
+    # The host's compose command, which a job's new ExecStart= runs (None: compose_missing says why).
+    compose: tuple[str, ...] | None = None
+    compose_missing: str | None = None
 
     @property
     def config(self) -> Config:
@@ -69,7 +72,8 @@ class Request:
         earlier = wiring.read_earlier(self.inputs, self.phase, states, host, host_error)
         return P.build(self.inventory, self.config, self.phase, only=self.services, states=states,
                        earlier=earlier, force_reason=self.force, compose_files=self.inputs.files,
-                       compose_units=self.inputs.project.units, parallel=self.parallel)
+                       compose_units=self.inputs.project.units, parallel=self.parallel,
+                       compose=self.compose, compose_missing=self.compose_missing)
 
 
 def run(config: Config, phase: int | None = None, services: list[str] | None = None, *,
@@ -90,7 +94,8 @@ def run(config: Config, phase: int | None = None, services: list[str] | None = N
         phase = P.phase_of_services(inputs.inventory, config, services)
     if parallel is None:
         parallel = P.default_parallel(os.cpu_count())
-    req = Request(inputs, phase, services, force, parallel)
+    compose_cmd, compose_missing = wiring.compose_argv()
+    req = Request(inputs, phase, services, force, parallel, compose_cmd, compose_missing)
     with host_run(config, dry_run=dry_run) as run:
         if dry_run:
             return _dry_run(req, run.ledger, host_factory)
@@ -274,19 +279,42 @@ def render_plan(plan: P.Plan, console: Console) -> None:
     for unit in plan.unsettled:
         console.print(Text(f"{unit}: left half-way by an earlier run; settled first (finished if its "
                            "container is healthy, else rolled back)", style="yellow"))
-    console.print(Text(f"Phase {plan.phase}: {len(plan.services)} service(s) to cut over"
-                       + (", then mask each unit" if plan.mask else ""), style="bold"))
+    jobs = len(plan.jobs)
+    console.print(Text(f"Phase {plan.phase}: {len(plan.services) - jobs} service(s) to cut over"
+                       + (", then mask each unit" if plan.mask else "")
+                       + (f"; {jobs} job(s) to repoint between runs (their timers unchanged)" if jobs else ""),
+                       style="bold"))
     _render_waves(plan, console)
     for sp in plan.services:
-        where = f"port {sp.port}" if sp.port else "no port"
         after = f"; after {', '.join(sp.after)}" if sp.after else ""
+        if sp.job is not None:
+            _render_job(sp, after, console)
+            continue
+        where = f"port {sp.port}" if sp.port else "no port"
         console.print(Text(f"\n{sp.unit} -> container {sp.service} ({sp.suite}, {where}{after})", style="bold"))
         for i, step in enumerate(sp.steps, 1):
             console.print(f"  {i}. {step.name:<16} {step.changes}", highlight=False)
     for skip in plan.skipped:
         console.print(f"skip {skip.unit}: {skip.reason}", highlight=False)
+    for setup in plan.setups:
+        console.print(f"set-up {setup.unit}: {setup.reason}", highlight=False)
     _render_coverage(plan, console)
     _render_gate(plan.gate, console)
+
+
+def _render_job(sp: P.ServicePlan, after: str, console: Console) -> None:
+    """A job: its old and new ExecStart= (the drop-in's), its timers, its steps."""
+    job = sp.job
+    assert job is not None
+    timers = ", ".join(job.timers) or "its timer"
+    console.print(Text(f"\n{sp.unit} -> job in a fresh container of {sp.service} ({sp.suite}, fired by {timers}, "
+                       f"unchanged{after})", style="bold"))
+    old = P.exec_words(job.exec_before)
+    new = P.exec_words(job.exec_after) if job.exec_after else f"unknown: {job.compose_missing}"
+    console.print(f"  old ExecStart={old}", highlight=False, soft_wrap=True)
+    console.print(f"  new ExecStart={new}", highlight=False, soft_wrap=True)
+    for i, step in enumerate(sp.steps, 1):
+        console.print(f"  {i}. {step.name:<16} {step.changes}", highlight=False)
 
 
 def _render_waves(plan: P.Plan, console: Console) -> None:

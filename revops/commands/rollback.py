@@ -21,12 +21,17 @@ from revops.hostrun import host_run
 from revops.migrate import plan as P
 from revops.migrate import resume, wiring
 from revops.migrate.executor import (DOWN, INTERRUPTED, ROLLED_BACK, Host, ServiceResult,
-                                     restore_unit)
+                                     put_job_back, restore_unit)
 from revops.journal import Journal
 
 STEPS = ("stop and remove the container (image kept)", "remove its secret copy (when it has one)",
          "unmask and enable the unit",
          "start the unit", "verify its /health")
+# A job's (revops.jobs): its timer is never touched, and nothing is started (its timer runs it).
+JOB_STEPS = ("remove its drop-in 50-revops-job-container.conf (the Repoint's undo: only a file revops wrote)",
+             "daemon-reload: its own ExecStart= again", "remove its secret copy (when it has one)",
+             "leave its timer as it is (OnCalendar=, Persistent=, RandomizedDelaySec=): it fires the job "
+             "on the host at its next trigger")
 
 
 @dataclass
@@ -85,7 +90,7 @@ def run(config: Config, names: list[str], phase: int | None, *, dry_run: bool = 
         chosen, skipped = choose(inputs.inventory, config, names, phase, states, inputs.files)
         repointed = job_repoints(run.ledger)
         result = RollbackResult(dry_run, chosen, skipped,
-                                jobs=[sp.unit for sp in chosen if sp.unit in repointed])
+                                jobs=[sp.unit for sp in chosen if sp.unit in repointed or sp.kind == P.KIND_JOB])
         if dry_run or not chosen:
             return result
         host = host_factory(inputs)
@@ -103,7 +108,7 @@ def run(config: Config, names: list[str], phase: int | None, *, dry_run: bool = 
                     result.results.append(ServiceResult(sp.unit, INTERRUPTED, "Ctrl-C before it was rolled back"))
                     continue
                 if sp.unit in result.jobs:
-                    result.results.append(_put_job_back(config, run, sp, say))
+                    result.results.append(_put_job_back(host, journal, sp, say))
                 else:
                     result.results.append(_roll_back(host, journal, sp, say))
         run.outcome = _outcome(result.results)
@@ -124,18 +129,16 @@ def _exit_code(results: list[ServiceResult]) -> int:
     return EXIT_FAILED if outcomes - {ROLLED_BACK} else EXIT_OK
 
 
-def _put_job_back(config: Config, run, sp: P.ServicePlan, say: Callable[[str], None]) -> ServiceResult:
-    """The job's own ExecStart= back: its revops drop-in removed and the manager reloaded."""
-    from revops import repoint
-    from revops.adapters import systemd
-
+def _put_job_back(host: Host, journal: Journal, sp: P.ServicePlan, say: Callable[[str], None]) -> ServiceResult:
+    """The job's own ExecStart= back: its revops drop-in removed and the manager reloaded (the
+    Repoint pair's put-back, journaled), its secret copy removed; nothing started, the timer
+    untouched (executor.put_job_back)."""
     say(f"{sp.unit}: putting the job's own ExecStart back (its timer is untouched)")
-    manager = systemd.connect(config.bus)
-    files = systemd.DropinFiles(systemd.admin_unit_dir(config.bus, config.root))
-    pair = repoint.Pair(manager, files, run.journal, run.ledger)
-    said = pair.put_back(sp.unit, jobs.PURPOSE, "operator asked (revops rollback)", restart=False)
-    run.journal.service_state(sp.unit, P.ROLLED_BACK, said, restoring=True)
-    return ServiceResult(sp.unit, ROLLED_BACK, said)
+    restored = put_job_back(host, journal, sp, "operator asked (revops rollback)")
+    outcome = ROLLED_BACK if restored.ok else DOWN
+    reason = restored.reason if restored.ok else f"drop-in not removed: {restored.reason}"
+    journal.service_state(sp.unit, P.ROLLED_BACK if restored.ok else DOWN, reason, restoring=True)
+    return ServiceResult(sp.unit, outcome, reason, restored.steps)
 
 
 def _roll_back(host: Host, journal: Journal, sp: P.ServicePlan, say: Callable[[str], None]) -> ServiceResult:
@@ -149,6 +152,12 @@ def _roll_back(host: Host, journal: Journal, sp: P.ServicePlan, say: Callable[[s
 
 def render_plan(services: list[P.ServicePlan], console: Console) -> None:
     for sp in services:
+        if sp.kind == P.KIND_JOB:
+            timers = ", ".join(sp.job.timers) if sp.job else ""
+            console.print(Text(f"{sp.unit} <- its own ExecStart (job; {timers or 'its timer'} unchanged)", style="bold"))
+            for i, step in enumerate(JOB_STEPS, 1):
+                console.print(f"  {i}. {step}", highlight=False)
+            continue
         console.print(Text(f"{sp.unit} <- container {sp.service}", style="bold"))
         for i, step in enumerate(STEPS, 1):
             console.print(f"  {i}. {step}", highlight=False)

@@ -16,12 +16,17 @@ from __future__ import annotations
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
-from revops.errors import RevopsError
+from revops import jobs
+from revops.dropins import DropinError
+from revops.errors import CheckFailed, RevopsError
 from revops.hostrun import Interrupt
 from revops.migrate import plan as P
 from revops.journal import DONE, FAILED, Journal, JournalUnavailable, describe
+
+if TYPE_CHECKING:
+    from revops.repoint import Pair
 
 MIGRATED = "migrated"
 ROLLED_BACK = "rolled-back"
@@ -31,6 +36,7 @@ INTERRUPTED = "interrupted"
 # The candidate did not pass: the unit was never touched, so the service lost no request.
 CANDIDATE_FAILED = "candidate-failed"
 SKIPPED = "skipped"  # something it depends on did not migrate: never started
+DISCARD_CREATED = "remove-created"  # not journaled: the job's container preflight created, never started
 SCHEDULER_TICK_S = 0.1  # how often the scheduler looks at Ctrl-C while services are in flight
 
 
@@ -103,6 +109,14 @@ class Host(Protocol):
     # -- reading
     def replacement_verdict(self, sp: P.ServicePlan) -> Verdict:
         """Is the replacement running and healthy now (the phase gate, settling after a crash)?"""
+
+    # -- a timer-fired job (sp.kind == P.KIND_JOB): its unit repointed, nothing started
+    def job_running(self, sp: P.ServicePlan) -> str | None:
+        """Why the job cannot be cut over now (jobs.between_runs on the unit's LIVE
+        ActiveState/SubState), or None when it is between runs."""
+    def job_pair(self, journal: Journal) -> Pair:
+        """The Repoint step pair (revops.repoint) on this host's manager and drop-in directory,
+        journaled in `journal`: it writes and removes the job's drop-in."""
 
 
 @dataclass
@@ -184,13 +198,9 @@ class Executor:
     def _cutover(self, sp: P.ServicePlan) -> ServiceResult:
         result = ServiceResult(sp.unit, MIGRATED)
         detail = {s.name: s.changes for s in sp.steps}
-        try:
-            # Preflight changes nothing the service depends on; a failure ends the service here.
-            self._step(result, sp, P.PREFLIGHT, detail.get(P.PREFLIGHT, ""), lambda: self.host.preflight(sp))
-        except JournalUnavailable:
-            raise
-        except RevopsError as exc:
-            result.outcome, result.reason = NOT_STARTED, f"preflight: {exc.message}"
+        if sp.kind == P.KIND_JOB:
+            return self._cutover_job(sp, result, detail)
+        if not self._preflight(result, sp, detail):
             return result
         if self.interrupt.requested:
             result.outcome, result.reason = INTERRUPTED, "Ctrl-C before the unit was stopped"
@@ -230,6 +240,97 @@ class Executor:
                 self.rollback(sp, result, f"unexpected error: {describe(exc)}")
             raise
         self.journal.service_state(sp.unit, P.MIGRATED)
+        return result
+
+    def _preflight(self, result: ServiceResult, sp: P.ServicePlan, detail: dict[str, str]) -> bool:
+        """Preflight changes nothing the service depends on: a failure ends the service here
+        (not-started, with why); False then."""
+        try:
+            self._step(result, sp, P.PREFLIGHT, detail.get(P.PREFLIGHT, ""), lambda: self.host.preflight(sp))
+        except JournalUnavailable:
+            raise
+        except RevopsError as exc:
+            result.outcome, result.reason = NOT_STARTED, f"preflight: {exc.message}"
+            return False
+        return True
+
+    def _cutover_job(self, sp: P.ServicePlan, result: ServiceResult, detail: dict[str, str]) -> ServiceResult:
+        """A timer-fired job (plan.job_steps): preflight, its secret copy, the import check,
+        then, between runs only, its unit repointed by the journaled Repoint step pair. Until
+        the drop-in is written the unit is untouched, so a failure before it costs nothing; a
+        drop-in systemd does not read as intended is removed again (put back, no restart)."""
+        if sp.job is None or not sp.job.exec_after:  # a plan made without a compose tool
+            result.outcome = NOT_STARTED
+            result.reason = f"no new ExecStart= to write: {sp.job.compose_missing if sp.job else 'not a job'}"
+            return result
+        if not self._preflight(result, sp, detail):
+            return result
+        if sp.secret is not None and not self._write_secret(result, sp, detail.get(P.WRITE_SECRET, "")):
+            return result
+        verdict = self._verify(result, sp, detail.get(P.VERIFY_CANDIDATE, ""))
+        self._discard_created(result, sp)  # `compose run` makes a fresh container each time
+        if not verdict.ok:
+            return self._candidate_failed(sp, result, verdict.reason or "did not pass")
+        if self.interrupt.requested:
+            return self._job_untouched(result, sp, INTERRUPTED, "Ctrl-C before the unit was repointed")
+        try:
+            self._step(result, sp, P.BETWEEN_RUNS, detail.get(P.BETWEEN_RUNS, ""), lambda: self._idle(sp))
+        except JournalUnavailable:
+            raise
+        except RevopsError as exc:
+            return self._job_untouched(result, sp, NOT_STARTED, exc.message)
+        pair = self.host.job_pair(self.journal)
+        self.journal.service_state(sp.unit, P.MIGRATING)
+        self.progress.step(sp.unit, P.REPOINT_UNIT)
+        try:
+            said = pair.repoint(sp.job.repoint(sp.unit, sp.service))
+            result.steps.append(StepResult(P.REPOINT_UNIT, DONE, said))
+            pair.mark_repointed(sp.unit, jobs.PURPOSE, "import check passed; its timer fires it")
+        except JournalUnavailable as exc:
+            result.steps.append(StepResult(P.REPOINT_UNIT, FAILED, exc.message))
+            self._put_job_back(sp, result, exc.message)
+            raise
+        except (RevopsError, DropinError) as exc:  # DropinError: refused before anything was written
+            result.steps.append(StepResult(P.REPOINT_UNIT, FAILED, describe(exc)))
+            return self._put_job_back(sp, result, describe(exc))
+        except BaseException as exc:
+            result.steps.append(StepResult(P.REPOINT_UNIT, FAILED, describe(exc)))
+            self._put_job_back(sp, result, f"unexpected error: {describe(exc)}")
+            raise
+        self.journal.service_state(sp.unit, P.MIGRATED, said)
+        return result
+
+    def _idle(self, sp: P.ServicePlan) -> str:
+        """The between-runs gate as a step: CheckFailed while the job runs."""
+        why = self.host.job_running(sp)
+        if why is not None:
+            raise CheckFailed(f"{sp.unit}: {why}")
+        return f"{sp.unit} between runs"
+
+    def _discard_created(self, result: ServiceResult, sp: P.ServicePlan) -> None:
+        """Remove the container preflight created for the import check: a job's runs are
+        fresh containers of `compose run --rm`, and a created one left there would only
+        mislead `docker ps -a` and status."""
+        try:
+            result.steps.append(StepResult(DISCARD_CREATED, DONE, self.host.remove_replacement(sp)))
+        except RevopsError as exc:
+            result.steps.append(StepResult(DISCARD_CREATED, FAILED, exc.message))
+
+    def _job_untouched(self, result: ServiceResult, sp: P.ServicePlan, outcome: str, why: str) -> ServiceResult:
+        """A job stopped before its drop-in: its unit is as it was; its secret copy goes."""
+        if sp.secret is not None:
+            self._remove_secret(result, sp)
+        result.outcome, result.reason = outcome, f"{why}; {sp.unit} untouched"
+        return result
+
+    def _put_job_back(self, sp: P.ServicePlan, result: ServiceResult, why: str) -> ServiceResult:
+        """The job's own ExecStart= back (its drop-in removed, daemon-reload, no start: its
+        timer runs it) and its secret copy removed."""
+        self.progress.step(sp.unit, P.PUT_JOB_BACK)
+        self.say(f"{sp.unit}: putting the job's own ExecStart back ({why.splitlines()[0]})")
+        restored = put_job_back(self.host, self.journal, sp, why)
+        result.steps.extend(restored.steps)
+        result.outcome, result.reason = record_restored(self.journal, sp.unit, restored, why, "putting it back failed")
         return result
 
     def _write_secret(self, result: ServiceResult, sp: P.ServicePlan, detail: str) -> bool:
@@ -303,9 +404,7 @@ class Executor:
         self.say(f"{sp.unit}: rolling back ({why.splitlines()[0]})")
         restored = restore_unit(self.host, self.journal, sp, why)
         result.steps.extend(restored.steps)
-        result.outcome = ROLLED_BACK if restored.ok else DOWN
-        result.reason = why if restored.ok else f"{why}; rollback failed: {restored.reason}"
-        self.journal.service_state(sp.unit, P.ROLLED_BACK if restored.ok else DOWN, result.reason, restoring=True)
+        result.outcome, result.reason = record_restored(self.journal, sp.unit, restored, why)
         return result
 
 
@@ -403,6 +502,16 @@ class Restored:
     refused: bool = False  # systemd could not start the unit: the container was left running
 
 
+def record_restored(journal: Journal, unit: str, restored: Restored, why: str,
+                    failed: str = "rollback failed") -> tuple[str, str]:
+    """(outcome, reason) of putting a unit back (rolled-back, or down with what failed),
+    written to the ledger as the service's state (restoring: it goes ahead without a ledger)."""
+    outcome = ROLLED_BACK if restored.ok else DOWN
+    reason = why if restored.ok else f"{why}; {failed}: {restored.reason}"
+    journal.service_state(unit, P.ROLLED_BACK if restored.ok else DOWN, reason, restoring=True)
+    return outcome, reason
+
+
 def restore_unit(host: Host, journal: Journal, sp: P.ServicePlan, why: str) -> Restored:
     """Remove the container (best effort: the engine may be the thing that failed) and the
     service's secret copy, then start the unit and wait until it answers; only the unit's
@@ -445,3 +554,22 @@ def _refusal(host: Host, sp: P.ServicePlan) -> str | None:
     if why is None:
         return None
     return f"rollback refused: {why}; container {sp.service} left running"
+
+
+def put_job_back(host: Host, journal: Journal, sp: P.ServicePlan, why: str) -> Restored:
+    """A job back under systemd as its own files say: the Repoint pair's put-back (its revops
+    drop-in removed, daemon-reload; journaled), no restart (its timer, never touched, fires it),
+    then its secret copy removed. ok when the drop-in is gone."""
+    steps: list[StepResult] = []
+    try:
+        said = host.job_pair(journal).put_back(sp.unit, jobs.PURPOSE, why, restart=False)
+        steps.append(StepResult(P.PUT_JOB_BACK, DONE, said))
+    except RevopsError as exc:
+        steps.append(StepResult(P.PUT_JOB_BACK, FAILED, exc.message))
+        return Restored(False, exc.message, steps)
+    if sp.secret is not None:
+        try:
+            steps.append(StepResult(P.EMPTY_COPY, DONE, host.remove_secret(sp)))
+        except (RevopsError, OSError) as exc:
+            steps.append(StepResult(P.EMPTY_COPY, FAILED, describe(exc)))
+    return Restored(True, said, steps)

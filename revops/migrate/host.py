@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
-from revops import envfile
+from revops import dropins, envfile, jobs
+from revops import repoint as repoint_mod
 from revops.backoff import backoff_delays
 from revops.adapters import http
 from revops.config import Config
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from revops.adapters.docker_engine import ContainerState as EngineContainerState
     from revops.adapters.docker_engine import ContainerSummary
     from revops.adapters.systemd import UnitState
+    from revops.journal import Journal
 
 STOP_TIMEOUT_S = 90.0  # systemd's own default stop timeout is 90 s
 PORT_FREE_TIMEOUT_S = 10.0
@@ -68,6 +70,9 @@ class UnitManager(Protocol):
     def unmask(self, names: list[str]) -> None: ...
     def link(self, paths: list[str]) -> None: ...
     def reset_failed(self, name: str) -> None: ...
+    def dropin_paths(self, name: str) -> list[str]: ...
+    def reload(self) -> None: ...
+    def exec_start(self, name: str) -> list: ...
 
 
 class Engine(Protocol):
@@ -228,8 +233,10 @@ class LiveHost:
     def __init__(self, config: Config, systemd: UnitManager, engine: Engine, compose: ComposeTool,
                  compose_files: list[str], build: Callable[[str], str] | None = None,
                  checks: Callable[[str], str] | None = None,
-                 services: dict[str, composefile.ComposeService] | None = None) -> None:
+                 services: dict[str, composefile.ComposeService] | None = None,
+                 dropins: repoint_mod.DropinStore | None = None) -> None:
         self.config = config
+        self.dropins = dropins  # the manager's drop-in directory (a job's repoint writes there)
         self.systemd = systemd
         self.engine = engine
         self.compose = compose
@@ -654,12 +661,37 @@ class LiveHost:
             return Verdict(True, f"{sp.unit} active, GET {sp.health_url}: {probe.status_code}")
         return Verdict(False, f"{sp.unit} {active}; GET {sp.health_url}: {self._probe_words(sp, probe)}")
 
+    # -- a timer-fired job --------------------------------------------------------
+
+    def job_running(self, sp: P.ServicePlan) -> str | None:
+        state = self.systemd.states([sp.unit])[sp.unit]
+        return jobs.between_runs(state.active_state, state.sub_state)
+
+    def job_verdict(self, sp: P.ServicePlan) -> Verdict:
+        """A repointed job is fine now when the manager applies revops' drop-in to its unit
+        (DropInPaths) and its last run did not fail: its runs are its timer's to start."""
+        ours = "/" + dropins.filename(jobs.PURPOSE)
+        if not any(p.endswith(ours) for p in self.systemd.dropin_paths(sp.unit)):
+            return Verdict(False, f"{sp.unit}: systemd applies no {ours[1:]} (not repointed to its container)")
+        state = self.systemd.states([sp.unit])[sp.unit]
+        if state.active_state == "failed":
+            return Verdict(False, f"{sp.unit}: its last run failed (Result {state.result})")
+        return Verdict(True, f"{sp.unit}: repointed; last run {state.result or 'none'}")
+
+    def job_pair(self, journal: Journal) -> repoint_mod.Pair:
+        if self.dropins is None:
+            raise CheckFailed("no drop-in directory to repoint a job in (LiveHost made without one)")
+        return repoint_mod.Pair(self.systemd, self.dropins, journal, journal.ledger)
+
     # -- reading --------------------------------------------------------------------
 
     def replacement_verdict(self, sp: P.ServicePlan) -> Verdict:
         """Healthy now, as the cutover's gate judges: with a port, running and GET /health 2xx
         (Docker's health may still be 'starting', never 'unhealthy'); without, Docker's
-        health 'healthy' (or running, when the image has no check)."""
+        health 'healthy' (or running, when the image has no check). A job has no container
+        between runs: see job_verdict."""
+        if sp.kind == P.KIND_JOB:
+            return self.job_verdict(sp)
         state = self._container(sp)
         if not state.exists:
             return Verdict(False, f"no container for {sp.service}")

@@ -7,14 +7,19 @@ exactly this, and the executor runs exactly this.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from revops import coverage as coverage_mod
+from revops import dropins, jobs
 from revops.config import Config, Health, Suite, duration_seconds
 from revops.errors import CheckFailed, UsageError
 from revops.generate.mapping import secret_name, split_environment
+from revops.generate.spec import JOB, SETUP
+from revops.generate.mapping import unit_kind
 from revops.model import Inventory, Unit
+from revops.repoint import PUT_BACK, REPOINT, Repoint
 from revops.secrets import versions
 
 PREFLIGHT = "preflight"
@@ -29,6 +34,16 @@ WAIT_HEALTHY = "wait-healthy"
 DISABLE_UNIT = "disable-unit"
 ROLLBACK = "rollback"
 STEPS = (PREFLIGHT, VERIFY_CANDIDATE, STOP_UNIT, START_CONTAINER, WAIT_HEALTHY, DISABLE_UNIT)
+# A timer-fired job's cutover (see job_steps): no container is started and nothing waits for
+# health; its unit is repointed between runs and its timer fires it in a container.
+BETWEEN_RUNS = "between-runs"
+REPOINT_UNIT = REPOINT  # revops.repoint's journaled step pair: "repoint-unit" and "put-back"
+PUT_JOB_BACK = PUT_BACK
+JOB_STEPS = (PREFLIGHT, VERIFY_CANDIDATE, BETWEEN_RUNS, REPOINT_UNIT)
+# What a plan item is: a long-running service (stopped, its container started and waited
+# healthy) or a job (its unit repointed to run it in a container; revops.jobs).
+KIND_SERVICE = "service"
+KIND_JOB = JOB
 # and WRITE_SECRET after PREFLIGHT for a service with a secret (ServicePlan.secret): the copy is
 # written before the candidate runs, which reads it as the replacement will.
 
@@ -74,6 +89,29 @@ class ServicePlan:
     # Environment= names that travel in it rather than inline (names only: no value is planned).
     secret: str | None = None
     secret_keys: tuple[str, ...] = ()
+    kind: str = KIND_SERVICE  # "service" or "job" (KIND_JOB: `job` says how it is cut over)
+    job: JobPlan | None = None
+
+
+@dataclass
+class JobPlan:
+    """A timer-fired job's cutover (revops.jobs): its unit's ExecStart= now and after the
+    drop-in, the timers that fire it (left as they are). `exec_after` is empty when this
+    machine has no compose tool to name (`compose_missing` says why): a dry run still shows
+    the rest, a real run stops at preflight."""
+
+    timers: list[str]
+    exec_before: list[str]  # [program, arg1, ...] as the unit's files say
+    exec_after: list[str]  # jobs.run_argv: one `compose run --rm` of the job's service
+    dropin: str  # the drop-in's file name: 50-revops-job-container.conf
+    venv: str | None = None  # what the unit ran from (for the ledger's repoints record)
+    compose_missing: str | None = None
+
+    def repoint(self, unit: str, service: str) -> Repoint:
+        """The Repoint step pair's data (revops.repoint): no restart, the timer fires it."""
+        return Repoint(unit=unit, purpose=jobs.PURPOSE, argv=tuple(self.exec_after), before=tuple(self.exec_before),
+                       uses_before=self.venv, uses_after=f"compose service {service}", restart=False,
+                       note=f"a job: its timer fires it; each run is a fresh container of compose service {service}")
 
 
 @dataclass(frozen=True)
@@ -116,6 +154,13 @@ class Plan:
     # The last phase's plan: the units revops.yaml retires (`retire:`), each with its reason
     # and whether the condition holds (no unit left under systemd runs from a venv).
     retire: list[Skipped] = field(default_factory=list)
+    # One-shot set-ups of the phase (Type=oneshot, no timer; others are After= them), each
+    # with what happens to it (see SETUP_WORDS): not cut over, said plainly.
+    setups: list[Skipped] = field(default_factory=list)
+
+    @property
+    def jobs(self) -> list[ServicePlan]:
+        return [sp for sp in self.services if sp.kind == KIND_JOB]
 
     def left_without_destination(self) -> str | None:
         """The plain sentence migrate and cleanup say after the last phase, or None."""
@@ -286,8 +331,11 @@ def _candidate_words(unit: Unit, preverify: str, url: str | None, deadline: floa
             f"beside the unit, waits up to {deadline:g}s for {gate}, removes it" + untouched)
 
 
-def service_plan(unit: Unit, config: Config, compose_files: list[str], within: set[str] | None = None) -> ServicePlan:
-    """The cutover of one unit; `within` limits `after` to the units of the same run."""
+def service_plan(unit: Unit, config: Config, compose_files: list[str], within: set[str] | None = None,
+                 compose: Sequence[str] | None = None, compose_missing: str | None = None) -> ServicePlan:
+    """The cutover of one unit; `within` limits `after` to the units of the same run. A job
+    (fired by a timer: generate.mapping.unit_kind) gets a JobPlan, its new ExecStart= run by
+    `compose` (the host's compose argv; None: `compose_missing` says why there is none)."""
     suite = config.suite_of(unit.name)
     url = config.health.url(unit.port)
     deadline = cutover_deadline(config.health)
@@ -296,14 +344,83 @@ def service_plan(unit: Unit, config: Config, compose_files: list[str], within: s
     preverify = preverify_mode(suite, unit.port)
     withheld = tuple(split_environment(unit, config.secrets_allow)[1])
     secret = secret_name(unit.service_name) if unit.environment_files or withheld else None
+    files = ", ".join(compose_files) or "the compose file"
+    if unit_kind(unit) == JOB:
+        job = job_plan(unit, compose_files, compose, compose_missing)
+        return ServicePlan(
+            unit=unit.name, service=unit.service_name, suite=suite.name if suite else None,
+            phase=suite.phase if suite else 0, port=None, health_url=None, deadline_s=deadline,
+            fragment=unit.path, after=list(deps), preverify=PREVERIFY_IMPORT,
+            steps=job_steps(unit, config, job, files, secret), secret=secret, secret_keys=withheld,
+            kind=KIND_JOB, job=job)
     return ServicePlan(
         unit=unit.name, service=unit.service_name, suite=suite.name if suite else None,
         phase=suite.phase if suite else 0, port=unit.port, health_url=url, deadline_s=deadline,
         fragment=unit.path, after=list(deps), preverify=preverify,
-        steps=steps_for(unit, config, url, deadline, ", ".join(compose_files) or "the compose file",
-                        preverify, secret),
+        steps=steps_for(unit, config, url, deadline, files, preverify, secret),
         secret=secret, secret_keys=withheld,
     )
+
+
+def job_plan(unit: Unit, compose_files: list[str], compose: Sequence[str] | None,
+             compose_missing: str | None = None) -> JobPlan:
+    """What a job's unit runs now and will run (jobs.run_argv of its compose service)."""
+    after = list(jobs.run_argv(compose, compose_files, unit.service_name)) if compose else []
+    return JobPlan(timers=[t.name for t in unit.timers if not t.masked],
+                   exec_before=list(unit.exec_start[0]) if unit.exec_start else [],
+                   exec_after=after, dropin=dropins.filename(jobs.PURPOSE), venv=unit.venv,
+                   compose_missing=None if compose else (compose_missing or "no compose tool given"))
+
+
+def job_steps(unit: Unit, config: Config, job: JobPlan, compose: str, secret: str | None) -> list[Step]:
+    """A job's cutover: the image proven to hold its code without running it (running a job
+    has side effects: a backup, a vacuum, an import), then its unit repointed between runs.
+    Nothing is started: the timer (OnCalendar=, Persistent=, RandomizedDelaySec= untouched)
+    fires the repointed unit at its next trigger, and the container's exit is its Result."""
+    timers = ", ".join(job.timers)
+    new = exec_words(job.exec_after) if job.exec_after else f"(unknown: {job.compose_missing})"
+    steps = [Step(PREFLIGHT, f"checks unit, lock, {compose}" + (f" and {config.secrets_path}" if secret else "")
+                             + f"; builds image and creates container {unit.service_name} (never started)")]
+    if secret:
+        steps.append(Step(WRITE_SECRET, f"writes {config.secrets_path / secret} (uid of the container, mode 0400) from "
+                                         f"{unit.name}'s EnvironmentFile= and secret Environment= values"))
+    return steps + [
+        Step(VERIFY_CANDIDATE, "imports the job's entry module (the argv's script compiles) in the image, with the "
+                               "container's environment and user, no network, mounts read-only; runs none of its code; "
+                               f"then removes the created container ({unit.name} untouched if this fails)"),
+        Step(BETWEEN_RUNS, f"reads {unit.name}'s ActiveState/SubState now: refused while the job runs "
+                           "(the unit untouched; migrate again between runs)"),
+        Step(REPOINT_UNIT, f"writes {unit.name}.d/{job.dropin} (ExecStart= reset, then ExecStart={new}), "
+                           f"daemon-reload, checks systemd reads exactly that; no restart: {timers or 'its timer'} "
+                           f"fires it at its next trigger, unchanged (was ExecStart="
+                           f"{exec_words(job.exec_before)})"),
+    ]
+
+
+def exec_words(argv: Sequence[str]) -> str:
+    """An ExecStart= value to show: as the drop-in would write it (dropins.exec_line), or, for a
+    command systemd itself would refuse (a unit file's argv is untrusted), shell-quoted words."""
+    if not argv:
+        return "?"
+    try:
+        return dropins.exec_line(argv)
+    except dropins.DropinError:
+        return " ".join(shlex.quote(w) for w in argv) + " (as the unit file has it)"
+
+
+def setup_words(unit: Unit, dependents: list[str]) -> str:
+    """What migrate does with a one-shot set-up (Type=oneshot, no timer, others After= it).
+
+    Nothing: its unit stays under systemd, enabled, as it is. It runs no process between runs
+    to stop; disabling it would skip the set-up at the next boot for the units still under
+    systemd that are After= it; and its compose service already runs it, from the image,
+    before its compose dependents whenever `compose up` starts them together (`depends_on:
+    condition: service_completed_successfully`, generate). A cutover starts one container with
+    --no-deps, so migrate never runs it a second time."""
+    who = f" ({', '.join(dependents)} are After= it)" if dependents else ""
+    return (f"a one-shot set-up{who}: not cut over; its unit stays under systemd, enabled and unchanged (it runs at "
+            "boot before the units still there), and compose runs its container before its compose dependents "
+            "(condition: service_completed_successfully) when `compose up` starts them")
 
 
 def build(
@@ -318,10 +435,18 @@ def build(
     compose_files: list[str] | None = None,
     compose_units: Mapping[str, str] | None = None,
     parallel: int = 1,
+    compose: Sequence[str] | None = None,
+    compose_missing: str | None = None,
 ) -> Plan:
     """The plan of one `revops migrate` run. `compose_units` ({unit: compose service}, from the
     compose file's revops.unit labels) limits it to the units generate gave a container;
-    `parallel` (at least 1) is how many services may be in flight at once."""
+    `parallel` (at least 1) is how many services may be in flight at once; `compose` is the
+    host's compose argv (compose.detect()), which a job's new ExecStart= runs (None: the plan
+    says `compose_missing` instead).
+
+    A timer-fired job is an item of its own kind (KIND_JOB, job_steps), in the wave after the
+    services of the run it is After=/Requires=; a one-shot set-up is not cut over (setups,
+    setup_words)."""
     if parallel < 1:
         raise UsageError(f"--parallel {parallel}: expected at least 1 service at a time")
     states = states or {}
@@ -343,21 +468,30 @@ def build(
         skipped += [Skipped(u.name, "no service in the compose file (see `revops generate`)")
                     for u in chosen if u.name not in compose_units]
         chosen = [u for u in chosen if u.name in compose_units]
-    runs_once = [u for u in chosen if u.timers or u.service_type == "oneshot"]
-    skipped += [Skipped(u.name, "a job (fired by a timer) or a one-shot set-up: it runs once, it is never "
-                        "waited healthy; its cutover is a repoint of its unit between runs (revops.jobs), "
-                        "not this flow") for u in runs_once]
-    chosen = [u for u in chosen if u not in runs_once]
+    setups = [u for u in chosen if unit_kind(u) == SETUP]
+    setup_items = [Skipped(u.name, setup_words(u, _dependents(inventory, u))) for u in setups]
+    chosen = [u for u in chosen if u not in setups]
+    odd_jobs = [u for u in chosen if unit_kind(u) == JOB and len(u.exec_start) != 1]
+    skipped += [Skipped(u.name, f"a job with {len(u.exec_start)} ExecStart= lines: its compose service runs one "
+                        "command; split it or keep it on the host (`keep_on_host:`)") for u in odd_jobs]
+    chosen = [u for u in chosen if u not in odd_jobs]
     skipped += [Skipped(u.name, "already migrated") for u in chosen if states.get(u.name) == MIGRATED]
     todo = order([u for u in chosen if states.get(u.name) != MIGRATED])
     files = list(compose_files or [])
     todo_names = {t.name for t in todo}
-    services = [service_plan(unit, config, files, within=todo_names) for unit in todo]
+    services = [service_plan(unit, config, files, within=todo_names, compose=compose, compose_missing=compose_missing)
+                for unit in todo]
     last = phase >= max(s.phase for s in config.suites)
     return Plan(phase=phase, services=services, skipped=skipped, gate=gate(earlier or [], force_reason),
                 compose_files=files, mask=config.mask_on_migrate, parallel=parallel,
                 coverage=coverage_mod.measure(inventory, config),
-                last_phase=last, retire=retire_plan(inventory, config, states, todo_names) if last else [])
+                last_phase=last, retire=retire_plan(inventory, config, states, todo_names) if last else [],
+                setups=setup_items)
+
+
+def _dependents(inventory: Inventory, unit: Unit) -> list[str]:
+    """The units that are After=/Requires= `unit` (what its set-up is for)."""
+    return sorted(u.name for u in inventory.units if u.name != unit.name and unit.name in (*u.after, *u.requires))
 
 
 def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str], moving: set[str]) -> list[Skipped]:
@@ -377,9 +511,10 @@ def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str],
 
 def earlier_units(inventory: Inventory, config: Config, phase: int,
                   compose_units: Mapping[str, str] | None = None) -> list[tuple[Unit, int]]:
-    """The units of every phase before `phase`, with their phase (what the gate must verify)."""
+    """The units of every phase before `phase`, with their phase (what the gate must verify).
+    A one-shot set-up is not among them: migrate leaves it under systemd (setup_words)."""
     out = []
     for earlier_phase in range(1, phase):
         out.extend((u, earlier_phase) for u in migratable_units(inventory, config, earlier_phase)
-                   if compose_units is None or u.name in compose_units)
+                   if (compose_units is None or u.name in compose_units) and unit_kind(u) != SETUP)
     return out

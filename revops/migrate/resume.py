@@ -12,11 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+from revops import jobs
 from revops.migrate import plan as P
-from revops.migrate.executor import (DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, Host, ServiceResult,
-                                     StepResult, restore_unit)
+from revops.migrate.executor import (DISCARD_CREATED, DOWN, INTERRUPTED, MIGRATED, Host, ServiceResult,
+                                     StepResult, put_job_back, record_restored, restore_unit)
 from revops.errors import RevopsError
-from revops.journal import FAILED, Journal
+from revops.journal import DONE, FAILED, Journal
+from revops.repoint import Repoint
 from revops.config import Config
 from revops.hostrun import Ledger
 from revops.model import Inventory
@@ -24,8 +26,10 @@ from revops.model import Inventory
 if TYPE_CHECKING:
     from revops.adapters.ledger import Step
 
-# Open steps that mean "the host may already have changed for this service".
-_HOST_STEPS = {P.WRITE_SECRET, P.STOP_UNIT, P.START_CONTAINER, P.WAIT_HEALTHY, P.DISABLE_UNIT, P.ROLLBACK}
+# Open steps that mean "the host may already have changed for this service" (a job's: its
+# drop-in written or being removed by revops.repoint's step pair).
+_HOST_STEPS = {P.WRITE_SECRET, P.STOP_UNIT, P.START_CONTAINER, P.WAIT_HEALTHY, P.DISABLE_UNIT, P.ROLLBACK,
+               P.REPOINT_UNIT, P.PUT_JOB_BACK}
 
 
 @dataclass
@@ -59,11 +63,13 @@ def converge(inventory: Inventory, config: Config, ledger: Ledger, journal: Jour
     the others keep their open journal entries for the next run. Results in unit order."""
     states = service_states(ledger)
     items = find_unsettled(list(ledger.open_steps()), states)
+    repoints = ledger.repoints(jobs.PURPOSE) if items else {}
 
     def one(item: Unsettled) -> ServiceResult:
         if interrupted():
             return ServiceResult(item.unit, INTERRUPTED, "Ctrl-C before it was settled; the next run settles it")
-        result = _settle_one(item, inventory, config, journal, host, compose_files, say, interrupted)
+        result = _settle_one(item, inventory, config, journal, host, compose_files, say, interrupted,
+                             repoints.get(item.unit))
         for step_id in item.open_step_ids:
             ledger.step_finished(step_id, FAILED, f"abandoned (process died); settled by run {journal.run_id}: {result.outcome}")
         return result
@@ -76,7 +82,7 @@ def converge(inventory: Inventory, config: Config, ledger: Ledger, journal: Jour
 
 def _settle_one(item: Unsettled, inventory: Inventory, config: Config, journal: Journal, host: Host,
                 compose_files: list[str], say: Callable[[str], None],
-                interrupted: Callable[[], bool]) -> ServiceResult:
+                interrupted: Callable[[], bool], repoint_record=None) -> ServiceResult:
     unit = inventory.unit(item.unit)
     sp = P.service_plan(unit, config, compose_files) if unit is not None else None
     if item.candidate and sp is not None:
@@ -86,6 +92,9 @@ def _settle_one(item: Unsettled, inventory: Inventory, config: Config, journal: 
                 record.reason = host.discard_candidates(sp)
             except RevopsError as exc:  # the unit was never touched: settling goes on
                 record.state, record.reason = FAILED, f"candidate not removed: {exc.message}"
+    if sp is not None and sp.kind == P.KIND_JOB:
+        # Never the service's settle: a job's rollback must not start its unit (a run).
+        return settle_job(sp, item.last_step, journal, host, repoint_record, say)
     if item.last_step is None:
         words = "a candidate was open; removed, the unit untouched" if item.candidate else \
             "only a preflight was open; nothing on the host changed"
@@ -115,10 +124,50 @@ def settle(sp: P.ServicePlan, last_step: str, journal: Journal, host: Host, mask
     why = f"resumed after {last_step}: " + (verdict.reason if verdict else "a rollback was in flight")
     say(f"{sp.unit}: resuming, rolling back ({why})")
     restored = restore_unit(host, journal, sp, why)
-    outcome = ROLLED_BACK if restored.ok else DOWN
-    reason = why if restored.ok else f"{why}; rollback failed: {restored.reason}"
-    journal.service_state(sp.unit, P.ROLLED_BACK if restored.ok else DOWN, reason, restoring=True)
-    return ServiceResult(sp.unit, outcome, reason, restored.steps)
+    return ServiceResult(sp.unit, *record_restored(journal, sp.unit, restored, why), restored.steps)
+
+
+def settle_job(sp: P.ServicePlan, last_step: str | None, journal: Journal, host: Host, record,
+               say: Callable[[str], None]) -> ServiceResult:
+    """A job a dead run left half-way. Its repoint open (killed between the drop-in's write
+    and the ledger's after-record) or the service state still `migrating`: finished when
+    systemd, reloaded, reads exactly the ExecStart= the ledger's repoints record says was
+    being written (the import check had passed before the step began), else put back. A
+    put-back open: put back again (removing a drop-in already gone is no error). Anything
+    earlier: the unit was never touched; what preflight made (the created container, the
+    secret copy) is removed. `record`: the ledger's RepointRecord of the unit, or None."""
+    if last_step in (P.REPOINT_UNIT, P.MIGRATING) and record is not None and record.argv_after:
+        pair = host.job_pair(journal)
+        intended = Repoint(sp.unit, jobs.PURPOSE, tuple(record.argv_after), tuple(record.argv_before), restart=False)
+        try:
+            with journal.step(sp.unit, P.REPOINT_UNIT, "resume: does systemd read the drop-in a killed run wrote?") as rec:
+                pair.manager.reload()
+                pair.check_read_back(intended)
+                rec.reason = f"{sp.unit}: systemd reads the new ExecStart; its timer fires it"
+        except RevopsError as exc:
+            why = f"resumed after {last_step}: {exc.message}"
+        else:
+            say(f"{sp.unit}: resuming, the job's drop-in is in place: finishing its repoint")
+            pair.mark_repointed(sp.unit, jobs.PURPOSE, "resumed: systemd reads the drop-in")
+            reason = f"resumed after {last_step}: drop-in in place, systemd reads it"
+            journal.service_state(sp.unit, P.MIGRATED, reason)
+            return ServiceResult(sp.unit, MIGRATED, reason, [StepResult(P.REPOINT_UNIT, DONE, rec.reason)])
+    elif last_step in (P.REPOINT_UNIT, P.MIGRATING, P.PUT_JOB_BACK):
+        why = f"resumed after {last_step}" + (": no repoint record in the ledger" if record is None else "")
+    else:
+        steps = []
+        for name, action in ((DISCARD_CREATED, host.remove_replacement),
+                             *(((P.EMPTY_COPY, host.remove_secret),) if sp.secret is not None else ())):
+            try:
+                steps.append(StepResult(name, DONE, action(sp)))
+            except RevopsError as exc:
+                steps.append(StepResult(name, FAILED, exc.message))
+        return ServiceResult(sp.unit, "unchanged", f"{sp.unit} was never repointed ({last_step or 'no host step'} "
+                                                   "was open); what preflight made is removed", steps)
+    say(f"{sp.unit}: resuming, putting the job's own ExecStart back ({why})")
+    restored = put_job_back(host, journal, sp, why)
+    return ServiceResult(sp.unit, *record_restored(journal, sp.unit, restored, why, "putting it back failed"),
+                         restored.steps)
 
 
 def service_states(ledger: Ledger) -> dict[str, str]:

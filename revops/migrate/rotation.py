@@ -96,7 +96,11 @@ def choose(services: list[P.ServicePlan], held: Mapping[str, tuple[str, str | No
 
 def rotate_one(host: RotateHost, journal: Journal, sp: P.ServicePlan, cancelled: Callable[[], bool],
                say: Callable[[str], None]) -> Rotation:
-    """New copy, restart, gate; the previous copy back when the gate fails."""
+    """New copy, restart, gate; the previous copy back when the gate fails. A job (its unit
+    repointed to `compose run --rm`) has no container between runs: its copy is rewritten and
+    its next run, a fresh container, reads it (down_s stays None: nothing was stopped)."""
+    if sp.kind == P.KIND_JOB:
+        return _rotate_job(host, journal, sp, say)
     say(f"{sp.unit}: new copy, restart, wait up to {sp.deadline_s:g}s for health")
     result = Rotation(sp.unit, ROTATED, gate_s=sp.deadline_s)
     written: str | None = None
@@ -123,6 +127,21 @@ def rotate_one(host: RotateHost, journal: Journal, sp: P.ServicePlan, cancelled:
         return result
     say(f"{sp.unit}: not healthy on the new copy ({(verdict.reason or '').splitlines()[0]}); putting the old one back")
     return _restore(host, journal, sp, verdict.reason or "not healthy", result)
+
+
+def _rotate_job(host: RotateHost, journal: Journal, sp: P.ServicePlan, say: Callable[[str], None]) -> Rotation:
+    say(f"{sp.unit}: new copy; the job's next run reads it")
+    result = Rotation(sp.unit, ROTATED)
+    try:
+        with journal.step(sp.unit, ROTATE_SECRET, f"rewrites {sp.secret}; no container to restart: the job's "
+                                                  "next run (a fresh container) reads it") as record:
+            record.reason = f"{host.rewrite_secret(sp)}; no container to restart: its next run reads the new copy"
+    except RevopsError as exc:
+        result.outcome, result.reason = NOT_STARTED, exc.message
+        return result
+    host.keep_secret(sp)
+    result.reason, result.held = record.reason, _digest(record.reason)
+    return result
 
 
 def _restore(host: RotateHost, journal: Journal, sp: P.ServicePlan, why: str, result: Rotation) -> Rotation:

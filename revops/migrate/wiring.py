@@ -7,6 +7,7 @@ Kept apart from the flow so commands read as: read, lock, plan, confirm, execute
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -63,7 +64,24 @@ def live_host(inputs: Inputs) -> LiveHost:
     engine = docker_engine.connect()
     repo = RepoChecks(config, inputs.inventory, engine)
     return LiveHost(config, systemd.connect(config.bus), engine, compose.connect(cwd=config.base_dir),
-                    inputs.files, build=repo.build, checks=repo.check, services=inputs.project.services)
+                    inputs.files, build=repo.build, checks=repo.check, services=inputs.project.services,
+                    dropins=dropin_files(config))
+
+
+def dropin_files(config: Config) -> systemd.DropinFiles:
+    """The manager's directory for the administrator's drop-ins (a job's repoint writes there);
+    a UNIT.d linked in from the host (a user manager) is followed only into its unit_dirs."""
+    return systemd.DropinFiles(systemd.admin_unit_dir(config.bus, config.root),
+                               confine=[config.root / d for d in config.unit_dirs])
+
+
+def compose_argv() -> tuple[tuple[str, ...] | None, str | None]:
+    """(the host's compose command, None), or (None, why there is none): what a job's new
+    ExecStart= runs (a plan shows it; a dry run on a machine without one says why)."""
+    try:
+        return compose.detect(os.environ.get("PATH")), None
+    except RevopsError as exc:
+        return None, exc.message
 
 
 def swarm_host(inputs: Inputs) -> "Host":

@@ -193,7 +193,11 @@ def judge(status: ServiceStatus) -> ServiceStatus:
     status.placement = placement(s_rt, c_rt)
     status.flags = flags_for(s_rt, c_rt, status.placement, status.container, status.deprecated,
                              status.retired)
-    status.flags += ledger_flags(status.migration.state, status.placement)
+    # A job revops repointed runs in a fresh container each time its timer fires: between
+    # runs it is idle under systemd, which is where the ledger's "migrated" expects it.
+    in_container = status.timer is not None and status.timer.runs_in == "container"
+    status.flags += ledger_flags(status.migration.state, "docker" if in_container and status.placement == "systemd"
+                                 else status.placement)
     if status.secret is not None and status.secret.outdated and c_rt == RUNNING:
         status.flags.append("older-secret")  # its env files changed since: `revops secrets rotate`
     status.verdict, status.why = verdict(s_rt, c_rt, status.placement, status.health,

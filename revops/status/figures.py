@@ -135,6 +135,11 @@ class TimerFigure:
     last_trigger: str | None = None  # LastTriggerUSec; None: never fired
     next_trigger: str | None = None  # NextElapseUSecRealtime; None: nothing scheduled
     last_result: str | None = None  # the job's (service's) Result: success, exit-code, ...
+    # Where the job's runs happen, LIVE from the manager's DropInPaths of the service: "container"
+    # when revops' drop-in (revops.jobs, `revops migrate`) repoints it to `compose run --rm`,
+    # "host" otherwise; `dropin` is that drop-in's path.
+    runs_in: str | None = None
+    dropin: str | None = None
 
 
 @dataclass

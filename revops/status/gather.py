@@ -78,11 +78,17 @@ def read_timers(bus: str, timers: dict[str, str]) -> SourceRead:
     """The timers of the jobs ({unit: timer}), LIVE from the manager (one pipelined read)."""
     from revops.adapters import systemd
 
+    from revops import dropins, jobs
+
     manager = systemd.connect(bus)
     checked_at = now_iso()
     states = manager.timer_states(sorted(set(timers.values())))
     figures = {unit: _timer_figure(timer, states[timer], checked_at) for unit, timer in timers.items()}
-    detail = f"{len(states)} timers: LastTriggerUSec, NextElapseUSecRealtime"
+    ours = "/" + dropins.filename(jobs.PURPOSE)
+    for unit, figure in figures.items():  # where its runs happen: revops' drop-in or not
+        figure.dropin = next((p for p in manager.dropin_paths(unit) if p.endswith(ours)), None)
+        figure.runs_in = "container" if figure.dropin else "host"
+    detail = f"{len(states)} timers: LastTriggerUSec, NextElapseUSecRealtime; each job's DropInPaths"
     return SourceRead(SourceReport("timers", LIVE, checked_at, detail=detail), figures)
 
 

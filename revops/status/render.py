@@ -46,6 +46,8 @@ def _systemd_cell(svc: ServiceStatus) -> Text:
     if t is not None and t.provenance != UNAVAILABLE:
         last = f"{t.last_trigger} {t.last_result or '?'}" if t.last_trigger else "never"
         text += f"\n{t.timer}: last {last}; next {t.next_trigger or 'none'}"
+        if t.runs_in == "container":
+            text += f"\nruns in a container ({t.dropin})"
     elif t is not None:
         text += f"\n{t.timer}: n/a ({t.reason})"
     return Text(text, style="red" if s.active_state == "failed" else "")

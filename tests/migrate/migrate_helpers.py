@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+from revops import dropins, jobs, repoint
+from revops.adapters.systemd import DropinFiles, ExecCommand, UnitState
 from revops.cleanup import quarantine as Q
 from revops.migrate.executor import Verdict
 
@@ -30,6 +33,43 @@ def snapshot(root: Path) -> dict[str, tuple]:
     return out
 
 
+class JobManager:
+    """The manager as a job's repoint sees it (revops.repoint.UnitControl): ExecStart= is the
+    last ExecStart= line of revops' drop-in when there is one (as if reloaded), else the
+    unit's own `before`; `active` maps a unit to (ActiveState, SubState); `reads_back`, when
+    set, is what it reads instead (another drop-in setting ExecStart= again)."""
+
+    def __init__(self, files: DropinFiles, before: dict[str, list[str]] | None = None) -> None:
+        self.files = files
+        self.before = before or {}
+        self.active: dict[str, tuple[str, str]] = {}
+        self.calls: list[str] = []
+        self.reads_back: list[str] | None = None
+
+    def reload(self) -> None:
+        self.calls.append("reload")
+
+    def states(self, names):
+        return {n: UnitState(n, "loaded", *self.active.get(n, ("inactive", "dead")), None, 0, None, "static", None)
+                for n in names}
+
+    def restart(self, name, timeout=30.0, mode="replace"):
+        self.calls.append(f"restart {name}")
+        return "active"
+
+    def reset_failed(self, name):
+        self.calls.append(f"reset-failed {name}")
+
+    def exec_start(self, name):
+        argv = list(self.before.get(name, ["/usr/bin/true"]))
+        text = self.files.read(name, dropins.filename(jobs.PURPOSE))
+        if text:
+            import shlex
+            argv = shlex.split([ln for ln in text.splitlines() if ln.startswith("ExecStart=")][-1][len("ExecStart="):])
+        argv = self.reads_back or argv
+        return [ExecCommand(argv[0], argv, False, 0, 0, 0)]
+
+
 class ScriptedHost:
     """Records every call; `fail` maps a method name to the error it raises, `healthy` decides
     the health verdicts."""
@@ -37,7 +77,7 @@ class ScriptedHost:
     target = "compose"
 
     def __init__(self, ledger=None, fail=None, healthy=True, unit_healthy=True, unloadable=None,
-                 candidate_ok=True, delay=0.0):
+                 candidate_ok=True, delay=0.0, dropin_dir=None):
         self.calls: list[tuple[str, str]] = []
         self.ledger = ledger
         self.fail = fail or {}
@@ -49,6 +89,9 @@ class ScriptedHost:
         self.delay = delay  # seconds each step takes (services in flight overlap)
         self.open_while_acting: list[str] = []
         self._lock = threading.Lock()  # the executor calls from several threads
+        # A job's repoint: real drop-in files in a directory of their own, the manager faked.
+        self.dropins = DropinFiles(Path(dropin_dir or tempfile.mkdtemp(prefix="revops-dropins-")))
+        self.manager = JobManager(self.dropins)
 
     def _do(self, name, sp):
         with self._lock:
@@ -99,6 +142,16 @@ class ScriptedHost:
     def wait_unit_healthy(self, sp, deadline_s):
         self._do("wait_unit_healthy", sp)
         return Verdict(True, "HTTP 200") if self.unit_healthy else Verdict(False, "connection refused")
+
+    def job_running(self, sp):
+        self._do("job_running", sp)
+        state = self.manager.states([sp.unit])[sp.unit]
+        return jobs.between_runs(state.active_state, state.sub_state)
+
+    def job_pair(self, journal):
+        with self._lock:
+            self.calls.append(("job_pair", ""))
+        return repoint.Pair(self.manager, self.dropins, journal, journal.ledger)
 
     def replacement_verdict(self, sp):
         self._do("replacement_verdict", sp)

@@ -155,16 +155,6 @@ def test_the_plan_gives_the_coverage_and_the_last_phase_names_what_is_left(make_
     assert left.startswith("1 live unit(s) are left without a destination") and "unrelated.service" in left
 
 
-def test_jobs_and_setups_are_not_cut_over_as_services(make_config):
-    inv = inventory()
-    job = unit("revflow-leadgen-3.service")
-    job.service_type = "oneshot"
-    inv.units.append(job)
-    plan = P.build(inv, make_config(), 2)
-    assert "revflow-leadgen-3.service" not in plan.units
-    assert any(s.unit == "revflow-leadgen-3.service" and "job" in s.reason for s in plan.skipped)
-
-
 def test_a_suggested_suite_is_refused_until_reviewed(tmp_path):
     from revops import config as config_mod
 

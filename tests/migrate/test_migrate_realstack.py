@@ -33,6 +33,8 @@ from revops.migrate import wiring
 
 pytestmark = pytest.mark.realstack
 
+# Phase one's timer-fired jobs: repointed to run in a container (revops.jobs), timers unchanged.
+JOBS = ("revaudit-v6-nightly.service", "revscore-iq-nightly.service")
 API = {"revcore-gateway.service": 8004, "revpublish.service": 8550,
        "revaudit-v6.service": 8560, "revscore-iq.service": 8570}
 # start_period 10s: on a loaded 2-core bed an app's first check can take seconds to start.
@@ -123,6 +125,7 @@ def test_phase_one_migrates(host):
     SAID.append(json.dumps(dataclasses.asdict(result), default=str))
     assert result.exit_code == 0, [(r.unit, r.outcome, r.reason) for r in result.services]
     assert {r.outcome for r in result.services} == {"migrated"}
+    assert set(JOBS) <= {r.unit for r in result.services}  # the phase's timer-fired jobs, repointed
     running = containers(host)
     states = unit_states(API)
     for unit, port in API.items():
@@ -155,6 +158,106 @@ def leaked_in_stream(argv: list[str]) -> list[str]:
             tail = chunk[-keep:]
     assert proc.returncode == 0, argv
     return sorted(found)
+
+
+def systemctl_show(unit: str, *props: str) -> dict[str, str]:
+    out = subprocess.run(["systemctl", "--user", "show", unit, *(f"-p{p}" for p in props)],
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def run_job_as_its_timer_would(testbed, unit: str, out: Path) -> tuple[systemd.UnitState, str, float]:
+    """Start the job's service as its timer does (a `start` job of the unit), its output sent
+    to `out` by a drop-in of the test's own (the bed's user manager has no journald; on a host
+    the unit's output is in its journal). Returns the unit's state after the run, its output and
+    when it was started (epoch seconds)."""
+    own = testbed.user_unit_dir / f"{unit}.d" / "90-test-output.conf"
+    own.parent.mkdir(parents=True, exist_ok=True)
+    own.write_text(f"[Service]\nStandardOutput=append:{out}\nStandardError=append:{out}\n")
+    try:
+        subprocess.run(["systemctl", "--user", "daemon-reload"], check=True, timeout=30)
+        started = time.time()
+        subprocess.run(["systemctl", "--user", "start", unit], check=False, timeout=300)  # a oneshot: waits for its end
+        return unit_states([unit])[unit], out.read_text() if out.exists() else "", started
+    finally:
+        own.unlink()
+        subprocess.run(["systemctl", "--user", "daemon-reload"], check=True, timeout=30)
+
+
+def schedule_of(timer: str) -> dict[str, str]:
+    """The timer's schedule as the manager reads it (its calendar without the next elapse)."""
+    shown = systemctl_show(timer, "TimersCalendar", "Persistent", "RandomizedDelayUSec", "AccuracyUSec")
+    shown["TimersCalendar"] = shown["TimersCalendar"].split(";")[0]
+    return shown
+
+
+def job_containers(service: str, since: float) -> list[dict]:
+    """The engine's container events of the compose service since `since` (the one-off
+    container of `compose run --rm` is gone once it ends: its events are what is left)."""
+    out = subprocess.run(["docker", "events", "--since", f"{since:.0f}", "--until", f"{time.time() + 1:.0f}",
+                          "--filter", "type=container", "--filter", f"label=com.docker.compose.service={service}",
+                          "--format", "{{json .}}"], capture_output=True, text=True, check=True, timeout=60).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_phase_one_repoints_its_jobs_and_a_run_goes_to_a_fresh_container(host, testbed, tmp_path):
+    """The job's unit runs `compose run --rm` of its service once its drop-in is there: its
+    result is the container's exit, its output the container's; the timer is as it was."""
+    unit, service, timer = JOBS[1], "revscore-iq-nightly", "revscore-iq-nightly.timer"
+    ledger = open_ledger(config(host).database_url)
+    try:
+        states = {u: r.migration_state for u, r in ledger.service_states().items()}
+        record = ledger.repoints("job-container")[unit]
+    finally:
+        ledger.close()
+    assert {states[j] for j in JOBS} == {"migrated"} and record.state == "repointed"
+    shown = systemctl_show(unit, "DropInPaths", "ExecStart")
+    assert shown["DropInPaths"].split()[-1].endswith(f"{unit}.d/50-revops-job-container.conf")
+    assert f"--profile jobs run --rm --no-deps -T {service}" in shown["ExecStart"]
+    # the schedule is systemd's as before: no drop-in on the timer, its calendar and next trigger there
+    schedule = systemctl_show(timer, "DropInPaths", "TimersCalendar", "Persistent", "NextElapseUSecRealtime",
+                              "ActiveState")
+    assert schedule["DropInPaths"] == "" and schedule["ActiveState"] == "active", schedule
+    assert "OnCalendar=" in schedule["TimersCalendar"] and schedule["NextElapseUSecRealtime"], schedule
+    # the manager passes its own environment to its units: the job's compose reaches this engine
+    subprocess.run(["systemctl", "--user", "set-environment", f"DOCKER_HOST={testbed.docker_host}"], check=True)
+    state, output, started = run_job_as_its_timer_would(testbed, unit, tmp_path / "job.log")
+    assert (state.result, state.exec_main_status) == ("success", 0), (state, output[-2000:])
+    assert "revscore-iq-nightly: done --report nightly" in output, output[-2000:]
+    events = job_containers(service, started - 1)
+    assert {"create", "start", "die", "destroy"} <= {e["Action"] for e in events}, events  # --rm: created, gone
+    assert all(e["Actor"]["Attributes"].get("exitCode", "0") == "0" for e in events if e["Action"] == "die")
+    assert all(e["Actor"]["Attributes"].get("com.docker.compose.oneoff") == "True" for e in events)
+    left = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label=com.docker.compose.service={service}"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert left == ""  # neither the run's container nor the one preflight created for the import check
+    status = json.loads(revops(host, "status", "--json", check=False).stdout)
+    [row] = [s for s in status["services"] if s["name"] == unit]
+    assert row["timer"]["provenance"] == "LIVE" and row["timer"]["runs_in"] == "container", row["timer"]
+    assert row["timer"]["last_result"] == "success" and row["timer"]["next_trigger"], row["timer"]
+    assert row["verdict"] == "healthy" and "not-where-ledger-says" not in row["flags"], row
+
+
+def test_rollback_of_a_job_puts_its_own_exec_start_back_and_leaves_its_timer(host, testbed, tmp_path):
+    unit, timer = JOBS[1], "revscore-iq-nightly.timer"
+    before = schedule_of(timer)
+    result = rollback.run(config(host), ["revscore-iq-nightly"], None, yes=True)
+    assert result.exit_code == 0 and result.jobs == [unit], result.results
+    [done] = result.results
+    assert (done.outcome, done.reason) == ("rolled-back", "drop-in removed"), done
+    shown = systemctl_show(unit, "DropInPaths", "ExecStart")
+    assert "50-revops-job-container.conf" not in shown["DropInPaths"]
+    assert "revscore-iq-nightly/venv/bin/python" in shown["ExecStart"] and "compose" not in shown["ExecStart"]
+    after = systemctl_show(timer, "ActiveState", "NextElapseUSecRealtime")
+    assert schedule_of(timer) == before and after["ActiveState"] == "active" and after["NextElapseUSecRealtime"], after
+    state, output, _ = run_job_as_its_timer_would(testbed, unit, tmp_path / "job.log")
+    assert (state.result, "revscore-iq-nightly: done --report nightly" in output) == ("success", True), output
+    ledger = open_ledger(config(host).database_url)
+    try:
+        assert ledger.service_states()[unit].migration_state == "rolled-back"
+        assert ledger.repoints("job-container")[unit].state == "put-back"
+    finally:
+        ledger.close()
 
 
 def test_no_value_of_the_env_file_is_visible_after_phase_one(host):
@@ -219,7 +322,10 @@ def test_rotate_after_an_env_file_change_brings_every_service_to_the_new_digest(
         outcomes = {r["unit"]: r["outcome"] for r in rotations}
         assert set(API) <= set(outcomes) and set(outcomes.values()) == {"rotated"}, outcomes
         for r in rotations:  # none was down beyond its gate (the cutover's deadline)
-            assert 0 < r["down_s"] <= r["gate_s"], r
+            if r["unit"] in JOBS:  # no container between runs: its next run reads the new copy
+                assert r["down_s"] is None and "its next run reads the new copy" in r["reason"], r
+            else:
+                assert 0 < r["down_s"] <= r["gate_s"], r
         now = secret_figures(host)
         for unit, figure in now.items():
             assert figure["secret"]["outdated"] is False and figure["secret"]["held"] == figure["secret"]["current"]

@@ -103,3 +103,25 @@ def test_choose_compares_held_and_current_digests(setup):
     assert (publish.current, publish.outdated) == (None, False) and "missing" in publish.reason
     [same] = rotation.choose(services[:1], {"revcore-gateway.service": (NEW, "t")}, lambda sp: NEW)
     assert same.outdated is False
+
+
+def test_a_jobs_copy_is_rewritten_for_its_next_run_with_nothing_restarted(setup, make_config):
+    _, ledger, journal = setup
+    from revops.model import Timer
+
+    job = Unit(name="revcore-gateway-nightly.service", path=None, service_type="oneshot",
+               exec_start=[["/opt/v/bin/python", "job.py"]], environment_files=["/opt/shared/.env"],
+               timers=[Timer("revcore-gateway-nightly.timer", None, on_calendar=["daily"])])
+    inv = Inventory(root="/", scanned_at=None, units=[job])
+    cfg = make_config()
+    import dataclasses
+    cfg = dataclasses.replace(cfg, suites=[dataclasses.replace(cfg.suites[0], units=("revcore-gateway-nightly.service",))])
+    [sp] = P.build(inv, cfg, 1).services
+    assert sp.kind == P.KIND_JOB
+    host = RotateRecorder()
+    done = rotation.rotate_one(host, journal, sp, lambda: False, lambda _m: None)
+    assert (done.outcome, done.held, done.down_s) == (rotation.ROTATED, NEW, None)
+    assert host.calls == ["rewrite", "keep"]  # no container to restart between runs
+    assert "its next run reads the new copy" in done.reason
+    held = versions.held(ledger.last_done(versions.HELD_STEPS))
+    assert held[sp.unit][0] == NEW
