@@ -187,7 +187,8 @@ def migrate_cmd(
         raise errors.UsageError("give --phase N or --service NAME")
     cfg = load_config(config)
     result = migrate.run(cfg, phase, service, dry_run=dry_run, yes=yes, force=force, parallel=parallel,
-                         confirm=_confirm_with(migrate.render_plan), host_factory=wiring.host_factory(cfg, target))
+                         confirm=_confirm_with(migrate.render_plan), host_factory=wiring.host_factory(cfg, target),
+                         target=cfg.target_of(target))
     finish(result, json_out, migrate.render)
 
 

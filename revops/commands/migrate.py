@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from revops import model
-from revops.config import Config
+from revops.config import TARGET_COMPOSE, Config
 from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RevopsError
 from revops.hostrun import HostRun, Interrupt, Ledger, host_run
 from revops.migrate import plan as P
@@ -59,6 +59,7 @@ class Request:
     # The host's compose command, which a job's new ExecStart= runs (None: compose_missing says why).
     compose: tuple[str, ...] | None = None
     compose_missing: str | None = None
+    target: str = TARGET_COMPOSE  # jobs are cut over on the compose target only (plan.build)
 
     @property
     def config(self) -> Config:
@@ -73,7 +74,7 @@ class Request:
         return P.build(self.inventory, self.config, self.phase, only=self.services, states=states,
                        earlier=earlier, force_reason=self.force, compose_files=self.inputs.files,
                        compose_units=self.inputs.project.units, parallel=self.parallel,
-                       compose=self.compose, compose_missing=self.compose_missing)
+                       compose=self.compose, compose_missing=self.compose_missing, target=self.target)
 
 
 def run(config: Config, phase: int | None = None, services: list[str] | None = None, *,
@@ -82,7 +83,8 @@ def run(config: Config, phase: int | None = None, services: list[str] | None = N
         confirm: Callable[[P.Plan], bool] | None = None,
         say: Callable[[str], None] | None = None,
         progress: Progress | None = None,
-        host_factory: wiring.HostFactory = wiring.live_host) -> MigrateResult:
+        host_factory: wiring.HostFactory = wiring.live_host,
+        target: str = TARGET_COMPOSE) -> MigrateResult:
     """`host_factory(inputs)` opens the host (wiring.live_host: systemd, the engine, compose
     and the preflight checks of the ops repo) from what the run read once. `parallel`: at most
     that many services in flight (default: P.default_parallel for this machine's cores).
@@ -95,7 +97,7 @@ def run(config: Config, phase: int | None = None, services: list[str] | None = N
     if parallel is None:
         parallel = P.default_parallel(os.cpu_count())
     compose_cmd, compose_missing = wiring.compose_argv()
-    req = Request(inputs, phase, services, force, parallel, compose_cmd, compose_missing)
+    req = Request(inputs, phase, services, force, parallel, compose_cmd, compose_missing, target)
     with host_run(config, dry_run=dry_run) as run:
         if dry_run:
             return _dry_run(req, run.ledger, host_factory)

@@ -13,7 +13,7 @@ from typing import Iterable, Mapping, Sequence
 
 from revops import coverage as coverage_mod
 from revops import dropins, jobs
-from revops.config import Config, Health, Suite, duration_seconds
+from revops.config import TARGET_COMPOSE, Config, Health, Suite, duration_seconds
 from revops.errors import CheckFailed, UsageError
 from revops.generate.mapping import secret_name, split_environment
 from revops.generate.spec import JOB, SETUP
@@ -44,6 +44,10 @@ JOB_STEPS = (PREFLIGHT, VERIFY_CANDIDATE, BETWEEN_RUNS, REPOINT_UNIT)
 # healthy) or a job (its unit repointed to run it in a container; revops.jobs).
 KIND_SERVICE = "service"
 KIND_JOB = JOB
+# A stack has no one-off run: Swarm restarts a task that exits (restart_policy), and stack
+# deploy ignores `profiles:`; so a timer's job keeps running under systemd on that target.
+JOBS_STAY = ("a job (fired by a timer): on the {target} target it stays under systemd with its timer "
+             "(a stack has no one-off run; `revops migrate --target compose` moves it)")
 # and WRITE_SECRET after PREFLIGHT for a service with a secret (ServicePlan.secret): the copy is
 # written before the candidate runs, which reads it as the replacement will.
 
@@ -437,6 +441,7 @@ def build(
     parallel: int = 1,
     compose: Sequence[str] | None = None,
     compose_missing: str | None = None,
+    target: str = TARGET_COMPOSE,
 ) -> Plan:
     """The plan of one `revops migrate` run. `compose_units` ({unit: compose service}, from the
     compose file's revops.unit labels) limits it to the units generate gave a container;
@@ -446,7 +451,7 @@ def build(
 
     A timer-fired job is an item of its own kind (KIND_JOB, job_steps), in the wave after the
     services of the run it is After=/Requires=; a one-shot set-up is not cut over (setups,
-    setup_words)."""
+    setup_words). On another `target` than compose, jobs stay under systemd (JOBS_STAY)."""
     if parallel < 1:
         raise UsageError(f"--parallel {parallel}: expected at least 1 service at a time")
     states = states or {}
@@ -475,6 +480,9 @@ def build(
     skipped += [Skipped(u.name, f"a job with {len(u.exec_start)} ExecStart= lines: its compose service runs one "
                         "command; split it or keep it on the host (`keep_on_host:`)") for u in odd_jobs]
     chosen = [u for u in chosen if u not in odd_jobs]
+    if target != TARGET_COMPOSE:
+        skipped += [Skipped(u.name, JOBS_STAY.format(target=target)) for u in chosen if unit_kind(u) == JOB]
+        chosen = [u for u in chosen if unit_kind(u) != JOB]
     skipped += [Skipped(u.name, "already migrated") for u in chosen if states.get(u.name) == MIGRATED]
     todo = order([u for u in chosen if states.get(u.name) != MIGRATED])
     files = list(compose_files or [])

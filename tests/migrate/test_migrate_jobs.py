@@ -134,6 +134,14 @@ def test_a_job_of_two_exec_start_lines_is_skipped_with_why(make_config):
     assert skip.unit == JOB and "2 ExecStart= lines" in skip.reason
 
 
+def test_on_the_swarm_target_a_job_stays_under_systemd_with_why(make_config):
+    plan = build(make_config(), target="swarm")
+    assert JOB not in plan.units and plan.jobs == []
+    assert [s.unit for s in plan.services] == ["revflow-leadgen-1.service", "revflow-leadgen-2.service"]
+    [skip] = plan.skipped
+    assert skip.unit == JOB and "stays under systemd" in skip.reason and "swarm target" in skip.reason
+
+
 def test_a_masked_timer_does_not_make_a_job(make_config):
     inv = inventory()
     inv.units[2].timers[0].masked = True
