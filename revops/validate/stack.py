@@ -101,7 +101,7 @@ def health_window_s(svc: dict[str, Any]) -> float | None:
         timeout = _seconds(hc.get("timeout", "30s"))
         start = _seconds(hc.get("start_period", "0s"))
         retries = int(hc.get("retries", 3))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: `retries: .inf` (a YAML float)
         return None
     return start + interval * retries + timeout
 

@@ -1,5 +1,6 @@
 """Every rule has a file that breaks it and a file that does not (tests/validate/cases)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,13 @@ def test_ports_published_on_all_interfaces_are_errors():
     found = [f for f in findings(CASES / "ports-all-interfaces.bad.yml") if f.rule == "ports-all-interfaces"]
     assert [(f.service, f.severity) for f in found] == [("api", ERROR)]
     assert rules.RULES["ports-all-interfaces"].severity == ERROR
+
+
+@pytest.mark.parametrize("retries", [".inf", "-.inf", ".nan", "[3]", "'three'"])
+def test_a_health_check_whose_retries_is_no_integer_is_a_finding_not_a_crash(tmp_path, retries):
+    text = (CASES / "stack-update-monitor.bad.stack.yml").read_text()
+    assert "retries: " in text
+    path = tmp_path / "odd.stack.yml"
+    path.write_text(re.sub(r"retries: \S+", f"retries: {retries}", text, count=1))
+    found = findings(path)  # raised OverflowError for .inf
+    assert any((f.key or "").endswith("healthcheck.retries") for f in found), [(f.rule, f.key) for f in found]
