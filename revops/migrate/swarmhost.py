@@ -436,11 +436,12 @@ class SwarmHost(LiveHost):
         found = self.cluster.service(name)
         if found is None:
             return Verdict(False, f"no service {name} on the cluster")
-        expected = self._expect.get(sp.service)
+        expected, updating = self._expect.get(sp.service), None
         if expected is not None:  # a secret swap: only its tasks count, and only once the update is over
             gate = self._update_gate(found, sp, expected)
-            if gate is not None:
+            if gate is not None and gate[0]:
                 return Verdict(False, gate[1])
+            updating = gate[1] if gate is not None else None
         elif found.update_state in UPDATE_FAILED:
             return Verdict(False, f"update {found.update_state}: {found.update_message or 'no message'}")
         nodes = {n.id: n for n in self.cluster.nodes()}
@@ -457,7 +458,9 @@ class SwarmHost(LiveHost):
                               for t in live if t.state != "running"})
             down = [t for t in live if t.node_id in nodes and not nodes[t.node_id].ready]
             gone = f"; {len(down)} on node(s) down" if down else ""
-            return Verdict(False, f"{len(running)}/{desired} tasks running ({where}){gone}"
+            on = f" on secret {expected}" if expected is not None else ""
+            return Verdict(False, f"{updating + ': ' if updating else ''}{len(running)}/{desired} tasks running{on} "
+                                  f"({where}){gone}"
                                   f"{'; ' + '; '.join(waiting) if waiting else ''}")
         published = [p.published for p in found.ports if p.mode == "host"]
         failed_probes = []
@@ -472,6 +475,8 @@ class SwarmHost(LiveHost):
             return Verdict(False, "; ".join(failed_probes))
         probed = f"; GET /health answered on {len(running)} node(s)" if published else ""
         on = f" on secret {expected}" if expected is not None else ""
+        if updating:
+            return Verdict(False, f"{updating}: {len(running)}/{desired} tasks running{on}, Swarm's monitor not over")
         return Verdict(True, f"{len(running)}/{desired} tasks running and healthy{on} on {where}{probed}")
 
     def _log_tail(self, sp: P.ServicePlan) -> str:
