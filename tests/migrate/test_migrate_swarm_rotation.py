@@ -252,3 +252,33 @@ def test_dry_run_on_swarm_shows_digests_only_and_connects_to_nothing(host, tmp_p
 
     cli = RUNNER.invoke(app, ["secrets", "rotate", "--target", "swarm", "--dry-run", "--config", str(host / "revops.yaml")])
     assert cli.exit_code == 0 and "dry run: nothing was changed" in cli.output, cli.output
+
+
+def test_status_on_swarm_flags_a_service_whose_secret_name_is_older_than_its_env_files(host):
+    from revops.migrate import wiring
+    from revops.status.gather import read_swarm_secrets
+
+    config = config_mod.load(host / "revops.yaml")
+    units = wiring.read_inputs(config).inventory.units
+    gateway, publish = (next(u for u in units if u.name == n) for n in ("revcore-gateway.service", "revpublish.service"))
+    now = secrets_cmd.current_digest(config, "swarm")(P.service_plan(publish, config, wiring.read_inputs(config).files))
+
+    class Manager:
+        closed = False
+
+        def services(self, labels=()):
+            assert labels == ["com.docker.stack.namespace=revflow"]
+            return [Service(f"s-{u.service_name}", f"revflow_{u.service_name}", {}, {"revops.unit": u.name}, "replicated",
+                            1, "img", (), "completed", None, None, "2026-01-01T00:00:00Z", "", "",
+                            secrets=(SecretRef(f"{u.service_name}.env-{digest}", "id", f"{u.service_name}.env"),))
+                    for u, digest in ((gateway, "000000000000"), (publish, now.split(":")[1]))]
+
+        def close(self): self.closed = True
+
+    manager = Manager()
+    read = read_swarm_secrets(config, units, manager)
+    old, current = read.figures["revcore-gateway.service"], read.figures["revpublish.service"]
+    assert (old.provenance, old.held, old.outdated) == ("LIVE", "sha256:000000000000", True)
+    assert old.current.startswith("sha256:") and old.name == "revcore-gateway.env-000000000000"
+    assert (current.held, current.current, current.outdated) == (now, now, False)
+    assert set(read.figures) == {"revcore-gateway.service", "revpublish.service"} and manager.closed
