@@ -254,7 +254,7 @@ class SwarmHost(LiveHost):
             self._fresh.discard(sp.service)
             deadline_s += PULL_ALLOWANCE_S
         if sp.service in self._expect:  # a rolling update: each task its window, then Swarm's monitor
-            deadline_s *= 2 * max(1, self._rolling.get(sp.service, 1))
+            deadline_s *= 2 * max(1, self._rolling.get(sp.service, 1)) + 1
         started = time.monotonic()
         delay = 0.2
         while True:
