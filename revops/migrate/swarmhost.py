@@ -314,7 +314,7 @@ class SwarmHost(LiveHost):
         name = self.service_name(sp)
         found = self.cluster.service(name)
         if found is None:
-            raise CheckFailed(f"no service {name} on the cluster to rotate", hint=f"run `revops migrate --target swarm`")
+            raise CheckFailed(f"no service {name} on the cluster to rotate", hint="run `revops migrate --target swarm`")
         old = _mounted(found, mount["target"])
         content = self._sized(sp)
         digest = secret_digest(content)
