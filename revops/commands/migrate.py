@@ -84,7 +84,7 @@ def run(config: Config, phase: int | None = None, services: list[str] | None = N
         say: Callable[[str], None] | None = None,
         progress: Progress | None = None,
         host_factory: wiring.HostFactory = wiring.live_host,
-        target: str = TARGET_COMPOSE) -> MigrateResult:
+        target: str | None = None) -> MigrateResult:
     """`host_factory(inputs)` opens the host (wiring.live_host: systemd, the engine, compose
     and the preflight checks of the ops repo) from what the run read once. `parallel`: at most
     that many services in flight (default: P.default_parallel for this machine's cores).
@@ -97,7 +97,8 @@ def run(config: Config, phase: int | None = None, services: list[str] | None = N
     if parallel is None:
         parallel = P.default_parallel(os.cpu_count())
     compose_cmd, compose_missing = wiring.compose_argv()
-    req = Request(inputs, phase, services, force, parallel, compose_cmd, compose_missing, target)
+    req = Request(inputs, phase, services, force, parallel, compose_cmd, compose_missing,
+                  target or wiring.target_of(host_factory))
     with host_run(config, dry_run=dry_run) as run:
         if dry_run:
             return _dry_run(req, run.ledger, host_factory)

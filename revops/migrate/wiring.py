@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from revops import model
-from revops.config import Config
+from revops.config import TARGET_COMPOSE, TARGET_SWARM, Config
 from revops.adapters import compose, docker_engine, systemd
 from revops.errors import RevopsError
 from revops.migrate import composefile
@@ -106,6 +106,11 @@ def swarm_host(inputs: Inputs) -> "Host":
         deploy=lambda path: swarm.stack_deploy(block.cli, block.manager, path, block.stack),
         stack_name=block.stack, registry_address=block.registry, network=config.network,
         services=inputs.project.services)
+
+
+def target_of(factory: HostFactory) -> str:
+    """The target a host factory opens (a caller that brings its own factory and no target)."""
+    return TARGET_SWARM if factory is swarm_host else TARGET_COMPOSE
 
 
 def host_factory(config: Config, target: str | None) -> HostFactory:

@@ -427,3 +427,10 @@ def test_a_plan_made_without_a_compose_tool_never_touches_the_job(make_config, l
     _, [result] = run_jobs(ledger, host, [sp])
     assert (result.outcome, result.reason) == (NOT_STARTED, "no new ExecStart= to write: no compose tool")
     assert host.calls == [] and ledger.open_steps() == []
+
+
+def test_the_target_follows_the_host_factory_when_no_target_is_given():
+    from revops.migrate import wiring
+
+    assert wiring.target_of(wiring.swarm_host) == "swarm"
+    assert wiring.target_of(wiring.live_host) == "compose"
