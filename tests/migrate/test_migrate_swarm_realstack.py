@@ -214,7 +214,7 @@ def test_rotate_swaps_the_secret_by_a_service_update_and_swarm_rolls_a_bad_one_b
     new_value = next(l for l in changed.splitlines() if l.startswith(b"JWT_SECRET=")).split(b"=", 1)[1].decode()
     try:
         env.write_bytes(changed)
-        plan = revops(host, "secrets", "rotate", "revpublish", "--target", "swarm", "--dry-run")
+        plan = revops(host, "secrets", "rotate", "revpublish", "--target", "swarm", "--dry-run", "--json")
         digest = _version_now(host, unit)
         assert digest in plan.stdout and new_value not in plan.stdout + plan.stderr
         done = revops(host, "secrets", "rotate", "revpublish", "--target", "swarm", "--yes", check=False, timeout=900)
