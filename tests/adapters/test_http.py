@@ -39,11 +39,19 @@ class _Handler(BaseHTTPRequestHandler):
             server.requests += 1
             server.in_flight += 1
             server.most_in_flight = max(server.most_in_flight, server.in_flight)
+        self._counted = True
         try:
             self._answer()
         finally:
-            with server.counter_lock:
-                server.in_flight -= 1
+            self._uncount()
+
+    def _uncount(self) -> None:
+        # A request stops counting before its answer is written: once the client has the
+        # whole answer, its worker may send the next request before this thread runs on.
+        if self._counted:
+            self._counted = False
+            with self.server.counter_lock:
+                self.server.in_flight -= 1
 
     def _answer(self) -> None:
         if self.path == "/health":
@@ -74,6 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"no such page")
 
     def _send(self, code: int, body: bytes) -> None:
+        self._uncount()
         self.send_response(code)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
