@@ -34,6 +34,11 @@ JOB_TIMEOUT_S = 90.0
 ALONE = "ignore-requirements"
 
 
+class NotOurs(CheckFailed):
+    """A drop-in at revops' file name that revops did not write (its first line is not revops'
+    header): an operator's file, never overwritten or removed. Raised before anything changes."""
+
+
 class UnitControl(Protocol):
     """The manager (revops.adapters.systemd.Manager): what the step pair asks of it."""
 
@@ -103,6 +108,7 @@ class Pair:
         dropin = r.dropin  # DropinError (a ValueError) before anything is written
         with self.journal.step(r.unit, REPOINT, f"{dropin.filename}: ExecStart={dropins.exec_line(r.argv, r.prefixes)}") as record:
             path = str(self.files_path(r.unit, dropin.filename))
+            self.refuse_foreign(r.unit, r.purpose)  # before the ledger says "repointing"
             self._record(r.unit, r.purpose, REPOINTING, dropin=path, exec_before=list(r.before),
                          exec_after=list(r.argv), uses_before=r.uses_before, uses_after=r.uses_after,
                          restarts_before=r.restarts_before, reason=None)
@@ -114,6 +120,21 @@ class Pair:
                 said += "; " + self._restart(r.unit)
             record.reason = said
         return said
+
+    def refuse_foreign(self, unit: str, purpose: str) -> None:
+        """NotOurs when the unit's drop-in for `purpose` exists and revops did not write it.
+
+        The file name is revops', but a drop-in directory is the administrator's
+        (systemd.unit(5) "DESCRIPTION": UNIT.d/*.conf are read whoever wrote them): a file
+        someone else put there is theirs, so revops neither replaces it on repoint nor removes
+        it on put-back; the caller says which unit was left alone and why."""
+        name = dropins.filename(purpose)
+        text = self.files.read(unit, name)
+        if text is not None and not dropins.written_by_revops(text, purpose):
+            raise NotOurs(f"{self.files_path(unit, name)}: not written by revops (its first line is not "
+                          f"'{dropins.HEADER} {purpose}'); left in place, {unit} not changed",
+                          hint="someone wrote a drop-in by revops' name: move it to another name "
+                               "(or remove it), then daemon-reload and run again")
 
     def files_path(self, unit: str, name: str) -> Path:
         return self.files.directory(unit) / name
@@ -139,11 +160,8 @@ class Pair:
         name = dropins.filename(purpose)
         with self.journal.step(unit, PUT_BACK, f"because: {why}", restoring=True) as record:
             self._record(unit, purpose, PUTTING_BACK, reason=why, restoring=True)
+            self.refuse_foreign(unit, purpose)
             text = self.files.read(unit, name)
-            if text is not None and not dropins.written_by_revops(text, purpose):
-                raise CheckFailed(f"{self.files_path(unit, name)}: not written by revops (its first line is not "
-                                  f"'{dropins.HEADER} {purpose}'); left in place",
-                                  hint="someone edited it: remove it by hand, then daemon-reload")
             removed = self.files.remove(unit, name) if text is not None else False
             self.manager.reload()
             said = f"drop-in {'removed' if removed else 'already gone'}"

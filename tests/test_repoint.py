@@ -112,6 +112,18 @@ def test_put_back_leaves_a_drop_in_revops_did_not_write(pair, tmp_path):
     assert (folder / "50-revops-stabilize.conf").read_text().endswith("/bin/mine\n")
 
 
+def test_repoint_never_overwrites_a_drop_in_by_its_name_that_revops_did_not_write(pair, ledger, tmp_path):
+    folder = tmp_path / "units" / f"{UNIT}.d"
+    folder.mkdir(parents=True)
+    mine = "[Service]\nEnvironment=HAND_WRITTEN=1\n"
+    (folder / "50-revops-stabilize.conf").write_text(mine)
+    with pytest.raises(repoint.NotOurs, match="not written by revops"):
+        pair.repoint(change())
+    assert (folder / "50-revops-stabilize.conf").read_text() == mine
+    assert pair.manager.calls == []  # no reload, no restart
+    assert UNIT not in ledger.repoints("stabilize")  # nothing for a later run to "settle"
+
+
 def test_put_back_of_a_unit_with_no_drop_in_restarts_it_as_it_is(pair):
     assert pair.put_back(UNIT, "stabilize", "undo", restart=False) == "drop-in already gone"
     assert pair.manager.calls == ["reload"]

@@ -280,6 +280,12 @@ class Executor:
         except RevopsError as exc:
             return self._job_untouched(result, sp, NOT_STARTED, exc.message)
         pair = self.host.job_pair(self.journal)
+        try:  # an operator's drop-in by revops' name: the job stays as it is (repoint.NotOurs)
+            pair.refuse_foreign(sp.unit, jobs.PURPOSE)
+        except JournalUnavailable:
+            raise
+        except RevopsError as exc:
+            return self._job_untouched(result, sp, NOT_STARTED, exc.message)
         self.journal.service_state(sp.unit, P.MIGRATING)
         self.progress.step(sp.unit, P.REPOINT_UNIT)
         try:

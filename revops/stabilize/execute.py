@@ -16,7 +16,7 @@ from typing import Callable, Protocol
 from revops.adapters import http
 from revops.errors import RevopsError
 from revops.journal import FAILED, Journal
-from revops.repoint import Pair, Repoint
+from revops.repoint import NotOurs, Pair, Repoint
 from revops.stabilize.plan import PURPOSE, UnitPlan
 
 GATE = "gate"
@@ -67,6 +67,8 @@ def stabilize(p: UnitPlan, pair: Pair, gate: Gate, *, sleep: Callable[[float], N
                      note=f"stabilize: {p.unit} runs from the suite venv {p.venv_after}", restart=restart)
     try:
         pair.repoint(change)
+    except NotOurs as exc:  # nothing changed: there is nothing to put back (and it is not ours to remove)
+        return UnitResult(p.unit, False, "not repointed", exc.message, before_restarts)
     except RevopsError as exc:
         return _put_back(p, pair, f"repointing failed: {exc.message}", before_restarts, restart)
     if not restart:

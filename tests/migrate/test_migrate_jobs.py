@@ -185,6 +185,18 @@ def test_a_running_job_is_refused_with_why_and_its_unit_untouched(make_config, l
     assert jobs.PURPOSE not in {r.purpose for r in ledger.repoints().values()}
 
 
+def test_a_drop_in_by_revops_name_that_revops_did_not_write_leaves_the_job_untouched(make_config, ledger, tmp_path):
+    host = ScriptedHost(ledger, dropin_dir=tmp_path / "units")
+    host.manager.before[JOB] = JOB_ARGV
+    mine = "[Service]\nExecStart=\nExecStart=/usr/bin/mine\n"
+    host.dropins.write(JOB, DROPIN, mine)
+    _, [result] = run_jobs(ledger, host, job_plan(make_config))
+    assert result.outcome == NOT_STARTED and "not written by revops" in result.reason, result
+    assert (tmp_path / "units" / f"{JOB}.d" / DROPIN).read_text() == mine
+    assert host.manager.calls == [] and resume.service_states(ledger).get(JOB) != "down"
+    assert jobs.PURPOSE not in {r.purpose for r in ledger.repoints().values()}
+
+
 def test_an_import_check_that_fails_leaves_the_unit_as_it_was(make_config, ledger, tmp_path):
     host = ScriptedHost(ledger, candidate_ok=False, dropin_dir=tmp_path / "units")
     _, [result] = run_jobs(ledger, host, job_plan(make_config))

@@ -92,6 +92,16 @@ def test_a_unit_that_restarts_on_the_suite_venv_is_put_back_with_the_reason(tmp_
         ("repoint-unit", "done"), ("gate", "failed"), ("put-back", "done")]
 
 
+def test_an_operators_drop_in_by_revops_name_is_left_and_the_unit_not_repointed(tmp_path, ledger):
+    pair, files = pair_with(tmp_path, ledger, restarts_after=0)
+    mine = "[Service]\nExecStart=\nExecStart=/usr/local/bin/hand-made\n"
+    files.write(UNIT, "50-revops-stabilize.conf", mine)
+    result = execute.stabilize(PLAN, pair, GATE, sleep=lambda s: None)
+    assert not result.ok and result.action == "not repointed" and "not written by revops" in result.detail
+    assert files.read(UNIT, "50-revops-stabilize.conf") == mine and pair.manager.calls == []
+    assert UNIT not in ledger.repoints("stabilize")  # no half-way record for the next run to put back
+
+
 def test_undo_removes_the_drop_in_and_restarts_the_unit_on_its_own_venv(tmp_path, ledger):
     pair, files = pair_with(tmp_path, ledger, restarts_after=0)
     assert execute.stabilize(PLAN, pair, GATE, sleep=lambda s: None).ok
