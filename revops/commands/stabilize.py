@@ -218,6 +218,7 @@ def suite_venv_of(config: Config, suite: str) -> P.SuiteVenv:
     if not path.exists():
         return P.suite_venv(config, suite, None, None)
     text = lockfile.read_lock(path, suite)  # LockfileError (exit 2) for a bad one
+    lockfile.check_installable(path, text)  # pip is given it: no options, files or URLs in it
     return P.suite_venv(config, suite, text, lockfile.header_fields(text).get(lockfile.PYTHON_KEY))
 
 

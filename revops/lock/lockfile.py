@@ -100,6 +100,39 @@ def read_lock(path: Path, suite: str | None = None) -> str:
     return text
 
 
+# One entry of a lock as `revops lock` writes it (pip-compile --generate-hashes, then pin_local):
+# `name[extras]==version`, an optional `; marker` holding no option, then sha256 hashes only.
+_INSTALLABLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._, -]*\])?==[A-Za-z0-9.+!_-]+"
+                          r"(\s*;(?:(?!\s-)[^#\\$])*)?(\s+--hash=sha256:[0-9a-f]{64})+$")
+
+
+def check_installable(path: Path, text: str) -> None:
+    """LockfileError (exit 2) naming the file and line of the first entry that is not a hashed
+    `name==version` pin, before pip is given the lock (`pip install -r`).
+
+    pip's requirements file format ("Structure": `[[--option]...]`, `-r`/`-c` files, `-e`,
+    archive URLs and paths, `${VAR}` expanded from the environment) lets one line change where
+    every package comes from or make pip read another file (and quote its lines in an error);
+    a lock revops wrote holds none of that, so one that does was written by someone else."""
+    number, start, current = 0, 0, ""
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        start = start if current else number
+        current += " " + line.rstrip("\\").strip()
+        if line.endswith("\\"):
+            continue
+        if not _INSTALLABLE.match(current.strip()):
+            shown = current.strip()
+            raise LockfileError(f"{path}:{start}: {shown[:120]!r}: not a hashed name==version pin "
+                                "(a lock revops wrote holds no pip options, files, URLs or variables)",
+                                hint="re-lock with `revops lock`; nothing was installed")
+        current = ""
+    if current:
+        raise LockfileError(f"{path}:{start}: the last entry ends in a line continuation", hint="re-lock with `revops lock`")
+
+
 @dataclass
 class Pin:
     name: str

@@ -114,3 +114,38 @@ def test_lock_check_on_a_lock_of_another_suite_exits_2(tiny_host, tmp_path, monk
         cli.main(["lock", "--check", "--suite", "core"])
     assert exit_info.value.code == 2
     assert "core.txt:3: header suite: this is the lock of suite 'extra'" in capsys.readouterr().err
+
+
+def test_a_lock_revops_wrote_is_installable_markers_extras_and_comments_included(tmp_path):
+    body = (f"alpha[extra-one,two]==2.0.post1+local ; python_version < \"3.12\" and sys_platform != 'win32' \\\n"
+            f"    {HASH}\n    # via -r core.in\n\n{BODY}"
+            "    # local project /opt/revflow-os/modules/x, built by revops lock\n")
+    lockfile.check_installable(tmp_path / "core.txt", "# suite: core\n" + body)  # raises nothing
+
+
+@pytest.mark.parametrize("entry", [
+    "-r /etc/shadow",  # pip reads another file (and quotes its lines in its error)
+    "--requirement=/etc/shadow",
+    "-c /root/constraints.txt",
+    "--index-url http://127.0.0.1:9/simple",  # every package from another index
+    "--extra-index-url=http://127.0.0.1:9/simple",
+    "--find-links /tmp/wheels",
+    "--trusted-host 127.0.0.1",
+    "-e /opt/revflow-os/modules/x",  # runs the project's build (code from input)
+    "/tmp/evil-1.0-py3-none-any.whl",
+    "evil @ file:///tmp/evil-1.0-py3-none-any.whl",
+    "gamma==${HOME}",  # pip expands ${VAR} from its environment
+    "gamma>=1.0",
+    "gamma==1.0",  # no hash
+    f"gamma==1.0 ; python_version > '3' -r /etc/shadow {HASH}",
+    f"gamma==1.0 {HASH} --index-url http://127.0.0.1:9/simple",
+    f"gamma==1.0 {HASH} --config-settings=--build-option=--evil",
+    f"gamma==1.0 \\\n    {HASH} \\",  # a continuation into nothing
+])
+def test_a_lock_entry_that_is_more_than_a_hashed_pin_is_exit_2_naming_file_and_line(tmp_path, entry):
+    path = tmp_path / "core.txt"
+    text = f"# suite: core\n{BODY}{entry}\n"
+    with pytest.raises(lockfile.LockfileError) as refused:
+        lockfile.check_installable(path, text)
+    assert refused.value.exit_code == 2
+    assert refused.value.message.startswith(f"{path}:{BODY.count(chr(10)) + 2}:"), refused.value.message

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from revops import config as config_mod
 from revops.model import Inventory, Unit, Venv
 from revops.stabilize import plan as P
@@ -146,3 +148,17 @@ def test_with_shared_venvs_the_members_units_point_at_one_venv_and_the_others_ar
     by = {u.unit: u for u in plan.units}
     assert by["revpublish.service"].venv_after == core.path
     assert by["revother.service"].skip.startswith("cannot share the shared venv")
+
+
+def test_a_suite_lock_that_injects_pip_options_is_exit_2_before_any_venv_is_planned(tmp_path):
+    from revops.commands import stabilize as cmd
+    from revops.lock.lockfile import LockfileError
+
+    cfg = config(tmp_path)
+    lock = cfg.out("lockfiles") / "core.txt"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("# suite: core\n-r /etc/shadow\nfastapi==0.110.0 --hash=sha256:" + "ab" * 32 + "\n")
+    with pytest.raises(LockfileError) as refused:
+        cmd.suite_venv_of(cfg, "core")
+    assert refused.value.exit_code == 2
+    assert refused.value.message.startswith(f"{lock}:2: '-r /etc/shadow'"), refused.value.message
