@@ -138,6 +138,10 @@ def _execute(config: Config, options: Options, result: StabilizeResult, pair: re
         if not acting or interrupt():
             continue
         assert venv.on_disk is not None and venv.lock is not None
+        leads = build.outside_root(Path(venv.on_disk), Path(config.root))
+        if leads is not None:  # not even the shared lock is written there
+            result.results += [execute.UnitResult(u.unit, False, "not repointed", leads) for u in acting]
+            continue
         if result.shared is not None and not Path(venv.lock).exists():
             Path(venv.lock).parent.mkdir(parents=True, exist_ok=True)
             lockfile.write_atomically(Path(venv.lock), result.shared.text)
@@ -146,7 +150,7 @@ def _execute(config: Config, options: Options, result: StabilizeResult, pair: re
         with pair.journal.step(venv.suite, BUILD_VENV, f"{venv.lock} -> {venv.path}") as record:
             proof, built = build.build(Path(venv.lock), Path(venv.on_disk), find_links, apps,
                                        python=find_interpreter(venv.python) if venv.python else None,
-                                       offline=options.offline)
+                                       offline=options.offline, root=Path(config.root))
             record.state = "done" if proof.installed and proof.pip_check else "failed"
             record.reason = ("built and proven" if built else "proven again") if proof.ok else (proof.detail or "imports failed")
         result.builds.append(SuiteBuild(venv.suite, venv.path or "", built, proof))

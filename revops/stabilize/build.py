@@ -22,9 +22,15 @@ TMP_MARK = ".tmp-"
 
 
 def build(lock: Path, final: Path, find_links: list[Path], apps: list[AppUnderTest], *,
-          python: str | None = None, offline: bool = True, timeout: float = 900) -> tuple[Proof, bool]:
+          python: str | None = None, offline: bool = True, timeout: float = 900,
+          root: Path | None = None) -> tuple[Proof, bool]:
     """The suite venv at `final`, proven; returns the proof and whether it was built now
-    (False: it was there already). A failed proof leaves nothing at `final`."""
+    (False: it was there already). A failed proof leaves nothing at `final`. With `root` (the
+    host's root), a `final` that leads outside it is refused (see outside_root): an unproven
+    Proof saying why, and nothing made, run or renamed."""
+    leads = outside_root(final, root) if root is not None else None
+    if leads is not None:
+        return Proof(lockfile=str(lock), detail=leads), False
     if (final / "bin" / "python").exists():
         return reprove(final, lock, apps, timeout), False
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +48,21 @@ def build(lock: Path, final: Path, find_links: list[Path], apps: list[AppUnderTe
     os.rename(scratch, final)
     _fsync_dir(final.parent)
     return proof, True
+
+
+def outside_root(final: Path, root: Path) -> str | None:
+    """Why `final` (a venv path under `root`) is not inside the root once symlinks are followed,
+    or None. The deepest part of the path that exists is resolved: a stabilize.path directory
+    (or a venv already at the final name) that is a symlink leading elsewhere would have revops
+    build, run and rename venvs outside the host it was given, so it is not followed."""
+    top = Path(root).resolve()
+    here = Path(final)
+    while not os.path.lexists(here) and here != here.parent:
+        here = here.parent
+    real = here.resolve()
+    if real == top or real.is_relative_to(top):
+        return None
+    return f"{here} leads to {real}, outside the host root {top}: no suite venv is built there"
 
 
 def reprove(venv: Path, lock: Path, apps: list[AppUnderTest], timeout: float = 900) -> Proof:

@@ -148,3 +148,23 @@ def test_a_oneshot_job_is_repointed_but_never_run_by_stabilize(tmp_path, ledger)
     assert files.read(UNIT, "50-revops-stabilize.conf") is not None
     assert ledger.repoints("stabilize")[UNIT].state == "repointed"
     assert execute.undo(UNIT, pair).ok and "restart" in pair.manager.calls  # active: put back and restarted
+
+
+def test_a_suite_venv_directory_linking_outside_the_root_is_never_built_into(tmp_path):
+    from pathlib import Path
+
+    from revops.stabilize import build
+
+    root, elsewhere = tmp_path / "host", tmp_path / "elsewhere"
+    (root / "opt").mkdir(parents=True)
+    elsewhere.mkdir()
+    (root / "opt" / "suite-venvs").symlink_to(elsewhere)  # stabilize.path on the host
+    final = root / "opt" / "suite-venvs" / "core-3f2a9c1b0d4e"
+    proof, built = build.build(tmp_path / "core.txt", final, [], [], root=root)
+    assert not built and not proof.ok and "outside the host root" in proof.detail, proof.detail
+    assert list(elsewhere.iterdir()) == []  # no venv, no scratch venv, nothing run there
+    (root / "opt" / "suite-venvs").unlink()
+    (root / "opt" / "suite-venvs").mkdir()
+    Path(final).symlink_to(elsewhere)  # a "venv" already at the final name, leading out
+    assert "outside the host root" in build.build(tmp_path / "core.txt", final, [], [], root=root)[0].detail
+    assert build.outside_root(root / "opt" / "suite-venvs" / "core-new", root) is None
