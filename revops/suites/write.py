@@ -53,7 +53,7 @@ def render(text: str, proposal: Proposal, path: Path) -> str:
         doc = CommentedMap()
     if not isinstance(doc, CommentedMap):
         raise ConfigError(str(path), None, "not a mapping of settings; nothing written")
-    suites = _section(doc, "suites", after=("systemd", "host"))
+    suites = _unshared(_section(doc, "suites", after=("systemd", "host")), path, "suites")
     reasons = _unit_reasons(proposal)
     first_new = True
     for suite in proposal.suites:
@@ -67,19 +67,19 @@ def render(text: str, proposal: Proposal, path: Path) -> str:
                 suites.yaml_set_comment_before_after_key(suite.name, before=REVIEW, indent=2)
                 first_new = False
         else:
-            body = suites[suite.name]
+            body = _unshared(suites[suite.name], path, f"suites.{suite.name}")
             if "suggested" not in body:
                 body.insert(list(body).index("phase") + 1 if "phase" in body else 0, "suggested", True)
             else:
                 body["suggested"] = True
-        units = body["units"]
+        units = _unshared(body["units"], path, f"suites.{suite.name}.units")
         column = max(len(name) for name in suite.units) + 12  # past `      - "NAME"`, aligned
         for name in suite.units:
             units.append(DoubleQuotedScalarString(name))
             units.yaml_add_eol_comment("# " + _clip(reasons.get(name, "")), len(units) - 1, column=column)
     for key, placements in (("retire", proposal.retire), ("keep_on_host", proposal.keep_on_host)):
         if placements:
-            section = _section(doc, key, after=("deprecated",))
+            section = _unshared(_section(doc, key, after=("deprecated",)), path, key)
             for placement in placements:
                 section[placement.unit] = placement.reasons[0]
     out = io.StringIO()
@@ -102,6 +102,22 @@ def write(path: Path, text: str, proposal: Proposal) -> str:
         Path(tmp).unlink(missing_ok=True)
         raise
     return new_text
+
+
+def _unshared(node: Any, path: Path, key: str) -> Any:
+    """`node` itself when revops may add to it; ConfigError naming the file, key and line when it
+    is shared: anchored (`&name`, so each `*name` alias is the same node) or filled by a merge
+    key (`<<: *name`, whose entries belong to the anchored mapping). YAML 1.2 "3.2.2.2. Anchors
+    and Aliases": an alias is the anchored node itself, so a unit appended to it would silently
+    appear under every key that names it (a list also used as `deprecated:`, say)."""
+    anchor = getattr(getattr(node, "anchor", None), "value", None)
+    merged = getattr(node, "merge", None)
+    if anchor or merged:
+        how = f"the anchor &{anchor}" if anchor else "a merge key (<<)"
+        line = node.lc.line + 1 if getattr(node, "lc", None) is not None and node.lc.line is not None else None
+        raise ConfigError(str(path), key, f"shared through {how}: adding to it would change every key "
+                          "that uses it; write it out in full, then run again (nothing written)", line)
+    return node
 
 
 def _section(doc: CommentedMap, key: str, after: tuple[str, ...]) -> Any:

@@ -101,3 +101,47 @@ def test_json_contract(host, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["covered_before"] == 0 and out["covered_after"] == out["live"] == 147
     assert out["written"] is False and out["units"] and out["suites"]
+
+
+def joining_core():
+    from revops.suites.suggest import Placement, Proposal, SuiteProposal
+
+    return Proposal(placements=[Placement("revwins.service", "suite", "core", 1, ["the same venv as revpublish"]),
+                                Placement("revold.service", "retire", reasons=["a copy of revpublish"])],
+                    suites=[SuiteProposal("core", 1, ["revwins.service"], new=False)])
+
+
+@pytest.mark.parametrize("text, key, line", [
+    # the suite's unit list is also the deprecated list: appending to it would deprecate the new unit
+    ("host: {root: /}\nsuites:\n  core:\n    phase: 1\n    units: &core  # shared\n      - revpublish.service\n"
+     "deprecated: *core\n", "suites.core.units", 5),
+    # the suite's body comes from a merge key: its units belong to the anchored mapping
+    ("host: {root: /}\nsuites:\n  base: &base\n    phase: 1\n    units: [revbase.service]\n"
+     "  core:\n    <<: *base\n    units: [revpublish.service]\n", "suites.core", 7),
+    # retire: is an alias of keep_on_host: a retired unit would be kept on the host as well
+    ("host: {root: /}\nsuites:\n  core:\n    phase: 1\n    units: [revpublish.service]\n"
+     "keep_on_host: &kept\n  revtmp.service: cleans /tmp\nretire: *kept\n", "retire", 6),
+])
+def test_write_refuses_to_add_to_what_an_anchor_shares_naming_file_key_and_line(tmp_path, text, key, line):
+    from revops.errors import ConfigError
+    from revops.suites import write
+
+    path = tmp_path / "revops.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        write.write(path, text, joining_core())
+    assert refused.value.exit_code == 2 and refused.value.key == key and refused.value.line == line, refused.value
+    assert "nothing written" in refused.value.message
+    assert path.read_text() == text
+
+
+def test_write_adds_beside_anchors_it_does_not_touch_and_keeps_them(tmp_path):
+    from revops.suites import write
+
+    text = ("# the operator's words\nhost: {root: /}\nsuites:\n  core:\n    phase: 1\n    units:\n"
+            "      - revpublish.service  # the API\ndeprecated: &old [revlegacy.service]\n"
+            "cleanup: {leftovers: *old}\n")
+    out = write.render(text, joining_core(), tmp_path / "revops.yaml")
+    doc = config.parse(out, tmp_path / "revops.yaml")
+    assert "# the operator's words" in out and "# the API" in out and "*old" in out
+    assert [list(s.units) for s in doc.suites if s.name == "core"] == [["revpublish.service", "revwins.service"]]
