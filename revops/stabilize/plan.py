@@ -22,6 +22,7 @@ from revops.lock.sources import Wanted
 from revops.model import Inventory, Unit
 
 PURPOSE = "stabilize"
+UNRESOLVED_SPECIFIERS = "unexpanded-specifier"  # the inventory's problem code (revops.unitfile)
 # Migration states (revops.adapters.ledger.MIGRATION_STATES) in which a unit runs, or is
 # being moved, into a container: stabilize leaves it to migrate and rollback.
 IN_CONTAINER = ("migrating", "migrated", "down")
@@ -233,6 +234,13 @@ def _why_alone(unit: Unit, venv: SuiteVenv, config: Config, migration: str | Non
         return "deprecated"
     if migration in IN_CONTAINER:
         return f"runs in a container (migration state: {migration})"
+    unresolved = next((p for p in unit.problems if p.code == UNRESOLVED_SPECIFIERS), None)
+    if unresolved is not None:
+        # systemd.unit(5) "Specifiers": the inventory keeps a host specifier it could not resolve
+        # offline as written (%b, %H ...), so its argv cannot tell it from a literal "%b"; the
+        # drop-in writes every % as %% (dropins.quote_word), which would pass the letters
+        # instead of the host's value.
+        return f"its ExecStart= may hold host specifiers revops could not resolve ({unresolved.detail})"
     if len(unit.exec_start) != 1:
         return (f"has {len(unit.exec_start)} ExecStart= commands; stabilize repoints a unit with exactly one"
                 if unit.exec_start else "has no ExecStart=")

@@ -162,3 +162,18 @@ def test_a_suite_lock_that_injects_pip_options_is_exit_2_before_any_venv_is_plan
         cmd.suite_venv_of(cfg, "core")
     assert refused.value.exit_code == 2
     assert refused.value.message.startswith(f"{lock}:2: '-r /etc/shadow'"), refused.value.message
+
+
+def test_a_unit_with_host_specifiers_the_inventory_left_unresolved_is_left_alone(tmp_path):
+    from revops.model import Problem
+
+    cfg = config(tmp_path)
+    venv = P.suite_venv(cfg, "core", LOCK, "3.11.2")
+    argv = ["/opt/m/revwins/venv/bin/python", "worker.py", "--boot", "%b", "--host", "%H"]
+    odd = unit("revwins.service", argv, "/opt/m/revwins/venv",
+               problems=[Problem("unexpanded-specifier", "host specifiers unknown offline, left as written: %H %b")])
+    plain = unit("revpublish.service", [f"{OWN}/bin/python", "--name", "100%"], OWN)  # a literal % is fine
+    plan = P.plan(Inventory(root="/", scanned_at="2026-11-29T12:00:00Z", units=[odd, plain], venvs=[]), cfg, [venv])
+    by_unit = {u.unit: u for u in plan.units}
+    assert by_unit["revwins.service"].after is None and "%H %b" in by_unit["revwins.service"].skip
+    assert by_unit["revpublish.service"].acts and by_unit["revpublish.service"].after[-1] == "100%"
