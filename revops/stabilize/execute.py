@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from revops.adapters import http
+from revops.dropins import DropinError
 from revops.errors import RevopsError
 from revops.journal import FAILED, Journal
 from revops.repoint import NotOurs, Pair, Repoint
@@ -67,6 +68,8 @@ def stabilize(p: UnitPlan, pair: Pair, gate: Gate, *, sleep: Callable[[float], N
                      note=f"stabilize: {p.unit} runs from the suite venv {p.venv_after}", restart=restart)
     try:
         pair.repoint(change)
+    except DropinError as exc:  # systemd would refuse the line: refused before anything was written
+        return UnitResult(p.unit, False, "not repointed", f"no drop-in can say this command: {exc}", before_restarts)
     except NotOurs as exc:  # nothing changed: there is nothing to put back (and it is not ours to remove)
         return UnitResult(p.unit, False, "not repointed", exc.message, before_restarts)
     except RevopsError as exc:

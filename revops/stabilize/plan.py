@@ -244,6 +244,11 @@ def _why_alone(unit: Unit, venv: SuiteVenv, config: Config, migration: str | Non
     if len(unit.exec_start) != 1:
         return (f"has {len(unit.exec_start)} ExecStart= commands; stabilize repoints a unit with exactly one"
                 if unit.exec_start else "has no ExecStart=")
+    if "@" in (unit.exec_start_prefixes or [""])[0]:
+        # systemd.service(5) "COMMAND LINES": with `@` the word after the path is argv[0]. The
+        # inventory keeps [program, arg1, ...] (design.md), without it: a drop-in made from that
+        # would turn arg1 into argv[0] (a python that gets its script as its name runs none).
+        return "its ExecStart= has the '@' prefix (its own argv[0]), which the inventory does not keep"
     if venv.path is None:
         return venv.why_not
     return None

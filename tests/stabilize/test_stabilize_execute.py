@@ -168,3 +168,11 @@ def test_a_suite_venv_directory_linking_outside_the_root_is_never_built_into(tmp
     Path(final).symlink_to(elsewhere)  # a "venv" already at the final name, leading out
     assert "outside the host root" in build.build(tmp_path / "core.txt", final, [], [], root=root)[0].detail
     assert build.outside_root(root / "opt" / "suite-venvs" / "core-new", root) is None
+
+
+def test_a_command_no_drop_in_can_say_is_not_repointed_and_nothing_is_written(tmp_path, ledger):
+    pair, files = pair_with(tmp_path, ledger, restarts_after=0)
+    bad = UnitPlan(UNIT, "core", OLD, ["/srv/suite-venvs/core 1/bin/python", "worker.py"])  # white space in the path
+    result = execute.stabilize(bad, pair, GATE, sleep=lambda s: None)
+    assert not result.ok and result.action == "not repointed" and "executable" in result.detail
+    assert not (tmp_path / "units").exists() and pair.manager.calls == []

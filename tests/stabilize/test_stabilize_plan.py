@@ -177,3 +177,13 @@ def test_a_unit_with_host_specifiers_the_inventory_left_unresolved_is_left_alone
     by_unit = {u.unit: u for u in plan.units}
     assert by_unit["revwins.service"].after is None and "%H %b" in by_unit["revwins.service"].skip
     assert by_unit["revpublish.service"].acts and by_unit["revpublish.service"].after[-1] == "100%"
+
+
+def test_a_unit_whose_exec_start_sets_its_own_argv0_is_left_alone(tmp_path):
+    cfg = config(tmp_path)
+    venv = P.suite_venv(cfg, "core", LOCK, "3.11.2")
+    # ExecStart=@/opt/m/revwins/venv/bin/python revwins-worker worker.py: the inventory has no argv[0]
+    at = unit("revwins.service", ["/opt/m/revwins/venv/bin/python", "worker.py"], "/opt/m/revwins/venv",
+              exec_start_prefixes=["-@"])
+    plan = P.plan(Inventory(root="/", scanned_at="2026-11-29T12:00:00Z", units=[at], venvs=[]), cfg, [venv])
+    assert plan.units[0].after is None and "'@' prefix" in plan.units[0].skip
