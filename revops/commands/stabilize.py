@@ -138,7 +138,7 @@ def _execute(config: Config, options: Options, result: StabilizeResult, pair: re
         if not acting or interrupt():
             continue
         assert venv.on_disk is not None and venv.lock is not None
-        leads = build.outside_root(Path(venv.on_disk), Path(config.root))
+        leads = build.unsafe_place(Path(venv.on_disk), Path(config.root))
         if leads is not None:  # not even the shared lock is written there
             result.results += [execute.UnitResult(u.unit, False, "not repointed", leads) for u in acting]
             continue

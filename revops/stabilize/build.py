@@ -26,9 +26,9 @@ def build(lock: Path, final: Path, find_links: list[Path], apps: list[AppUnderTe
           root: Path | None = None) -> tuple[Proof, bool]:
     """The suite venv at `final`, proven; returns the proof and whether it was built now
     (False: it was there already). A failed proof leaves nothing at `final`. With `root` (the
-    host's root), a `final` that leads outside it is refused (see outside_root): an unproven
-    Proof saying why, and nothing made, run or renamed."""
-    leads = outside_root(final, root) if root is not None else None
+    host's root), a `final` that leads outside it or that others could plant is refused (see
+    unsafe_place): an unproven Proof saying why, and nothing made, run or renamed."""
+    leads = unsafe_place(final, root) if root is not None else None
     if leads is not None:
         return Proof(lockfile=str(lock), detail=leads), False
     if (final / "bin" / "python").exists():
@@ -63,6 +63,33 @@ def outside_root(final: Path, root: Path) -> str | None:
     if real == top or real.is_relative_to(top):
         return None
     return f"{here} leads to {real}, outside the host root {top}: no suite venv is built there"
+
+
+def unsafe_place(final: Path, root: Path) -> str | None:
+    """Why revops must not build or use a venv at `final`, or None: it leads outside the root
+    (outside_root), or someone other than us could have put a venv there first. A venv's name
+    is its lock's digest, known in advance, and a venv found at it is proven by running its
+    python and pointed at by units that may run as root; so every existing directory from the
+    root down to it must be writable by its owner alone (not a /tmp-like directory: the sticky
+    bit stops renames, not a planted directory; see chmod(1) "RESTRICTED DELETION FLAG"), and a
+    venv already there must be ours (owned by our effective uid)."""
+    leads = outside_root(final, root)
+    if leads is not None:
+        return leads
+    top = Path(root).resolve()
+    here = Path(final).resolve()
+    chain = [here, *here.parents]
+    for directory in chain[: chain.index(top) + 1] if top in chain else []:
+        try:
+            st = directory.lstat()
+        except FileNotFoundError:
+            continue
+        if directory == here and st.st_uid != os.geteuid():
+            return f"{directory} is already there and owned by uid {st.st_uid}, not ours: it is not used as a suite venv"
+        if st.st_mode & 0o022:
+            return (f"{directory} is writable by others (mode {st.st_mode & 0o7777:04o}): a venv there could be "
+                    "planted before revops builds it; choose a stabilize.path writable by its owner alone")
+    return None
 
 
 def reprove(venv: Path, lock: Path, apps: list[AppUnderTest], timeout: float = 900) -> Proof:

@@ -176,3 +176,27 @@ def test_a_command_no_drop_in_can_say_is_not_repointed_and_nothing_is_written(tm
     result = execute.stabilize(bad, pair, GATE, sleep=lambda s: None)
     assert not result.ok and result.action == "not repointed" and "executable" in result.detail
     assert not (tmp_path / "units").exists() and pair.manager.calls == []
+
+
+def test_a_suite_venv_others_could_plant_is_never_run_or_used(tmp_path):
+    import os
+
+    from revops.stabilize import build
+
+    root = tmp_path / "host"
+    shared = root / "tmp"
+    shared.mkdir(parents=True)
+    shared.chmod(0o1777)  # stabilize.path: /tmp: anyone may make /tmp/core-<digest of the lock> first
+    final = shared / "core-3f2a9c1b0d4e"
+    (final / "bin").mkdir(parents=True)
+    planted = final / "bin" / "python"
+    planted.write_text(f"#!/bin/sh\ntouch {tmp_path}/ran\n")
+    planted.chmod(0o755)
+    proof, built = build.build(tmp_path / "core.txt", final, [], [], root=root)
+    assert not built and not proof.ok and "writable by others" in proof.detail, proof.detail
+    assert not (tmp_path / "ran").exists()
+    shared.chmod(0o755)
+    os.chown(final, 4242, 4242)  # a venv at the final name that someone else made
+    assert "not ours" in build.build(tmp_path / "core.txt", final, [], [], root=root)[0].detail
+    assert not (tmp_path / "ran").exists()
+    assert build.unsafe_place(root / "opt" / "suite-venvs" / "core-new", root) is None
