@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
+from ruamel.yaml import YAML, YAMLError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
@@ -48,7 +48,15 @@ def render(text: str, proposal: Proposal, path: Path) -> str:
     """revops.yaml's new text with the proposal added (see the module); ConfigError if the
     result would not pass revops' loader (nothing to write then)."""
     yaml = _yaml()
-    doc = yaml.load(text) if text.strip() else None
+    try:
+        doc = yaml.load(text) if text.strip() else None
+    except YAMLError as exc:
+        # revops' loader (PyYAML, YAML 1.1) took the file but the round-trip editor (ruamel.yaml,
+        # YAML 1.2) reads it otherwise (a tab after `key:`, say): it cannot be edited safely.
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(str(path), None, f"cannot be edited keeping its comments ({problem}); nothing written",
+                          mark.line + 1 if mark is not None else None) from None
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, CommentedMap):

@@ -145,3 +145,18 @@ def test_write_adds_beside_anchors_it_does_not_touch_and_keeps_them(tmp_path):
     doc = config.parse(out, tmp_path / "revops.yaml")
     assert "# the operator's words" in out and "# the API" in out and "*old" in out
     assert [list(s.units) for s in doc.suites if s.name == "core"] == [["revpublish.service", "revwins.service"]]
+
+
+def test_write_refuses_a_file_its_round_trip_editor_cannot_read_naming_file_and_line(tmp_path):
+    from revops.errors import ConfigError
+    from revops.suites import write
+
+    # revops' loader takes `retire:<TAB>`; the round-trip editor does not
+    text = "# mine\nhost: {root: /}\nsuites:\n  core:\n    phase: 1\n    units: [revpublish.service]\nretire:\t\n"
+    path = tmp_path / "revops.yaml"
+    path.write_text(text)
+    config.parse(text, path)
+    with pytest.raises(ConfigError) as refused:
+        write.write(path, text, joining_core())
+    assert refused.value.exit_code == 2 and refused.value.line == 7 and "nothing written" in refused.value.message
+    assert path.read_text() == text
