@@ -152,5 +152,9 @@ def _unit_reasons(proposal: Proposal) -> dict[str, str]:
 
 
 def _clip(text: str) -> str:
+    """A reason as one comment line. Its words come from unit files (a timer's OnCalendar=, say),
+    so a character YAML does not allow in a stream (YAML 1.2 "5.1. Character Set": C0/C1
+    controls, surrogates) or one that ends a comment (a line break) is written escaped."""
     text = " ".join(text.split())
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= COMMENT_WIDTH else text[: COMMENT_WIDTH - 3] + "..."

@@ -160,3 +160,16 @@ def test_write_refuses_a_file_its_round_trip_editor_cannot_read_naming_file_and_
         write.write(path, text, joining_core())
     assert refused.value.exit_code == 2 and refused.value.line == 7 and "nothing written" in refused.value.message
     assert path.read_text() == text
+
+
+def test_a_reason_holding_control_characters_from_a_unit_file_is_written_escaped(tmp_path):
+    from revops.suites import write
+    from revops.suites.suggest import Placement, Proposal, SuiteProposal
+
+    reason = "fired by revwins.timer (OnCalendar=*-*-* 02:00\x1b[2J\x07\u2028retire: {x: y})"
+    proposal = Proposal(placements=[Placement("revwins.service", "suite", "core", 1, [reason])],
+                        suites=[SuiteProposal("core", 1, ["revwins.service"], new=False)])
+    text = "host: {root: /}\nsuites:\n  core:\n    phase: 1\n    units: [revpublish.service]\n"
+    out = write.render(text, proposal, tmp_path / "revops.yaml")  # raised "U+001B is not allowed in YAML"
+    assert "\\x1b[2J\\x07" in out and "\x1b" not in out and "\u2028" not in out
+    assert config.parse(out, tmp_path / "revops.yaml").retire == ()  # the U+2028 did not end the comment
