@@ -232,8 +232,13 @@ def app_under_test(config: Config, unit: model.Unit) -> AppUnderTest:
 
 
 def disk_bytes(config: Config, host_path: str) -> int | None:
-    """Bytes the files under a venv (a host path, under host.root) hold; None when unreadable."""
-    return tree_bytes(Path(config.root) / host_path.lstrip("/"))
+    """Bytes the files under a venv (a host path, under host.root) hold; None when unreadable,
+    or when the path leads outside the root (a symlinked venv: os.walk follows its top)."""
+    top, root = Path(config.root) / host_path.lstrip("/"), Path(config.root).resolve()
+    real = top.resolve()
+    if real != root and not real.is_relative_to(root):
+        return None
+    return tree_bytes(top)
 
 
 def tree_bytes(top: Path) -> int | None:

@@ -187,3 +187,19 @@ def test_a_unit_whose_exec_start_sets_its_own_argv0_is_left_alone(tmp_path):
               exec_start_prefixes=["-@"])
     plan = P.plan(Inventory(root="/", scanned_at="2026-11-29T12:00:00Z", units=[at], venvs=[]), cfg, [venv])
     assert plan.units[0].after is None and "'@' prefix" in plan.units[0].skip
+
+
+def test_the_size_of_a_venv_linking_outside_the_root_is_unavailable_not_read_there(tmp_path):
+    from revops.commands import stabilize as cmd
+
+    root, elsewhere = tmp_path / "host", tmp_path / "elsewhere"
+    (root / "opt" / "m" / "own" / "venv").mkdir(parents=True)
+    (root / "opt" / "m" / "own" / "venv" / "f").write_bytes(b"x" * 10000)
+    elsewhere.mkdir()
+    (elsewhere / "big").write_bytes(b"x" * 100000)
+    (root / "opt" / "m" / "linked").symlink_to(elsewhere)
+    import dataclasses
+
+    cfg = dataclasses.replace(config(tmp_path), root=str(root))
+    assert cmd.disk_bytes(cfg, "/opt/m/linked") is None
+    assert cmd.disk_bytes(cfg, "/opt/m/own/venv") >= 10000
