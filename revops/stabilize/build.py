@@ -69,24 +69,30 @@ def unsafe_place(final: Path, root: Path) -> str | None:
     """Why revops must not build or use a venv at `final`, or None: it leads outside the root
     (outside_root), or someone other than us could have put a venv there first. A venv's name
     is its lock's digest, known in advance, and a venv found at it is proven by running its
-    python and pointed at by units that may run as root; so every existing directory from the
-    root down to it must be writable by its owner alone (not a /tmp-like directory: the sticky
-    bit stops renames, not a planted directory; see chmod(1) "RESTRICTED DELETION FLAG"), and a
-    venv already there must be ours (owned by our effective uid)."""
+    python and pointed at by units that may run as root. So, from the root down: each existing
+    directory is owned by root or us; one writable by others is passed only when it has the
+    sticky bit and the next directory on the way already exists (chmod(1) "RESTRICTED DELETION
+    FLAG": others cannot rename or remove it, as /tmp/pytest-of-root under /tmp), never as the
+    directory the venv is made in (anyone may create the name first); and a venv already at
+    `final` is ours (owned by our effective uid)."""
     leads = outside_root(final, root)
     if leads is not None:
         return leads
-    top = Path(root).resolve()
-    here = Path(final).resolve()
-    chain = [here, *here.parents]
-    for directory in chain[: chain.index(top) + 1] if top in chain else []:
+    top, here = Path(root).resolve(), Path(final).resolve()
+    down = [d for d in reversed([here, *here.parents]) if d == top or d.is_relative_to(top)]
+    existing = []
+    for directory in down:
         try:
-            st = directory.lstat()
+            existing.append((directory, directory.lstat()))
         except FileNotFoundError:
-            continue
-        if directory == here and st.st_uid != os.geteuid():
+            break
+    us = os.geteuid()
+    for i, (directory, st) in enumerate(existing):
+        if st.st_uid not in (0, us):
+            return f"{directory} is owned by uid {st.st_uid}, not by root or us: no suite venv is built or used there"
+        if directory == here and st.st_uid != us:
             return f"{directory} is already there and owned by uid {st.st_uid}, not ours: it is not used as a suite venv"
-        if st.st_mode & 0o022:
+        if st.st_mode & 0o022 and not (st.st_mode & 0o1000 and i + 1 < len(existing)):
             return (f"{directory} is writable by others (mode {st.st_mode & 0o7777:04o}): a venv there could be "
                     "planted before revops builds it; choose a stabilize.path writable by its owner alone")
     return None

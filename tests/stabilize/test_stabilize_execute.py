@@ -188,15 +188,22 @@ def test_a_suite_venv_others_could_plant_is_never_run_or_used(tmp_path):
     shared.mkdir(parents=True)
     shared.chmod(0o1777)  # stabilize.path: /tmp: anyone may make /tmp/core-<digest of the lock> first
     final = shared / "core-3f2a9c1b0d4e"
+    assert "writable by others" in build.unsafe_place(final, root)  # not yet there: anyone may make it
     (final / "bin").mkdir(parents=True)
     planted = final / "bin" / "python"
     planted.write_text(f"#!/bin/sh\ntouch {tmp_path}/ran\n")
     planted.chmod(0o755)
+    os.chown(final, 4242, 4242)  # made by someone else
     proof, built = build.build(tmp_path / "core.txt", final, [], [], root=root)
-    assert not built and not proof.ok and "writable by others" in proof.detail, proof.detail
+    assert not built and not proof.ok and "uid 4242" in proof.detail, proof.detail
     assert not (tmp_path / "ran").exists()
-    shared.chmod(0o755)
-    os.chown(final, 4242, 4242)  # a venv at the final name that someone else made
-    assert "not ours" in build.build(tmp_path / "core.txt", final, [], [], root=root)[0].detail
+    os.chown(final, 0, 0)
+    shared.chmod(0o777)  # no sticky bit: what is there could be swapped
+    assert "writable by others" in build.build(tmp_path / "core.txt", final, [], [], root=root)[0].detail
     assert not (tmp_path / "ran").exists()
+    # a sticky directory on the way to one of ours is fine (/tmp/pytest-of-root/...)
+    shared.chmod(0o1777)
+    mine = shared / "mine"
+    mine.mkdir(mode=0o755)
+    assert build.unsafe_place(mine / "suite-venvs" / "core-new", root) is None
     assert build.unsafe_place(root / "opt" / "suite-venvs" / "core-new", root) is None
