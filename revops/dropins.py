@@ -29,6 +29,11 @@ from typing import Sequence
 from revops import unitnames
 
 PRIORITY = 50
+# Settings a drop-in may reset, with the value that means "the default": the empty assignment
+# for user and list settings; a boolean's parser takes no empty value, so it is named. A fixed
+# table: a drop-in's lines never come from input.
+RESETTABLE = {"User": "", "Group": "", "DynamicUser": "no", "SupplementaryGroups": "", "Environment": "",
+              "EnvironmentFile": "", "RestrictAddressFamilies": ""}
 HEADER = "# revops:"  # the first line of every drop-in revops writes: "# revops: <purpose>"
 _PURPOSE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,40}[a-z0-9])?$")
 # The prefixes an ExecStart= command may carry, in execline's canonical order.
@@ -121,9 +126,12 @@ def _comment(text: str) -> str:
 
 
 def exec_start_dropin(unit: str, purpose: str, argv: Sequence[str], prefixes: str = "",
-                      note: str = "") -> Dropin:
+                      note: str = "", resets: Sequence[str] = ()) -> Dropin:
     """The drop-in that replaces the unit's ExecStart= with `argv` (see exec_line), its first
-    line `# revops: PURPOSE` so that revops removes only files it wrote."""
+    line `# revops: PURPOSE` so that revops removes only files it wrote. `resets` are [Service]
+    settings set back to their defaults (RESETTABLE: the empty assignment, which systemd.unit(5)
+    and systemd.exec(5) read as a reset of a list or user setting; `no` for a boolean); other
+    names raise DropinError."""
     filename(purpose)
     directory(PurePosixPath("/"), unit)
     lines = [f"{HEADER} {purpose}",
@@ -131,7 +139,10 @@ def exec_start_dropin(unit: str, purpose: str, argv: Sequence[str], prefixes: st
              "puts the unit back as its own files say."]
     if note:
         lines.append(f"# {_comment(note)}")
-    lines += ["[Service]", "ExecStart=", f"ExecStart={exec_line(argv, prefixes)}"]
+    unknown = [name for name in resets if name not in RESETTABLE]
+    if unknown:
+        raise DropinError(f"{unit}: revops does not reset {', '.join(unknown)} in a drop-in")
+    lines += ["[Service]", *(f"{name}={RESETTABLE[name]}" for name in resets), "ExecStart=", f"ExecStart={exec_line(argv, prefixes)}"]
     return Dropin(unit, purpose, "\n".join(lines) + "\n")
 
 

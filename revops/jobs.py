@@ -20,6 +20,15 @@ from revops.generate.spec import JOBS_PROFILE
 from revops.repoint import Repoint
 
 PURPOSE = "job-container"
+# What the repointed unit runs is the compose client, not the job: it needs the engine's
+# socket (root's, or the docker group's), not the job's user, and the job's environment
+# reaches the container through its compose secret, never the client's environment, where
+# COMPOSE_*/DOCKER_HOST values from an env file would steer compose itself. So the drop-in
+# resets the unit's user, its environment and a socket family filter that would refuse the
+# engine's AF_UNIX socket (systemd.exec(5): User=, Environment=, EnvironmentFile=,
+# RestrictAddressFamilies=; an empty assignment resets each to its default).
+RESETS = ("User", "Group", "DynamicUser", "SupplementaryGroups", "Environment", "EnvironmentFile",
+          "RestrictAddressFamilies")
 
 
 def run_argv(compose: Sequence[str], files: Sequence[str], service: str, project: str | None = None) -> tuple[str, ...]:
@@ -39,7 +48,7 @@ def repoint(unit: str, service: str, before: Sequence[str], compose: Sequence[st
             project: str | None = None, venv: str | None = None) -> Repoint:
     """The Repoint of a job's unit: no restart (its timer starts it at its next trigger)."""
     return Repoint(unit=unit, purpose=PURPOSE, argv=run_argv(compose, files, service, project), before=tuple(before),
-                   uses_before=venv, uses_after=f"compose service {service}", restart=False,
+                   uses_before=venv, uses_after=f"compose service {service}", restart=False, resets=RESETS,
                    note=f"a job: its timer fires it; each run is a fresh container of compose service {service}")
 
 

@@ -85,10 +85,11 @@ class Repoint:
     restarts_before: int | None = None
     note: str = ""
     restart: bool = True
+    resets: tuple[str, ...] = ()  # settings the drop-in empties (dropins.RESETTABLE)
 
     @property
     def dropin(self) -> dropins.Dropin:
-        return dropins.exec_start_dropin(self.unit, self.purpose, self.argv, self.prefixes, self.note)
+        return dropins.exec_start_dropin(self.unit, self.purpose, self.argv, self.prefixes, self.note, self.resets)
 
 
 @dataclass

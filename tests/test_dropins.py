@@ -113,3 +113,12 @@ def test_any_argument_list_reads_back_unchanged(args):
     reads back as the same argv: the quoting loses nothing and adds nothing."""
     line = dropins.exec_line(["/opt/suite/bin/python", *args])
     assert read_back(line) == (["/opt/suite/bin/python", *args], "")
+
+
+def test_resets_come_before_exec_start_from_a_fixed_table_only():
+    d = dropins.exec_start_dropin("revflow-backup.service", "job-container", ["/usr/bin/docker-compose", "run"],
+                                  resets=("User", "DynamicUser", "Environment"))
+    body = d.text.split("[Service]\n", 1)[1].splitlines()
+    assert body == ["User=", "DynamicUser=no", "Environment=", "ExecStart=", "ExecStart=/usr/bin/docker-compose run"]
+    with pytest.raises(dropins.DropinError, match="does not reset ExecStartPre"):
+        dropins.exec_start_dropin("x.service", "job-container", ["/bin/true"], resets=("ExecStartPre",))

@@ -391,7 +391,9 @@ def job_steps(unit: Unit, config: Config, job: JobPlan, compose: str, secret: st
                                f"then removes the created container ({unit.name} untouched if this fails)"),
         Step(BETWEEN_RUNS, f"reads {unit.name}'s ActiveState/SubState now: refused while the job runs "
                            "(the unit untouched; migrate again between runs)"),
-        Step(REPOINT_UNIT, f"writes {unit.name}.d/{job.dropin} (ExecStart= reset, then ExecStart={new}), "
+        Step(REPOINT_UNIT, f"writes {unit.name}.d/{job.dropin} (User=, Environment=, EnvironmentFile= and "
+                           f"RestrictAddressFamilies= reset: the compose client runs, not the job; ExecStart= "
+                           f"reset, then ExecStart={new}), "
                            f"daemon-reload, checks systemd reads exactly that; no restart: {timers or 'its timer'} "
                            f"fires it at its next trigger, unchanged (was ExecStart="
                            f"{exec_words(job.exec_before)})"),

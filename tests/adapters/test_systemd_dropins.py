@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from revops import repoint
+from revops import jobs, repoint
 from revops.adapters import ledger as ledger_mod
 from revops.adapters import proc, systemd
 from revops.errors import CheckFailed
@@ -106,3 +106,23 @@ def test_a_later_drop_in_that_sets_exec_start_again_fails_the_read_back(unit, pa
         pair.repoint(repoint.Repoint(name, "stabilize", (SLEEPER, "-c", CODE, "ours"), (SLEEPER,), restart=False))
     pair.put_back(name, "stabilize", "read back differs", restart=False)
     assert sorted(p.name for p in later.parent.iterdir()) == ["90-admin.conf"]  # the admin's stays
+
+
+def test_a_job_drop_ins_resets_leave_the_process_none_of_the_units_environment(unit, pair):
+    # What a job's drop-in runs is the compose client: the unit's Environment= (which could
+    # steer compose: DOCKER_HOST, COMPOSE_*) must not reach it; systemd takes every reset.
+    name, path = unit
+    path.write_text(path.read_text().replace("[Service]\n", "[Service]\nRestrictAddressFamilies=AF_INET\n"))
+    systemctl("daemon-reload")
+    argv = (SLEEPER, "-c", CODE, "job")
+    pair.repoint(repoint.Repoint(name, "job-container", argv, (SLEEPER, "-c", CODE, "original"),
+                                 resets=jobs.RESETS))
+    state = pair.manager.states([name])[name]
+    assert state.active_state == "active" and cmdline(state.main_pid) == list(argv)
+    environ = Path(f"/proc/{state.main_pid}/environ").read_bytes().split(b"\0")
+    assert not [e for e in environ if e.startswith(b"REVOPS_WORD=")]
+    assert systemctl("show", "-p", "Environment", "--value", name) == ""
+    assert systemctl("show", "-p", "RestrictAddressFamilies", "--value", name) in ("", "none")
+    pair.put_back(name, "job-container", "test over")
+    state = pair.manager.states([name])[name]
+    assert b"REVOPS_WORD=from-the-unit" in Path(f"/proc/{state.main_pid}/environ").read_bytes().split(b"\0")
