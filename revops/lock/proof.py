@@ -14,6 +14,7 @@ from pathlib import Path
 
 from revops.adapters import proc
 from revops.lock.resolver import explain, hermetic_env
+from revops.lock import lockfile
 
 _APP_SPEC = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):[A-Za-z_][\w.]*(\(\))?$")
 
@@ -100,6 +101,9 @@ def fill_and_prove(venv: Path, lock_path: Path, find_links: list[Path], apps: li
     index as pip is configured, with `find_links` beside it), then `pip check` it and import
     each app's module with its interpreter. The venv's own path is used as given, so console
     scripts name that path in their `#!` line."""
+    # pip is given the lock: nothing in it may be an option, a file, a URL or a variable
+    # (lockfile.check_installable: LockfileError, exit 2, naming the file and line).
+    lockfile.check_installable(Path(lock_path), Path(lock_path).read_text(encoding="utf-8"))
     proof = Proof(lockfile=str(lock_path))
     env = hermetic_env(offline=offline)
     python = venv / "bin" / "python"

@@ -149,3 +149,13 @@ def test_a_lock_entry_that_is_more_than_a_hashed_pin_is_exit_2_naming_file_and_l
         lockfile.check_installable(path, text)
     assert refused.value.exit_code == 2
     assert refused.value.message.startswith(f"{path}:{BODY.count(chr(10)) + 2}:"), refused.value.message
+
+
+def test_the_proof_refuses_a_lock_with_a_pip_option_before_pip_is_run(tmp_path):
+    from revops.lock import proof
+
+    lock = tmp_path / "core.txt"
+    lock.write_text("fastapi==0.110.0 \\\n    --hash=sha256:" + "a" * 64 + "\n-r /etc/shadow\n")
+    with pytest.raises(lockfile.LockfileError, match=r"core.txt:3: '-r /etc/shadow'"):
+        proof.fill_and_prove(tmp_path / "venv", lock, [], [])
+    assert not (tmp_path / "venv").exists()
