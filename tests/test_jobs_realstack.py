@@ -86,7 +86,10 @@ def next_run(manager: systemd.Manager, unit: str, timer: str, after_usec: int, d
     while time.monotonic() < end:
         t = manager.timer_states([timer])[timer]
         state = manager.states([unit])[unit]
-        if t.last_trigger_usec and t.last_trigger_usec > after_usec and state.active_state in ("inactive", "failed"):
+        # NextElapseUSecRealtime is unset for a moment after the timer elapses (systemd
+        # computes the next one once the run has been queued): wait for it too.
+        if (t.last_trigger_usec and t.last_trigger_usec > after_usec and t.next_elapse_usec
+                and state.active_state in ("inactive", "failed")):
             return t, state
         time.sleep(0.3)
     raise AssertionError(f"{timer} did not fire {unit} to its end within {deadline}s")
