@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -304,8 +305,20 @@ def test_each_service_reads_its_own_copy_alone(host):
 
 
 def secret_figures(host: Path) -> dict[str, dict]:
-    shown = revops(host, "status", "--json", "--phase", "1", check=False)
-    return {s["name"]: s for s in json.loads(shown.stdout)["services"] if s["name"] in API}
+    """Status's secret figure of each API service. A copies' source UNAVAILABLE once (seen once
+    in CI, reason not kept) is read again after a pause, and its reason shown as a warning in
+    the run's summary: the figure itself must then be right."""
+    for attempt in (1, 2):
+        shown = json.loads(revops(host, "status", "--json", "--phase", "1", check=False).stdout)
+        [read] = [s for s in shown["sources"] if s["name"] == "secrets"]
+        if read["provenance"] != "UNAVAILABLE":
+            break
+        warnings.warn(f"status: the secrets source was UNAVAILABLE (attempt {attempt}): {read}")
+        time.sleep(2)
+    figures = {s["name"]: s for s in shown["services"] if s["name"] in API}
+    for unit, s in figures.items():
+        assert s["secret"] and s["secret"]["held"], (unit, s["secret"], shown["sources"])
+    return figures
 
 
 def test_rotate_after_an_env_file_change_brings_every_service_to_the_new_digest(host):
