@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from urllib.parse import quote
@@ -42,6 +43,8 @@ MANIFEST_TYPES = ", ".join((
     "application/vnd.oci.image.index.v1+json",
 ))
 STACK_LABEL = "com.docker.stack.namespace"  # what `docker stack deploy` labels a stack's objects with
+# How long a refused network create may wait for the network to show in the manager's list.
+NETWORK_SETTLE_S = 15.0
 TASK_ENDED = frozenset({"complete", "shutdown", "failed", "rejected", "remove", "orphaned"})
 
 
@@ -237,19 +240,50 @@ class Cluster:
 
     def ensure_network(self, name: str, labels: Mapping[str, str]) -> str:
         """The attachable overlay network `name`, created when missing; CheckFailed when a
-        network of that name exists with another driver or scope. Returns what was done."""
+        network of that name exists with another driver or scope. Returns what was done.
+
+        Two creators can race (a run's parallel preflights, a second operator): the manager
+        refuses the second create ("already exists"), which then finds the first one's."""
+        import docker.errors
+
         with self._errors(f"network {name}"):
-            found = [n for n in self.api.networks(names=[name]) if n.get("Name") == name]
-            if found:
-                net = found[0]
-                if net.get("Driver") != "overlay" or net.get("Scope") != "swarm":
-                    raise CheckFailed(f"network {name} exists as a {net.get('Scope')} {net.get('Driver')} "
-                                      "network; the stack needs a swarm-scoped overlay network of that name",
-                                      hint=f"remove or rename the other network {name}")
-                return f"network {name} present"
-            self.api.create_network(name, driver="overlay", attachable=True, labels=dict(labels),
-                                    check_duplicate=True)
-        return f"network {name} created (overlay, attachable)"
+            net = self._network(name)
+            if net is None:
+                try:
+                    self.api.create_network(name, driver="overlay", attachable=True, labels=dict(labels),
+                                            check_duplicate=True)
+                    return f"network {name} created (overlay, attachable)"
+                except docker.errors.APIError:
+                    net = self._network_after_conflict(name)
+                    if net is None:
+                        raise
+            if net.get("Driver") != "overlay" or net.get("Scope") != "swarm":
+                raise CheckFailed(f"network {name} exists as a {net.get('Scope')} {net.get('Driver')} "
+                                  "network; the stack needs a swarm-scoped overlay network of that name",
+                                  hint=f"remove or rename the other network {name}")
+            return f"network {name} present"
+
+    def _network(self, name: str) -> dict | None:
+        found = [n for n in self.api.networks(names=[name]) if n.get("Name") == name]
+        return found[0] if found else None
+
+    def _network_after_conflict(self, name: str) -> dict | None:
+        """The network a refused create says exists. A manager whose engine just restarted was
+        seen to refuse the create (the Raft store has it) while its list lacked it for a while:
+        look again, by name in the swarm scope too, for NETWORK_SETTLE_S seconds."""
+        import docker.errors
+
+        end = time.monotonic() + NETWORK_SETTLE_S
+        while True:
+            net = self._network(name)
+            if net is None:
+                try:
+                    net = self.api.inspect_network(name, scope="swarm")
+                except docker.errors.NotFound:
+                    net = None
+            if net is not None or time.monotonic() >= end:
+                return net
+            time.sleep(0.5)
 
     def secret_names(self, labels: Sequence[str] = ()) -> set[str]:
         filters = {"label": list(labels)} if labels else None

@@ -93,6 +93,7 @@ class SwarmHost(LiveHost):
         self.network = network
         self._deployed_at: dict[str, str] = {}  # service -> the first task time that counts (its deploy)
         self._deploy_lock = threading.Lock()
+        self._network_lock = threading.Lock()
         self._fresh: set[str] = set()  # deployed by start_replacement, not proven yet
 
     def service_name(self, sp: P.ServicePlan) -> str:
@@ -116,7 +117,8 @@ class SwarmHost(LiveHost):
         svc = self._stack_service(sp)
         said = [f"{sp.unit} {state.active_state}", self._image_in_registry(svc), self._enough_nodes(svc)]
         said += self._dependencies_healthy(sp)
-        said.append(self.cluster.ensure_network(self.network, {REVOPS_LABEL: "true"}))
+        with self._network_lock:  # one look-then-create at a time among this run's preflights
+            said.append(self.cluster.ensure_network(self.network, {REVOPS_LABEL: "true"}))
         return "; ".join(said)
 
     def write_secret(self, sp: P.ServicePlan) -> str:
