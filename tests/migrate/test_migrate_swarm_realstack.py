@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -122,20 +123,18 @@ def test_phase_one_migrates_to_the_cluster(host, swarm):
     for unit in API:
         assert states[unit].active_state == "inactive" and states[unit].unit_file_state in ("disabled", None)
     for unit in API:
-        name = f"{STACK}_{unit.removesuffix('.service')}"
-        running = [t for t in c.tasks(name) if t.desired_state == "running" and t.state == "running"]
-        hosts = sorted(nodes[t.node_id].hostname for t in running)
-        if unit == GATEWAY:  # global, published in host mode: one task on every node
-            assert hosts == sorted(n.hostname for n in nodes.values())
-        else:  # replicas 2, at most one per node: spread over two nodes
-            assert len(hosts) == 2 and len(set(hosts)) == 2, (unit, hosts)
+        _spread_as_placement_says(c, nodes, unit)
     for node in nodes.values():  # the gateway answers on every node's address
         probe = http.probe(f"http://{node.address}:{API[GATEWAY]}/health", 5)
         assert probe.status_code == 200, (node.hostname, probe)
     # status --target swarm: the cluster's figures, every service running its desired tasks
     from revops.commands import status
-    report = status.read(config(host), target="swarm")
-    by_unit = {s.name: s for s in report.services}
+    for _ in range(30):  # a replaced task is `starting` until its first check passes
+        report = status.read(config(host), target="swarm")
+        by_unit = {s.name: s for s in report.services}
+        if all(by_unit[u].container.health == "healthy" for u in API):
+            break
+        time.sleep(2)
     for unit in API:
         c = by_unit[unit].container
         assert c.present and c.health == "healthy" and c.cluster["running"] == c.cluster["desired"], (unit, c)
@@ -153,6 +152,32 @@ def test_phase_one_migrates_to_the_cluster(host, swarm):
             if len(value) >= 6:
                 assert value not in spec
 
+
+
+def _spread_as_placement_says(c, nodes, unit: str, within_s: float = 120) -> None:
+    """The unit's service runs where placement says: the gateway (global, published in host
+    mode) one task on every node, the others (replicas 2, at most one per node) on two nodes.
+    Swarm replaces a task its health check fails (a 2 s timeout on a loaded 2-core bed was
+    seen to fail one on the manager after the run had proven it): the spread must come back
+    within `within_s`; each task that ended meanwhile is shown as a warning, with its error."""
+    import warnings
+
+    name = f"{STACK}_{unit.removesuffix('.service')}"
+    want = sorted(n.hostname for n in nodes.values()) if unit == GATEWAY else None
+    end = time.monotonic() + within_s
+    while True:
+        tasks = c.tasks(name)
+        running = [t for t in tasks if t.desired_state == "running" and t.state == "running"]
+        hosts = sorted(nodes[t.node_id].hostname for t in running)
+        spread = hosts == want if want is not None else len(hosts) == 2 and len(set(hosts)) == 2
+        if spread or time.monotonic() >= end:
+            break
+        time.sleep(2)
+    history = [(nodes[t.node_id].hostname if t.node_id in nodes else t.node_id, t.state, t.message, t.error)
+               for t in tasks if t.ended]
+    if history:
+        warnings.warn(f"{name}: ended tasks in the manager's history: {history}")
+    assert spread, (unit, hosts, [(t.node_id, t.desired_state, t.state, t.message, t.error) for t in tasks])
 
 
 def test_rollback_then_a_service_that_never_gets_healthy_keeps_its_unit(host, swarm):
