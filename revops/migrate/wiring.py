@@ -100,7 +100,12 @@ def swarm_host(inputs: Inputs) -> "Host":
     stack = stackfile.read(config.out("compose") / stack_file_name(block.stack))
     cluster = swarm.connect(block.manager)
     registry = swarm.Registry(block.registry, insecure=block.insecure_registry)
-    registry.check()
+    try:
+        registry.check()
+    except BaseException:  # no host comes of it: let go of both connections now
+        registry.close()
+        cluster.close()
+        raise
     return SwarmHost(
         config, systemd.connect(config.bus), cluster, registry, stack,
         deploy=lambda path: swarm.stack_deploy(block.cli, block.manager, path, block.stack),
