@@ -16,10 +16,11 @@ from rich.text import Text
 from revops import jobs, model, output
 from revops.commands.migrate import render_results
 from revops.config import Config
-from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RevopsError, UsageError
 from revops.hostrun import host_run
 from revops.migrate import plan as P
-from revops.migrate import resume, wiring
+from revops.migrate import resume, retiring, wiring
+from revops.migrate import retire as R
 from revops.migrate.executor import (DOWN, INTERRUPTED, ROLLED_BACK, Host, ServiceResult,
                                      put_job_back, restore_unit)
 from revops.journal import Journal
@@ -46,6 +47,9 @@ class RollbackResult:
     # Jobs whose unit revops repointed to run in a container (revops.jobs): rolled back by
     # removing that drop-in, the timer untouched and nothing started (its timer runs it).
     jobs: list[str] = field(default_factory=list)
+    # `retire:` units the ledger says migrate retired: put back as they were before (enabled
+    # and started again where they were), first (services[i].kind == P.KIND_RETIRED).
+    retired: list[str] = field(default_factory=list)
 
 
 def job_repoints(ledger) -> set[str]:
@@ -79,6 +83,44 @@ def choose(inventory: model.Inventory, config: Config, names: list[str], phase: 
     return [P.service_plan(u, config, files) for u in ordered], skipped
 
 
+def with_retired(chosen: list[P.ServicePlan], skipped: list[P.Skipped], inventory: model.Inventory,
+                 config: Config, phase: int | None,
+                 retired: dict[str, str]) -> tuple[list[P.ServicePlan], list[P.Skipped]]:
+    """Pure: `retire:` units among the chosen put back as before their retire (`retired`:
+    {unit: the ledger's record of it, retire.before_words}), before any service; with
+    --phase of the last phase, every retired unit too (its services go back to their venvs,
+    which the retired units tend). A `retire:` unit named but not retired is skipped."""
+    last = phase is not None and config.suites and phase >= max(s.phase for s in config.suites)
+    out, rest = [], []
+    for sp in chosen:
+        if sp.unit in retired:
+            out.append(retired_plan(sp.unit, inventory, retired[sp.unit]))
+        elif config.retired(sp.unit) is not None:
+            skipped = [*skipped, P.Skipped(sp.unit, "a `retire:` unit the ledger does not say is retired: "
+                                                    "nothing to put back")]
+        else:
+            rest.append(sp)
+    if last:
+        named = {sp.unit for sp in out}
+        out += [retired_plan(u, inventory, retired[u]) for u in sorted(retired) if u not in named]
+    return out + rest, skipped
+
+
+def retired_plan(unit: str, inventory: model.Inventory, recorded: str) -> P.ServicePlan:
+    """A retired unit's put-back as a plan item (kind P.KIND_RETIRED), its one step's words
+    naming what each unit was before its retire (or why that record cannot be read)."""
+    try:
+        before = ", ".join(f"{b.name} {b.unit_file_state or '?'}/{b.active_state}" for b in R.read_before(recorded, unit))
+    except RevopsError as exc:
+        before = f"unknown: {exc.message}"
+    found = inventory.unit(unit)
+    words = (f"links again what is gone, unmasks, enables what was enabled and starts what was running before its "
+             f"retire ({before}), then checks each")
+    return P.ServicePlan(unit=unit, service=found.service_name if found else unit, suite=None, phase=0, port=None,
+                         health_url=None, deadline_s=0.0, fragment=found.path if found else None,
+                         steps=[P.Step(R.RETIRE_UNDO, words)], kind=P.KIND_RETIRED)
+
+
 def run(config: Config, names: list[str], phase: int | None, *, dry_run: bool = False, yes: bool = False,
         confirm: Callable[[list[P.ServicePlan]], bool] | None = None,
         say: Callable[[str], None] = output.info,
@@ -88,9 +130,13 @@ def run(config: Config, names: list[str], phase: int | None, *, dry_run: bool = 
         # No ledger yet on a dry run: nothing was ever migrated.
         states = resume.service_states(run.ledger) if run.ledger is not None else {}
         chosen, skipped = choose(inputs.inventory, config, names, phase, states, inputs.files)
+        retired = {u: step.detail for u, step in retiring.retired_units(run.ledger).items()}
+        chosen, skipped = with_retired(chosen, skipped, inputs.inventory, config, phase, retired)
         repointed = job_repoints(run.ledger)
         result = RollbackResult(dry_run, chosen, skipped,
-                                jobs=[sp.unit for sp in chosen if sp.unit in repointed or sp.kind == P.KIND_JOB])
+                                jobs=[sp.unit for sp in chosen if sp.kind != P.KIND_RETIRED
+                                      and (sp.unit in repointed or sp.kind == P.KIND_JOB)],
+                                retired=[sp.unit for sp in chosen if sp.kind == P.KIND_RETIRED])
         if dry_run or not chosen:
             return result
         host = host_factory(inputs)
@@ -107,7 +153,12 @@ def run(config: Config, names: list[str], phase: int | None, *, dry_run: bool = 
                 if interrupt.requested:
                     result.results.append(ServiceResult(sp.unit, INTERRUPTED, "Ctrl-C before it was rolled back"))
                     continue
-                if sp.unit in result.jobs:
+                if sp.kind == P.KIND_RETIRED:
+                    say(f"{sp.unit}: putting it back as it was before its retire")
+                    result.results.append(retiring.put_back(
+                        host, journal, sp.unit, retired[sp.unit], retiring.fragments(inputs.inventory, sp.unit, config.root),
+                        "operator asked (revops rollback)"))
+                elif sp.unit in result.jobs:
                     result.results.append(_put_job_back(host, journal, sp, say))
                 else:
                     result.results.append(_roll_back(host, journal, sp, say))
@@ -152,6 +203,11 @@ def _roll_back(host: Host, journal: Journal, sp: P.ServicePlan, say: Callable[[s
 
 def render_plan(services: list[P.ServicePlan], console: Console) -> None:
     for sp in services:
+        if sp.kind == P.KIND_RETIRED:
+            console.print(Text(f"{sp.unit} <- as it was before its retire (an old-world unit)", style="bold"))
+            for i, step in enumerate(sp.steps, 1):
+                console.print(f"  {i}. {step.name:<12} {step.changes}", highlight=False)
+            continue
         if sp.kind == P.KIND_JOB:
             timers = ", ".join(sp.job.timers) if sp.job else ""
             console.print(Text(f"{sp.unit} <- its own ExecStart (job; {timers or 'its timer'} unchanged)", style="bold"))

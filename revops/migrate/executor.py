@@ -26,6 +26,7 @@ from revops.migrate import plan as P
 from revops.journal import DONE, FAILED, Journal, JournalUnavailable, describe
 
 if TYPE_CHECKING:
+    from revops.migrate.retire import Retirer
     from revops.repoint import Pair
 
 MIGRATED = "migrated"
@@ -117,6 +118,11 @@ class Host(Protocol):
     def job_pair(self, journal: Journal) -> Pair:
         """The Repoint step pair (revops.repoint) on this host's manager and drop-in directory,
         journaled in `journal`: it writes and removes the job's drop-in."""
+
+    # -- an old-world unit `retire:` names (plan.RetirePlan): stopped and disabled, not migrated
+    def retirer(self, journal: Journal) -> Retirer:
+        """The retire steps (revops.migrate.retire) on this host's systemd manager, journaled
+        in `journal`."""
 
 
 @dataclass

@@ -24,7 +24,7 @@ from revops.backoff import backoff_delays
 from revops.adapters import http
 from revops.config import Config
 from revops.errors import CheckFailed, RevopsError
-from revops.migrate import candidate, composefile
+from revops.migrate import candidate, composefile, retire
 from revops.migrate import plan as P
 from revops.hostrun import TARGET_COMPOSE
 from revops.migrate.executor import Verdict
@@ -682,6 +682,11 @@ class LiveHost:
         if self.dropins is None:
             raise CheckFailed("no drop-in directory to repoint a job in (LiveHost made without one)")
         return repoint_mod.Pair(self.systemd, self.dropins, journal, journal.ledger)
+
+    # -- an old-world unit retired ----------------------------------------------------
+
+    def retirer(self, journal: Journal) -> retire.Retirer:
+        return retire.Retirer(self.systemd, journal, STOP_TIMEOUT_S)
 
     # -- reading --------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from revops.errors import CheckFailed, UsageError
 from revops.generate.mapping import secret_name, split_environment
 from revops.generate.spec import JOB, SETUP
 from revops.generate.mapping import unit_kind
+from revops.migrate import retire as R
 from revops.model import Inventory, Unit
 from revops.repoint import PUT_BACK, REPOINT, Repoint
 from revops.secrets import versions
@@ -44,6 +45,8 @@ JOB_STEPS = (PREFLIGHT, VERIFY_CANDIDATE, BETWEEN_RUNS, REPOINT_UNIT)
 # healthy) or a job (its unit repointed to run it in a container; revops.jobs).
 KIND_SERVICE = "service"
 KIND_JOB = JOB
+# A `retire:` unit put back by `revops rollback` as it was before migrate retired it.
+KIND_RETIRED = "retired"
 # and WRITE_SECRET after PREFLIGHT for a service with a secret (ServicePlan.secret): the copy is
 # written before the candidate runs, which reads it as the replacement will.
 
@@ -89,7 +92,7 @@ class ServicePlan:
     # Environment= names that travel in it rather than inline (names only: no value is planned).
     secret: str | None = None
     secret_keys: tuple[str, ...] = ()
-    kind: str = KIND_SERVICE  # "service" or "job" (KIND_JOB: `job` says how it is cut over)
+    kind: str = KIND_SERVICE  # "service", "job" (KIND_JOB: `job` says how it is cut over) or "retired"
     job: JobPlan | None = None
 
 
@@ -118,6 +121,25 @@ class JobPlan:
 class Skipped:
     unit: str
     reason: str
+
+
+@dataclass
+class RetirePlan:
+    """A unit `retire:` names (revops.migrate.retire), in the last phase's plan: `reason` is
+    retire:'s words and when it goes. It is retired (its steps run after the run's services)
+    when `ready` (no unit left under systemd after this phase runs from a venv) and each of
+    `after` (the run's units that run from a venv now) has migrated; `retired_by`: the run
+    that retired it already (the ledger), nothing to do then."""
+
+    unit: str
+    reason: str
+    timers: list[str] = field(default_factory=list)  # its .timer units, stopped and disabled with it
+    ready: bool = False
+    after: list[str] = field(default_factory=list)
+    retired_by: int | None = None
+    steps: list[Step] = field(default_factory=list)  # empty unless it is retired by this run
+    # unit files by unit name, relative to the host root: a put-back links again what was linked
+    fragments: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -151,9 +173,10 @@ class Plan:
     # has a later phase, so what has none is left where it is when this phase is done.
     coverage: coverage_mod.Coverage | None = None
     last_phase: bool = False
-    # The last phase's plan: the units revops.yaml retires (`retire:`), each with its reason
-    # and whether the condition holds (no unit left under systemd runs from a venv).
-    retire: list[Skipped] = field(default_factory=list)
+    # The last phase's plan: the units revops.yaml retires (`retire:`), each with its reason,
+    # whether the condition holds (no unit left under systemd runs from a venv) and, when it
+    # does, the steps that stop and disable it after the run's services.
+    retire: list[RetirePlan] = field(default_factory=list)
     # One-shot set-ups of the phase (Type=oneshot, no timer; others are After= them), each
     # with what happens to it (see SETUP_WORDS): not cut over, said plainly.
     setups: list[Skipped] = field(default_factory=list)
@@ -161,6 +184,11 @@ class Plan:
     @property
     def jobs(self) -> list[ServicePlan]:
         return [sp for sp in self.services if sp.kind == KIND_JOB]
+
+    @property
+    def retiring(self) -> list[RetirePlan]:
+        """The retire items this run executes (after its services)."""
+        return [r for r in self.retire if r.steps]
 
     def left_without_destination(self) -> str | None:
         """The plain sentence migrate and cleanup say after the last phase, or None."""
@@ -440,12 +468,14 @@ def build(
     parallel: int = 1,
     compose: Sequence[str] | None = None,
     compose_missing: str | None = None,
+    retired: Mapping[str, int] | None = None,
 ) -> Plan:
     """The plan of one `revops migrate` run. `compose_units` ({unit: compose service}, from the
     compose file's revops.unit labels) limits it to the units generate gave a container;
     `parallel` (at least 1) is how many services may be in flight at once; `compose` is the
     host's compose argv (compose.detect()), which a job's new ExecStart= runs (None: the plan
-    says `compose_missing` instead).
+    says `compose_missing` instead); `retired` ({unit: run}, the ledger's) the `retire:` units
+    retired already.
 
     A timer-fired job is an item of its own kind (KIND_JOB, job_steps), in the wave after the
     services of the run it is After=/Requires=; a one-shot set-up is not cut over (setups,
@@ -488,7 +518,7 @@ def build(
     return Plan(phase=phase, services=services, skipped=skipped, gate=gate(earlier or [], force_reason),
                 compose_files=files, mask=config.mask_on_migrate, parallel=parallel,
                 coverage=coverage_mod.measure(inventory, config),
-                last_phase=last, retire=retire_plan(inventory, config, states, todo_names) if last else [],
+                last_phase=last, retire=retire_plan(inventory, config, states, todo_names, retired) if last else [],
                 setups=setup_items)
 
 
@@ -497,19 +527,49 @@ def _dependents(inventory: Inventory, unit: Unit) -> list[str]:
     return sorted(u.name for u in inventory.units if u.name != unit.name and unit.name in (*u.after, *u.requires))
 
 
-def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str], moving: set[str]) -> list[Skipped]:
+def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str], moving: set[str],
+                retired: Mapping[str, int] | None = None) -> list[RetirePlan]:
     """Each unit `retire:` names, with its reason and when it goes: once no unit that stays
-    under systemd after this phase runs from a venv (a venv healer must outlive the venvs)."""
+    under systemd after this phase runs from a venv (a venv healer must outlive the venvs).
+    `moving`: the units this run cuts over; `retired`: {unit: run} the ledger says retired."""
     still = sorted(u.name for u in inventory.units
                    if u.venv and not (u.masked or u.deprecated or config.is_deprecated(u.name))
                    and config.retired(u.name) is None and states.get(u.name) != MIGRATED
                    and u.name not in moving)
+    after = sorted(u.name for u in inventory.units if u.venv and u.name in moving)
     when = ("no unit left under systemd after this phase runs from a venv, so it can be retired (stopped and "
             "disabled, not migrated)" if not still else
             f"not yet: {len(still)} unit(s) still run from a venv after this phase ({', '.join(still[:5])}"
             f"{', ...' if len(still) > 5 else ''})")
-    return [Skipped(u.name, f"{config.retired(u.name)}; {when}") for u in sorted(inventory.units, key=lambda u: u.name)
-            if config.retired(u.name) is not None and not u.masked]
+    out = []
+    for unit in sorted(inventory.units, key=lambda u: u.name):
+        why = config.retired(unit.name)
+        if why is None or unit.masked:
+            continue
+        timers = [t.name for t in unit.timers if not t.masked]
+        item = RetirePlan(unit.name, f"{why}; {when}", timers=timers, ready=not still, after=after,
+                          retired_by=(retired or {}).get(unit.name),
+                          fragments={n: p for n, p in ((unit.name, unit.path),
+                                                       *((t.name, t.path) for t in unit.timers if not t.masked)) if p})
+        if item.retired_by is not None:
+            item.reason = f"{why}; retired by run {item.retired_by} (`revops rollback {unit.name}` puts it back)"
+        elif item.ready:
+            item.steps = retire_steps(unit.name, timers, config.mask_on_migrate, after)
+        out.append(item)
+    return out
+
+
+def retire_steps(unit: str, timers: list[str], mask: bool, after: list[str]) -> list[Step]:
+    """What retiring one unit does (revops.migrate.retire.Retirer), after the run's services."""
+    names = ", ".join([unit, *timers])
+    first = (f"once {', '.join(after[:5])}{', ...' if len(after) > 5 else ''} migrated (else not retired: "
+             "they would run from a venv again); " if after else "")
+    stop = (f"{first}records {names}'s UnitFileState and ActiveState (LIVE) in the ledger, then stops "
+            + (f"{', '.join(timers)} first (a timer left waiting would start it again), then " if timers else "")
+            + f"{unit}, each alone, and waits until inactive")
+    disable = (f"disables {names}" + (" and masks them" if mask else "") + " so a reboot starts none; "
+               f"`revops rollback {unit}` enables and starts again what was enabled and running")
+    return [Step(R.RETIRE_STOP, stop), Step(R.RETIRE_DISABLE, disable)]
 
 
 def earlier_units(inventory: Inventory, config: Config, phase: int,

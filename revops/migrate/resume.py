@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Callable
 
 from revops import jobs
 from revops.migrate import plan as P
+from revops.migrate import retire as R
+from revops.migrate import retiring
 from revops.migrate.executor import (DISCARD_CREATED, DOWN, INTERRUPTED, MIGRATED, Host, ServiceResult,
                                      StepResult, put_job_back, record_restored, restore_unit)
 from revops.errors import RevopsError
@@ -27,9 +29,10 @@ if TYPE_CHECKING:
     from revops.adapters.ledger import Step
 
 # Open steps that mean "the host may already have changed for this service" (a job's: its
-# drop-in written or being removed by revops.repoint's step pair).
+# drop-in written or being removed by revops.repoint's step pair; a retired unit's: stopped,
+# disabled or being put back, revops.migrate.retire).
 _HOST_STEPS = {P.WRITE_SECRET, P.STOP_UNIT, P.START_CONTAINER, P.WAIT_HEALTHY, P.DISABLE_UNIT, P.ROLLBACK,
-               P.REPOINT_UNIT, P.PUT_JOB_BACK}
+               P.REPOINT_UNIT, P.PUT_JOB_BACK, *R.ALL_STEPS}
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Unsettled:
     open_step_ids: list[int]
     last_step: str | None  # the latest open step, or None when only the service state says so
     candidate: bool = False  # a candidate may still run beside the unit (its step was open)
+    detail: str = ""  # the latest open host step's detail (a retire step's records the states before)
 
 
 def find_unsettled(open_steps: list[Step], states: dict[str, str]) -> list[Unsettled]:
@@ -47,7 +51,7 @@ def find_unsettled(open_steps: list[Step], states: dict[str, str]) -> list[Unset
         entry = found.setdefault(row.service, Unsettled(row.service, [], None))
         entry.open_step_ids.append(row.id)
         if row.step in _HOST_STEPS:
-            entry.last_step = row.step
+            entry.last_step, entry.detail = row.step, row.detail
         entry.candidate = entry.candidate or row.step == P.VERIFY_CANDIDATE
     for unit, state in states.items():
         if state == P.MIGRATING:
@@ -83,6 +87,9 @@ def converge(inventory: Inventory, config: Config, ledger: Ledger, journal: Jour
 def _settle_one(item: Unsettled, inventory: Inventory, config: Config, journal: Journal, host: Host,
                 compose_files: list[str], say: Callable[[str], None],
                 interrupted: Callable[[], bool], repoint_record=None) -> ServiceResult:
+    if item.last_step in R.ALL_STEPS:  # an old-world unit being retired or put back: never a cutover
+        return retiring.settle(host, journal, item.unit, item.last_step, item.detail, mask=config.mask_on_migrate,
+                               fragments=retiring.fragments(inventory, item.unit, config.root), say=say)
     unit = inventory.unit(item.unit)
     sp = P.service_plan(unit, config, compose_files) if unit is not None else None
     if item.candidate and sp is not None:
