@@ -307,7 +307,12 @@ def render_plan(plan: P.Plan, console: Console) -> None:
             _render_job(sp, after, console)
             continue
         where = f"port {sp.port}" if sp.port else "no port"
-        console.print(Text(f"\n{sp.unit} -> container {sp.service} ({sp.suite}, {where}{after})", style="bold"))
+        if sp.instances:
+            console.print(Text(f"\n{sp.unit} ({', '.join(sp.instances)}) -> compose service {sp.service} with "
+                               f"{len(sp.instances)} {sp.instances_as} ({sp.suite}, {where}{after})", style="bold"))
+        else:
+            how = f"; {sp.instances_as}" if sp.instances_as else ""
+            console.print(Text(f"\n{sp.unit} -> container {sp.service} ({sp.suite}, {where}{how}{after})", style="bold"))
         for i, step in enumerate(sp.steps, 1):
             console.print(f"  {i}. {step.name:<16} {step.changes}", highlight=False)
     for skip in plan.skipped:

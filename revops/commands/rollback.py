@@ -8,21 +8,22 @@ are rolled back dependents first. Journaled like migrate, under the same lock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 from rich.console import Console
 from rich.text import Text
 
-from revops import jobs, model, output
+from revops import jobs, model, output, unitnames
 from revops.commands.migrate import render_results
 from revops.config import Config
 from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RevopsError, UsageError
 from revops.hostrun import host_run
 from revops.migrate import plan as P
+from revops.migrate import instances as I
 from revops.migrate import resume, retiring, wiring
 from revops.migrate import retire as R
 from revops.migrate.executor import (DOWN, INTERRUPTED, ROLLED_BACK, Host, ServiceResult,
-                                     put_job_back, restore_unit)
+                                     put_job_back, record_state, restore_unit)
 from revops.journal import Journal
 
 STEPS = ("stop and remove the container (image kept)", "remove its secret copy (when it has one)",
@@ -62,25 +63,35 @@ def job_repoints(ledger) -> set[str]:
 
 
 def choose(inventory: model.Inventory, config: Config, names: list[str], phase: int | None,
-           states: dict[str, str], files: list[str]) -> tuple[list[P.ServicePlan], list[P.Skipped]]:
-    """Pure: the services to roll back, dependents first."""
+           states: dict[str, str], files: list[str],
+           compose_units: Mapping[str, str] | None = None) -> tuple[list[P.ServicePlan], list[P.Skipped]]:
+    """Pure: the services to roll back, dependents first. The instances of a template the
+    compose file replicates (`compose_units`: {unit: service}) go back together, as one item
+    (revops.migrate.instances), whichever of them is named (or the template itself)."""
     if bool(names) == (phase is not None):
         raise UsageError("name the services to roll back, or give --phase N (not both)")
     if names:
         units = []
         for name in names:
             unit = inventory.unit(P.unit_name(name))
-            if unit is None:
+            named = P.unit_name(name)
+            template = unitnames.template_of(named) if unitnames.is_instance(named) else named
+            group = I.of(inventory, template, compose_units) if compose_units is not None else None
+            if unit is None and group is None:
                 raise UsageError(f"{name}: no such unit in {config.out('inventory')}")
-            units.append(unit)
+            units += [inventory.unit(i) for i in group.instances] if group is not None else [unit]
+        units = list({u.name: u for u in units}.values())
         skipped = []
     else:
         phase_units = P.migratable_units(inventory, config, phase)
         units = [u for u in phase_units if states.get(u.name) not in (None, P.ROLLED_BACK, P.SYSTEMD)]
         skipped = [P.Skipped(u.name, f"never migrated ({states.get(u.name) or 'no record'})")
                    for u in phase_units if u not in units]
-    ordered = list(reversed(P.order(units)))
-    return [P.service_plan(u, config, files) for u in ordered], skipped
+    found = I.items(units, compose_units)
+    items = {it.unit.name: it for it in found}
+    members = I.member_of(found)
+    ordered = list(reversed(P.order([I.deps_on_groups(it.unit, members) for it in found])))
+    return [P.service_plan(u, config, files, instances=items[u.name].instances) for u in ordered], skipped
 
 
 def with_retired(chosen: list[P.ServicePlan], skipped: list[P.Skipped], inventory: model.Inventory,
@@ -129,7 +140,8 @@ def run(config: Config, names: list[str], phase: int | None, *, dry_run: bool = 
     with host_run(config, dry_run=dry_run) as run:
         # No ledger yet on a dry run: nothing was ever migrated.
         states = resume.service_states(run.ledger) if run.ledger is not None else {}
-        chosen, skipped = choose(inputs.inventory, config, names, phase, states, inputs.files)
+        chosen, skipped = choose(inputs.inventory, config, names, phase, states, inputs.files,
+                                 inputs.project.units)
         retired = {u: step.detail for u, step in retiring.retired_units(run.ledger).items()}
         chosen, skipped = with_retired(chosen, skipped, inputs.inventory, config, phase, retired)
         repointed = job_repoints(run.ledger)
@@ -197,7 +209,7 @@ def _roll_back(host: Host, journal: Journal, sp: P.ServicePlan, say: Callable[[s
     restored = restore_unit(host, journal, sp, "operator asked (revops rollback)")
     outcome = ROLLED_BACK if restored.ok else DOWN
     reason = restored.reason if restored.ok or restored.refused else f"unit did not come back: {restored.reason}"
-    journal.service_state(sp.unit, P.ROLLED_BACK if restored.ok else DOWN, reason, restoring=True)
+    record_state(journal, sp, P.ROLLED_BACK if restored.ok else DOWN, reason, restoring=True)
     return ServiceResult(sp.unit, outcome, reason, restored.steps)
 
 

@@ -7,6 +7,7 @@ exactly this, and the executor runs exactly this.
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
@@ -18,6 +19,7 @@ from revops.errors import CheckFailed, UsageError
 from revops.generate.mapping import secret_name, split_environment
 from revops.generate.spec import JOB, SETUP
 from revops.generate.mapping import unit_kind
+from revops.migrate import instances as I
 from revops.migrate import retire as R
 from revops.model import Inventory, Unit
 from revops.repoint import PUT_BACK, REPOINT, Repoint
@@ -94,6 +96,16 @@ class ServicePlan:
     secret_keys: tuple[str, ...] = ()
     kind: str = KIND_SERVICE  # "service", "job" (KIND_JOB: `job` says how it is cut over) or "retired"
     job: JobPlan | None = None
+    # A template's instances: `unit` is the template and `instances` the units its one
+    # replicated compose service replaces (revops.migrate.instances), stopped, disabled and
+    # put back together; `instances_as` says how generate made the instances services.
+    instances: list[str] = field(default_factory=list)
+    instances_as: str | None = None
+
+    @property
+    def units(self) -> list[str]:
+        """The systemd units this item stops, disables and starts again: its instances, or its unit."""
+        return list(self.instances) or [self.unit]
 
 
 @dataclass
@@ -361,10 +373,15 @@ def _candidate_words(unit: Unit, preverify: str, url: str | None, deadline: floa
 
 
 def service_plan(unit: Unit, config: Config, compose_files: list[str], within: set[str] | None = None,
-                 compose: Sequence[str] | None = None, compose_missing: str | None = None) -> ServicePlan:
+                 compose: Sequence[str] | None = None, compose_missing: str | None = None,
+                 instances: Sequence[str] = ()) -> ServicePlan:
     """The cutover of one unit; `within` limits `after` to the units of the same run. A job
     (fired by a timer: generate.mapping.unit_kind) gets a JobPlan, its new ExecStart= run by
-    `compose` (the host's compose argv; None: `compose_missing` says why there is none)."""
+    `compose` (the host's compose argv; None: `compose_missing` says why there is none).
+    `instances`: `unit` is a template standing for them (instances.merged), cut over as the
+    one compose service with replicas generate made of them (replica_plan)."""
+    if instances:
+        return replica_plan(unit, config, compose_files, list(instances), within)
     suite = config.suite_of(unit.name)
     url = config.health.url(unit.port)
     deadline = cutover_deadline(config.health)
@@ -387,8 +404,63 @@ def service_plan(unit: Unit, config: Config, compose_files: list[str], within: s
         phase=suite.phase if suite else 0, port=unit.port, health_url=url, deadline_s=deadline,
         fragment=unit.path, after=list(deps), preverify=preverify,
         steps=steps_for(unit, config, url, deadline, files, preverify, secret),
-        secret=secret, secret_keys=withheld,
+        secret=secret, secret_keys=withheld, instances_as=I.words(unit.name, ()),
     )
+
+
+def replica_plan(unit: Unit, config: Config, compose_files: list[str], instances: list[str],
+                 within: set[str] | None = None) -> ServicePlan:
+    """A template's numbered instances as one item: its compose service (generate's
+    `deploy.replicas`, one replica per instance) replaces them all at once. Replicas serve no
+    port (generate refuses to replicate instances that publish one), so the candidate is the
+    import check and the gate Docker's health of every replica."""
+    suite = config.suite_of(instances[0])
+    deadline = cutover_deadline(config.health)
+    service = I.compose_name(unit.name)
+    deps = dict.fromkeys(d for d in (*unit.after, *unit.requires)
+                         if (within is None or d in within) and d != unit.name)
+    withheld = tuple(split_environment(unit, config.secrets_allow)[1])
+    # the name generate gives the replicated service's secret (from the template's name)
+    secret = secret_name(unit.service_name) if unit.environment_files or withheld else None
+    preverify = preverify_mode(suite, None)
+    files = ", ".join(compose_files) or "the compose file"
+    return ServicePlan(
+        unit=unit.name, service=service, suite=suite.name if suite else None, phase=suite.phase if suite else 0,
+        port=None, health_url=None, deadline_s=deadline, fragment=unit.path, after=list(deps), preverify=preverify,
+        steps=replica_steps(unit.name, service, instances, config, deadline, files, preverify, secret),
+        secret=secret, secret_keys=withheld, instances=list(instances), instances_as=I.REPLICAS)
+
+
+def replica_steps(template: str, service: str, instances: list[str], config: Config, deadline: float,
+                  compose: str, preverify: str, secret: str | None) -> list[Step]:
+    """A replicated template's cutover: every instance stopped, the service started with one
+    replica per instance, gated on all of them healthy; else every instance started again."""
+    n = len(instances)
+    names = ", ".join(instances)
+    steps = [Step(PREFLIGHT, f"checks {names}, lock, {compose}" + (f" and {config.secrets_path}" if secret else "")
+                             + f"; builds image and creates compose service {service}'s {n} replica containers "
+                               "(not started)")]
+    if secret:
+        steps.append(Step(WRITE_SECRET, f"writes {config.secrets_path / secret} (uid of the container, mode 0400) from "
+                                         f"{template}'s EnvironmentFile= and secret Environment= values"))
+    if preverify == PREVERIFY_IMPORT:
+        steps.append(Step(VERIFY_CANDIDATE, "imports the entry module of the replicas' command (the argv the "
+                                            "replica wrapper runs, %i as 1) in the image, with the container's "
+                                            "environment and user, no network; runs none of its code; "
+                                            f"{names} keep running throughout, and stay if this fails"))
+    elif preverify == PREVERIFY_FULL:
+        steps.append(Step(VERIFY_CANDIDATE, f"runs a candidate container of {service} beside the instances, waits "
+                                            f"up to {deadline:g}s for Docker health 'healthy', removes it; {names} "
+                                            "keep running throughout, and stay if this fails"))
+    disable = f"disables {names}" + (" and masks them" if config.mask_on_migrate else "")
+    return steps + [
+        Step(STOP_UNIT, f"stops {names}, each alone, and waits until each is inactive"),
+        Step(START_CONTAINER, f"starts compose service {service} with its {n} replicas, one per instance "
+                              "(compose up; %i is each replica's number)"),
+        Step(WAIT_HEALTHY, f"waits up to {deadline:g}s for all {n} replicas to be Docker health 'healthy' (or "
+                           f"running, without a check); else removes them and starts {names} again"),
+        Step(DISABLE_UNIT, disable + " so a reboot does not start both"),
+    ]
 
 
 def job_plan(unit: Unit, compose_files: list[str], compose: Sequence[str] | None,
@@ -491,10 +563,17 @@ def build(
         raise UsageError(f"phase {phase}: suite(s) {', '.join(unreviewed)} in {config.path} are marked "
                          "`suggested: true` (proposed by `revops suites suggest`): review their units, "
                          "then remove the key")
-    wanted = {unit_name(n) for n in only}
+    # A replicated template's instances are one item, named for the template (instances.py).
+    items = I.items(units, compose_units)
+    grouped = {it.unit.name: list(it.instances) for it in items if it.instances}
+    member_of = {i: t for t, names in grouped.items() for i in names}
+    units = [it.unit for it in items]
+    wanted = {member_of.get(unit_name(n), unit_name(n)) for n in only}
     unknown = wanted - {u.name for u in units}
     if unknown:
         raise UsageError(f"--service {', '.join(sorted(unknown))}: not a unit of phase {phase}")
+    # A group is migrated when every instance is (the ledger keeps each instance's state).
+    states = {**states, **{t: MIGRATED for t, names in grouped.items() if all(states.get(i) == MIGRATED for i in names)}}
     chosen = [u for u in units if not wanted or u.name in wanted]
     skipped = []
     if compose_units is not None:
@@ -509,16 +588,18 @@ def build(
                         "command; split it or keep it on the host (`keep_on_host:`)") for u in odd_jobs]
     chosen = [u for u in chosen if u not in odd_jobs]
     skipped += [Skipped(u.name, "already migrated") for u in chosen if states.get(u.name) == MIGRATED]
-    todo = order([u for u in chosen if states.get(u.name) != MIGRATED])
+    todo = order([I.deps_on_groups(u, member_of) for u in chosen if states.get(u.name) != MIGRATED])
     files = list(compose_files or [])
     todo_names = {t.name for t in todo}
-    services = [service_plan(unit, config, files, within=todo_names, compose=compose, compose_missing=compose_missing)
+    services = [service_plan(unit, config, files, within=todo_names, compose=compose, compose_missing=compose_missing,
+                             instances=grouped.get(unit.name, ()))
                 for unit in todo]
+    moving = todo_names | {i for t in todo_names for i in grouped.get(t, ())}
     last = phase >= max(s.phase for s in config.suites)
     return Plan(phase=phase, services=services, skipped=skipped, gate=gate(earlier or [], force_reason),
                 compose_files=files, mask=config.mask_on_migrate, parallel=parallel,
                 coverage=coverage_mod.measure(inventory, config),
-                last_phase=last, retire=retire_plan(inventory, config, states, todo_names, retired) if last else [],
+                last_phase=last, retire=retire_plan(inventory, config, states, moving, retired) if last else [],
                 setups=setup_items)
 
 
@@ -575,9 +656,11 @@ def retire_steps(unit: str, timers: list[str], mask: bool, after: list[str]) -> 
 def earlier_units(inventory: Inventory, config: Config, phase: int,
                   compose_units: Mapping[str, str] | None = None) -> list[tuple[Unit, int]]:
     """The units of every phase before `phase`, with their phase (what the gate must verify).
-    A one-shot set-up is not among them: migrate leaves it under systemd (setup_words)."""
+    A one-shot set-up is not among them: migrate leaves it under systemd (setup_words). A
+    replicated template's instances are one unit named for the template (instances.items)."""
     out = []
     for earlier_phase in range(1, phase):
-        out.extend((u, earlier_phase) for u in migratable_units(inventory, config, earlier_phase)
+        units = [it.unit for it in I.items(migratable_units(inventory, config, earlier_phase), compose_units)]
+        out.extend((u, earlier_phase) for u in units
                    if (compose_units is None or u.name in compose_units) and unit_kind(u) != SETUP)
     return out

@@ -389,3 +389,12 @@ def test_the_last_phase_retires_after_its_services_and_the_run_exits_0(example, 
     assert again.plan.retiring == [] and all(r.retired_by == done.run_id for r in again.plan.retire)
     data = json.loads(output.dumps(done))
     assert {r["outcome"] for r in data["retired"]} == {"retired"}
+    # `revops rollback revflow-venv-heal`: the healer and its timer enabled and running again
+    back = rollback.run(config, ["revflow-venv-heal"], None, yes=True, say=lambda _m: None,
+                        host_factory=lambda _i: host)
+    assert back.retired == ["revflow-venv-heal.service"] and back.exit_code == 0, back
+    assert [(r.unit, r.outcome) for r in back.results] == [("revflow-venv-heal.service", ROLLED_BACK)]
+    assert host.unit_files.units["revflow-venv-heal.timer"][1:3] == ["enabled", "active"]
+    assert host.unit_files.units["revflow-venv-heal.service"][1:3] == ["enabled", "active"]
+    again = migrate.run(config, 3, dry_run=True, host_factory=lambda _i: host)
+    assert [r.unit for r in again.plan.retire if r.retired_by is None] == ["revflow-venv-heal.service"]
