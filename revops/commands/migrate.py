@@ -25,7 +25,7 @@ from revops.config import TARGET_COMPOSE, Config
 from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RevopsError
 from revops.hostrun import HostRun, Interrupt, Ledger, host_run
 from revops.migrate import plan as P
-from revops.migrate import resume, wiring
+from revops.migrate import resume, retiring, wiring
 from revops.migrate.executor import (CANDIDATE_FAILED, DOWN, INTERRUPTED, MIGRATED, ROLLED_BACK, SKIPPED,
                                      Executor, Host, NoProgress, Progress, ServiceResult)
 from revops import output
@@ -44,6 +44,8 @@ class MigrateResult:
     services: list[ServiceResult] = field(default_factory=list)
     exit_code: int = EXIT_OK
     waves: list[list[str]] = field(default_factory=list)  # the plan's services by wave (P.waves)
+    # The `retire:` units this run retired (or put back, or left: with why), after its services.
+    retired: list[ServiceResult] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,16 @@ class Request:
     def inventory(self) -> model.Inventory:
         return self.inputs.inventory
 
-    def plan(self, states: dict[str, str], host: Host | None, host_error: str | None = None) -> P.Plan:
+    def plan(self, states: dict[str, str], host: Host | None, host_error: str | None = None,
+             ledger: Ledger | None = None) -> P.Plan:
+        """The plan from the ledger's `states` (and, when given, its retired units)."""
         earlier = wiring.read_earlier(self.inputs, self.phase, states, host, host_error)
+        retired = {unit: step.run_id for unit, step in retiring.retired_units(ledger).items()}
         return P.build(self.inventory, self.config, self.phase, only=self.services, states=states,
                        earlier=earlier, force_reason=self.force, compose_files=self.inputs.files,
                        compose_units=self.inputs.project.units, parallel=self.parallel,
-                       compose=self.compose, compose_missing=self.compose_missing, target=self.target)
+                       compose=self.compose, compose_missing=self.compose_missing, retired=retired,
+                       target=self.target)
 
 
 def run(config: Config, phase: int | None = None, services: list[str] | None = None, *,
@@ -111,7 +117,7 @@ def _dry_run(req: Request, ledger: Ledger | None, host_factory: wiring.HostFacto
     needs_host = bool(P.earlier_units(req.inventory, req.config, req.phase, req.inputs.project.units))
     host, host_error = _try_host(host_factory, req.inputs) if needs_host else (None, None)
     states = resume.service_states(ledger) if ledger is not None else {}
-    plan = req.plan(states, host, host_error)
+    plan = req.plan(states, host, host_error, ledger)
     if ledger is not None:
         plan.unsettled = [u.unit for u in resume.find_unsettled(ledger.open_steps(), states)]
     result = MigrateResult(req.phase, True, plan, forced_reason=req.force, unsettled=list(plan.unsettled),
@@ -133,7 +139,7 @@ def _execute(req: Request, run: HostRun, yes: bool, confirm: Callable[[P.Plan], 
     ledger = run.lock()  # the states the plan is built from are read under the lock
     host = host_factory(req.inputs)
     states = resume.service_states(ledger)
-    plan = req.plan(states, host)
+    plan = req.plan(states, host, ledger=ledger)
     plan.unsettled = [u.unit for u in resume.find_unsettled(ledger.open_steps(), states)]
     run_id = run.begin(req.phase, forced_reason=req.force, target=host.target)
     ledger.record_inventory(wiring.inventory_digest(req.config), len(req.inventory.units), len(req.inventory.venvs))
@@ -141,7 +147,7 @@ def _execute(req: Request, run: HostRun, yes: bool, confirm: Callable[[P.Plan], 
                            waves=plan.waves)
     if not plan.gate.ok and not plan.unsettled:
         return _refuse(run, result, _gate_words(plan.gate))
-    if (plan.services or plan.unsettled) and not run.confirm(confirm, plan, yes):
+    if (plan.services or plan.unsettled or plan.retiring) and not run.confirm(confirm, plan, yes):
         result.refused = "not confirmed"
         return result
     # From here on the host changes: Ctrl-C only raises a flag, so the service being settled
@@ -168,16 +174,23 @@ def _change_host(req: Request, run: HostRun, host: Host, result: MigrateResult,
     if result.resumed:
         # Settling changed the states the plan was read from; never run more than was confirmed.
         confirmed = set(plan.units)
-        plan = req.plan(resume.service_states(ledger), host)
+        retiring_confirmed = {r.unit for r in plan.retiring}
+        plan = req.plan(resume.service_states(ledger), host, ledger=ledger)
         plan.services = [sp for sp in plan.services if sp.unit in confirmed]
+        for item in plan.retire:
+            if item.unit not in retiring_confirmed:
+                item.steps = []
         result.plan, result.waves = plan, plan.waves
         if not plan.gate.ok:
             return _refuse(run, result, _gate_words(plan.gate))
     executor = Executor(host, journal, mask=plan.mask, on_event=say, interrupt=interrupt,
                         parallel=plan.parallel, progress=progress)
     result.services = executor.run(plan.services)
-    result.exit_code = exit_code(result.resumed, result.services)
-    run.outcome = outcome_words(result.services)
+    # Old-world units go last: only once every unit of the run that runs from a venv migrated.
+    result.retired = retiring.run(host, journal, plan.retiring, result.services, mask=plan.mask,
+                                  root=req.config.root, interrupted=lambda: interrupt.requested, say=say)
+    result.exit_code = exit_code(result.resumed, result.services, result.retired)
+    run.outcome = outcome_words(result.services + result.retired)
     return result
 
 
@@ -192,16 +205,19 @@ def _gate_words(gate: P.Gate) -> str:
             "migrate them first or pass --force REASON")
 
 
-def exit_code(settled: list[ServiceResult], services: list[ServiceResult]) -> int:
-    """0 when every service the run was asked for ended migrated and nothing is left down.
-    What was settled on the way (a half-done service of a killed run, finished or rolled back
-    to its unit) is reported, not failed: a rollback there is how it came back to serve, and a
-    service asked for is then cut over afresh."""
-    if INTERRUPTED in {r.outcome for r in settled + services}:
+def exit_code(settled: list[ServiceResult], services: list[ServiceResult],
+              retired: list[ServiceResult] | None = None) -> int:
+    """0 when every service the run was asked for ended migrated, every unit it was to retire
+    was retired, and nothing is left down. What was settled on the way (a half-done service of
+    a killed run, finished or rolled back to its unit) is reported, not failed: a rollback
+    there is how it came back to serve, and a service asked for is then cut over afresh."""
+    retired = retired or []
+    if INTERRUPTED in {r.outcome for r in settled + services + retired}:
         return EXIT_INTERRUPTED
     ended = {r.unit: r.outcome for r in settled}
-    ended.update((r.unit, r.outcome) for r in services)  # what this run did after settling
-    asked_ok = all(r.outcome in (MIGRATED, "unchanged") for r in services)
+    ended.update((r.unit, r.outcome) for r in services + retired)  # what this run did after settling
+    asked_ok = (all(r.outcome in (MIGRATED, "unchanged") for r in services)
+                and all(r.outcome == retiring.RETIRED for r in retired))
     return EXIT_OK if asked_ok and DOWN not in ended.values() else EXIT_FAILED
 
 
@@ -275,7 +291,7 @@ class LiveTable:
 # Rendering
 
 _OUTCOME_STYLE = {MIGRATED: "green", ROLLED_BACK: "yellow", DOWN: "bold red", INTERRUPTED: "magenta",
-                  CANDIDATE_FAILED: "yellow", SKIPPED: "dim"}
+                  CANDIDATE_FAILED: "yellow", SKIPPED: "dim", retiring.RETIRED: "green"}
 
 
 def render_plan(plan: P.Plan, console: Console) -> None:
@@ -285,7 +301,8 @@ def render_plan(plan: P.Plan, console: Console) -> None:
     jobs = len(plan.jobs)
     console.print(Text(f"Phase {plan.phase}: {len(plan.services) - jobs} service(s) to cut over"
                        + (", then mask each unit" if plan.mask else "")
-                       + (f"; {jobs} job(s) to repoint between runs (their timers unchanged)" if jobs else ""),
+                       + (f"; {jobs} job(s) to repoint between runs (their timers unchanged)" if jobs else "")
+                       + (f"; then {len(plan.retiring)} old-world unit(s) to retire (see below)" if plan.retiring else ""),
                        style="bold"))
     _render_waves(plan, console)
     for sp in plan.services:
@@ -294,7 +311,12 @@ def render_plan(plan: P.Plan, console: Console) -> None:
             _render_job(sp, after, console)
             continue
         where = f"port {sp.port}" if sp.port else "no port"
-        console.print(Text(f"\n{sp.unit} -> container {sp.service} ({sp.suite}, {where}{after})", style="bold"))
+        if sp.instances:
+            console.print(Text(f"\n{sp.unit} ({', '.join(sp.instances)}) -> compose service {sp.service} with "
+                               f"{len(sp.instances)} {sp.instances_as} ({sp.suite}, {where}{after})", style="bold"))
+        else:
+            how = f"; {sp.instances_as}" if sp.instances_as else ""
+            console.print(Text(f"\n{sp.unit} -> container {sp.service} ({sp.suite}, {where}{how}{after})", style="bold"))
         for i, step in enumerate(sp.steps, 1):
             console.print(f"  {i}. {step.name:<16} {step.changes}", highlight=False)
     for skip in plan.skipped:
@@ -332,6 +354,8 @@ def _render_waves(plan: P.Plan, console: Console) -> None:
 def _render_coverage(plan: P.Plan, console: Console) -> None:
     for r in plan.retire:
         console.print(f"retire {r.unit}: {r.reason}", highlight=False)
+        for i, step in enumerate(r.steps, 1):
+            console.print(f"  {i}. {step.name:<16} {step.changes}", highlight=False)
     if plan.coverage is None:
         return
     left = plan.left_without_destination()
@@ -373,7 +397,8 @@ def render(result: MigrateResult, console: Console) -> None:
             _render_gate(result.plan.gate, console)
         console.print(Text(f"refused: {result.refused}", style="bold red"))
     render_results(f"Phase {result.phase} (run {result.run_id})", result.services, console)
-    if not result.dry_run and not result.services and not result.refused:
+    render_results("Retired (old-world units, after the services)", result.retired, console)
+    if not result.dry_run and not result.services and not result.retired and not result.refused:
         console.print(f"phase {result.phase}: nothing to do", highlight=False)
     if not result.dry_run and result.plan.left_without_destination():
         console.print(Text(result.plan.left_without_destination() or "", style="bold yellow"))

@@ -19,6 +19,9 @@ class ComposeService:
     env_files: tuple[str, ...] = ()  # absolute: what compose reads into the container
     uid: int | None = None  # the numeric uid of `user:` ("10001:10001"), None when not numeric
     secret_files: tuple[tuple[str, str], ...] = ()  # (secret, its file resolved as compose does)
+    # A replicated template's service (revops.unit names the template): the instances its
+    # replicas replace, as generate labelled them (revops.instances).
+    instances: tuple[str, ...] = ()
 
 
 def services(files: list[str]) -> dict[str, ComposeService]:
@@ -41,7 +44,8 @@ def services(files: list[str]) -> dict[str, ComposeService]:
                 image = body.get("image")
                 found[unit] = ComposeService(str(name), unit, image if isinstance(image, str) else None, path,
                                              env_files(body, Path(path).parent), user_uid(body.get("user")),
-                                             tuple((s, defined[s]) for s in secrets_used(body) if s in defined))
+                                             tuple((s, defined[s]) for s in secrets_used(body) if s in defined),
+                                             tuple(labels(body).get("revops.instances", "").split()))
     return found
 
 

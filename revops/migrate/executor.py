@@ -26,6 +26,7 @@ from revops.migrate import plan as P
 from revops.journal import DONE, FAILED, Journal, JournalUnavailable, describe
 
 if TYPE_CHECKING:
+    from revops.migrate.retire import Retirer
     from revops.repoint import Pair
 
 MIGRATED = "migrated"
@@ -117,6 +118,11 @@ class Host(Protocol):
     def job_pair(self, journal: Journal) -> Pair:
         """The Repoint step pair (revops.repoint) on this host's manager and drop-in directory,
         journaled in `journal`: it writes and removes the job's drop-in."""
+
+    # -- an old-world unit `retire:` names (plan.RetirePlan): stopped and disabled, not migrated
+    def retirer(self, journal: Journal) -> Retirer:
+        """The retire steps (revops.migrate.retire) on this host's systemd manager, journaled
+        in `journal`."""
 
 
 @dataclass
@@ -239,7 +245,7 @@ class Executor:
             if _host_changed(result):
                 self.rollback(sp, result, f"unexpected error: {describe(exc)}")
             raise
-        self.journal.service_state(sp.unit, P.MIGRATED)
+        record_state(self.journal, sp, P.MIGRATED)
         return result
 
     def _preflight(self, result: ServiceResult, sp: P.ServicePlan, detail: dict[str, str]) -> bool:
@@ -390,7 +396,7 @@ class Executor:
             return result
         self.say(f"{sp.unit}: candidate did not pass; {sp.unit} keeps running ({why.splitlines()[0]})")
         result.outcome, result.reason = CANDIDATE_FAILED, why
-        self.journal.service_state(sp.unit, P.SYSTEMD, result.reason)
+        record_state(self.journal, sp, P.SYSTEMD, result.reason)
         return result
 
     def _wait(self, result: ServiceResult, sp: P.ServicePlan, detail: str) -> Verdict:
@@ -410,7 +416,7 @@ class Executor:
         self.say(f"{sp.unit}: rolling back ({why.splitlines()[0]})")
         restored = restore_unit(self.host, self.journal, sp, why)
         result.steps.extend(restored.steps)
-        result.outcome, result.reason = record_restored(self.journal, sp.unit, restored, why)
+        result.outcome, result.reason = record_restored(self.journal, sp, restored, why)
         return result
 
 
@@ -508,14 +514,24 @@ class Restored:
     refused: bool = False  # systemd could not start the unit: the container was left running
 
 
-def record_restored(journal: Journal, unit: str, restored: Restored, why: str,
+def record_restored(journal: Journal, who: P.ServicePlan | str, restored: Restored, why: str,
                     failed: str = "rollback failed") -> tuple[str, str]:
     """(outcome, reason) of putting a unit back (rolled-back, or down with what failed),
     written to the ledger as the service's state (restoring: it goes ahead without a ledger)."""
     outcome = ROLLED_BACK if restored.ok else DOWN
     reason = why if restored.ok else f"{why}; {failed}: {restored.reason}"
-    journal.service_state(unit, P.ROLLED_BACK if restored.ok else DOWN, reason, restoring=True)
+    record_state(journal, who, P.ROLLED_BACK if restored.ok else DOWN, reason, restoring=True)
     return outcome, reason
+
+
+def record_state(journal: Journal, who: P.ServicePlan | str, state: str, reason: str | None = None, *,
+                 restoring: bool = False) -> None:
+    """A service's state in the ledger; a replicated template's instances get its final
+    state too (status, cleanup and later plans read each instance's). While it migrates only
+    the template's row says so: a killed run is settled as the one item it was."""
+    units = [who] if isinstance(who, str) else [who.unit, *(who.instances if state != P.MIGRATING else ())]
+    for unit in units:
+        journal.service_state(unit, state, reason, restoring=restoring)
 
 
 def restore_unit(host: Host, journal: Journal, sp: P.ServicePlan, why: str) -> Restored:

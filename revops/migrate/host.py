@@ -24,7 +24,7 @@ from revops.backoff import backoff_delays
 from revops.adapters import http
 from revops.config import Config
 from revops.errors import CheckFailed, RevopsError
-from revops.migrate import candidate, composefile
+from revops.migrate import candidate, composefile, instances, retire
 from revops.migrate import plan as P
 from revops.hostrun import TARGET_COMPOSE
 from revops.migrate.executor import Verdict
@@ -55,21 +55,12 @@ STATE_EVERY_S = 0.2
 CREATED_GRACE_S = 2.0  # a replacement still "created" this long after its start never started
 
 
-class UnitManager(Protocol):
+class UnitManager(retire.UnitControl, Protocol):
     """The systemd manager (revops.adapters.systemd.Manager): what the cutover and the quick
     wins ask of it. Jobs wait until done and return the unit's ActiveState."""
 
-    def states(self, names: list[str]) -> dict[str, UnitState]: ...
     def wait_for(self, name: str, states: set[str], timeout: float) -> str: ...
-    def start(self, name: str, timeout: float = 30.0, mode: str = "replace") -> str: ...
-    def stop(self, name: str, timeout: float = 30.0, mode: str = "replace") -> str: ...
     def restart(self, name: str, timeout: float = 30.0, mode: str = "replace") -> str: ...
-    def enable(self, names: list[str]) -> None: ...
-    def disable(self, names: list[str]) -> None: ...
-    def mask(self, names: list[str]) -> None: ...
-    def unmask(self, names: list[str]) -> None: ...
-    def link(self, paths: list[str]) -> None: ...
-    def reset_failed(self, name: str) -> None: ...
     def dropin_paths(self, name: str) -> list[str]: ...
     def reload(self) -> None: ...
     def exec_start(self, name: str) -> list: ...
@@ -197,7 +188,8 @@ class _BatchFailed(Exception):
 
 
 def import_check(engine: Engine, source: str, name: str, labels: Mapping[str, str],
-                 timeout: float = candidate.IMPORT_CHECK_TIMEOUT_S) -> candidate.ImportCheck:
+                 timeout: float = candidate.IMPORT_CHECK_TIMEOUT_S,
+                 unwrap: Callable[[Sequence[str]], Sequence[str]] | None = None) -> candidate.ImportCheck:
     """The import check (revops/migrate/candidate.py) of the container `source` (created, not
     necessarily started): a copy of it, named `name`, runs the check in place of its command,
     with its image, environment, entrypoint and user, no network and every mount read-only;
@@ -210,7 +202,9 @@ def import_check(engine: Engine, source: str, name: str, labels: Mapping[str, st
         raise CheckFailed(f"no container {source} to check")
     if not copy.command:
         raise CheckFailed(f"container {source}: no command to check")
-    cid = engine.create_copy(copy, name, labels=labels, command=candidate.import_check_argv(copy.command),
+    # A replica's command is generate's wrapper around the instances' argv: the argv is checked.
+    command = list(unwrap(copy.command)) if unwrap is not None else copy.command
+    cid = engine.create_copy(copy, name, labels=labels, command=candidate.import_check_argv(command),
                              network=False, read_only_mounts=True)
     try:
         engine.start(cid)
@@ -261,13 +255,20 @@ class LiveHost:
     # -- the cutover steps ----------------------------------------------------------
 
     def preflight(self, sp: P.ServicePlan) -> str:
-        state = self.systemd.states([sp.unit])[sp.unit]
-        if state.load_state != "loaded":
-            raise CheckFailed(f"{sp.unit}: systemd does not know it (LoadState {state.load_state})")
+        states = self.systemd.states(sp.units)
+        for name in sp.units:
+            if states[name].load_state != "loaded":
+                raise CheckFailed(f"{name}: systemd does not know it (LoadState {states[name].load_state})")
+        state = states[sp.units[0]]
         if sp.unit not in self._services:
             raise CheckFailed(f"{sp.unit}: no service with label revops.unit={sp.unit} in "
                               f"{', '.join(self.files) or 'the compose directory'}",
                               hint="run `revops generate`")
+        made_for = self._services[sp.unit].instances
+        if sp.instances and sorted(made_for) != sorted(sp.instances):
+            raise CheckFailed(f"{sp.unit}: compose service {sp.service} was generated for {', '.join(made_for) or 'no instance'}"
+                              f" (revops.instances), not for the instances the inventory has now: {', '.join(sp.instances)}",
+                              hint="run `revops inventory scan` and `revops generate` again")
         suite = sp.suite or ""
         with self._repo_lock:
             if self.checks is not None and suite not in self._checked:
@@ -475,7 +476,8 @@ class LiveHost:
         self.discard_candidates(sp)
         name = f"revops-import-check-{sp.service}-{secrets.token_hex(3)}"
         started = time.monotonic()
-        answer = import_check(self.engine, source.id, name, self._candidate_labels(sp))
+        answer = import_check(self.engine, source.id, name, self._candidate_labels(sp),
+                              unwrap=instances.unwrap if sp.instances else None)
         words = self._hide(sp, answer.words)
         return Verdict(answer.ok, f"import check {'passed' if answer.ok else 'failed'} in "
                                   f"{time.monotonic() - started:.1f}s: {words}")
@@ -534,6 +536,11 @@ class LiveHost:
 
     def stop_unit(self, sp: P.ServicePlan) -> str:
         started = time.monotonic()
+        if sp.instances:  # a replicated template: every instance, each alone
+            for name in sp.instances:
+                self._alone("StopUnit", name)
+            states = [f"{n} {self.systemd.wait_for(n, UNIT_GONE, STOP_TIMEOUT_S)}" for n in sp.instances]
+            return f"{', '.join(states)} after {time.monotonic() - started:.2f}s"
         self._alone("StopUnit", sp.unit)
         state = self.systemd.wait_for(sp.unit, UNIT_GONE, STOP_TIMEOUT_S)
         freed = ""
@@ -543,6 +550,11 @@ class LiveHost:
         return f"{sp.unit} {state} after {time.monotonic() - started:.2f}s{freed}"
 
     def start_replacement(self, sp: P.ServicePlan) -> str:
+        if sp.instances:  # every replica (compose reads deploy.replicas), created ones started
+            self._compose_ready()
+            with self._compose_lock:
+                self.compose.up(self.files, sp.service, no_deps=True)
+            return f"compose service {sp.service} started with {len(sp.instances)} replicas (compose up)"
         created = self._state(sp)
         if created is not None and created.status == "created":
             # Preflight had compose create this very container; starting it through the engine
@@ -564,6 +576,8 @@ class LiveHost:
         running when the image has no check). A container that exits, restarts, turns
         unhealthy or never starts fails at once, without waiting out the deadline."""
         started = time.monotonic()
+        if sp.instances:
+            return self._wait_replicas(sp, deadline_s, cancelled, started)
         checked_at = -STATE_EVERY_S
         slow = sp.health_url is None
         last = "no answer yet"
@@ -601,11 +615,52 @@ class LiveHost:
             return Verdict(True, f"{self._health_words(found)} after {waited:.1f}s")
         return None
 
+    def _wait_replicas(self, sp: P.ServicePlan, deadline_s: float, cancelled: Callable[[], bool],
+                       started: float) -> Verdict:
+        """The gate of a replicated template: as many replicas as instances, every one healthy
+        by Docker's check (or running SETTLE_S without one); one failing for good fails all."""
+        last = "no replica yet"
+        for delay in backoff_delays(start=0.05, cap=0.5):
+            waited = time.monotonic() - started
+            verdict, last = self._replicas_now(sp, waited)
+            if verdict is not None:
+                return verdict
+            if cancelled():
+                return Verdict(False, f"interrupted after {waited:.1f}s; last: {last}")
+            if waited >= deadline_s:
+                return Verdict(False, f"not healthy within {deadline_s:g}s: {last}")
+            time.sleep(min(delay, max(0.0, deadline_s - waited)))
+        raise AssertionError("unreachable")  # backoff_delays() never ends
+
+    def _replicas_now(self, sp: P.ServicePlan, waited: float) -> tuple[Verdict | None, str]:
+        """(the verdict once the replicas decide it, else None; what they are now)."""
+        found = self._replica_states(sp)
+        want = len(sp.instances)
+        for state in found:
+            failed = self._failed_for_good(sp, state.id, f"replica {state.name}", waited)
+            if failed is not None:
+                return failed, failed.reason or ""
+        settled = [s for s in found if self._settled(s, waited)]
+        words = f"{len(settled)} of {want} replicas healthy ({len(found)} found)"
+        if len(found) >= want and len(settled) >= want:
+            return Verdict(True, f"{words} after {waited:.1f}s"), words
+        return None, words
+
+    def _replica_states(self, sp: P.ServicePlan) -> list[EngineContainerState]:
+        """The engine's inspect of each of this project's containers of the service."""
+        if self._project is None:
+            self._state(sp)  # compose names the project once
+        if self._project is None:
+            return []
+        listed = self.engine.list_containers(labels=[f"{COMPOSE_PROJECT}={self._project}",
+                                                     f"{COMPOSE_SERVICE}={sp.service}", COMPOSE_NOT_ONEOFF])
+        return [s for c in listed if (s := self.engine.container_state(c.id)) is not None]
+
     def retire_unit(self, sp: P.ServicePlan, mask: bool) -> str:
-        self.systemd.disable([sp.unit])
+        self.systemd.disable(sp.units)
         if mask:
-            self.systemd.mask([sp.unit])
-        return f"{sp.unit} disabled" + (" and masked" if mask else "")
+            self.systemd.mask(sp.units)
+        return f"{', '.join(sp.units)} disabled" + (" and masked" if mask else "")
 
     # -- rollback -------------------------------------------------------------------
 
@@ -618,7 +673,12 @@ class LiveHost:
 
     def unit_unloadable(self, sp: P.ServicePlan) -> str | None:
         """Why systemd could not start the unit again, or None when it can (it is known, or
-        its fragment file is there to link)."""
+        its fragment file is there to link). A replicated template's: its instances are
+        known (an instance lives as long as its template's file)."""
+        if sp.instances:
+            states = self.systemd.states(sp.instances)
+            gone = [n for n in sp.instances if states[n].load_state == "not-found"]
+            return f"{', '.join(gone)}: systemd does not know them (LoadState not-found)" if gone else None
         state = self.systemd.states([sp.unit])[sp.unit]
         if state.load_state != "not-found":
             return None
@@ -629,18 +689,23 @@ class LiveHost:
         return f"{sp.unit}: systemd does not know it (LoadState not-found) and {where}"
 
     def start_unit(self, sp: P.ServicePlan) -> str:
-        state = self.systemd.states([sp.unit])[sp.unit]
-        if state.load_state == "not-found" and sp.fragment:
+        if sp.instances:
+            return "; ".join(self._start_one(name, None) for name in sp.instances)
+        return self._start_one(sp.unit, sp.fragment)
+
+    def _start_one(self, unit: str, fragment: str | None) -> str:
+        state = self.systemd.states([unit])[unit]
+        if state.load_state == "not-found" and fragment:
             # A unit known through `systemctl link` loses its link on disable: link it again.
-            self.systemd.link([str(self.config.root / sp.fragment.lstrip("/"))])
-            state = self.systemd.states([sp.unit])[sp.unit]
+            self.systemd.link([str(self.config.root / fragment.lstrip("/"))])
+            state = self.systemd.states([unit])[unit]
         if state.unit_file_state == "masked":
-            self.systemd.unmask([sp.unit])
+            self.systemd.unmask([unit])
         if state.unit_file_state in ("disabled", "masked", "linked", "linked-runtime"):
-            self.systemd.enable([sp.unit])
+            self.systemd.enable([unit])
         if state.active_state == "failed":
-            self.systemd.reset_failed(sp.unit)
-        return f"{sp.unit} {self._alone('StartUnit', sp.unit)}"
+            self.systemd.reset_failed(unit)
+        return f"{unit} {self._alone('StartUnit', unit)}"
 
     def _alone(self, method: str, unit: str) -> str:
         """StartUnit/StopUnit for this unit only (job mode ignore-requirements, as
@@ -652,6 +717,9 @@ class LiveHost:
         return verb(unit, STOP_TIMEOUT_S, mode=ALONE)
 
     def wait_unit_healthy(self, sp: P.ServicePlan, deadline_s: float) -> Verdict:
+        if sp.instances:
+            states = [f"{n} {self.systemd.wait_for(n, {'active'}, deadline_s)}" for n in sp.instances]
+            return Verdict(True, ", ".join(states))
         if sp.health_url is None:
             state = self.systemd.wait_for(sp.unit, {"active"}, deadline_s)
             return Verdict(True, f"{sp.unit} {state}")
@@ -683,6 +751,11 @@ class LiveHost:
             raise CheckFailed("no drop-in directory to repoint a job in (LiveHost made without one)")
         return repoint_mod.Pair(self.systemd, self.dropins, journal, journal.ledger)
 
+    # -- an old-world unit retired ----------------------------------------------------
+
+    def retirer(self, journal: Journal) -> retire.Retirer:
+        return retire.Retirer(self.systemd, journal, STOP_TIMEOUT_S)
+
     # -- reading --------------------------------------------------------------------
 
     def replacement_verdict(self, sp: P.ServicePlan) -> Verdict:
@@ -692,6 +765,9 @@ class LiveHost:
         between runs: see job_verdict."""
         if sp.kind == P.KIND_JOB:
             return self.job_verdict(sp)
+        if sp.instances:
+            verdict, words = self._replicas_now(sp, SETTLE_S)
+            return verdict if verdict is not None else Verdict(False, words)
         state = self._container(sp)
         if not state.exists:
             return Verdict(False, f"no container for {sp.service}")
@@ -794,3 +870,4 @@ class LiveHost:
             self._redactors[sp.unit] = (f"cannot read {'; '.join(unreadable)} to hide its values"
                                         if unreadable else envfile.Redactor.of(values))
         return self._redactors[sp.unit]
+

@@ -7,6 +7,7 @@ exactly this, and the executor runs exactly this.
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
@@ -18,6 +19,8 @@ from revops.errors import CheckFailed, UsageError
 from revops.generate.mapping import secret_name, split_environment
 from revops.generate.spec import JOB, SETUP
 from revops.generate.mapping import unit_kind
+from revops.migrate import instances as I
+from revops.migrate import retire as R
 from revops.model import Inventory, Unit
 from revops.repoint import PUT_BACK, REPOINT, Repoint
 from revops.secrets import versions
@@ -48,6 +51,11 @@ KIND_JOB = JOB
 # deploy ignores `profiles:`; so a timer's job keeps running under systemd on that target.
 JOBS_STAY = ("a job (fired by a timer): on the {target} target it stays under systemd with its timer "
              "(a stack has no one-off run; `revops migrate --target compose` moves it)")
+# A template's numbered instances are one replicated item on compose only (instances.py).
+INSTANCES_STAY = ("a template's {n} numbered instances: on the {target} target they stay under systemd "
+                  "(their replicated item is cut over on compose only, for now)")
+# A `retire:` unit put back by `revops rollback` as it was before migrate retired it.
+KIND_RETIRED = "retired"
 # and WRITE_SECRET after PREFLIGHT for a service with a secret (ServicePlan.secret): the copy is
 # written before the candidate runs, which reads it as the replacement will.
 
@@ -93,8 +101,18 @@ class ServicePlan:
     # Environment= names that travel in it rather than inline (names only: no value is planned).
     secret: str | None = None
     secret_keys: tuple[str, ...] = ()
-    kind: str = KIND_SERVICE  # "service" or "job" (KIND_JOB: `job` says how it is cut over)
+    kind: str = KIND_SERVICE  # "service", "job" (KIND_JOB: `job` says how it is cut over) or "retired"
     job: JobPlan | None = None
+    # A template's instances: `unit` is the template and `instances` the units its one
+    # replicated compose service replaces (revops.migrate.instances), stopped, disabled and
+    # put back together; `instances_as` says how generate made the instances services.
+    instances: list[str] = field(default_factory=list)
+    instances_as: str | None = None
+
+    @property
+    def units(self) -> list[str]:
+        """The systemd units this item stops, disables and starts again: its instances, or its unit."""
+        return list(self.instances) or [self.unit]
 
 
 @dataclass
@@ -122,6 +140,25 @@ class JobPlan:
 class Skipped:
     unit: str
     reason: str
+
+
+@dataclass
+class RetirePlan:
+    """A unit `retire:` names (revops.migrate.retire), in the last phase's plan: `reason` is
+    retire:'s words and when it goes. It is retired (its steps run after the run's services)
+    when `ready` (no unit left under systemd after this phase runs from a venv) and each of
+    `after` (the run's units that run from a venv now) has migrated; `retired_by`: the run
+    that retired it already (the ledger), nothing to do then."""
+
+    unit: str
+    reason: str
+    timers: list[str] = field(default_factory=list)  # its .timer units, stopped and disabled with it
+    ready: bool = False
+    after: list[str] = field(default_factory=list)
+    retired_by: int | None = None
+    steps: list[Step] = field(default_factory=list)  # empty unless it is retired by this run
+    # unit files by unit name, relative to the host root: a put-back links again what was linked
+    fragments: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -155,9 +192,10 @@ class Plan:
     # has a later phase, so what has none is left where it is when this phase is done.
     coverage: coverage_mod.Coverage | None = None
     last_phase: bool = False
-    # The last phase's plan: the units revops.yaml retires (`retire:`), each with its reason
-    # and whether the condition holds (no unit left under systemd runs from a venv).
-    retire: list[Skipped] = field(default_factory=list)
+    # The last phase's plan: the units revops.yaml retires (`retire:`), each with its reason,
+    # whether the condition holds (no unit left under systemd runs from a venv) and, when it
+    # does, the steps that stop and disable it after the run's services.
+    retire: list[RetirePlan] = field(default_factory=list)
     # One-shot set-ups of the phase (Type=oneshot, no timer; others are After= them), each
     # with what happens to it (see SETUP_WORDS): not cut over, said plainly.
     setups: list[Skipped] = field(default_factory=list)
@@ -165,6 +203,11 @@ class Plan:
     @property
     def jobs(self) -> list[ServicePlan]:
         return [sp for sp in self.services if sp.kind == KIND_JOB]
+
+    @property
+    def retiring(self) -> list[RetirePlan]:
+        """The retire items this run executes (after its services)."""
+        return [r for r in self.retire if r.steps]
 
     def left_without_destination(self) -> str | None:
         """The plain sentence migrate and cleanup say after the last phase, or None."""
@@ -336,10 +379,15 @@ def _candidate_words(unit: Unit, preverify: str, url: str | None, deadline: floa
 
 
 def service_plan(unit: Unit, config: Config, compose_files: list[str], within: set[str] | None = None,
-                 compose: Sequence[str] | None = None, compose_missing: str | None = None) -> ServicePlan:
+                 compose: Sequence[str] | None = None, compose_missing: str | None = None,
+                 instances: Sequence[str] = ()) -> ServicePlan:
     """The cutover of one unit; `within` limits `after` to the units of the same run. A job
     (fired by a timer: generate.mapping.unit_kind) gets a JobPlan, its new ExecStart= run by
-    `compose` (the host's compose argv; None: `compose_missing` says why there is none)."""
+    `compose` (the host's compose argv; None: `compose_missing` says why there is none).
+    `instances`: `unit` is a template standing for them (instances.merged), cut over as the
+    one compose service with replicas generate made of them (replica_plan)."""
+    if instances:
+        return replica_plan(unit, config, compose_files, list(instances), within)
     suite = config.suite_of(unit.name)
     url = config.health.url(unit.port)
     deadline = cutover_deadline(config.health)
@@ -362,8 +410,63 @@ def service_plan(unit: Unit, config: Config, compose_files: list[str], within: s
         phase=suite.phase if suite else 0, port=unit.port, health_url=url, deadline_s=deadline,
         fragment=unit.path, after=list(deps), preverify=preverify,
         steps=steps_for(unit, config, url, deadline, files, preverify, secret),
-        secret=secret, secret_keys=withheld,
+        secret=secret, secret_keys=withheld, instances_as=I.words(unit.name, ()),
     )
+
+
+def replica_plan(unit: Unit, config: Config, compose_files: list[str], instances: list[str],
+                 within: set[str] | None = None) -> ServicePlan:
+    """A template's numbered instances as one item: its compose service (generate's
+    `deploy.replicas`, one replica per instance) replaces them all at once. Replicas serve no
+    port (generate refuses to replicate instances that publish one), so the candidate is the
+    import check and the gate Docker's health of every replica."""
+    suite = config.suite_of(instances[0])
+    deadline = cutover_deadline(config.health)
+    service = I.compose_name(unit.name)
+    deps = dict.fromkeys(d for d in (*unit.after, *unit.requires)
+                         if (within is None or d in within) and d != unit.name)
+    withheld = tuple(split_environment(unit, config.secrets_allow)[1])
+    # the name generate gives the replicated service's secret (from the template's name)
+    secret = secret_name(unit.service_name) if unit.environment_files or withheld else None
+    preverify = preverify_mode(suite, None)
+    files = ", ".join(compose_files) or "the compose file"
+    return ServicePlan(
+        unit=unit.name, service=service, suite=suite.name if suite else None, phase=suite.phase if suite else 0,
+        port=None, health_url=None, deadline_s=deadline, fragment=unit.path, after=list(deps), preverify=preverify,
+        steps=replica_steps(unit.name, service, instances, config, deadline, files, preverify, secret),
+        secret=secret, secret_keys=withheld, instances=list(instances), instances_as=I.REPLICAS)
+
+
+def replica_steps(template: str, service: str, instances: list[str], config: Config, deadline: float,
+                  compose: str, preverify: str, secret: str | None) -> list[Step]:
+    """A replicated template's cutover: every instance stopped, the service started with one
+    replica per instance, gated on all of them healthy; else every instance started again."""
+    n = len(instances)
+    names = ", ".join(instances)
+    steps = [Step(PREFLIGHT, f"checks {names}, lock, {compose}" + (f" and {config.secrets_path}" if secret else "")
+                             + f"; builds image and creates compose service {service}'s {n} replica containers "
+                               "(not started)")]
+    if secret:
+        steps.append(Step(WRITE_SECRET, f"writes {config.secrets_path / secret} (uid of the container, mode 0400) from "
+                                         f"{template}'s EnvironmentFile= and secret Environment= values"))
+    if preverify == PREVERIFY_IMPORT:
+        steps.append(Step(VERIFY_CANDIDATE, "imports the entry module of the replicas' command (the argv the "
+                                            "replica wrapper runs, %i as 1) in the image, with the container's "
+                                            "environment and user, no network; runs none of its code; "
+                                            f"{names} keep running throughout, and stay if this fails"))
+    elif preverify == PREVERIFY_FULL:
+        steps.append(Step(VERIFY_CANDIDATE, f"runs a candidate container of {service} beside the instances, waits "
+                                            f"up to {deadline:g}s for Docker health 'healthy', removes it; {names} "
+                                            "keep running throughout, and stay if this fails"))
+    disable = f"disables {names}" + (" and masks them" if config.mask_on_migrate else "")
+    return steps + [
+        Step(STOP_UNIT, f"stops {names}, each alone, and waits until each is inactive"),
+        Step(START_CONTAINER, f"starts compose service {service} with its {n} replicas, one per instance "
+                              "(compose up; %i is each replica's number)"),
+        Step(WAIT_HEALTHY, f"waits up to {deadline:g}s for all {n} replicas to be Docker health 'healthy' (or "
+                           f"running, without a check); else removes them and starts {names} again"),
+        Step(DISABLE_UNIT, disable + " so a reboot does not start both"),
+    ]
 
 
 def job_plan(unit: Unit, compose_files: list[str], compose: Sequence[str] | None,
@@ -444,12 +547,14 @@ def build(
     compose: Sequence[str] | None = None,
     compose_missing: str | None = None,
     target: str = TARGET_COMPOSE,
+    retired: Mapping[str, int] | None = None,
 ) -> Plan:
     """The plan of one `revops migrate` run. `compose_units` ({unit: compose service}, from the
     compose file's revops.unit labels) limits it to the units generate gave a container;
     `parallel` (at least 1) is how many services may be in flight at once; `compose` is the
     host's compose argv (compose.detect()), which a job's new ExecStart= runs (None: the plan
-    says `compose_missing` instead).
+    says `compose_missing` instead); `retired` ({unit: run}, the ledger's) the `retire:` units
+    retired already.
 
     A timer-fired job is an item of its own kind (KIND_JOB, job_steps), in the wave after the
     services of the run it is After=/Requires=; a one-shot set-up is not cut over (setups,
@@ -465,10 +570,17 @@ def build(
         raise UsageError(f"phase {phase}: suite(s) {', '.join(unreviewed)} in {config.path} are marked "
                          "`suggested: true` (proposed by `revops suites suggest`): review their units, "
                          "then remove the key")
-    wanted = {unit_name(n) for n in only}
+    # A replicated template's instances are one item, named for the template (instances.py).
+    items = I.items(units, compose_units)
+    grouped = {it.unit.name: list(it.instances) for it in items if it.instances}
+    member_of = {i: t for t, names in grouped.items() for i in names}
+    units = [it.unit for it in items]
+    wanted = {member_of.get(unit_name(n), unit_name(n)) for n in only}
     unknown = wanted - {u.name for u in units}
     if unknown:
         raise UsageError(f"--service {', '.join(sorted(unknown))}: not a unit of phase {phase}")
+    # A group is migrated when every instance is (the ledger keeps each instance's state).
+    states = {**states, **{t: MIGRATED for t, names in grouped.items() if all(states.get(i) == MIGRATED for i in names)}}
     chosen = [u for u in units if not wanted or u.name in wanted]
     skipped = []
     if compose_units is not None:
@@ -485,17 +597,22 @@ def build(
     if target != TARGET_COMPOSE:
         skipped += [Skipped(u.name, JOBS_STAY.format(target=target)) for u in chosen if unit_kind(u) == JOB]
         chosen = [u for u in chosen if unit_kind(u) != JOB]
+        skipped += [Skipped(u.name, INSTANCES_STAY.format(target=target, n=len(grouped[u.name])))
+                    for u in chosen if u.name in grouped]
+        chosen = [u for u in chosen if u.name not in grouped]
     skipped += [Skipped(u.name, "already migrated") for u in chosen if states.get(u.name) == MIGRATED]
-    todo = order([u for u in chosen if states.get(u.name) != MIGRATED])
+    todo = order([I.deps_on_groups(u, member_of) for u in chosen if states.get(u.name) != MIGRATED])
     files = list(compose_files or [])
     todo_names = {t.name for t in todo}
-    services = [service_plan(unit, config, files, within=todo_names, compose=compose, compose_missing=compose_missing)
+    services = [service_plan(unit, config, files, within=todo_names, compose=compose, compose_missing=compose_missing,
+                             instances=grouped.get(unit.name, ()))
                 for unit in todo]
+    moving = todo_names | {i for t in todo_names for i in grouped.get(t, ())}
     last = phase >= max(s.phase for s in config.suites)
     return Plan(phase=phase, services=services, skipped=skipped, gate=gate(earlier or [], force_reason),
                 compose_files=files, mask=config.mask_on_migrate, parallel=parallel,
                 coverage=coverage_mod.measure(inventory, config),
-                last_phase=last, retire=retire_plan(inventory, config, states, todo_names) if last else [],
+                last_phase=last, retire=retire_plan(inventory, config, states, moving, retired) if last else [],
                 setups=setup_items)
 
 
@@ -504,27 +621,59 @@ def _dependents(inventory: Inventory, unit: Unit) -> list[str]:
     return sorted(u.name for u in inventory.units if u.name != unit.name and unit.name in (*u.after, *u.requires))
 
 
-def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str], moving: set[str]) -> list[Skipped]:
+def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str], moving: set[str],
+                retired: Mapping[str, int] | None = None) -> list[RetirePlan]:
     """Each unit `retire:` names, with its reason and when it goes: once no unit that stays
-    under systemd after this phase runs from a venv (a venv healer must outlive the venvs)."""
+    under systemd after this phase runs from a venv (a venv healer must outlive the venvs).
+    `moving`: the units this run cuts over; `retired`: {unit: run} the ledger says retired."""
     still = sorted(u.name for u in inventory.units
                    if u.venv and not (u.masked or u.deprecated or config.is_deprecated(u.name))
                    and config.retired(u.name) is None and states.get(u.name) != MIGRATED
                    and u.name not in moving)
+    after = sorted(u.name for u in inventory.units if u.venv and u.name in moving)
     when = ("no unit left under systemd after this phase runs from a venv, so it can be retired (stopped and "
             "disabled, not migrated)" if not still else
             f"not yet: {len(still)} unit(s) still run from a venv after this phase ({', '.join(still[:5])}"
             f"{', ...' if len(still) > 5 else ''})")
-    return [Skipped(u.name, f"{config.retired(u.name)}; {when}") for u in sorted(inventory.units, key=lambda u: u.name)
-            if config.retired(u.name) is not None and not u.masked]
+    out = []
+    for unit in sorted(inventory.units, key=lambda u: u.name):
+        why = config.retired(unit.name)
+        if why is None or unit.masked:
+            continue
+        timers = [t.name for t in unit.timers if not t.masked]
+        item = RetirePlan(unit.name, f"{why}; {when}", timers=timers, ready=not still, after=after,
+                          retired_by=(retired or {}).get(unit.name),
+                          fragments={n: p for n, p in ((unit.name, unit.path),
+                                                       *((t.name, t.path) for t in unit.timers if not t.masked)) if p})
+        if item.retired_by is not None:
+            item.reason = f"{why}; retired by run {item.retired_by} (`revops rollback {unit.name}` puts it back)"
+        elif item.ready:
+            item.steps = retire_steps(unit.name, timers, config.mask_on_migrate, after)
+        out.append(item)
+    return out
+
+
+def retire_steps(unit: str, timers: list[str], mask: bool, after: list[str]) -> list[Step]:
+    """What retiring one unit does (revops.migrate.retire.Retirer), after the run's services."""
+    names = ", ".join([unit, *timers])
+    first = (f"once {', '.join(after[:5])}{', ...' if len(after) > 5 else ''} migrated (else not retired: "
+             "they would run from a venv again); " if after else "")
+    stop = (f"{first}records {names}'s UnitFileState and ActiveState (LIVE) in the ledger, then stops "
+            + (f"{', '.join(timers)} first (a timer left waiting would start it again), then " if timers else "")
+            + f"{unit}, each alone, and waits until inactive")
+    disable = (f"disables {names}" + (" and masks them" if mask else "") + " so a reboot starts none; "
+               f"`revops rollback {unit}` enables and starts again what was enabled and running")
+    return [Step(R.RETIRE_STOP, stop), Step(R.RETIRE_DISABLE, disable)]
 
 
 def earlier_units(inventory: Inventory, config: Config, phase: int,
                   compose_units: Mapping[str, str] | None = None) -> list[tuple[Unit, int]]:
     """The units of every phase before `phase`, with their phase (what the gate must verify).
-    A one-shot set-up is not among them: migrate leaves it under systemd (setup_words)."""
+    A one-shot set-up is not among them: migrate leaves it under systemd (setup_words). A
+    replicated template's instances are one unit named for the template (instances.items)."""
     out = []
     for earlier_phase in range(1, phase):
-        out.extend((u, earlier_phase) for u in migratable_units(inventory, config, earlier_phase)
+        units = [it.unit for it in I.items(migratable_units(inventory, config, earlier_phase), compose_units)]
+        out.extend((u, earlier_phase) for u in units
                    if (compose_units is None or u.name in compose_units) and unit_kind(u) != SETUP)
     return out

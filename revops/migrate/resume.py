@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from revops import jobs
+from revops.migrate import instances as I
 from revops.migrate import plan as P
+from revops.migrate import retire as R
+from revops.migrate import retiring
 from revops.migrate.executor import (DISCARD_CREATED, DOWN, INTERRUPTED, MIGRATED, Host, ServiceResult,
-                                     StepResult, put_job_back, record_restored, restore_unit)
+                                     StepResult, put_job_back, record_restored, record_state, restore_unit)
 from revops.errors import RevopsError
 from revops.journal import DONE, FAILED, Journal
 from revops.repoint import Repoint
@@ -27,9 +30,10 @@ if TYPE_CHECKING:
     from revops.adapters.ledger import Step
 
 # Open steps that mean "the host may already have changed for this service" (a job's: its
-# drop-in written or being removed by revops.repoint's step pair).
+# drop-in written or being removed by revops.repoint's step pair; a retired unit's: stopped,
+# disabled or being put back, revops.migrate.retire).
 _HOST_STEPS = {P.WRITE_SECRET, P.STOP_UNIT, P.START_CONTAINER, P.WAIT_HEALTHY, P.DISABLE_UNIT, P.ROLLBACK,
-               P.REPOINT_UNIT, P.PUT_JOB_BACK}
+               P.REPOINT_UNIT, P.PUT_JOB_BACK, *R.ALL_STEPS}
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Unsettled:
     open_step_ids: list[int]
     last_step: str | None  # the latest open step, or None when only the service state says so
     candidate: bool = False  # a candidate may still run beside the unit (its step was open)
+    detail: str = ""  # the latest open host step's detail (a retire step's records the states before)
 
 
 def find_unsettled(open_steps: list[Step], states: dict[str, str]) -> list[Unsettled]:
@@ -47,7 +52,7 @@ def find_unsettled(open_steps: list[Step], states: dict[str, str]) -> list[Unset
         entry = found.setdefault(row.service, Unsettled(row.service, [], None))
         entry.open_step_ids.append(row.id)
         if row.step in _HOST_STEPS:
-            entry.last_step = row.step
+            entry.last_step, entry.detail = row.step, row.detail
         entry.candidate = entry.candidate or row.step == P.VERIFY_CANDIDATE
     for unit, state in states.items():
         if state == P.MIGRATING:
@@ -83,8 +88,13 @@ def converge(inventory: Inventory, config: Config, ledger: Ledger, journal: Jour
 def _settle_one(item: Unsettled, inventory: Inventory, config: Config, journal: Journal, host: Host,
                 compose_files: list[str], say: Callable[[str], None],
                 interrupted: Callable[[], bool], repoint_record=None) -> ServiceResult:
+    if item.last_step in R.ALL_STEPS:  # an old-world unit being retired or put back: never a cutover
+        return retiring.settle(host, journal, item.unit, item.last_step, item.detail, mask=config.mask_on_migrate,
+                               fragments=retiring.fragments(inventory, item.unit, config.root), say=say)
     unit = inventory.unit(item.unit)
-    sp = P.service_plan(unit, config, compose_files) if unit is not None else None
+    group = I.of(inventory, item.unit) if unit is None else None  # a replicated template's item
+    sp = (P.service_plan(unit, config, compose_files) if unit is not None else
+          P.service_plan(group.unit, config, compose_files, instances=group.instances) if group is not None else None)
     if item.candidate and sp is not None:
         # The unit was never touched while its candidate ran: only the candidate is left.
         with journal.step(item.unit, P.VERIFY_CANDIDATE, "resume: remove what a killed run left") as record:
@@ -119,12 +129,12 @@ def settle(sp: P.ServicePlan, last_step: str, journal: Journal, host: Host, mask
         with journal.step(sp.unit, P.DISABLE_UNIT, "resume: container healthy") as record:
             record.reason = host.retire_unit(sp, mask)
         result.steps.append(StepResult(P.DISABLE_UNIT, "done", record.reason))
-        journal.service_state(sp.unit, P.MIGRATED, result.reason)
+        record_state(journal, sp, P.MIGRATED, result.reason)
         return result
     why = f"resumed after {last_step}: " + (verdict.reason if verdict else "a rollback was in flight")
     say(f"{sp.unit}: resuming, rolling back ({why})")
     restored = restore_unit(host, journal, sp, why)
-    return ServiceResult(sp.unit, *record_restored(journal, sp.unit, restored, why), restored.steps)
+    return ServiceResult(sp.unit, *record_restored(journal, sp, restored, why), restored.steps)
 
 
 def settle_job(sp: P.ServicePlan, last_step: str | None, journal: Journal, host: Host, record,

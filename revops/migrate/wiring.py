@@ -16,6 +16,7 @@ from revops.config import TARGET_COMPOSE, TARGET_SWARM, Config
 from revops.adapters import compose, docker_engine, systemd
 from revops.errors import RevopsError
 from revops.migrate import composefile
+from revops.migrate import instances as I
 from revops.migrate import plan as P
 from revops.migrate.executor import Host, Verdict
 from revops.migrate.host import LiveHost
@@ -132,7 +133,9 @@ def read_earlier(inputs: Inputs, phase: int, states: dict[str, str], host: Host 
             verdict = Verdict(False, f"cannot check: {host_error}")
         else:
             try:
-                verdict = host.replacement_verdict(P.service_plan(unit, inputs.config, inputs.files))
+                group = I.of(inputs.inventory, unit.name, inputs.project.units)
+                verdict = host.replacement_verdict(P.service_plan(unit, inputs.config, inputs.files,
+                                                                  instances=group.instances if group else ()))
             except RevopsError as exc:
                 verdict = Verdict(False, exc.message)
         out.append(P.EarlierHealth(unit.name, unit_phase, state, verdict.ok, verdict.reason))

@@ -12,6 +12,8 @@ from pathlib import Path
 from revops import dropins, jobs, repoint
 from revops.adapters.systemd import DropinFiles, ExecCommand, UnitState
 from revops.cleanup import quarantine as Q
+from revops.errors import CheckFailed
+from revops.migrate import retire
 from revops.migrate.executor import Verdict
 
 
@@ -70,6 +72,80 @@ class JobManager:
         return [ExecCommand(argv[0], argv, False, 0, 0, 0)]
 
 
+class UnitFilesManager:
+    """systemd's unit files and jobs as retiring sees them (revops.migrate.retire.UnitControl):
+    `units` maps a name to [LoadState, UnitFileState, ActiveState, Result]. Disabling a linked
+    unit unlinks it (the manager forgets it, as systemd does once it is stopped); masking
+    remembers the state unmasking gives back. `fail` maps (method, unit) to the error it
+    raises; `calls` records every call in order."""
+
+    def __init__(self, units: dict[str, list] | None = None) -> None:
+        self.units = {n: list(v) for n, v in (units or {}).items()}
+        self.fail: dict[tuple[str, str], Exception] = {}
+        self.calls: list[str] = []
+        self._unmasked: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _call(self, method: str, name: str) -> None:
+        with self._lock:
+            self.calls.append(f"{method} {name}")
+        if (method, name) in self.fail:
+            raise self.fail[(method, name)]
+
+    def states(self, names):
+        out = {}
+        for n in names:
+            load, ufs, active, result = self.units.get(n, ["not-found", None, "inactive", None])
+            out[n] = UnitState(n, load, active, "running" if active == "active" else "dead", result, 0, None, ufs, None)
+        return out
+
+    def stop(self, name, timeout=30.0, mode="replace"):
+        self._call("stop", name)
+        self.units[name][2] = "inactive"
+        return "inactive"
+
+    def start(self, name, timeout=30.0, mode="replace"):
+        self._call("start", name)
+        if self.units.get(name, ["not-found"])[0] != "loaded":
+            raise CheckFailed(f"{name}: Unit {name} not found / masked")
+        self.units[name][2] = "active"
+        return "active"
+
+    def disable(self, names):
+        for n in names:
+            self._call("disable", n)
+            u = self.units[n]
+            if u[1] in ("linked", "linked-runtime"):
+                u[0], u[1] = "not-found", None
+            elif u[1] in ("enabled", "enabled-runtime"):
+                u[1] = "disabled"
+
+    def enable(self, names):
+        for n in names:
+            self._call("enable", n)
+            self.units[n][1] = "enabled"
+
+    def mask(self, names):
+        for n in names:
+            self._call("mask", n)
+            self._unmasked[n] = self.units[n][1]
+            self.units[n][0], self.units[n][1] = "masked", "masked"
+
+    def unmask(self, names):
+        for n in names:
+            self._call("unmask", n)
+            self.units[n][0], self.units[n][1] = "loaded", self._unmasked.pop(n, "disabled")
+
+    def link(self, paths):
+        for p in paths:
+            name = Path(p).name
+            self._call("link", name)
+            self.units[name] = ["loaded", "linked", "inactive", None]
+
+    def reset_failed(self, name):
+        self._call("reset-failed", name)
+
+
 class ScriptedHost:
     """Records every call; `fail` maps a method name to the error it raises, `healthy` decides
     the health verdicts."""
@@ -92,6 +168,7 @@ class ScriptedHost:
         # A job's repoint: real drop-in files in a directory of their own, the manager faked.
         self.dropins = DropinFiles(Path(dropin_dir or tempfile.mkdtemp(prefix="revops-dropins-")))
         self.manager = JobManager(self.dropins)
+        self.unit_files = UnitFilesManager()  # what retiring an old-world unit acts on
 
     def _do(self, name, sp):
         with self._lock:
@@ -152,6 +229,11 @@ class ScriptedHost:
         with self._lock:
             self.calls.append(("job_pair", ""))
         return repoint.Pair(self.manager, self.dropins, journal, journal.ledger)
+
+    def retirer(self, journal):
+        with self._lock:
+            self.calls.append(("retirer", ""))
+        return retire.Retirer(self.unit_files, journal, timeout_s=5.0)
 
     def replacement_verdict(self, sp):
         self._do("replacement_verdict", sp)

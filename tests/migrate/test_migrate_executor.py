@@ -304,5 +304,5 @@ def test_a_copy_or_candidate_that_fails_leaves_the_unit_running_and_the_copy_emp
 
 
 def test_a_run_that_died_after_writing_the_copy_is_settled_by_a_rollback(make_config, ledger):
-    found = resume.find_unsettled([type("Row", (), {"service": "a.service", "id": 1, "step": P.WRITE_SECRET})()], {})
+    found = resume.find_unsettled([type("Row", (), {"service": "a.service", "id": 1, "step": P.WRITE_SECRET, "detail": ""})()], {})
     assert [(u.unit, u.last_step) for u in found] == [("a.service", P.WRITE_SECRET)]
