@@ -85,6 +85,14 @@ def test_numbered_instances_are_one_item_for_their_replicated_service(make_confi
     assert not any(s.unit in WORKERS for s in plan.skipped)
 
 
+def test_on_the_swarm_target_a_replicated_templates_instances_stay_under_systemd(make_config):
+    plan = build(make_config(), target="swarm")
+    assert not any(sp.instances for sp in plan.services)
+    [stays] = [s for s in plan.skipped if s.unit == TEMPLATE]
+    assert stays.reason.startswith("a template's 3 numbered instances: on the swarm target they stay under systemd")
+    assert "revflow-leadgen-tenant@acme.service" in plan.units  # a parameter instance is a service of its own
+
+
 def test_a_unit_after_one_instance_waits_for_the_whole_group(make_config):
     plan = build(make_config())
     report = next(sp for sp in plan.services if sp.unit == "revflow-leadgen-report.service")
