@@ -223,15 +223,20 @@ def secrets_rotate_cmd(
     suite: Optional[str] = typer.Option(None, "--suite", help="Only the migrated services of this suite."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show held and current digests; change nothing."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    target: Optional[str] = TargetOpt,
     json_out: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """New copies for the services whose env files changed: restarted one by one behind the
-    cutover's health gate, the old copy put back when the new one makes a service unhealthy."""
+    cutover's health gate, the old copy put back when the new one makes a service unhealthy.
+    On a Swarm target: a new Docker secret per service, swapped in by a rolling service update."""
     from revops.commands import secrets
+    from revops.migrate import wiring
 
-    result = secrets.run(load_config(config), list(services or []), suite, dry_run=dry_run, yes=yes,
-                         confirm=_confirm_with(secrets.render_plan))
+    cfg = load_config(config)
+    result = secrets.run(cfg, list(services or []), suite, dry_run=dry_run, yes=yes,
+                         confirm=_confirm_with(secrets.render_plan), host_factory=wiring.host_factory(cfg, target),
+                         target=cfg.target_of(target))
     finish(result, json_out, secrets.render)
 
 

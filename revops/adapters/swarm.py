@@ -80,6 +80,7 @@ class Task:
     created_at: str
     exit_code: int | None = None
     image: str = ""
+    secrets: tuple[str, ...] = ()  # the names of the Docker secrets its spec mounts
 
     @property
     def ended(self) -> bool:
@@ -92,6 +93,19 @@ class PublishedPort:
     published: int
     protocol: str
     mode: str  # host or ingress
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A Docker secret as a service's spec mounts it (ContainerSpec.Secrets[]): the secret's
+    name and id, and the file it becomes under /run/secrets with its owner and mode."""
+
+    name: str
+    id: str
+    file: str
+    uid: str = "0"
+    gid: str = "0"
+    mode: int = 0o444
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,7 @@ class Service:
     created_at: str
     updated_at: str
     has_healthcheck: bool = False
+    secrets: tuple[SecretRef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -296,6 +311,42 @@ class Cluster:
         with self._errors(f"create secret {name}"):
             self.api.create_secret(name, data, labels=dict(labels))
 
+    def secret_id(self, name: str) -> str | None:
+        """The id of the secret named exactly `name` (the API's name filter also matches
+        prefixes); None when there is none."""
+        with self._errors(f"inspect secret {name}"):
+            rows = self.api.secrets(filters={"name": name})
+        return next((r["ID"] for r in rows if (r.get("Spec") or {}).get("Name") == name), None)
+
+    def remove_secret(self, name: str) -> bool:
+        """Remove the secret `name`; False when there was none. The manager refuses (CheckFailed
+        with its words) while a service's spec mounts it."""
+        found = self.secret_id(name)
+        if found is None:
+            return False
+        with self._errors(f"remove secret {name}"):
+            self.api.remove_secret(found)
+        return True
+
+    def swap_secret(self, service: str, new: SecretRef) -> None:
+        """Update `service` so that the file `new.file` comes from the secret `new` instead of
+        whatever secret gave it before; the service's other secrets and the rest of its spec
+        stay as they are (the SDK's Service.update fetches the current spec and sends it back
+        with the secrets replaced, under the spec's version: a concurrent change is refused).
+        Swarm then replaces the tasks as the spec's UpdateConfig says (parallelism, order,
+        monitor, failure_action), as `docker service update --secret-rm --secret-add` would."""
+        import docker.types
+
+        with self._errors(f"update service {service}"):
+            model = self.client.services.get(service)
+            spec = model.attrs["Spec"]["TaskTemplate"].get("ContainerSpec") or {}
+            refs = [docker.types.SecretReference(r["SecretID"], r["SecretName"], r["File"]["Name"],
+                                                 r["File"].get("UID"), r["File"].get("GID"),
+                                                 r["File"].get("Mode", 0o444))
+                    for r in spec.get("Secrets") or [] if (r.get("File") or {}).get("Name") != new.file]
+            refs.append(docker.types.SecretReference(new.id, new.name, new.file, new.uid, new.gid, new.mode))
+            model.update(secrets=refs)
+
 
 def _node(row: Mapping[str, Any]) -> Node:
     spec, status = row.get("Spec") or {}, row.get("Status") or {}
@@ -345,7 +396,14 @@ def _service(row: Mapping[str, Any]) -> Service:
         update_started=update.get("StartedAt"), update_completed=update.get("CompletedAt"),
         created_at=row.get("CreatedAt", ""), updated_at=row.get("UpdatedAt", ""),
         has_healthcheck=bool(health.get("Test")) and health.get("Test") != ["NONE"],
+        secrets=tuple(_secret_ref(r) for r in container.get("Secrets") or []),
     )
+
+
+def _secret_ref(row: Mapping[str, Any]) -> SecretRef:
+    file = row.get("File") or {}
+    return SecretRef(row.get("SecretName", ""), row.get("SecretID", ""), file.get("Name", ""),
+                     str(file.get("UID", "0")), str(file.get("GID", "0")), int(file.get("Mode", 0o444)))
 
 
 # ---------------------------------------------------------------------------------------

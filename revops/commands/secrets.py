@@ -1,5 +1,7 @@
-"""`revops secrets rotate [SERVICE...] [--suite S]`: the services whose env files changed get
-a new copy and a restart, one at a time behind the cutover's health gate (revops.migrate.rotation).
+"""`revops secrets rotate [SERVICE...] [--suite S] [--target T]`: the services whose env files
+changed get a new copy and a restart, one at a time behind the cutover's health gate
+(revops.migrate.rotation). On a Swarm target the new copy is a new Docker secret and the
+restart a service update (revops.migrate.swarmhost).
 
 Read, lock, plan, confirm, execute, as migrate: the plan compares each migrated service's held
 digest (the ledger) with the digest of what its files give now; `--dry-run` shows it and
@@ -49,33 +51,42 @@ def scope(inputs: wiring.Inputs, names: list[str], suite: str | None,
     return [P.service_plan(u, config, inputs.files) for u in P.order(units)]
 
 
-def current_digest(config: Config) -> Callable[[P.ServicePlan], str | None]:
-    """What each service's unit and env files give now, digested; reads only, creates nothing."""
+def current_digest(config: Config, target: str = "compose") -> Callable[[P.ServicePlan], str | None]:
+    """What each service's unit and env files give now, digested as the target names a
+    version (compose: the copies' keyed digest; swarm: the digest a Docker secret's name
+    carries, revops.migrate.swarmhost.secret_digest); reads only, creates nothing."""
+    from revops.config import TARGET_SWARM
+    from revops.migrate.swarmhost import secret_digest
+
     copies = Copies(config.secrets_path)
 
     def digest(sp: P.ServicePlan) -> str | None:
-        return copies.peek_digest(bundle.read(config.root, config.unit_dirs, sp.unit, sp.secret_keys).text())
+        content = bundle.read(config.root, config.unit_dirs, sp.unit, sp.secret_keys).text()
+        return secret_digest(content) if target == TARGET_SWARM else copies.peek_digest(content)
     return digest
 
 
 def run(config: Config, names: list[str], suite: str | None = None, *, dry_run: bool = False,
         yes: bool = False, confirm: Callable[[list[Candidate]], bool] | None = None,
         say: Callable[[str], None] = output.info,
-        host_factory: Callable[[wiring.Inputs], rotation.RotateHost] = wiring.live_host) -> RotationResult:
+        host_factory: Callable[[wiring.Inputs], rotation.RotateHost] = wiring.live_host,
+        target: str = "compose") -> RotationResult:
+    """`target` (compose, swarm) says how versions are named (current_digest) and is
+    recorded with the run; `host_factory` gives the host of that target."""
     inputs = wiring.read_inputs(config)
     with host_run(config, dry_run=dry_run) as run:
         ledger = run.ledger
         states = resume.service_states(ledger) if ledger is not None else {}
         held = versions.held(ledger.last_done(versions.HELD_STEPS)) if ledger is not None else {}
         services = scope(inputs, names, suite, states)
-        result = RotationResult(dry_run, rotation.choose(services, held, current_digest(config)))
+        result = RotationResult(dry_run, rotation.choose(services, held, current_digest(config, target)))
         outdated = {c.unit for c in result.candidates if c.outdated}
         todo = [sp for sp in services if sp.unit in outdated]
         if dry_run or not todo:
             result.exit_code = EXIT_FAILED if any(c.current is None for c in result.candidates) else EXIT_OK
             return result
         host = host_factory(inputs)
-        result.run_id = run.begin(None, target=getattr(host, "target", "compose"))
+        result.run_id = run.begin(None, target=getattr(host, "target", target))
         if not run.confirm(confirm, result.candidates, yes):
             result.refused = "not confirmed"
             return result

@@ -40,7 +40,7 @@ class RotateHost(Protocol):
     def secret_digest_now(self, sp: P.ServicePlan) -> str | None: ...
     def rewrite_secret(self, sp: P.ServicePlan) -> str: ...
     def restore_secret(self, sp: P.ServicePlan) -> str: ...
-    def keep_secret(self, sp: P.ServicePlan) -> None: ...
+    def keep_secret(self, sp: P.ServicePlan) -> str | None: ...  # what it did, when worth saying
     def restart_replacement(self, sp: P.ServicePlan) -> str: ...
     def wait_replacement_healthy(self, sp: P.ServicePlan, deadline_s: float,
                                  cancelled: Callable[[], bool]) -> Verdict: ...
@@ -122,8 +122,10 @@ def rotate_one(host: RotateHost, journal: Journal, sp: P.ServicePlan, cancelled:
             return result
         verdict = Verdict(False, exc.message)
     if verdict.ok:
-        host.keep_secret(sp)
+        kept = host.keep_secret(sp)
         result.reason, result.held = record.reason, _digest(record.reason)
+        if kept:
+            result.reason = f"{result.reason}; {kept}"
         return result
     say(f"{sp.unit}: not healthy on the new copy ({(verdict.reason or '').splitlines()[0]}); putting the old one back")
     return _restore(host, journal, sp, verdict.reason or "not healthy", result)

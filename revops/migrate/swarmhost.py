@@ -36,7 +36,7 @@ from revops.migrate.host import LOG_TAIL_LINES, LiveHost, UnitManager
 from revops.migrate.stackfile import StackFile, StackService
 
 if TYPE_CHECKING:
-    from revops.adapters.swarm import Node, Service, Task
+    from revops.adapters.swarm import Node, SecretRef, Service, Task
 
 # Tasks of one service that failed (or were rejected) since its deploy before revops calls it
 # failing for good rather than waiting out the health window: Swarm restarts a failed task
@@ -61,6 +61,10 @@ class ClusterAPI(Protocol):
     def ensure_network(self, name: str, labels: dict[str, str]) -> str: ...
     def secret_names(self, labels: Sequence[str] = ()) -> set[str]: ...
     def create_secret(self, name: str, data: bytes, labels: dict[str, str]) -> None: ...
+    def secret_id(self, name: str) -> str | None: ...
+    def remove_secret(self, name: str) -> bool: ...
+    def services(self, labels: Sequence[str] = ()) -> list[Service]: ...
+    def swap_secret(self, service: str, new: SecretRef) -> None: ...
 
 
 class RegistryAPI(Protocol):
@@ -95,6 +99,13 @@ class SwarmHost(LiveHost):
         self._deploy_lock = threading.Lock()
         self._network_lock = threading.Lock()
         self._fresh: set[str] = set()  # deployed by start_replacement, not proven yet
+        # secrets rotate: per service, the secret its tasks must hold for the gate (set by a
+        # secret swap), the one it held before, the tasks a rolling update replaces, and a
+        # secret to remove once the service is healthy without it.
+        self._expect: dict[str, str] = {}
+        self._previous: dict[str, str] = {}
+        self._rolling: dict[str, int] = {}
+        self._discard: dict[str, str] = {}
 
     def service_name(self, sp: P.ServicePlan) -> str:
         return f"{self.stack_name}_{self._stack_service(sp).name}"
@@ -207,7 +218,7 @@ class SwarmHost(LiveHost):
         said = []
         for name in svc.secrets:
             if name in present:
-                said.append(f"secret {name} present")
+                said.append(f"secret {name} present; {_digest_of_name(name)}")
                 continue
             content = self._bundle(sp, fresh=True).text()  # CheckFailed naming the file it cannot read
             if len(content) > SECRET_LIMIT:
@@ -217,7 +228,7 @@ class SwarmHost(LiveHost):
                 raise CheckFailed(f"{sp.unit}: its env files changed since `revops generate` named the secret {name}",
                                   hint="run `revops generate` (a new secret, a new deploy)")
             self.cluster.create_secret(name, content, {REVOPS_LABEL: "true", "revops.unit": sp.unit})
-            said.append(f"secret {name} created")
+            said.append(f"secret {name} created; {_digest_of_name(name)}")
         return said
 
     def _deploy(self, sp: P.ServicePlan, svc: StackService) -> str:
@@ -244,12 +255,16 @@ class SwarmHost(LiveHost):
         if sp.service in self._fresh:
             self._fresh.discard(sp.service)
             deadline_s += PULL_ALLOWANCE_S
+        if sp.service in self._expect:  # a rolling update: each task its window, then Swarm's monitor
+            deadline_s *= 2 * max(1, self._rolling.get(sp.service, 1)) + 1
         started = time.monotonic()
         delay = 0.2
         while True:
             verdict = self.replacement_verdict(sp)
             if verdict.ok:
-                return Verdict(True, f"healthy after {time.monotonic() - started:.1f}s: {verdict.reason}")
+                dropped = self._drop_secret(self._discard.pop(sp.service)) if sp.service in self._discard else None
+                return Verdict(True, f"healthy after {time.monotonic() - started:.1f}s: {verdict.reason}"
+                                     f"{'; ' + dropped if dropped else ''}")
             waited = time.monotonic() - started
             failing = self._failing(sp)
             if failing is not None:
@@ -266,13 +281,147 @@ class SwarmHost(LiveHost):
         found = self.cluster.service(name)
         if found is None:
             return None
-        if found.update_state in UPDATE_FAILED:
+        expected = self._expect.get(sp.service)
+        if expected is not None:
+            gate = self._update_gate(found, sp, expected)
+            if gate is not None and gate[0]:
+                return gate[1]
+        elif found.update_state in UPDATE_FAILED:
             return f"Swarm's update of {name} is {found.update_state}: {found.update_message or 'no message'}"
         since = self._deployed_at.get(sp.service, "")
         failed = [t for t in self.cluster.tasks(name) if t.state in ("failed", "rejected") and t.timestamp >= since]
         if len(failed) >= FAILED_TASKS_LIMIT:
             errors = sorted({f"{t.state}: {t.error or t.message}" for t in failed})
             return f"{len(failed)} tasks of {name} failed ({'; '.join(errors)[:400]})"
+        return None
+
+    # -- rotation (revops secrets rotate): a new secret, swapped in by a service update ----
+
+    def secret_digest_now(self, sp: P.ServicePlan) -> str | None:
+        """`sha256:` and the 12 hex a secret's name carries (revops.generate.stack.secret_name)
+        of what the unit and env files give now; reads afresh, creates nothing."""
+        return secret_digest(self._bundle(sp, fresh=True).text())
+
+    def rewrite_secret(self, sp: P.ServicePlan) -> str:
+        """A new Docker secret named by the digest of what the service may read now (immutable:
+        a new version is a new secret), then a service update that mounts it in place of the
+        old one at the same file, owner and mode (the stack file's). Swarm replaces the tasks
+        one by one under the service's update_config (failure_action rollback, monitor);
+        wait_replacement_healthy is the gate. CheckFailed with nothing changed when the secret
+        cannot be created or the update is refused (a secret created here is removed again)."""
+        from revops.adapters.swarm import SecretRef
+
+        svc = self._stack_service(sp)
+        mount = _mount(svc)
+        name = self.service_name(sp)
+        found = self.cluster.service(name)
+        if found is None:
+            raise CheckFailed(f"no service {name} on the cluster to rotate", hint="run `revops migrate --target swarm`")
+        old = _mounted(found, mount["target"])
+        content = self._sized(sp)
+        digest = secret_digest(content)
+        new = secret_name_for(mount["target"], content)
+        self._previous[sp.service] = old or ""
+        self._expect[sp.service] = new
+        self._rolling[sp.service] = (found.replicas or 1 if found.mode == "replicated"
+                                     else max(1, sum(n.ready for n in self.cluster.nodes())))
+        if old == new:
+            return f"service {name} already mounts secret {new}: nothing to update; {digest}"
+        created = new not in self.cluster.secret_names()
+        if created:
+            self.cluster.create_secret(new, content, {REVOPS_LABEL: "true", "revops.unit": sp.unit})
+        try:
+            secret_id = self.cluster.secret_id(new)
+            if secret_id is None:
+                raise CheckFailed(f"secret {new} is not on the cluster after its creation")
+            self._deployed_at[sp.service] = _now_rfc3339()
+            self.cluster.swap_secret(name, SecretRef(new, secret_id, mount["target"], mount["uid"], mount["gid"],
+                                                     mount["mode"]))
+        except CheckFailed:
+            self._expect.pop(sp.service, None)
+            if created:  # nothing mounts it: the cluster is left as it was
+                self.cluster.remove_secret(new)
+            raise
+        return (f"service {name} updated: secret {new} {'created and ' if created else ''}mounted in place of "
+                f"{old or 'none'} at /run/secrets/{mount['target']}, tasks replaced one by one (update_config); {digest}")
+
+    def restart_replacement(self, sp: P.ServicePlan) -> str:
+        """Nothing to restart on a cluster: the service update of rewrite_secret/restore_secret
+        replaces the tasks itself (a force update would replace them twice)."""
+        return f"tasks of {self.service_name(sp)} replaced by Swarm's rolling update"
+
+    def restore_secret(self, sp: P.ServicePlan) -> str:
+        """The service back on the secret it held before rewrite_secret: nothing to do when
+        Swarm's own rollback already put it back (its spec says so), a service update
+        otherwise. The new secret is removed once the service is healthy without it (no
+        service mounts it then; its values made the service fail); a secret a service still
+        mounts is kept, and the gate's reason says so."""
+        from revops.adapters.swarm import SecretRef
+
+        old, new = self._previous.get(sp.service), self._expect.get(sp.service)
+        if not old or new is None:
+            raise CheckFailed(f"{sp.unit}: no previous secret recorded by this run to put back")
+        mount = _mount(self._stack_service(sp))
+        name = self.service_name(sp)
+        found = self.cluster.service(name)
+        if found is None:
+            raise CheckFailed(f"no service {name} on the cluster to put back on {old}")
+        self._expect[sp.service] = old
+        self._discard[sp.service] = new
+        on = _mounted(found, mount["target"])
+        if on == old:
+            said = f"service {name} already back on secret {old} (Swarm's update {found.update_state or 'rolled back'})"
+        else:
+            secret_id = self.cluster.secret_id(old)
+            if secret_id is None:
+                raise CheckFailed(f"secret {old} is no longer on the cluster: {name} cannot be put back on it",
+                                  hint="fix the env file, then `revops secrets rotate` again")
+            self._deployed_at[sp.service] = _now_rfc3339()
+            self.cluster.swap_secret(name, SecretRef(old, secret_id, mount["target"], mount["uid"], mount["gid"],
+                                                     mount["mode"]))
+            said = f"service {name} updated back to secret {old}"
+        return f"{said}; {_digest_of_name(old)}"
+
+    def keep_secret(self, sp: P.ServicePlan) -> str | None:
+        """The new secret holds: the one it replaced is removed when no service mounts it any
+        more (as compose drops its previous copy: an old value does not linger on the cluster)."""
+        old, new = self._previous.pop(sp.service, ""), self._expect.pop(sp.service, None)
+        self._rolling.pop(sp.service, None)
+        if not old or old == new:
+            return None
+        return self._drop_secret(old)
+
+    def _drop_secret(self, name: str) -> str:
+        users = sorted(s.name for s in self.cluster.services() if any(r.name == name for r in s.secrets))
+        if users:
+            return f"secret {name} kept: mounted by {', '.join(users)}"
+        try:
+            removed = self.cluster.remove_secret(name)
+        except CheckFailed as exc:  # the manager's word (a task still on it); the rotation stands
+            return f"secret {name} kept: {exc.message}"
+        return f"secret {name} removed (no service mounts it)" if removed else f"secret {name} already gone"
+
+    def _sized(self, sp: P.ServicePlan) -> bytes:
+        from revops.generate.stack import SECRET_LIMIT
+
+        content = self._bundle(sp, fresh=True).text()  # CheckFailed naming the file it cannot read
+        if len(content) > SECRET_LIMIT:
+            raise CheckFailed(f"{sp.unit}: what it may read is {len(content)} bytes, more than a Docker "
+                              f"secret's {SECRET_LIMIT}")
+        return content
+
+    def _update_gate(self, found: "Service", sp: P.ServicePlan, expected: str) -> tuple[bool, str] | None:
+        """While a swap is awaited: (failed, why) when the service is not done with it yet
+        (failed: Swarm rolled it back or paused), None when the update is over on `expected`."""
+        on = _mounted(found, _mount(self._stack_service(sp))["target"])
+        state, message = found.update_state, found.update_message or "no message"
+        if on != expected:
+            return True, (f"Swarm's update of {found.name} is {state or 'not started'}: {message}; "
+                          f"the service mounts {on or 'no secret'}, not {expected}")
+        if state in ("paused", "rollback_paused"):
+            return True, f"Swarm's update of {found.name} is {state}: {message}"
+        if state in ("updating", "rollback_started"):
+            return False, f"update {state}"
         return None
 
     # -- rollback -------------------------------------------------------------------
@@ -289,20 +438,31 @@ class SwarmHost(LiveHost):
         found = self.cluster.service(name)
         if found is None:
             return Verdict(False, f"no service {name} on the cluster")
+        expected, updating = self._expect.get(sp.service), None
+        if expected is not None:  # a secret swap: only its tasks count, and only once the update is over
+            gate = self._update_gate(found, sp, expected)
+            if gate is not None and gate[0]:
+                return Verdict(False, gate[1])
+            updating = gate[1] if gate is not None else None
+        elif found.update_state in UPDATE_FAILED:
+            return Verdict(False, f"update {found.update_state}: {found.update_message or 'no message'}")
         nodes = {n.id: n for n in self.cluster.nodes()}
         live = [t for t in self.cluster.tasks(name) if t.desired_state == "running"]
         up = [t for t in live if t.node_id in nodes and nodes[t.node_id].ready]
-        running = [t for t in up if t.state == "running"]
         desired = found.replicas if found.mode == "replicated" else max(1, len(up))
+        if expected is not None:
+            live = [t for t in live if expected in t.secrets]
+            up = [t for t in up if expected in t.secrets]
+        running = [t for t in up if t.state == "running"]
         where = ", ".join(sorted(nodes[t.node_id].hostname for t in running)) or "no node"
-        if found.update_state in UPDATE_FAILED:
-            return Verdict(False, f"update {found.update_state}: {found.update_message or 'no message'}")
         if desired is None or len(running) < desired:
             waiting = sorted({f"{t.state}{': ' + (t.error or t.message) if (t.error or t.message) else ''}"
                               for t in live if t.state != "running"})
             down = [t for t in live if t.node_id in nodes and not nodes[t.node_id].ready]
             gone = f"; {len(down)} on node(s) down" if down else ""
-            return Verdict(False, f"{len(running)}/{desired} tasks running ({where}){gone}"
+            on = f" on secret {expected}" if expected is not None else ""
+            return Verdict(False, f"{updating + ': ' if updating else ''}{len(running)}/{desired} tasks running{on} "
+                                  f"({where}){gone}"
                                   f"{'; ' + '; '.join(waiting) if waiting else ''}")
         published = [p.published for p in found.ports if p.mode == "host"]
         failed_probes = []
@@ -316,7 +476,10 @@ class SwarmHost(LiveHost):
         if failed_probes:
             return Verdict(False, "; ".join(failed_probes))
         probed = f"; GET /health answered on {len(running)} node(s)" if published else ""
-        return Verdict(True, f"{len(running)}/{desired} tasks running and healthy on {where}{probed}")
+        on = f" on secret {expected}" if expected is not None else ""
+        if updating:
+            return Verdict(False, f"{updating}: {len(running)}/{desired} tasks running{on}, Swarm's monitor not over")
+        return Verdict(True, f"{len(running)}/{desired} tasks running and healthy{on} on {where}{probed}")
 
     def _log_tail(self, sp: P.ServicePlan) -> str:
         name = self.service_name(sp)
@@ -336,3 +499,41 @@ def _now_rfc3339() -> str:
     """Now as Swarm stamps task times (UTC, RFC 3339 with nanoseconds), so they compare as text."""
     now = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int((now % 1) * 1e9):09d}Z"
+
+
+def secret_digest(content: bytes) -> str:
+    """How the ledger and the plans name a Swarm secret's version: `sha256:` and the 12 hex
+    its name carries (revops.generate.stack.secret_name), never the values."""
+    from revops.generate.stack import env_digest
+
+    return f"sha256:{env_digest(content)[:12]}"
+
+
+def secret_name_for(target: str, content: bytes) -> str:
+    """The Docker secret that holds `content` for the compose secret `target` (the file under
+    /run/secrets): the name generate gives it."""
+    from revops.generate.stack import env_digest, secret_name
+
+    return secret_name(target, env_digest(content))
+
+
+def _digest_of_name(name: str) -> str:
+    return f"sha256:{name.rsplit('-', 1)[-1]}"
+
+
+def _mount(svc: StackService) -> dict:
+    """The stack file's mount of the service's env secret: its target file, uid, gid, mode."""
+    from revops.generate.stack import SECRET_MODE
+
+    for entry in svc.body.get("secrets") or []:
+        if isinstance(entry, dict) and entry.get("source") and entry.get("target"):
+            mode = entry.get("mode", SECRET_MODE)
+            return {"target": str(entry["target"]), "uid": str(entry.get("uid", "0")),
+                    "gid": str(entry.get("gid", "0")), "mode": mode if isinstance(mode, int) else SECRET_MODE}
+    raise CheckFailed(f"service {svc.name}: no secret with a source and a target in its stack file",
+                      hint="run `revops generate` (a service whose unit reads env files mounts one)")
+
+
+def _mounted(found: "Service", target: str) -> str | None:
+    """The name of the secret the service's spec mounts at /run/secrets/<target>."""
+    return next((r.name for r in found.secrets if r.file == target), None)

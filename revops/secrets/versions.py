@@ -4,7 +4,8 @@ A compose file-backed secret is a bind mount of the copy's inode, taken when the
 starts: rewriting the copy (a new file renamed into place) changes nothing for a running
 container until it is started again. So what a container holds is the copy revops last
 started it with, which the ledger records in the reason of the step that did it (its keyed
-digest, `hmac-sha256:` and 16 hex). What it should hold is what the unit and its env files
+digest, `hmac-sha256:` and 16 hex). On a Swarm target the version is the Docker secret the
+service mounts, named by the digest of its content: `sha256:` and the 12 hex of its name. What it should hold is what the unit and its env files
 give now (bundle.read, digested with the copies' key): `revops status` compares the two, and
 `revops secrets rotate` brings the containers that differ up to date.
 """
@@ -19,7 +20,9 @@ ROTATE_SECRET = "rotate-secret"  # rotate: a new copy, the container restarted a
 RESTORE_SECRET = "restore-secret"  # rotate's rollback: the previous copy back, restarted on it
 # Steps after which the service's container runs with the digest their reason names.
 HELD_STEPS = (WRITE_SECRET, ROTATE_SECRET, RESTORE_SECRET)
-DIGEST = re.compile(r"hmac-sha256:[0-9a-f]{16}")
+# A compose copy's keyed digest, or a Swarm secret's version as its name carries it (the Docker
+# secret `revpublish.env-0123456789ab` is `sha256:0123456789ab`: revops.migrate.swarmhost).
+DIGEST = re.compile(r"hmac-sha256:[0-9a-f]{16}|(?<![-\w])sha256:[0-9a-f]{12}(?![0-9a-f])")
 
 
 class StepRow(Protocol):

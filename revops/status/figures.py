@@ -96,7 +96,9 @@ class SecretFigure:
     """The service's secret copy (what it may read, revops.secrets): the version its running
     container holds against the one its unit and env files give now, by keyed digest only.
     `current` is LIVE (read now); `held` is CACHED from the ledger (the step that last started
-    the container with its copy, at `held_at`). Present only for a service with a container."""
+    the container with its copy, at `held_at`). Present only for a service with a container.
+    On a Swarm target both are LIVE `sha256:` digests: `held` from the name of the Docker
+    secret the service's spec mounts (`name`), read by status.gather.read_swarm_secrets."""
 
     provenance: str
     checked_at: str | None

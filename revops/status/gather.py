@@ -243,9 +243,8 @@ def read_secrets(config: Config, units: list[Unit]) -> SourceRead:
     if _missing_sqlite_file(config.database_url) is not None:
         return SourceRead(SourceReport("secrets", LIVE, checked_at, detail="no ledger: no copy was ever written"))
     from revops.adapters import ledger as ledger_mod
-    from revops.errors import CheckFailed
-    from revops.generate.mapping import secret_name, split_environment
-    from revops.secrets import bundle, versions
+    from revops.generate.mapping import secret_name
+    from revops.secrets import versions
     from revops.secrets.copies import Copies
 
     ledger = ledger_mod.open_ledger(config.database_url)
@@ -259,20 +258,60 @@ def read_secrets(config: Config, units: list[Unit]) -> SourceRead:
         if unit.name not in held:
             continue
         digest, held_at = held[unit.name]
-        name = secret_name(unit.service_name)
-        try:
-            now = bundle.read(config.root, config.unit_dirs, unit.name,
-                              tuple(split_environment(unit, config.secrets_allow)[1]))
-            current = copies.peek_digest(now.text())
-        except (CheckFailed, OSError) as exc:
-            why = getattr(exc, "message", None) or f"{exc.strerror or exc}"
-            figures[unit.name] = SecretFigure(UNAVAILABLE, checked_at, reason=why, name=name,
-                                              held=digest, held_at=held_at)
-            continue
-        figures[unit.name] = SecretFigure(LIVE, checked_at, name=name, current=current, held=digest,
-                                          held_at=held_at, outdated=current is not None and current != digest)
+        figures[unit.name] = _secret_figure(config, unit, secret_name(unit.service_name), digest, held_at,
+                                            copies.peek_digest, checked_at)
     detail = f"{len(figures)} copies compared with their env files"
     return SourceRead(SourceReport("secrets", LIVE, checked_at, detail=detail), figures)
+
+
+def read_swarm_secrets(config: Config, units: list[Unit], cluster: Any = None) -> SourceRead:
+    """On a Swarm target, for each unit whose service runs on the cluster with its env secret:
+    the version it mounts (the digest its Docker secret's name carries, LIVE from the service's
+    spec) against the one its unit and env files give now (LIVE), both `sha256:` and 12 hex
+    (revops.migrate.swarmhost.secret_digest). One request to the manager for every service;
+    a unit whose files cannot be read gets an UNAVAILABLE figure saying why."""
+    from revops.adapters import swarm
+    from revops.adapters.swarm import STACK_LABEL
+    from revops.generate.mapping import secret_name
+    from revops.migrate.swarmhost import secret_digest
+
+    checked_at = now_iso()
+    assert config.swarm is not None  # config.target_of checked it
+    cluster = cluster or swarm.connect(config.swarm.manager, timeout=ENGINE_TIMEOUT)
+    try:
+        services = cluster.services([f"{STACK_LABEL}={config.swarm.stack}"])
+    finally:
+        cluster.close()
+    by_unit = {s.container_labels.get("revops.unit") or s.labels.get("revops.unit"): s for s in services}
+    figures: dict[str, SecretFigure] = {}
+    for unit in units:
+        svc = by_unit.get(unit.name)
+        name = secret_name(unit.service_name)
+        mounted = next((r.name for r in svc.secrets if r.file == name), None) if svc is not None else None
+        if mounted is None:
+            continue
+        figures[unit.name] = _secret_figure(config, unit, mounted, f"sha256:{mounted.rsplit('-', 1)[-1]}",
+                                            svc.update_completed or svc.created_at, secret_digest, checked_at)
+    detail = f"{len(figures)} Docker secrets compared with their env files"
+    return SourceRead(SourceReport("secrets", LIVE, checked_at, detail=detail), figures)
+
+
+def _secret_figure(config: Config, unit: Unit, name: str, held: str, held_at: str | None,
+                   digest: Callable[[bytes], str | None], checked_at: str) -> SecretFigure:
+    """The held version against `digest` of what the unit and its env files give now (LIVE);
+    UNAVAILABLE with why when they cannot be read."""
+    from revops.errors import CheckFailed
+    from revops.generate.mapping import split_environment
+    from revops.secrets import bundle
+
+    try:
+        now = bundle.read(config.root, config.unit_dirs, unit.name, tuple(split_environment(unit, config.secrets_allow)[1]))
+        current = digest(now.text())
+    except (CheckFailed, OSError) as exc:
+        why = getattr(exc, "message", None) or f"{exc.strerror or exc}"
+        return SecretFigure(UNAVAILABLE, checked_at, reason=why, name=name, held=held, held_at=held_at)
+    return SecretFigure(LIVE, checked_at, name=name, current=current, held=held, held_at=held_at,
+                        outdated=current is not None and current != held)
 
 
 def _missing_sqlite_file(url: str) -> Path | None:
@@ -310,7 +349,8 @@ def read_all(config: Config, units: list[Unit], target: str | None = None) -> di
         "docker": docker,
         "health": lambda: read_health(urls, config.health.probe_timeout),
         "ledger": lambda: read_ledger(config.database_url),
-        "secrets": lambda: read_secrets(config, units),
+        "secrets": ((lambda: read_swarm_secrets(config, units)) if config.target_of(target) == "swarm"
+                    else (lambda: read_secrets(config, units))),
     }
     timers = {u.name: t.name for u in units for t in u.timers[:1] if not t.masked}
     if timers:

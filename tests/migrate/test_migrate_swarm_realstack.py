@@ -212,6 +212,82 @@ def test_rollback_then_a_service_that_never_gets_healthy_keeps_its_unit(host, sw
     assert again.exit_code == 0, [(r.unit, r.outcome, r.reason) for r in again.services]
 
 
+def _mounted(swarm, name: str) -> list[str]:
+    """The secrets the service's spec mounts, as `docker service inspect` shows them."""
+    import json
+
+    spec = json.loads(swarm.docker("service", "inspect", name).stdout)[0]["Spec"]
+    return [s["SecretName"] for s in spec["TaskTemplate"]["ContainerSpec"].get("Secrets") or []]
+
+
+def _version_now(root: Path, unit: str) -> str:
+    """The `sha256:` digest a Docker secret of what the unit's env files give now is named by."""
+    from revops.commands import secrets as secrets_cmd
+    from revops.migrate import plan as P
+
+    inputs = wiring.read_inputs(config(root))
+    [found] = [u for u in inputs.inventory.units if u.name == unit]
+    return secrets_cmd.current_digest(config(root), "swarm")(P.service_plan(found, config(root), inputs.files))
+
+
+def test_rotate_swaps_the_secret_by_a_service_update_and_swarm_rolls_a_bad_one_back(host, swarm):
+    """After phase 1: a value of revpublish's env file changed, `secrets rotate --target swarm`
+    puts its tasks on the new digest-named secret (healthy, no value in `docker service
+    inspect`); then the file without JWT_SECRET (the app refuses /health without it): the
+    rotation fails and the service ends back on the secret it had, healthy, exit 1."""
+    from revops.commands import status
+
+    unit, name = "revpublish.service", f"{STACK}_revpublish"
+    env = next(host.glob("**/opt/shared-api-engine/.env"))
+    good = env.read_bytes()
+    before = _mounted(swarm, name)
+    assert len(before) == 1 and before[0].startswith("revpublish.env-")
+    changed = b"".join((b"JWT_SECRET=rotated-" + os.urandom(6).hex().encode() if l.startswith(b"JWT_SECRET=") else l)
+                       + b"\n" for l in good.splitlines())
+    new_value = next(l for l in changed.splitlines() if l.startswith(b"JWT_SECRET=")).split(b"=", 1)[1].decode()
+    try:
+        env.write_bytes(changed)
+        plan = revops(host, "secrets", "rotate", "revpublish", "--target", "swarm", "--dry-run", "--json")
+        digest = _version_now(host, unit)
+        assert digest in plan.stdout and new_value not in plan.stdout + plan.stderr
+        done = revops(host, "secrets", "rotate", "revpublish", "--target", "swarm", "--yes", check=False, timeout=900)
+        assert done.returncode == 0, done.stdout + done.stderr
+        rotated = f"revpublish.env-{digest.split(':')[1]}"
+        assert _mounted(swarm, name) == [rotated]
+        inspect = swarm.docker("service", "inspect", name).stdout
+        assert new_value not in inspect and new_value not in done.stdout + done.stderr
+        running = [t for t in cluster(swarm).tasks(name) if t.desired_state == "running" and t.state == "running"]
+        assert len(running) == 2 and all(t.secrets == (rotated,) for t in running), running
+        print("rotated:", done.stdout.strip().splitlines()[-3:])
+        report = {s.name: s for s in status.read(config(host), target="swarm").services}
+        assert report[unit].container.health == "healthy" and "older-secret" not in report[unit].flags
+        assert report[unit].secret.held == digest and report[unit].secret.outdated is False
+        ledger = open_ledger(config(host).database_url)
+        from revops.secrets import versions
+        assert versions.held(ledger.last_done(versions.HELD_STEPS))[unit][0] == digest
+        ledger.close()
+
+        # The file without JWT_SECRET: the new tasks never pass /health.
+        env.write_bytes(b"".join(l + b"\n" for l in changed.splitlines() if not l.startswith(b"JWT_SECRET")))
+        broken = f"revpublish.env-{_version_now(host, unit).split(':')[1]}"
+        failed = revops(host, "secrets", "rotate", "revpublish", "--target", "swarm", "--yes", check=False, timeout=900)
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert "restored" in failed.stdout, failed.stdout
+        print("bad rotation:", failed.stdout.strip().splitlines()[-4:])
+        assert _mounted(swarm, name) == [rotated]
+        running = [t for t in cluster(swarm).tasks(name) if t.desired_state == "running" and t.state == "running"]
+        assert len(running) == 2 and all(t.secrets == (rotated,) for t in running), running
+        report = {s.name: s for s in status.read(config(host), target="swarm").services}
+        assert report[unit].container.health == "healthy"
+        left = swarm.docker("secret", "ls", "--format", "{{.Name}}").stdout.split()
+        print("secrets on the cluster:", left, "failed one:", broken)
+    finally:
+        env.write_bytes(good)
+        # Back to the secret the stack file names, so the tests after this one find it.
+        revops(host, "secrets", "rotate", "revpublish", "--target", "swarm", "--yes", check=False, timeout=900)
+    assert _mounted(swarm, name) == before
+
+
 def test_a_worker_killed_makes_its_tasks_unavailable_then_rescheduled(host, swarm):
     """After phase 1: swarm-3's dockerd killed. Its tasks are never counted healthy; Swarm
     reschedules the replicated ones on the ready nodes and the cutover's verdict converges."""

@@ -151,7 +151,8 @@ def test_secret_then_a_candidate_that_never_gets_healthy_is_removed(tmp_path, mo
     deployed = []
     host = make(tmp_path, cluster, content=pairs, deployed=deployed)
     host.stack = StackFile(str(tmp_path / "s.stack.yml"), doc)
-    assert host.write_secret(SP) == f"secret {name} created" and cluster.created == [(name, content)]
+    said = host.write_secret(SP)
+    assert said == f"secret {name} created; sha256:{stack.env_digest(content)[:12]}" and cluster.created == [(name, content)]
     verdict = host.verify_candidate(SP, 0.5, lambda: False)
     assert not verdict.ok and len(deployed) == 1 and '"revpublish"' in deployed[0]
     assert cluster.removed == ["revflow_revpublish"]
