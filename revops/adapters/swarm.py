@@ -373,6 +373,8 @@ def _task(row: Mapping[str, Any]) -> Task:
         message=status.get("Message", ""), error=status.get("Err"), timestamp=status.get("Timestamp", ""),
         created_at=row.get("CreatedAt", ""), exit_code=container.get("ExitCode"),
         image=spec.get("Image", ""),
+        # The task's own spec: during a rolling update old and new tasks mount different secrets.
+        secrets=tuple(r["SecretName"] for r in spec.get("Secrets") or [] if r.get("SecretName")),
     )
 
 
