@@ -286,7 +286,7 @@ class SwarmHost(LiveHost):
             gate = self._update_gate(found, sp, expected)
             if gate is not None and gate[0]:
                 return gate[1]
-        elif found.update_state in UPDATE_FAILED:
+        elif self._update_failed(found, sp):
             return f"Swarm's update of {name} is {found.update_state}: {found.update_message or 'no message'}"
         since = self._deployed_at.get(sp.service, "")
         failed = [t for t in self.cluster.tasks(name) if t.state in ("failed", "rejected") and t.timestamp >= since]
@@ -410,6 +410,17 @@ class SwarmHost(LiveHost):
                               f"secret's {SECRET_LIMIT}")
         return content
 
+    def _update_failed(self, found: "Service", sp: P.ServicePlan) -> bool:
+        """Swarm's update of the service is stuck, being undone, or was rolled back after this
+        run deployed it. A rollback completed before (a failed rotation, an earlier run) is
+        history: the previous spec runs again, and its tasks are judged as they are."""
+        if found.update_state not in UPDATE_FAILED:
+            return False
+        if found.update_state != "rollback_completed":
+            return True
+        since = self._deployed_at.get(sp.service)
+        return since is not None and (found.update_completed or since) >= since
+
     def _update_gate(self, found: "Service", sp: P.ServicePlan, expected: str) -> tuple[bool, str] | None:
         """While a swap is awaited: (failed, why) when the service is not done with it yet
         (failed: Swarm rolled it back or paused), None when the update is over on `expected`."""
@@ -444,7 +455,7 @@ class SwarmHost(LiveHost):
             if gate is not None and gate[0]:
                 return Verdict(False, gate[1])
             updating = gate[1] if gate is not None else None
-        elif found.update_state in UPDATE_FAILED:
+        elif self._update_failed(found, sp):
             return Verdict(False, f"update {found.update_state}: {found.update_message or 'no message'}")
         nodes = {n.id: n for n in self.cluster.nodes()}
         live = [t for t in self.cluster.tasks(name) if t.desired_state == "running"]

@@ -21,7 +21,10 @@ from revops.status.figures import LIVE, UNAVAILABLE
 if TYPE_CHECKING:
     from revops.adapters.swarm import Cluster, Node, Service, Task
 
-UPDATE_FAILED = ("paused", "rollback_started", "rollback_paused", "rollback_completed")
+# An update stuck or being undone: the service is not what either spec says. A rollback that
+# completed is history (the previous spec runs again): its tasks say whether it is healthy,
+# and update_state still shows it.
+UPDATE_FAILED = ("paused", "rollback_started", "rollback_paused")
 
 
 @dataclass

@@ -6,6 +6,8 @@ test_migrate_swarm_realstack.py's. No HTTP: the services here publish no port.
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import pytest
@@ -101,10 +103,26 @@ def test_a_task_still_starting_is_not_healthy_and_says_why(tmp_path):
     assert not verdict.ok and "starting" in verdict.reason
 
 
-def test_a_rolled_back_update_is_not_healthy(tmp_path):
-    host = make(tmp_path, Cluster([node(1), node(2)], [task(1, "n1"), task(2, "n2")], service("rollback_completed")))
+def test_an_update_rolled_back_after_this_run_deployed_it_is_not_healthy(tmp_path):
+    svc = service("rollback_completed")
+    svc = dataclasses.replace(svc, update_completed="2026-11-29T21:00:02.05Z")
+    host = make(tmp_path, Cluster([node(1), node(2)], [task(1, "n1"), task(2, "n2")], svc))
+    host._deployed_at[SP.service] = "2026-11-29T21:00:00.00Z"
     verdict = host.replacement_verdict(SP)
     assert not verdict.ok and "rollback_completed" in verdict.reason
+
+
+def test_a_rollback_completed_before_this_run_is_history_judged_by_the_tasks(tmp_path):
+    # A rotation Swarm rolled back earlier: the previous spec runs; an earlier phase's gate
+    # must not stay closed for it.
+    host = make(tmp_path, Cluster([node(1), node(2)], [task(1, "n1"), task(2, "n2")], service("rollback_completed")))
+    assert host.replacement_verdict(SP).ok
+
+
+def test_a_paused_update_is_not_healthy(tmp_path):
+    host = make(tmp_path, Cluster([node(1), node(2)], [task(1, "n1"), task(2, "n2")], service("paused")))
+    verdict = host.replacement_verdict(SP)
+    assert not verdict.ok and "paused" in verdict.reason
 
 
 def test_tasks_that_keep_failing_end_the_wait_with_their_errors_redacted(tmp_path):

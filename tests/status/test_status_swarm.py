@@ -51,10 +51,20 @@ def test_a_node_down_makes_its_task_unavailable_and_the_service_not_healthy():
     assert down["reason"] == "node swarm-2 is down (heartbeat failure)"
 
 
-def test_a_rolled_back_update_is_unhealthy():
+def test_an_update_paused_or_being_rolled_back_is_unhealthy():
+    for state in ("paused", "rollback_started", "rollback_paused"):
+        cluster = Cluster([node(1), node(2)], [task(1, "n1"), task(2, "n2")], state)
+        fig = read(cluster).figures["revpublish.service"]
+        assert fig.health == "unhealthy" and fig.cluster["update_state"] == state
+
+
+def test_a_completed_rollback_is_judged_by_its_tasks_and_still_shown():
+    # The previous spec runs again (a rotation Swarm rolled back): healthy when its tasks are.
     cluster = Cluster([node(1), node(2)], [task(1, "n1"), task(2, "n2")], "rollback_completed")
     fig = read(cluster).figures["revpublish.service"]
-    assert fig.health == "unhealthy" and fig.cluster["update_state"] == "rollback_completed"
+    assert fig.health == "healthy" and fig.cluster["update_state"] == "rollback_completed"
+    cluster = Cluster([node(1), node(2)], [task(1, "n1")], "rollback_completed")
+    assert read(cluster).figures["revpublish.service"].health == "starting"
 
 
 def test_a_global_task_shut_down_on_a_node_that_went_down_is_shown_unavailable_not_left_out():
