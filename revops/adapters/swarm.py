@@ -283,9 +283,10 @@ class Cluster:
         return found[0] if found else None
 
     def _network_after_conflict(self, name: str) -> dict | None:
-        """The network a refused create says exists. A manager whose engine just restarted was
-        seen to refuse the create (the Raft store has it) while its list lacked it for a while:
-        look again, by name in the swarm scope too, for NETWORK_SETTLE_S seconds."""
+        """The network a refused create says exists. On the test bed a manager was seen to
+        refuse the create while its list, read just before, lacked the network (why is not
+        known: an engine restart did not reproduce it): look again, by name in the swarm scope
+        too, for NETWORK_SETTLE_S seconds."""
         import docker.errors
 
         end = time.monotonic() + NETWORK_SETTLE_S
