@@ -16,6 +16,8 @@ from rich.text import Text
 from revops import jobs, model, output, unitnames
 from revops.commands.migrate import render_results
 from revops.config import Config
+from revops.generate.mapping import unit_kind
+from revops.generate.spec import SETUP
 from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RevopsError, UsageError
 from revops.hostrun import host_run
 from revops.migrate import plan as P
@@ -100,7 +102,8 @@ def with_retired(chosen: list[P.ServicePlan], skipped: list[P.Skipped], inventor
     """Pure: `retire:` units among the chosen put back as before their retire (`retired`:
     {unit: the ledger's record of it, retire.before_words}), before any service; with
     --phase of the last phase, every retired unit too (its services go back to their venvs,
-    which the retired units tend). A `retire:` unit named but not retired is skipped."""
+    which the retired units tend); else the retired set-ups the chosen need (setups_of). A
+    `retire:` unit named but not retired is skipped."""
     last = phase is not None and config.suites and phase >= max(s.phase for s in config.suites)
     out, rest = [], []
     for sp in chosen:
@@ -111,10 +114,27 @@ def with_retired(chosen: list[P.ServicePlan], skipped: list[P.Skipped], inventor
                                                     "nothing to put back")]
         else:
             rest.append(sp)
+    named = {sp.unit for sp in out}
     if last:
-        named = {sp.unit for sp in out}
         out += [retired_plan(u, inventory, retired[u]) for u in sorted(retired) if u not in named]
+    else:
+        out += [retired_plan(u, inventory, retired[u]) for u in setups_of(rest, inventory, retired) if u not in named]
     return out + rest, skipped
+
+
+def setups_of(chosen: list[P.ServicePlan], inventory: model.Inventory, retired: Mapping[str, str]) -> list[str]:
+    """The retired one-shot set-ups (plan.freed_setups) that a unit of `chosen` is After= or
+    Requires=: back under systemd, it needs its set-up there again (and a Requires= on a masked
+    unit would fail its start), so the set-up is put back first."""
+    out: list[str] = []
+    for sp in chosen:
+        for name in sp.units:
+            unit = inventory.unit(name)
+            for dep in (*unit.after, *unit.requires) if unit is not None else ():
+                if dep in retired and dep not in out and (found := inventory.unit(dep)) is not None \
+                        and unit_kind(found) == SETUP:
+                    out.append(dep)
+    return sorted(out)
 
 
 def retired_plan(unit: str, inventory: model.Inventory, recorded: str) -> P.ServicePlan:

@@ -525,11 +525,13 @@ def setup_words(unit: Unit, dependents: list[str]) -> str:
     systemd that are After= it; and its compose service already runs it, from the image,
     before its compose dependents whenever `compose up` starts them together (`depends_on:
     condition: service_completed_successfully`, generate). A cutover starts one container with
-    --no-deps, so migrate never runs it a second time."""
+    --no-deps, so migrate never runs it a second time. Once none of them is left under systemd,
+    the last phase retires it (freed_setups)."""
     who = f" ({', '.join(dependents)} are After= it)" if dependents else ""
     return (f"a one-shot set-up{who}: not cut over; its unit stays under systemd, enabled and unchanged (it runs at "
             "boot before the units still there), and compose runs its container before its compose dependents "
-            "(condition: service_completed_successfully) when `compose up` starts them")
+            "(condition: service_completed_successfully) when `compose up` starts them"
+            + ("; once every one of them runs in a container, the last phase retires it" if dependents else ""))
 
 
 def build(
@@ -625,11 +627,17 @@ def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str],
                 retired: Mapping[str, int] | None = None) -> list[RetirePlan]:
     """Each unit `retire:` names, with its reason and when it goes: once no unit that stays
     under systemd after this phase runs from a venv (a venv healer must outlive the venvs).
-    `moving`: the units this run cuts over; `retired`: {unit: run} the ledger says retired."""
+    `moving`: the units this run cuts over; `retired`: {unit: run} the ledger says retired.
+
+    A one-shot set-up (setup_words) whose every dependent has left systemd is retired with
+    them, though `retire:` does not name it (freed_setups): its unit set up only for them,
+    and its compose service now runs it before them. Until then it stays, and counts among
+    the units that run from a venv."""
+    freed = freed_setups(inventory, config, states, moving)
     still = sorted(u.name for u in inventory.units
                    if u.venv and not (u.masked or u.deprecated or config.is_deprecated(u.name))
                    and config.retired(u.name) is None and states.get(u.name) != MIGRATED
-                   and u.name not in moving)
+                   and u.name not in moving and u.name not in freed)
     after = sorted(u.name for u in inventory.units if u.venv and u.name in moving)
     when = ("no unit left under systemd after this phase runs from a venv, so it can be retired (stopped and "
             "disabled, not migrated)" if not still else
@@ -638,6 +646,8 @@ def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str],
     out = []
     for unit in sorted(inventory.units, key=lambda u: u.name):
         why = config.retired(unit.name)
+        if unit.name in freed:
+            why = setup_retire_words(freed[unit.name])
         if why is None or unit.masked:
             continue
         timers = [t.name for t in unit.timers if not t.masked]
@@ -651,6 +661,40 @@ def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str],
             item.steps = retire_steps(unit.name, timers, config.mask_on_migrate, after)
         out.append(item)
     return out
+
+
+def live_dependents(inventory: Inventory, config: Config, unit: Unit) -> list[str]:
+    """The units After=/Requires= `unit` that systemd runs: not masked, deprecated or `retire:`d."""
+    return [name for name in _dependents(inventory, unit)
+            if (dep := inventory.unit(name)) is not None and not (dep.masked or dep.deprecated)
+            and not config.is_deprecated(name) and config.retired(name) is None]
+
+
+def freed_setups(inventory: Inventory, config: Config, states: Mapping[str, str],
+                 moving: set[str]) -> dict[str, list[str]]:
+    """{set-up: its dependents} for each one-shot set-up of a suite (generate gave it a compose
+    service) with at least one live dependent, every one of which is migrated (`states`, the
+    ledger's) or cut over by this run (`moving`). A set-up nothing is After= is not freed: what
+    it sets up is not known, so it stays under systemd."""
+    out = {}
+    for unit in inventory.units:
+        if unit.masked or unit_kind(unit) != SETUP or config.suite_of(unit.name) is None:
+            continue
+        if config.retired(unit.name) is not None or config.is_deprecated(unit.name) or unit.deprecated:
+            continue
+        deps = live_dependents(inventory, config, unit)
+        if deps and all(states.get(d) == MIGRATED or d in moving for d in deps):
+            out[unit.name] = deps
+    return out
+
+
+def setup_retire_words(dependents: Sequence[str]) -> str:
+    """Why a freed set-up is retired (freed_setups), in the plan's words."""
+    names = ", ".join(dependents[:5]) + (", ..." if len(dependents) > 5 else "")
+    return (f"a one-shot set-up whose every dependent ({names}) runs in a container now: compose runs its "
+            "container before theirs (condition: service_completed_successfully), so its unit under systemd "
+            "sets up nothing any more; retired with the old world, not migrated (`revops rollback` of it, or of "
+            "a dependent, puts it back)")
 
 
 def retire_steps(unit: str, timers: list[str], mask: bool, after: list[str]) -> list[Step]:

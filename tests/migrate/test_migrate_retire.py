@@ -134,6 +134,87 @@ def test_dry_run_shows_the_retire_steps_and_json_extends_the_retire_items(tmp_pa
     assert data["retired"] == []
 
 
+# -- a one-shot set-up whose dependents all left systemd --------------------------------
+
+SETUP = "db-migrate.service"
+
+
+def with_setup(*dependents: str, setup_suite: bool = True) -> tuple[Inventory, str]:
+    """inventory() plus a one-shot set-up (Type=oneshot, no timer, on a venv) that
+    `dependents` are After=; the suites' YAML for it."""
+    inv = inventory()
+    inv.units.append(Unit(name=SETUP, path=f"etc/systemd/system/{SETUP}", service_type="oneshot",
+                          venv="/opt/shared/venv", exec_start=[["/opt/shared/venv/bin/python", "migrate.py"]]))
+    for unit in inv.units:
+        if unit.name in dependents:
+            unit.after = [*unit.after, SETUP]
+    return inv, (f"    units: [worker.service, report.service{', ' + SETUP if setup_suite else ''}]\n")
+
+
+def setup_config(tmp_path, suites_line: str):
+    path = tmp_path / "revops.yaml"
+    path.write_text("suites:\n  core:\n    phase: 1\n    units: [api.service]\n  late:\n    phase: 2\n"
+                    + suites_line + f"retire:\n  {HEAL}: \"rebuilds venvs\"\n  {COPY}: \"a copy of api\"\n")
+    return config_mod.load(path)
+
+
+def test_a_set_up_whose_dependents_all_migrate_is_retired_with_them_and_frees_the_healer(tmp_path):
+    inv, suites = with_setup("api.service", "worker.service")
+    plan = P.build(inv, setup_config(tmp_path, suites), 2, states={"api.service": P.MIGRATED})
+    assert [s.unit for s in plan.setups] == [SETUP]
+    assert "once every one of them runs in a container, the last phase retires it" in plan.setups[0].reason
+    by_unit = {r.unit: r for r in plan.retire}
+    assert set(by_unit) == {HEAL, COPY, SETUP}
+    setup = by_unit[SETUP]
+    assert setup.ready and [s.name for s in setup.steps] == list(retire.STEPS)
+    assert setup.reason.startswith("a one-shot set-up whose every dependent (api.service, worker.service) runs "
+                                   "in a container now")
+    # it waits, like the healer, for this run's units on a venv to have migrated
+    assert setup.after == ["worker.service"] and by_unit[HEAL].ready
+
+
+def test_a_set_up_with_a_dependent_left_under_systemd_stays_and_holds_the_healer(tmp_path):
+    inv, suites = with_setup("api.service", "report.service")
+    # report.service (no venv) moves in phase 2; only --service worker.service is cut over now
+    plan = P.build(inv, setup_config(tmp_path, suites), 2, only=["worker.service"],
+                   states={"api.service": P.MIGRATED})
+    assert plan.retiring == [] and {r.unit for r in plan.retire} == {HEAL, COPY}
+    assert all(f"not yet: 1 unit(s) still run from a venv after this phase ({SETUP})" in r.reason for r in plan.retire)
+
+
+def test_a_set_up_nothing_is_after_or_of_no_suite_is_never_freed(tmp_path):
+    inv, suites = with_setup()  # nothing is After= it: what it sets up is not known
+    config = setup_config(tmp_path, suites)
+    states = {"api.service": P.MIGRATED, "worker.service": P.MIGRATED}
+    assert P.freed_setups(inv, config, states, set()) == {}
+    inv, suites = with_setup("api.service", setup_suite=False)  # no suite: generate gave it no container
+    assert P.freed_setups(inv, setup_config(tmp_path, suites), states, set()) == {}
+
+
+def test_dependents_that_are_masked_or_retired_do_not_hold_a_set_up(tmp_path):
+    inv, suites = with_setup("api.service", COPY, HEAL)
+    config = setup_config(tmp_path, suites)
+    for unit in inv.units:
+        if unit.name == COPY:
+            unit.masked = True
+    assert P.freed_setups(inv, config, {"api.service": P.MIGRATED}, set()) == {SETUP: ["api.service"]}
+    assert P.freed_setups(inv, config, {}, {"api.service"}) == {SETUP: ["api.service"]}
+    assert P.freed_setups(inv, config, {}, set()) == {}
+
+
+def test_rollback_of_a_dependent_puts_its_retired_set_up_back_first(tmp_path):
+    inv, suites = with_setup("api.service", "worker.service")
+    config = setup_config(tmp_path, suites)
+    recorded = {SETUP: "", HEAL: ""}  # retired; their records are not read by the choice
+    chosen, skipped = rollback.choose(inv, config, ["worker"], None, {"worker.service": P.MIGRATED}, [])
+    chosen, skipped = rollback.with_retired(chosen, skipped, inv, config, None, recorded)
+    assert [(sp.unit, sp.kind) for sp in chosen] == [(SETUP, P.KIND_RETIRED), ("worker.service", P.KIND_SERVICE)]
+    # a unit that is not After= it leaves it retired; so does the healer, unless the last phase goes back
+    chosen, _ = rollback.with_retired(*rollback.choose(inv, config, ["report"], None, {}, []), inv, config, None,
+                                      recorded)
+    assert [sp.unit for sp in chosen] == ["report.service"]
+
+
 # -- retiring, after the services ------------------------------------------------------
 
 def run_retire(ledger, host, plan, results, mask=False, interrupted=lambda: False):
@@ -333,7 +414,8 @@ def example(tmp_path_factory):
     return root
 
 
-def test_the_example_hosts_set_up_keeps_its_venv_so_nothing_is_retired_there(example, tmp_path, monkeypatch):
+def test_on_the_example_host_nothing_is_retired_while_earlier_phases_still_run_from_venvs(example, tmp_path,
+                                                                                        monkeypatch):
     monkeypatch.delenv("REVOPS_DATABASE_URL", raising=False)
     from dataclasses import replace
 
@@ -344,15 +426,16 @@ def test_the_example_hosts_set_up_keeps_its_venv_so_nothing_is_retired_there(exa
 
 
 def test_the_last_phase_retires_after_its_services_and_the_run_exits_0(example, tmp_path, monkeypatch):
-    """The example host with its one-shot set-up (which stays under systemd on its venv)
-    deprecated, every other unit migrated but one: the run cuts that one over, then retires."""
+    """The example host with every unit migrated but one (its one-shot set-up is never cut
+    over): the run cuts that one over, then retires the old-world units and the set-up, whose
+    dependents (the worker instances) all run in containers now."""
     monkeypatch.delenv("REVOPS_DATABASE_URL", raising=False)
     from dataclasses import replace
 
     from revops import model
 
     config = replace(config_mod.load(example / "revops.yaml"), ledger=str(tmp_path / "ledger.sqlite"),
-                     deprecated=("revaudit.service", "revflow-db-migrate.service"))
+                     deprecated=("revaudit.service",))
     inv = model.load(config.out("inventory"))
     from revops.generate.mapping import unit_kind
 
@@ -361,7 +444,7 @@ def test_the_last_phase_retires_after_its_services_and_the_run_exits_0(example, 
     old = led.begin_run("op", "migrate", None, False)
     for phase in (1, 2, 3):
         for unit in P.migratable_units(inv, config, phase):
-            if unit.name != last[0]:
+            if unit.name != last[0] and unit_kind(unit) != "setup":
                 led.set_service_state(unit.name, P.MIGRATED, old)
     led.close()
     host = ScriptedHost()
@@ -373,12 +456,13 @@ def test_the_last_phase_retires_after_its_services_and_the_run_exits_0(example, 
         shown.append(out.getvalue())
         return True
 
-    retire_units = [u for u in inv.units if config.retired(u.name) and not u.masked]
+    retire_units = [u for u in inv.units if (config.retired(u.name) or u.name == "revflow-db-migrate.service")
+                    and not u.masked]
     host.unit_files = UnitFilesManager({n: ["loaded", "enabled", "active", "success"]
                                         for u in retire_units for n in [u.name, *(t.name for t in u.timers)]})
     done = migrate.run(config, 3, [last[0]], confirm=confirm, say=lambda _m: None, host_factory=lambda _i: host)
     assert [(r.unit, r.outcome) for r in done.services] == [(last[0], MIGRATED)]
-    assert {r.outcome for r in done.retired} == {retiring.RETIRED} and len(done.retired) == len(retire_units) == 11
+    assert {r.outcome for r in done.retired} == {retiring.RETIRED} and len(done.retired) == len(retire_units) == 12
     assert done.exit_code == 0, done
     assert "old-world unit(s) to retire" in shown[0] and "retire revflow-venv-heal.service" in shown[0]
     assert all(state[1:3] == ["disabled", "inactive"] for state in host.unit_files.units.values())
