@@ -26,6 +26,8 @@ from revops import config as config_mod
 from revops.adapters import compose, docker_engine, systemd
 from revops.commands import migrate, rollback
 
+import ministack
+
 pytestmark = pytest.mark.realstack
 
 INSTANCES = (1, 2)
@@ -105,41 +107,11 @@ def _write(host: Host, base_image: str) -> None:
     (host.root / "revops.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-def _install(host: Host) -> None:
-    host.unit_dir.mkdir(parents=True, exist_ok=True)
-    link = host.unit_dir / host.template
-    link.symlink_to(host.root / "etc" / "systemd" / "system" / host.template)
-    manager = systemd.connect("user")
-    manager.reload()
-    manager.enable(host.instances)
-    for name in host.instances:
-        manager.start(name, 30)
-
-
 def _tear_down(host: Host) -> None:
     files = sorted(str(p) for p in host.compose_dir.glob("*.yml"))
     if files:
         compose.connect(cwd=host.root).run(files, "down", "--remove-orphans", "-t", "1", check=False)
-    manager = systemd.connect("user")
-    for name in host.instances:
-        for call in (lambda: manager.unmask([name]), lambda: manager.stop(name, 30)):
-            try:
-                call()
-            except Exception as exc:  # keep tearing down the rest
-                print(f"tear down {name}: {exc}", file=sys.stderr)
-    try:
-        manager.disable(host.instances)
-    except Exception as exc:
-        print(f"disable: {exc}", file=sys.stderr)
-    link = host.unit_dir / host.template
-    if link.is_symlink():
-        link.unlink()
-    manager.reload()
-    for name in host.instances:
-        try:
-            manager.reset_failed(name)
-        except Exception:
-            pass
+    ministack.release_units(host.unit_dir, [host.template], host.instances)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +125,8 @@ def host(testbed):
     made = Host(root, tag)
     try:
         _write(made, testbed.base_image)
-        _install(made)
+        ministack.install_units(made.unit_dir, [root / "etc" / "systemd" / "system" / made.template],
+                                made.instances)
         revops(root, "inventory", "scan")
         revops(root, "lock", "--suite", "core", "--offline", "--find-links", os.environ["REVOPS_WHEELHOUSE"])
         revops(root, "generate")
