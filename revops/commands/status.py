@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable
 from revops import coverage, model, output
 from revops.config import Config
 from revops.errors import EXIT_INTERRUPTED, UsageError
-from revops.status import assemble, gather, prometheus as prom
+from revops.status import assemble, gather, prometheus as prom, replicas
 from revops.status.assemble import Scope
 from revops.status.figures import CACHED, CoverageFigure, StatusReport
 
@@ -66,7 +66,7 @@ def read(config: Config, scope: Scope = Scope(), target: str | None = None) -> S
     if not units:
         raise UsageError(f"no service in {inventory_dir} matches {_describe(scope)}")
     generated_at = gather.now_iso()
-    reads = gather.read_all(config, units, target)
+    reads = gather.read_all(config, units, target, replicas.expected(inventory.units))
     source = assemble.inventory_report(inventory, str(inventory_dir), len(units))
     report = assemble.build(units, reads, source, config.health, generated_at, str(config.path), scope)
     measured = coverage.measure(inventory, config)

@@ -96,6 +96,9 @@ def _common(rows: list[list[str]], names: list[str]) -> list[str] | None:
     for column in zip(*rows):
         if any(PLACEHOLDER in word for word in column):
             return None  # a literal %i (written %%i) would be taken for the number
+        if len(set(column)) == 1:  # the same in every instance (of distinct names): no %i in it,
+            out.append(column[0])  # even where it holds a number's digits (/usr/bin/python3, @3)
+            continue
         forms = {word.replace(name, PLACEHOLDER) for word, name in zip(column, names)}
         if len(forms) != 1:
             return None

@@ -104,6 +104,8 @@ def flags_for(systemd: str, container: str, where: str, container_fig: Container
         flags.append("unit-failed")
     if container_fig.health == UNHEALTHY:
         flags.append("container-unhealthy")
+    if container_fig.extra_replicas:  # its template's service runs replicas no instance accounts for
+        flags.append("extra-replicas")
     if deprecated:
         flags.append("deprecated-running" if where in ("systemd", "docker", "both") else "deprecated")
     return flags
@@ -127,7 +129,7 @@ def ledger_flags(migration_state: str | None, where: str) -> list[str]:
 
 # Flags that turn "healthy" into "degraded": the service answers, but not cleanly.
 _DEGRADING = {"runs-under-both", "runs-under-neither", "crash-looping", "unit-failed",
-              "container-unhealthy", "deprecated-running", "not-where-ledger-says",
+              "container-unhealthy", "extra-replicas", "deprecated-running", "not-where-ledger-says",
               "migration-in-progress"}
 
 

@@ -66,6 +66,16 @@ class ContainerFigure:
     # A Swarm target: the service's desired and running replicas, each task's node, state and
     # provenance (UNAVAILABLE on a node that is down), the update state (status/swarm.py).
     cluster: dict | None = None
+    # A numbered instance of a template generate made one replicated compose service
+    # (status/replicas.py): the replica read for it (compose's container-number, the number
+    # its %i takes), the template labelling that service, the numbers of every replica the
+    # engine has of it, and the containers of it that no live instance accounts for.
+    # All null for any other service; `present` false and `reason` set when no replica has
+    # the instance's number (another replica's figure is never shown in its place).
+    replica: int | None = None
+    replica_of: str | None = None
+    replicas: list[int] | None = None
+    extra_replicas: list[str] | None = None
 
 
 @dataclass

@@ -18,10 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from revops.config import Config
 from revops.model import Unit
+from revops.status import replicas
 from revops.status.figures import (
     CACHED, HEALTHY, LIVE, UNAVAILABLE, UNHEALTHY, UNKNOWN, ContainerFigure, HealthFigure,
     MigrationFigure, SecretFigure, SourceReport, SystemdFigure, TimerFigure,
@@ -123,9 +124,15 @@ class Replacements(Protocol):
     def close(self) -> None: ...
 
 
-def read_docker(names: list[str], engine: Replacements | None = None) -> SourceRead:
+def read_docker(names: list[str], engine: Replacements | None = None,
+                live_instances: Mapping[str, frozenset[int]] | None = None) -> SourceRead:
     """One listing of revops-managed containers, then an inspect of each (concurrently) for
     what the listing lacks: the restart count and the health check's exact state.
+
+    A numbered instance of a template that generate made one replicated service gets the
+    container of its own replica (status/replicas.py), or none with why; `live_instances`
+    ({template: numbers}, replicas.expected() of the whole inventory) says which replicas the
+    host's instances account for, so an extra one shows.
 
     connect_reader() talks to the engine's API directly (no SDK import, no version
     negotiation) when DOCKER_HOST is a socket or plain TCP."""
@@ -137,6 +144,8 @@ def read_docker(names: list[str], engine: Replacements | None = None) -> SourceR
         checked_at = now_iso()
         listed = engine.list_containers(labels=[MANAGED_LABEL])
         mine = _newest_per_unit(listed, set(names))
+        claims = replicas.claims([n for n in names if n not in mine], replicas.sets(listed), live_instances or {})
+        mine.update({name: claim.container for name, claim in claims.items() if claim.container is not None})
         with ThreadPoolExecutor(max_workers=INSPECT_WORKERS, thread_name_prefix="inspect") as pool:
             states = pool.map(engine.container_state, [c.id for c in mine.values()])
             inspected = dict(zip(mine, states))
@@ -149,8 +158,12 @@ def read_docker(names: list[str], engine: Replacements | None = None) -> SourceR
             figures[unit].cluster = detail_of(mine[unit].id)
     for name in names:
         figures.setdefault(name, ContainerFigure(provenance=LIVE, checked_at=checked_at, present=False))
+    for name, claim in claims.items():
+        _as_replica(figures[name], claim)
     detail = (f"1 container listing ({len(listed)} with label {MANAGED_LABEL}) "
               f"+ {len(mine)} inspects")
+    if claims:
+        detail += f"; {len(claims)} instances read as their template's replicas"
     return SourceRead(SourceReport("docker", LIVE, checked_at, detail=detail), figures)
 
 
@@ -173,6 +186,14 @@ def _newest_per_unit(listed: list[ContainerSummary], names: set[str]) -> dict[st
         if unit in names and unit not in mine:
             mine[unit] = c
     return mine
+
+
+def _as_replica(figure: ContainerFigure, claim: replicas.Claim) -> None:
+    """An instance's figure says which replica it reads, and its service's other replicas."""
+    figure.replica, figure.replica_of = claim.number, claim.template
+    figure.replicas, figure.extra_replicas = claim.numbers, claim.extra
+    if claim.container is None:
+        figure.reason = claim.reason
 
 
 def _container_figure(listed: ContainerSummary, state: ContainerState | None, checked_at: str) -> ContainerFigure:
@@ -338,12 +359,14 @@ def guarded(source: str, reader: Callable[[], SourceRead]) -> SourceRead:
     return read
 
 
-def read_all(config: Config, units: list[Unit], target: str | None = None) -> dict[str, SourceRead]:
+def read_all(config: Config, units: list[Unit], target: str | None = None,
+             live_instances: Mapping[str, frozenset[int]] | None = None) -> dict[str, SourceRead]:
     """Every source at once; `target` swarm reads the replacements from the cluster of
-    revops.yaml `swarm:` instead of this host's engine."""
+    revops.yaml `swarm:` instead of this host's engine. `live_instances`: read_docker's."""
     names = [u.name for u in units]
     urls = {u.name: url for u in units if (url := config.health.url(u.port))}
-    docker = (lambda: read_swarm(config, names)) if config.target_of(target) == "swarm" else (lambda: read_docker(names))
+    docker = ((lambda: read_swarm(config, names)) if config.target_of(target) == "swarm"
+              else (lambda: read_docker(names, live_instances=live_instances)))
     readers: dict[str, Callable[[], SourceRead]] = {
         "systemd": lambda: read_systemd(config.bus, names),
         "docker": docker,

@@ -58,12 +58,14 @@ def _container_cell(svc: ServiceStatus) -> Text:
     if c.provenance == UNAVAILABLE:
         return Text("n/a", style="dim italic")
     if not c.present:
-        return Text("-", style="dim")
+        return Text("-" if c.replica is None else f"- (no replica {c.replica})", style="dim")
     text = c.state or "?"
     if c.health and c.health != "none":
         text += f" ({c.health})"
     if c.restart_count:
         text += f" ↻{c.restart_count}"
+    if c.replica is not None:
+        text += f" #{c.replica}"
     return Text(text)
 
 

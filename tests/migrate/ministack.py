@@ -197,16 +197,23 @@ def _write_compose(stack: MiniStack, base_image: str, app: ContainerApp) -> None
 
 
 def _install(stack: MiniStack) -> None:
-    stack.unit_dir.mkdir(parents=True, exist_ok=True)
-    for unit in stack.all_units:
-        link = stack.unit_dir / unit
+    install_units(stack.unit_dir, [stack.root / "etc" / "systemd" / "system" / u for u in stack.all_units],
+                  stack.all_units)
+
+
+def install_units(unit_dir: Path, files: list[Path], started: list[str]) -> None:
+    """Link unit `files` into the user manager's unit directory, then enable and start the
+    units `started` (names of those files, or instances of a template among them)."""
+    unit_dir.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        link = unit_dir / path.name
         if link.is_symlink():
             link.unlink()
-        os.symlink(stack.root / "etc" / "systemd" / "system" / unit, link)
+        os.symlink(path, link)
     manager = systemd.connect("user")
     manager.reload()
-    manager.enable(stack.all_units)
-    for unit in stack.all_units:
+    manager.enable(started)
+    for unit in started:
         manager.start(unit, 30)
 
 
@@ -221,8 +228,14 @@ def tear_down(stack: MiniStack) -> None:
     for unit in stack.all_units:  # candidates a killed run may have left
         for found in engine.list_containers(labels=[f"revops.candidate={unit}"]):
             engine.remove(found.id, force=True)
+    release_units(stack.unit_dir, stack.all_units, stack.all_units)
+
+
+def release_units(unit_dir: Path, links: list[str], units: list[str]) -> None:
+    """Undo install_units, whatever a test left: each of `units` unmasked, stopped, disabled
+    and reset, the `links` removed from the unit directory. Never raises for one unit."""
     manager = systemd.connect("user")
-    for unit in stack.all_units:
+    for unit in units:
         try:
             manager.unmask([unit])
         except Exception:
@@ -232,15 +245,15 @@ def tear_down(stack: MiniStack) -> None:
         except Exception:
             pass
     try:
-        manager.disable(stack.all_units)
+        manager.disable(units)
     except Exception:
         pass
-    for unit in stack.all_units:
-        link = stack.unit_dir / unit
+    for name in links:
+        link = unit_dir / name
         if link.is_symlink():
             link.unlink()
     manager.reload()
-    for unit in stack.all_units:
+    for unit in units:
         try:
             manager.reset_failed(unit)
         except Exception:
