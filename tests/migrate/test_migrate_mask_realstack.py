@@ -82,6 +82,9 @@ def test_the_cutovers_disable_masks_what_it_can_and_the_rollback_restores_both(u
     assert said[linked] == f"{linked} disabled; {linked} masked"
     assert systemctl("is-enabled", own, linked, check=False).split() == ["disabled", "masked"]
     assert (testbed.user_unit_dir / own).read_text() == UNIT  # the administrator's file, untouched
+    # A run killed after the step did its work resumes by running it again: same outcome.
+    assert {name: host.retire_unit(plan_of(host, name, root), mask=True) for name in (own, linked)} == said
+    assert systemctl("is-enabled", own, linked, check=False).split() == ["disabled", "masked"]
 
     for name in (own, linked):  # the units were never stopped here: a rollback starts what is down
         systemctl("stop", name)
