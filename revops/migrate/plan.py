@@ -109,7 +109,7 @@ class ServicePlan:
     instances: list[str] = field(default_factory=list)
     instances_as: str | None = None
     # With mask_on_migrate: the units of `units` its disable step will not mask, with why (their
-    # unit file is in the manager's admin directory: mask_blockers); the rest are masked.
+    # unit file is in the manager's admin directory: wiring.mask_blockers); the rest are masked.
     not_masked: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -356,7 +356,8 @@ def steps_for(unit: Unit, config: Config, url: str | None, deadline: float, comp
     port = f"port {unit.port} freed" if unit.port else "no port"
     publish = f", publishing {config.health.bind_address}:{unit.port}" if unit.port else ""
     gate = f"GET {url} answering 2xx (Docker's health catches up later)" if url else "Docker health 'healthy'"
-    disable = disable_words([unit.name], config.mask_on_migrate, mask_blockers or {}, " so a reboot does not start both")
+    disable = disable_words([unit.name], config.mask_on_migrate, mask_blockers or {},
+                            " so a reboot does not start both")
     steps = [Step(PREFLIGHT, f"checks unit, port, lock, {compose}" + (f" and {config.secrets_path}" if secret else "")
                              + f"; builds image and creates container {svc} (not started)")]
     if secret:
@@ -392,7 +393,7 @@ def service_plan(unit: Unit, config: Config, compose_files: list[str], within: s
     `compose` (the host's compose argv; None: `compose_missing` says why there is none).
     `instances`: `unit` is a template standing for them (instances.merged), cut over as the
     one compose service with replicas generate made of them (replica_plan). `mask_blockers`:
-    {unit: why its mask cannot be placed} (revops.migrate.wiring.mask_blockers), what its disable step leaves
+    {unit: why its mask cannot be placed} (wiring.mask_blockers): what its disable step leaves
     unmasked with mask_on_migrate."""
     blockers = _not_masked([*instances] or [unit.name], config, mask_blockers)
     if instances:
@@ -483,7 +484,7 @@ def replica_steps(template: str, service: str, instances: list[str], config: Con
 def disable_words(names: Sequence[str], mask: bool, blockers: Mapping[str, str], why: str) -> str:
     """The disable step's words, before anything runs: with `mask` (mask_on_migrate), which
     units it masks and which it only disables, each with the reason (`blockers`: {unit: why
-    its mask cannot be placed}, revops.migrate.wiring.mask_blockers); `why` follows the disable."""
+    its mask cannot be placed}, wiring.mask_blockers); `why` follows the disable."""
     listed = ", ".join(names)
     if not mask:
         return f"disables {listed}{why}"
@@ -590,8 +591,8 @@ def build(
     `parallel` (at least 1) is how many services may be in flight at once; `compose` is the
     host's compose argv (compose.detect()), which a job's new ExecStart= runs (None: the plan
     says `compose_missing` instead); `retired` ({unit: run}, the ledger's) the `retire:` units
-    retired already; `mask_blockers` ({unit: why}, revops.migrate.wiring.mask_blockers) the units whose mask cannot
-    be placed, which the disable steps then only disable (with mask_on_migrate).
+    retired already; `mask_blockers` ({unit: why}, wiring.mask_blockers) the units whose mask
+    cannot be placed, which the disable steps then only disable (with mask_on_migrate).
 
     A timer-fired job is an item of its own kind (KIND_JOB, job_steps), in the wave after the
     services of the run it is After=/Requires=; a one-shot set-up is not cut over (setups,

@@ -73,7 +73,8 @@ def test_with_mask_on_migrate_the_dry_run_says_each_unit_of_the_admin_directory_
     mask_on_migrate the plan masks none of phase 1 and says why for each, before anything runs
     (MaskUnitFiles would refuse: "File ... already exists")."""
     masked = host / "revops-mask.yaml"
-    masked.write_text((host / "revops.yaml").read_text().replace("  bus: system\n", "  bus: system\n  mask_on_migrate: true\n", 1))
+    masked.write_text((host / "revops.yaml").read_text().replace("  bus: system\n",
+                                                                 "  bus: system\n  mask_on_migrate: true\n", 1))
     before = snapshot(host)
     try:
         result = RUNNER.invoke(app, ["migrate", "--phase", "1", "--dry-run", "--json", "--config", str(masked)])

@@ -85,8 +85,8 @@ def test_the_admin_directory_decides_which_units_the_plan_masks_and_the_steps_sa
             "see each step)") in text
     assert f"does not mask it (mask_on_migrate): {blockers['own.service']}" in text
     data = json.loads(output.dumps(plan))
-    assert {s["unit"]: s["not_masked"] for s in data["services"]} == {"api.service": {},
-                                                                      "own.service": {"own.service": blockers["own.service"]}}
+    assert {s["unit"]: s["not_masked"] for s in data["services"]} == {
+        "api.service": {}, "own.service": {"own.service": blockers["own.service"]}}
     assert data["retire"][0]["not_masked"] == {"heal.service": blockers["heal.service"]}
 
 
@@ -104,7 +104,8 @@ def test_a_replicated_templates_instances_are_masked_each_as_its_own_name_allows
     assert words == ("disables work@1.service, work@2.service and masks work@1.service; does not mask "
                      "work@2.service (mask_on_migrate): work@2.service: a file there")
     assert P.disable_words(["a.service", "b.service"], True, {"a.service": "x", "b.service": "y"}, "") == (
-        "disables a.service, b.service; does not mask a.service, b.service (mask_on_migrate): a.service: x; b.service: y")
+        "disables a.service, b.service; does not mask a.service, b.service (mask_on_migrate): "
+        "a.service: x; b.service: y")
 
 
 # -- the cutover's disable step and its rollback (LiveHost on a stand-in manager) ----------
