@@ -570,6 +570,67 @@ def admin_unit_dir(bus: str, root: Path) -> Path:
     return user_unit_dir() if bus == "user" else Path(root) / "etc/systemd/system"
 
 
+# ---------------------------------------------------------------------------------------
+# Where a mask goes (systemctl(1) "mask"): MaskUnitFiles with runtime=False writes the symlink
+# UNIT -> /dev/null in the admin directory, and without force it refuses ("File ... already
+# exists", org.freedesktop.systemd1.UnitExists) when anything but that symlink has the name
+# there. A unit file the administrator wrote there (every unit of a host like RevFlow OS,
+# /etc/systemd/system) can therefore not be masked without destroying it; a unit linked in
+# from elsewhere (LinkUnitFiles) can, once DisableUnitFiles has removed the link (systemd 252,
+# seen on the test bed's user manager). A file elsewhere in the search path (/lib/systemd/
+# system) is masked over: /etc has precedence (systemd.unit(5), "Unit File Load Path").
+
+ENTRY_NONE, ENTRY_MASK, ENTRY_LINK, ENTRY_FILE, ENTRY_UNREADABLE = "none", "mask", "link", "file", "unreadable"
+
+
+@dataclass(frozen=True)
+class AdminEntry:
+    """What the admin directory holds under a unit's name: nothing (ENTRY_NONE), the mask
+    symlink to /dev/null (ENTRY_MASK), a symlink elsewhere (ENTRY_LINK, `target` its text),
+    anything else, the unit file itself most often (ENTRY_FILE), or what could not be looked at
+    (ENTRY_UNREADABLE, `target` the error)."""
+
+    path: Path
+    kind: str
+    target: str | None = None
+
+
+def admin_entry(admin_dir: Path, unit: str) -> AdminEntry:
+    """The admin directory's entry for `unit` (lstat: a symlink is never followed, a FIFO
+    never opened). CheckFailed for a name that is not a unit name."""
+    if not unit or "/" in unit or unit in (".", ".."):
+        raise CheckFailed(f"{unit!r}: not a unit name")
+    path = Path(admin_dir) / unit
+    try:
+        mode = path.lstat().st_mode
+        target = os.readlink(path) if stat.S_ISLNK(mode) else None
+    except (FileNotFoundError, NotADirectoryError):
+        return AdminEntry(path, ENTRY_NONE)
+    except OSError as exc:
+        return AdminEntry(path, ENTRY_UNREADABLE, exc.strerror or str(exc))
+    if target is not None:
+        return AdminEntry(path, ENTRY_MASK if target == os.devnull else ENTRY_LINK, target)
+    return AdminEntry(path, ENTRY_FILE)
+
+
+def mask_blocker(entry: AdminEntry, *, disabled: bool) -> str | None:
+    """Why MaskUnitFiles (runtime=False, force=False) cannot place the unit's mask over
+    `entry`, or None when it can. `disabled`: DisableUnitFiles has run already, so a link
+    still there is one disable does not remove (an alias of another unit, say); before it,
+    a link is expected to go with the disable (None). The words say what a sysadmin checks."""
+    if entry.kind in (ENTRY_NONE, ENTRY_MASK):
+        return None
+    if entry.kind == ENTRY_UNREADABLE:
+        return f"{entry.path} cannot be looked at ({entry.target}); revops places no mask it cannot check"
+    if entry.kind == ENTRY_LINK:
+        if not disabled:
+            return None
+        return (f"{entry.path} is still a symlink to {entry.target} after the disable; a mask would "
+                "have to replace it")
+    return (f"its unit file {entry.path} is in the manager's admin directory, where the mask would "
+            "have to replace it (systemctl(1) mask)")
+
+
 class DropinFiles:
     """Drop-ins `UNIT_DIR/UNIT.d/NAME` written and removed whole.
 

@@ -80,7 +80,7 @@ class Request:
                        earlier=earlier, force_reason=self.force, compose_files=self.inputs.files,
                        compose_units=self.inputs.project.units, parallel=self.parallel,
                        compose=self.compose, compose_missing=self.compose_missing, retired=retired,
-                       target=self.target)
+                       target=self.target, mask_blockers=wiring.mask_blockers(self.config, self.inventory))
 
 
 def run(config: Config, phase: int | None = None, services: list[str] | None = None, *,
@@ -300,7 +300,7 @@ def render_plan(plan: P.Plan, console: Console) -> None:
                            "container is healthy, else rolled back)", style="yellow"))
     jobs = len(plan.jobs)
     console.print(Text(f"Phase {plan.phase}: {len(plan.services) - jobs} service(s) to cut over"
-                       + (", then mask each unit" if plan.mask else "")
+                       + (_mask_words(plan) if plan.mask else "")
                        + (f"; {jobs} job(s) to repoint between runs (their timers unchanged)" if jobs else "")
                        + (f"; then {len(plan.retiring)} old-world unit(s) to retire (see below)" if plan.retiring else ""),
                        style="bold"))
@@ -325,6 +325,15 @@ def render_plan(plan: P.Plan, console: Console) -> None:
         console.print(f"set-up {setup.unit}: {setup.reason}", highlight=False)
     _render_coverage(plan, console)
     _render_gate(plan.gate, console)
+
+
+def _mask_words(plan: P.Plan) -> str:
+    """The headline's mask clause: how many units are masked and how many only disabled."""
+    kept = sum(len(sp.not_masked) for sp in plan.services) + sum(len(r.not_masked) for r in plan.retiring)
+    if not kept:
+        return ", then mask each unit"
+    return (f", then mask each unit but {kept} whose unit file is in the manager's admin directory "
+            "(only disabled: see each step)")
 
 
 def _render_job(sp: P.ServicePlan, after: str, console: Console) -> None:

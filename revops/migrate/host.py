@@ -22,6 +22,7 @@ from revops import dropins, envfile, jobs
 from revops import repoint as repoint_mod
 from revops.backoff import backoff_delays
 from revops.adapters import http
+from revops.adapters.systemd import admin_entry, admin_unit_dir, mask_blocker
 from revops.config import Config
 from revops.errors import CheckFailed, RevopsError
 from revops.migrate import candidate, composefile, instances, retire
@@ -657,10 +658,22 @@ class LiveHost:
         return [s for c in listed if (s := self.engine.container_state(c.id)) is not None]
 
     def retire_unit(self, sp: P.ServicePlan, mask: bool) -> str:
-        self.systemd.disable(sp.units)
-        if mask:
-            self.systemd.mask(sp.units)
-        return f"{', '.join(sp.units)} disabled" + (" and masked" if mask else "")
+        """Disable the units; with `mask`, mask each whose mask can be placed (a unit file in
+        the admin directory stays, and the words say so: retire.disable_and_mask)."""
+        kept = retire.disable_and_mask(self.systemd, sp.units, mask, self.mask_blocked)
+        masked = [u for u in sp.units if mask and u not in kept]
+        return (f"{', '.join(sp.units)} disabled" + (f"; {', '.join(masked)} masked" if masked else "")
+                + retire.not_masked_words(kept))
+
+    def mask_blocked(self, unit: str) -> str | None:
+        """Why the unit's mask cannot be placed now that it is disabled (its unit file is in
+        the manager's admin directory), or None (revops.adapters.systemd.mask_blocker)."""
+        return mask_blocker(admin_entry(self.admin_dir, unit), disabled=True)
+
+    @property
+    def admin_dir(self) -> Path:
+        """Where the manager's persistent masks go (revops.adapters.systemd.admin_unit_dir)."""
+        return admin_unit_dir(self.config.bus, self.config.root)
 
     # -- rollback -------------------------------------------------------------------
 
@@ -695,13 +708,14 @@ class LiveHost:
 
     def _start_one(self, unit: str, fragment: str | None) -> str:
         state = self.systemd.states([unit])[unit]
+        if state.unit_file_state == "masked":
+            self.systemd.unmask([unit])
+            state = self.systemd.states([unit])[unit]  # a linked unit is unknown again: linked below
         if state.load_state == "not-found" and fragment:
             # A unit known through `systemctl link` loses its link on disable: link it again.
             self.systemd.link([str(self.config.root / fragment.lstrip("/"))])
             state = self.systemd.states([unit])[unit]
-        if state.unit_file_state == "masked":
-            self.systemd.unmask([unit])
-        if state.unit_file_state in ("disabled", "masked", "linked", "linked-runtime"):
+        if state.unit_file_state in ("disabled", "linked", "linked-runtime"):
             self.systemd.enable([unit])
         if state.active_state == "failed":
             self.systemd.reset_failed(unit)
@@ -754,7 +768,7 @@ class LiveHost:
     # -- an old-world unit retired ----------------------------------------------------
 
     def retirer(self, journal: Journal) -> retire.Retirer:
-        return retire.Retirer(self.systemd, journal, STOP_TIMEOUT_S)
+        return retire.Retirer(self.systemd, journal, STOP_TIMEOUT_S, mask_blocked=self.mask_blocked)
 
     # -- reading --------------------------------------------------------------------
 

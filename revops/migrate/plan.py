@@ -108,6 +108,9 @@ class ServicePlan:
     # put back together; `instances_as` says how generate made the instances services.
     instances: list[str] = field(default_factory=list)
     instances_as: str | None = None
+    # With mask_on_migrate: the units of `units` its disable step will not mask, with why (their
+    # unit file is in the manager's admin directory: wiring.mask_blockers); the rest are masked.
+    not_masked: dict[str, str] = field(default_factory=dict)
 
     @property
     def units(self) -> list[str]:
@@ -159,6 +162,8 @@ class RetirePlan:
     steps: list[Step] = field(default_factory=list)  # empty unless it is retired by this run
     # unit files by unit name, relative to the host root: a put-back links again what was linked
     fragments: dict[str, str] = field(default_factory=dict)
+    # with mask_on_migrate: the unit and timers its disable step will not mask, with why
+    not_masked: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -345,12 +350,14 @@ def gate(earlier: list[EarlierHealth], force_reason: str | None) -> Gate:
 
 
 def steps_for(unit: Unit, config: Config, url: str | None, deadline: float, compose: str,
-              preverify: str = PREVERIFY_OFF, secret: str | None = None) -> list[Step]:
+              preverify: str = PREVERIFY_OFF, secret: str | None = None,
+              mask_blockers: Mapping[str, str] | None = None) -> list[Step]:
     svc = unit.service_name
     port = f"port {unit.port} freed" if unit.port else "no port"
     publish = f", publishing {config.health.bind_address}:{unit.port}" if unit.port else ""
     gate = f"GET {url} answering 2xx (Docker's health catches up later)" if url else "Docker health 'healthy'"
-    disable = f"disables {unit.name}" + (" and masks it" if config.mask_on_migrate else "")
+    disable = disable_words([unit.name], config.mask_on_migrate, mask_blockers or {},
+                            " so a reboot does not start both")
     steps = [Step(PREFLIGHT, f"checks unit, port, lock, {compose}" + (f" and {config.secrets_path}" if secret else "")
                              + f"; builds image and creates container {svc} (not started)")]
     if secret:
@@ -363,7 +370,7 @@ def steps_for(unit: Unit, config: Config, url: str | None, deadline: float, comp
         Step(START_CONTAINER, f"starts container {svc}{publish}"),
         Step(WAIT_HEALTHY, f"waits up to {deadline:g}s for {gate}; "
                            f"else removes the container and starts {unit.name} again"),
-        Step(DISABLE_UNIT, disable + " so a reboot does not start both"),
+        Step(DISABLE_UNIT, disable),
     ]
 
 
@@ -380,14 +387,17 @@ def _candidate_words(unit: Unit, preverify: str, url: str | None, deadline: floa
 
 def service_plan(unit: Unit, config: Config, compose_files: list[str], within: set[str] | None = None,
                  compose: Sequence[str] | None = None, compose_missing: str | None = None,
-                 instances: Sequence[str] = ()) -> ServicePlan:
+                 instances: Sequence[str] = (), mask_blockers: Mapping[str, str] | None = None) -> ServicePlan:
     """The cutover of one unit; `within` limits `after` to the units of the same run. A job
     (fired by a timer: generate.mapping.unit_kind) gets a JobPlan, its new ExecStart= run by
     `compose` (the host's compose argv; None: `compose_missing` says why there is none).
     `instances`: `unit` is a template standing for them (instances.merged), cut over as the
-    one compose service with replicas generate made of them (replica_plan)."""
+    one compose service with replicas generate made of them (replica_plan). `mask_blockers`:
+    {unit: why its mask cannot be placed} (wiring.mask_blockers): what its disable step leaves
+    unmasked with mask_on_migrate."""
+    blockers = _not_masked([*instances] or [unit.name], config, mask_blockers)
     if instances:
-        return replica_plan(unit, config, compose_files, list(instances), within)
+        return replica_plan(unit, config, compose_files, list(instances), within, blockers)
     suite = config.suite_of(unit.name)
     url = config.health.url(unit.port)
     deadline = cutover_deadline(config.health)
@@ -409,13 +419,13 @@ def service_plan(unit: Unit, config: Config, compose_files: list[str], within: s
         unit=unit.name, service=unit.service_name, suite=suite.name if suite else None,
         phase=suite.phase if suite else 0, port=unit.port, health_url=url, deadline_s=deadline,
         fragment=unit.path, after=list(deps), preverify=preverify,
-        steps=steps_for(unit, config, url, deadline, files, preverify, secret),
-        secret=secret, secret_keys=withheld, instances_as=I.words(unit.name, ()),
+        steps=steps_for(unit, config, url, deadline, files, preverify, secret, blockers),
+        secret=secret, secret_keys=withheld, instances_as=I.words(unit.name, ()), not_masked=blockers,
     )
 
 
 def replica_plan(unit: Unit, config: Config, compose_files: list[str], instances: list[str],
-                 within: set[str] | None = None) -> ServicePlan:
+                 within: set[str] | None = None, not_masked: Mapping[str, str] | None = None) -> ServicePlan:
     """A template's numbered instances as one item: its compose service (generate's
     `deploy.replicas`, one replica per instance) replaces them all at once. Replicas serve no
     port (generate refuses to replicate instances that publish one), so the candidate is the
@@ -433,12 +443,14 @@ def replica_plan(unit: Unit, config: Config, compose_files: list[str], instances
     return ServicePlan(
         unit=unit.name, service=service, suite=suite.name if suite else None, phase=suite.phase if suite else 0,
         port=None, health_url=None, deadline_s=deadline, fragment=unit.path, after=list(deps), preverify=preverify,
-        steps=replica_steps(unit.name, service, instances, config, deadline, files, preverify, secret),
-        secret=secret, secret_keys=withheld, instances=list(instances), instances_as=I.REPLICAS)
+        steps=replica_steps(unit.name, service, instances, config, deadline, files, preverify, secret, not_masked),
+        secret=secret, secret_keys=withheld, instances=list(instances), instances_as=I.REPLICAS,
+        not_masked=dict(not_masked or {}))
 
 
 def replica_steps(template: str, service: str, instances: list[str], config: Config, deadline: float,
-                  compose: str, preverify: str, secret: str | None) -> list[Step]:
+                  compose: str, preverify: str, secret: str | None,
+                  mask_blockers: Mapping[str, str] | None = None) -> list[Step]:
     """A replicated template's cutover: every instance stopped, the service started with one
     replica per instance, gated on all of them healthy; else every instance started again."""
     n = len(instances)
@@ -458,15 +470,39 @@ def replica_steps(template: str, service: str, instances: list[str], config: Con
         steps.append(Step(VERIFY_CANDIDATE, f"runs a candidate container of {service} beside the instances, waits "
                                             f"up to {deadline:g}s for Docker health 'healthy', removes it; {names} "
                                             "keep running throughout, and stay if this fails"))
-    disable = f"disables {names}" + (" and masks them" if config.mask_on_migrate else "")
+    disable = disable_words(instances, config.mask_on_migrate, mask_blockers or {}, " so a reboot does not start both")
     return steps + [
         Step(STOP_UNIT, f"stops {names}, each alone, and waits until each is inactive"),
         Step(START_CONTAINER, f"starts compose service {service} with its {n} replicas, one per instance "
                               "(compose up; %i is each replica's number)"),
         Step(WAIT_HEALTHY, f"waits up to {deadline:g}s for all {n} replicas to be Docker health 'healthy' (or "
                            f"running, without a check); else removes them and starts {names} again"),
-        Step(DISABLE_UNIT, disable + " so a reboot does not start both"),
+        Step(DISABLE_UNIT, disable),
     ]
+
+
+def disable_words(names: Sequence[str], mask: bool, blockers: Mapping[str, str], why: str) -> str:
+    """The disable step's words, before anything runs: with `mask` (mask_on_migrate), which
+    units it masks and which it only disables, each with the reason (`blockers`: {unit: why
+    its mask cannot be placed}, wiring.mask_blockers); `why` follows the disable."""
+    listed = ", ".join(names)
+    if not mask:
+        return f"disables {listed}{why}"
+    masked = [n for n in names if n not in blockers]
+    kept = [n for n in names if n in blockers]
+    if not kept:
+        return f"disables {listed} and masks {'it' if len(names) == 1 else 'them'}{why}"
+    them = "it" if len(names) == 1 else ", ".join(kept)
+    words = f"disables {listed}" + (f" and masks {', '.join(masked)}" if masked else "") + why
+    return words + f"; does not mask {them} (mask_on_migrate): " + "; ".join(
+        (blockers[n] if len(names) == 1 else f"{n}: {blockers[n]}") for n in kept)
+
+
+def _not_masked(names: Sequence[str], config: Config, blockers: Mapping[str, str] | None) -> dict[str, str]:
+    """{unit: why} of `names` whose mask cannot be placed; empty without mask_on_migrate."""
+    if not config.mask_on_migrate or not blockers:
+        return {}
+    return {n: blockers[n] for n in names if n in blockers}
 
 
 def job_plan(unit: Unit, compose_files: list[str], compose: Sequence[str] | None,
@@ -550,13 +586,15 @@ def build(
     compose_missing: str | None = None,
     target: str = TARGET_COMPOSE,
     retired: Mapping[str, int] | None = None,
+    mask_blockers: Mapping[str, str] | None = None,
 ) -> Plan:
     """The plan of one `revops migrate` run. `compose_units` ({unit: compose service}, from the
     compose file's revops.unit labels) limits it to the units generate gave a container;
     `parallel` (at least 1) is how many services may be in flight at once; `compose` is the
     host's compose argv (compose.detect()), which a job's new ExecStart= runs (None: the plan
     says `compose_missing` instead); `retired` ({unit: run}, the ledger's) the `retire:` units
-    retired already.
+    retired already; `mask_blockers` ({unit: why}, wiring.mask_blockers) the units whose mask
+    cannot be placed, which the disable steps then only disable (with mask_on_migrate).
 
     A timer-fired job is an item of its own kind (KIND_JOB, job_steps), in the wave after the
     services of the run it is After=/Requires=; a one-shot set-up is not cut over (setups,
@@ -607,14 +645,15 @@ def build(
     files = list(compose_files or [])
     todo_names = {t.name for t in todo}
     services = [service_plan(unit, config, files, within=todo_names, compose=compose, compose_missing=compose_missing,
-                             instances=grouped.get(unit.name, ()))
+                             instances=grouped.get(unit.name, ()), mask_blockers=mask_blockers)
                 for unit in todo]
     moving = todo_names | {i for t in todo_names for i in grouped.get(t, ())}
     last = phase >= max(s.phase for s in config.suites)
     return Plan(phase=phase, services=services, skipped=skipped, gate=gate(earlier or [], force_reason),
                 compose_files=files, mask=config.mask_on_migrate, parallel=parallel,
                 coverage=coverage_mod.measure(inventory, config),
-                last_phase=last, retire=retire_plan(inventory, config, states, moving, retired) if last else [],
+                last_phase=last,
+                retire=retire_plan(inventory, config, states, moving, retired, mask_blockers) if last else [],
                 setups=setup_items)
 
 
@@ -624,7 +663,8 @@ def _dependents(inventory: Inventory, unit: Unit) -> list[str]:
 
 
 def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str], moving: set[str],
-                retired: Mapping[str, int] | None = None) -> list[RetirePlan]:
+                retired: Mapping[str, int] | None = None,
+                mask_blockers: Mapping[str, str] | None = None) -> list[RetirePlan]:
     """Each unit `retire:` names, with its reason and when it goes: once no unit that stays
     under systemd after this phase runs from a venv (a venv healer must outlive the venvs).
     `moving`: the units this run cuts over; `retired`: {unit: run} the ledger says retired.
@@ -658,7 +698,8 @@ def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str],
         if item.retired_by is not None:
             item.reason = f"{why}; retired by run {item.retired_by} (`revops rollback {unit.name}` puts it back)"
         elif item.ready:
-            item.steps = retire_steps(unit.name, timers, config.mask_on_migrate, after)
+            item.not_masked = _not_masked([unit.name, *timers], config, mask_blockers)
+            item.steps = retire_steps(unit.name, timers, config.mask_on_migrate, after, item.not_masked)
         out.append(item)
     return out
 
@@ -697,7 +738,8 @@ def setup_retire_words(dependents: Sequence[str]) -> str:
             "a dependent, puts it back)")
 
 
-def retire_steps(unit: str, timers: list[str], mask: bool, after: list[str]) -> list[Step]:
+def retire_steps(unit: str, timers: list[str], mask: bool, after: list[str],
+                 mask_blockers: Mapping[str, str] | None = None) -> list[Step]:
     """What retiring one unit does (revops.migrate.retire.Retirer), after the run's services."""
     names = ", ".join([unit, *timers])
     first = (f"once {', '.join(after[:5])}{', ...' if len(after) > 5 else ''} migrated (else not retired: "
@@ -705,8 +747,8 @@ def retire_steps(unit: str, timers: list[str], mask: bool, after: list[str]) -> 
     stop = (f"{first}records {names}'s UnitFileState and ActiveState (LIVE) in the ledger, then stops "
             + (f"{', '.join(timers)} first (a timer left waiting would start it again), then " if timers else "")
             + f"{unit}, each alone, and waits until inactive")
-    disable = (f"disables {names}" + (" and masks them" if mask else "") + " so a reboot starts none; "
-               f"`revops rollback {unit}` enables and starts again what was enabled and running")
+    disable = (disable_words([unit, *timers], mask, mask_blockers or {}, " so a reboot starts none")
+               + f"; `revops rollback {unit}` enables and starts again what was enabled and running")
     return [Step(R.RETIRE_STOP, stop), Step(R.RETIRE_DISABLE, disable)]
 
 

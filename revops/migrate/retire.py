@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 from revops.errors import CheckFailed
 from revops.journal import Journal
@@ -92,6 +92,33 @@ class UnitControl(Protocol):
     def reset_failed(self, name: str) -> None: ...
 
 
+MaskBlocked = Callable[[str], "str | None"]  # unit -> why its mask cannot be placed now, or None
+
+
+def _never_blocked(_unit: str) -> str | None:
+    return None
+
+
+def disable_and_mask(manager: UnitControl, names: Sequence[str], mask: bool,
+                     blocked: MaskBlocked = _never_blocked) -> dict[str, str]:
+    """DisableUnitFiles on `names`; with `mask`, then MaskUnitFiles on each whose mask can be
+    placed now (`blocked(name)` None, asked after the disable: it removes a linked unit's
+    link). Returns {unit: why it is disabled only}. A unit file the administrator wrote in the
+    manager's admin directory is never replaced by a mask (revops.adapters.systemd.mask_blocker)."""
+    names = list(names)
+    manager.disable(names)
+    if not mask:
+        return {}
+    kept = {n: why for n in names if (why := blocked(n)) is not None}
+    manager.mask([n for n in names if n not in kept])
+    return kept
+
+
+def not_masked_words(kept: Mapping[str, str]) -> str:
+    """"; not masked: UNIT (why); ..." for the units a disable step left unmasked, or ""."""
+    return "".join(f"; {unit} not masked ({why})" for unit, why in kept.items())
+
+
 @dataclass
 class Retirer:
     """Retiring one unit and its timers on `manager`, each action a step of `journal` (its
@@ -101,6 +128,7 @@ class Retirer:
     manager: UnitControl
     journal: Journal
     timeout_s: float = STOP_TIMEOUT_S
+    mask_blocked: MaskBlocked = _never_blocked  # the host's admin-directory check (disable_and_mask)
 
     def read(self, unit: str, timers: Sequence[str]) -> list[Before]:
         """The unit's and its timers' states now (LIVE), the unit first; CheckFailed when the
@@ -128,19 +156,18 @@ class Retirer:
         return record.reason
 
     def disable(self, before: Sequence[Before], mask: bool, detail: str) -> str:
-        """Disable the unit and its timers (masked too when `mask`), and check none is left
-        enabled: a reboot must start none of them."""
+        """Disable the unit and its timers (masked too when `mask`, each whose mask can be
+        placed: disable_and_mask), and check none is left enabled: a reboot must start none."""
         unit = before[0].name
         names = [b.name for b in before]
         with self.journal.step(unit, RETIRE_DISABLE, f"{detail}; {before_words(before)}") as record:
-            self.manager.disable(names)
-            if mask:
-                self.manager.mask(names)
+            kept = disable_and_mask(self.manager, names, mask, self.mask_blocked)
             now = self.manager.states(names)
             left = [n for n in names if (now[n].unit_file_state or "") in ENABLED]
             if left:
                 raise CheckFailed(f"{', '.join(left)} still enabled after DisableUnitFiles")
-            record.reason = ", ".join(f"{n} {now[n].unit_file_state or now[n].load_state}" for n in names)
+            record.reason = (", ".join(f"{n} {now[n].unit_file_state or now[n].load_state}" for n in names)
+                             + not_masked_words(kept))
         return record.reason
 
     def put_back(self, before: Sequence[Before], fragments: Mapping[str, Path], why: str) -> str:
@@ -167,15 +194,21 @@ class Retirer:
         return record.reason
 
     def _unit_files(self, before: Sequence[Before], fragments: Mapping[str, Path]) -> None:
-        now = self.manager.states([b.name for b in before])
+        names = [b.name for b in before]
+        now = self.manager.states(names)
+        unmask = [b.name for b in before if (now[b.name].unit_file_state or "") in MASKED
+                  and b.unit_file_state not in MASKED]
+        if unmask:
+            # Unmasking a linked unit leaves it unknown (its link went with the disable): read
+            # again, so it is linked before it is enabled.
+            self.manager.unmask(unmask)
+            now = self.manager.states(names)
         relink = [b for b in before if now[b.name].load_state == "not-found"]
         missing = [b.name for b in relink if b.name not in fragments]
         if missing:
             raise CheckFailed(f"{', '.join(missing)}: systemd does not know it any more and no unit file is "
                               "known to link")
         self.manager.link([str(fragments[b.name]) for b in relink])
-        self.manager.unmask([b.name for b in before if (now[b.name].unit_file_state or "") in MASKED
-                             and b.unit_file_state not in MASKED])
         self.manager.enable([b.name for b in before if b.unit_file_state in ENABLED])
 
 

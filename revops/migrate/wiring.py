@@ -76,6 +76,25 @@ def dropin_files(config: Config) -> systemd.DropinFiles:
                                confine=[config.root / d for d in config.unit_dirs])
 
 
+def mask_blockers(config: Config, inventory: Inventory) -> dict[str, str]:
+    """{unit: why its mask cannot be placed}, read now (lstat only) from the manager's admin
+    directory for every unit and timer of the inventory: what a plan's disable steps only
+    disable with mask_on_migrate (revops.adapters.systemd.mask_blocker). Empty without it."""
+    if not config.mask_on_migrate:
+        return {}
+    admin = systemd.admin_unit_dir(config.bus, config.root)
+    names = dict.fromkeys(n for u in inventory.units for n in (u.name, *(t.name for t in u.timers)))
+    out = {}
+    for name in names:
+        try:
+            why = systemd.mask_blocker(systemd.admin_entry(admin, name), disabled=False)
+        except RevopsError as exc:  # a name that is no unit name: nothing of it is masked
+            why = exc.message
+        if why is not None:
+            out[name] = why
+    return out
+
+
 def compose_argv() -> tuple[tuple[str, ...] | None, str | None]:
     """(the host's compose command, None), or (None, why there is none): what a job's new
     ExecStart= runs (a plan shows it; a dry run on a machine without one says why)."""

@@ -76,15 +76,23 @@ class UnitFilesManager:
     """systemd's unit files and jobs as retiring sees them (revops.migrate.retire.UnitControl):
     `units` maps a name to [LoadState, UnitFileState, ActiveState, Result]. Disabling a linked
     unit unlinks it (the manager forgets it, as systemd does once it is stopped); masking
-    remembers the state unmasking gives back. `fail` maps (method, unit) to the error it
-    raises; `calls` records every call in order."""
+    remembers the state unmasking gives back (a linked unit's mask, once removed, leaves it
+    unknown, as on the real manager). `admin_files`: units whose unit file is a regular file in
+    the manager's admin directory, where MaskUnitFiles refuses as systemd does ("File ...
+    already exists"); mask_blocked() is the host's check of them. `fail` maps (method, unit)
+    to the error it raises; `calls` records every call in order."""
 
     def __init__(self, units: dict[str, list] | None = None) -> None:
         self.units = {n: list(v) for n, v in (units or {}).items()}
         self.fail: dict[tuple[str, str], Exception] = {}
         self.calls: list[str] = []
-        self._unmasked: dict[str, str] = {}
+        self._unmasked: dict[str, tuple[str, str | None]] = {}
+        self.admin_files: set[str] = set()
         self._lock = threading.Lock()
+
+    def mask_blocked(self, name):
+        return f"its unit file /etc/systemd/system/{name} is in the manager's admin directory" \
+            if name in self.admin_files else None
 
     def _call(self, method: str, name: str) -> None:
         with self._lock:
@@ -128,13 +136,16 @@ class UnitFilesManager:
     def mask(self, names):
         for n in names:
             self._call("mask", n)
-            self._unmasked[n] = self.units[n][1]
+            if n in self.admin_files:
+                raise CheckFailed(f"mask {n}: File /etc/systemd/system/{n} already exists. "
+                                  "(org.freedesktop.systemd1.UnitExists)")
+            self._unmasked[n] = (self.units[n][0], self.units[n][1])
             self.units[n][0], self.units[n][1] = "masked", "masked"
 
     def unmask(self, names):
         for n in names:
             self._call("unmask", n)
-            self.units[n][0], self.units[n][1] = "loaded", self._unmasked.pop(n, "disabled")
+            self.units[n][0], self.units[n][1] = self._unmasked.pop(n, ("loaded", "disabled"))
 
     def link(self, paths):
         for p in paths:
@@ -233,7 +244,7 @@ class ScriptedHost:
     def retirer(self, journal):
         with self._lock:
             self.calls.append(("retirer", ""))
-        return retire.Retirer(self.unit_files, journal, timeout_s=5.0)
+        return retire.Retirer(self.unit_files, journal, timeout_s=5.0, mask_blocked=self.unit_files.mask_blocked)
 
     def replacement_verdict(self, sp):
         self._do("replacement_verdict", sp)

@@ -68,6 +68,31 @@ def test_dry_run_prints_the_plan_and_changes_nothing(host):
     ledger.close()
 
 
+def test_with_mask_on_migrate_the_dry_run_says_each_unit_of_the_admin_directory_is_only_disabled(host):
+    """The example host keeps every unit in etc/systemd/system, as RevFlow OS does: with
+    mask_on_migrate the plan masks none of phase 1 and says why for each, before anything runs
+    (MaskUnitFiles would refuse: "File ... already exists")."""
+    masked = host / "revops-mask.yaml"
+    masked.write_text((host / "revops.yaml").read_text().replace("  bus: system\n",
+                                                                 "  bus: system\n  mask_on_migrate: true\n", 1))
+    before = snapshot(host)
+    try:
+        result = RUNNER.invoke(app, ["migrate", "--phase", "1", "--dry-run", "--json", "--config", str(masked)])
+        text = RUNNER.invoke(app, ["migrate", "--phase", "1", "--dry-run", "--config", str(masked)])
+        assert snapshot(host) == before
+    finally:
+        masked.unlink()
+    assert result.exit_code == 0 and text.exit_code == 0, result.output
+    services = [s for s in json.loads(result.stdout)["plan"]["services"] if s["kind"] == "service"]
+    assert services
+    for s in services:
+        assert list(s["not_masked"]) == [s["unit"]], s["unit"]
+        disable = [st for st in s["steps"] if st["name"] == "disable-unit"][0]["changes"]
+        assert disable == (f"disables {s['unit']} so a reboot does not start both; does not mask it (mask_on_migrate): "
+                           f"its unit file {host}/etc/systemd/system/{s['unit']} is in the manager's admin directory, "
+                           "where the mask would have to replace it (systemctl(1) mask)")
+    assert "whose unit file is in the manager's admin directory (only disabled" in " ".join(text.stdout.split())
+
 def test_phase_two_is_gated_on_phase_one(host):
     result = invoke(host, "migrate", "--phase", "2", "--dry-run")
     assert result.exit_code == 1
