@@ -123,14 +123,15 @@ def with_retired(chosen: list[P.ServicePlan], skipped: list[P.Skipped], inventor
 
 
 def setups_of(chosen: list[P.ServicePlan], inventory: model.Inventory, retired: Mapping[str, str]) -> list[str]:
-    """The retired one-shot set-ups (plan.freed_setups) that a unit of `chosen` is After= or
-    Requires=: back under systemd, it needs its set-up there again (and a Requires= on a masked
-    unit would fail its start), so the set-up is put back first."""
+    """The retired one-shot set-ups (plan.freed_setups) that a unit of `chosen` is After=,
+    Requires= or Wants= (by name or Alias=): back under systemd, it needs its set-up there again
+    (and a Requires= on a masked unit would fail its start), so the set-up is put back first."""
+    alias_of = {alias: u.name for u in inventory.units for alias in u.aliases}
     out: list[str] = []
     for sp in chosen:
         for name in sp.units:
             unit = inventory.unit(name)
-            for dep in (*unit.after, *unit.requires) if unit is not None else ():
+            for dep in (alias_of.get(d, d) for d in (*unit.after, *unit.requires, *unit.wants)) if unit else ():
                 if dep in retired and dep not in out and (found := inventory.unit(dep)) is not None \
                         and unit_kind(found) == SETUP:
                     out.append(dep)

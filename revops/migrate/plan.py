@@ -653,21 +653,25 @@ def build(
                 compose_files=files, mask=config.mask_on_migrate, parallel=parallel,
                 coverage=coverage_mod.measure(inventory, config),
                 last_phase=last,
-                retire=retire_plan(inventory, config, states, moving, retired, mask_blockers) if last else [],
+                retire=retire_plan(inventory, config, states, moving, retired, mask_blockers, member_of) if last else [],
                 setups=setup_items)
 
 
 def _dependents(inventory: Inventory, unit: Unit) -> list[str]:
-    """The units that are After=/Requires= `unit` (what its set-up is for)."""
-    return sorted(u.name for u in inventory.units if u.name != unit.name and unit.name in (*u.after, *u.requires))
+    """The units that are After=/Requires= `unit`, by its name or an Alias= (what its set-up is for)."""
+    names = {unit.name, *unit.aliases}
+    return sorted(u.name for u in inventory.units if u.name != unit.name and names & {*u.after, *u.requires})
 
 
 def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str], moving: set[str],
                 retired: Mapping[str, int] | None = None,
-                mask_blockers: Mapping[str, str] | None = None) -> list[RetirePlan]:
+                mask_blockers: Mapping[str, str] | None = None,
+                member_of: Mapping[str, str] | None = None) -> list[RetirePlan]:
     """Each unit `retire:` names, with its reason and when it goes: once no unit that stays
     under systemd after this phase runs from a venv (a venv healer must outlive the venvs).
-    `moving`: the units this run cuts over; `retired`: {unit: run} the ledger says retired.
+    `moving`: the units this run cuts over; `retired`: {unit: run} the ledger says retired;
+    `member_of`: {instance: its template} of the run's replicated items, whose results carry the
+    template's name (an item's `after` names what the run's results name).
 
     A one-shot set-up (setup_words) whose every dependent has left systemd is retired with
     them, though `retire:` does not name it (freed_setups): its unit set up only for them,
@@ -678,7 +682,8 @@ def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str],
                    if u.venv and not (u.masked or u.deprecated or config.is_deprecated(u.name))
                    and config.retired(u.name) is None and states.get(u.name) != MIGRATED
                    and u.name not in moving and u.name not in freed)
-    after = sorted(u.name for u in inventory.units if u.venv and u.name in moving)
+    item_of = dict(member_of or {})
+    after = sorted({item_of.get(u.name, u.name) for u in inventory.units if u.venv and u.name in moving})
     when = ("no unit left under systemd after this phase runs from a venv, so it can be retired (stopped and "
             "disabled, not migrated)" if not still else
             f"not yet: {len(still)} unit(s) still run from a venv after this phase ({', '.join(still[:5])}"
@@ -691,7 +696,10 @@ def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str],
         if why is None or unit.masked:
             continue
         timers = [t.name for t in unit.timers if not t.masked]
-        item = RetirePlan(unit.name, f"{why}; {when}", timers=timers, ready=not still, after=after,
+        # a freed set-up waits for its own dependents of this run too, venv or not: one rolled
+        # back runs under systemd again and needs it there
+        first = sorted({*after, *(item_of.get(d, d) for d in freed.get(unit.name, ()) if d in moving)})
+        item = RetirePlan(unit.name, f"{why}; {when}", timers=timers, ready=not still, after=first,
                           retired_by=(retired or {}).get(unit.name),
                           fragments={n: p for n, p in ((unit.name, unit.path),
                                                        *((t.name, t.path) for t in unit.timers if not t.masked)) if p})
@@ -699,7 +707,7 @@ def retire_plan(inventory: Inventory, config: Config, states: Mapping[str, str],
             item.reason = f"{why}; retired by run {item.retired_by} (`revops rollback {unit.name}` puts it back)"
         elif item.ready:
             item.not_masked = _not_masked([unit.name, *timers], config, mask_blockers)
-            item.steps = retire_steps(unit.name, timers, config.mask_on_migrate, after, item.not_masked)
+            item.steps = retire_steps(unit.name, timers, config.mask_on_migrate, first, item.not_masked)
         out.append(item)
     return out
 
@@ -724,9 +732,28 @@ def freed_setups(inventory: Inventory, config: Config, states: Mapping[str, str]
         if config.retired(unit.name) is not None or config.is_deprecated(unit.name) or unit.deprecated:
             continue
         deps = live_dependents(inventory, config, unit)
-        if deps and all(states.get(d) == MIGRATED or d in moving for d in deps):
+        if deps and all(states.get(d) == MIGRATED or d in moving for d in deps) \
+                and not _pulled_in(inventory, config, unit, states, moving):
             out[unit.name] = deps
     return out
+
+
+def _pulled_in(inventory: Inventory, config: Config, setup: Unit, states: Mapping[str, str],
+               moving: set[str]) -> bool:
+    """Whether a unit systemd still starts after this run has Requires= or Wants= on `setup`
+    (by its name or an Alias=): one neither migrated nor cut over now, or a job, which its
+    cutover leaves a systemd unit its timer starts (jobs.run_argv). Its start would pull the
+    set-up in: failing on its mask (Requires=), or running it from its venv again once it is
+    only disabled (systemd.unit(5): Wants=, Requires= pull a unit in whatever its enablement)."""
+    names = {setup.name, *setup.aliases}
+    for unit in inventory.units:
+        if unit.name == setup.name or not names & {*unit.requires, *unit.wants}:
+            continue
+        if unit.masked or unit.deprecated or config.is_deprecated(unit.name) or config.retired(unit.name) is not None:
+            continue
+        if unit_kind(unit) == JOB or not (states.get(unit.name) == MIGRATED or unit.name in moving):
+            return True
+    return False
 
 
 def setup_retire_words(dependents: Sequence[str]) -> str:

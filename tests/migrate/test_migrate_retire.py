@@ -215,6 +215,78 @@ def test_rollback_of_a_dependent_puts_its_retired_set_up_back_first(tmp_path):
     assert [sp.unit for sp in chosen] == ["report.service"]
 
 
+def test_a_dependent_naming_the_set_up_by_an_alias_holds_it_and_its_rollback_puts_it_back(tmp_path):
+    # report.service stays under systemd (not migrated) and is After= the set-up by its Alias=
+    inv, suites = with_setup("api.service")
+    config = setup_config(tmp_path, suites)
+    for unit in inv.units:
+        if unit.name == SETUP:
+            unit.aliases = ["dbm.service"]
+        if unit.name == "report.service":
+            unit.after = ["dbm.service"]
+    assert P.freed_setups(inv, config, {"api.service": P.MIGRATED}, set()) == {}
+    assert P.freed_setups(inv, config, {"api.service": P.MIGRATED}, {"report.service"}) == {
+        SETUP: ["api.service", "report.service"]}
+    chosen, skipped = rollback.choose(inv, config, ["report"], None, {"report.service": P.MIGRATED}, [])
+    chosen, _ = rollback.with_retired(chosen, skipped, inv, config, None, {SETUP: ""})
+    assert [(sp.unit, sp.kind) for sp in chosen] == [(SETUP, P.KIND_RETIRED), ("report.service", P.KIND_SERVICE)]
+
+
+def test_a_job_that_requires_or_wants_the_set_up_holds_it_once_cut_over(tmp_path):
+    """A job's cutover leaves it a systemd unit its timer starts: a Requires= of a masked
+    set-up would fail every run, a Wants= of a disabled one would run it from its venv again."""
+    inv, suites = with_setup("api.service")
+    config = setup_config(tmp_path, suites)
+    worker = next(u for u in inv.units if u.name == "worker.service")
+    worker.service_type = "oneshot"
+    worker.timers = [Timer("worker.timer", "etc/systemd/system/worker.timer", on_calendar=["daily"], enabled=True)]
+    states = {"api.service": P.MIGRATED, "worker.service": P.MIGRATED}
+    worker.after = [SETUP]  # ordering only: its container runs without systemd's set-up, as the services' do
+    assert P.freed_setups(inv, config, states, set()) == {SETUP: ["api.service", "worker.service"]}
+    for pull in ("requires", "wants"):
+        worker.after, worker.requires, worker.wants = [], [], []
+        setattr(worker, pull, [SETUP])
+        assert P.freed_setups(inv, config, states, set()) == {}, pull
+
+
+def test_a_unit_left_under_systemd_that_wants_the_set_up_holds_it(tmp_path):
+    inv, suites = with_setup("api.service")
+    config = setup_config(tmp_path, suites)
+    next(u for u in inv.units if u.name == "report.service").wants = [SETUP]
+    assert P.freed_setups(inv, config, {"api.service": P.MIGRATED}, set()) == {}
+    assert P.freed_setups(inv, config, {"api.service": P.MIGRATED}, {"report.service"}) == {SETUP: ["api.service"]}
+
+
+def test_the_set_ups_retire_waits_for_its_dependents_of_the_run_even_without_a_venv(tmp_path, ledger):
+    inv, suites = with_setup("report.service")  # report.service runs no venv
+    plan = P.build(inv, setup_config(tmp_path, suites), 2,
+                   states={"api.service": P.MIGRATED, "worker.service": P.MIGRATED})
+    setup = next(r for r in plan.retire if r.unit == SETUP)
+    assert setup.ready and setup.after == ["report.service"]
+    manager = UnitFilesManager({SETUP: ["loaded", "enabled", "inactive", "success"]})
+    plan.retire = [setup]
+    _, results = run_retire(ledger, host_with(ledger, manager), plan,
+                            [ServiceResult("report.service", ROLLED_BACK, "unhealthy")])
+    assert [(r.unit, r.outcome) for r in results] == [(SETUP, NOT_STARTED)]
+    assert manager.calls == []
+
+
+def test_a_replicated_templates_cutover_lets_the_retire_run(tmp_path, ledger):
+    """The run's results name a replicated item by its template, not its instances."""
+    path = tmp_path / "revops.yaml"
+    path.write_text("suites:\n  core:\n    phase: 1\n    units: [w@1.service, w@2.service]\n"
+                    f"retire:\n  {COPY}: \"a copy\"\n")
+    inv = Inventory(root="/", scanned_at=None, units=[
+        *(Unit(name=f"w@{n}.service", path="lib/systemd/system/w@.service", venv="/opt/w/venv",
+               exec_start=[["/opt/w/venv/bin/w", str(n)]]) for n in (1, 2)),
+        Unit(name=COPY, path=f"etc/systemd/system/{COPY}", venv="/opt/api/venv")])
+    plan = P.build(inv, config_mod.load(path), 1, compose_units={"w@.service": "w"})
+    assert [sp.unit for sp in plan.services] == ["w@.service"] and plan.retiring[0].after == ["w@.service"]
+    manager = live()
+    _, results = run_retire(ledger, host_with(ledger, manager), plan, migrated("w@.service"))
+    assert [(r.unit, r.outcome) for r in results] == [(COPY, retiring.RETIRED)]
+
+
 # -- retiring, after the services ------------------------------------------------------
 
 def run_retire(ledger, host, plan, results, mask=False, interrupted=lambda: False):
