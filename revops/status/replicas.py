@@ -25,14 +25,27 @@ NUMBER_LABEL = "com.docker.compose.container-number"  # compose v1 and v2
 ONEOFF_LABEL = "com.docker.compose.oneoff"  # "True" on a `compose run` container
 
 
+MAX_DIGITS = 9  # a replica number compose writes is small; a longer label is no number of it
+
+
+def number_of(text: str) -> int | None:
+    """The replica number `text` spells as compose writes one (ASCII digits, no leading zero, at
+    most MAX_DIGITS: int() of a label of thousands of digits raises), else None."""
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS) or text != str(int(text)):
+        return None
+    return int(text)
+
+
 @dataclass
 class ReplicaSet:
-    """The containers of one template's compose service: the newest per replica number, and
-    those that carry the template's label but no number (not made by compose)."""
+    """The containers of one template's compose service: the newest per replica number, those
+    that carry the template's label but no number compose writes (not made by compose), and
+    the older ones of a number another container has too (never read for an instance)."""
 
     template: str
     by_number: dict[int, ContainerSummary] = field(default_factory=dict)
     unnumbered: list[ContainerSummary] = field(default_factory=list)
+    duplicates: list[ContainerSummary] = field(default_factory=list)
 
     @property
     def numbers(self) -> list[int]:
@@ -44,8 +57,8 @@ def numbered_instance(name: str) -> tuple[str, int] | None:
     if not unitnames.is_instance(name):
         return None
     number = unitnames.instance(name) or ""
-    if not (number.isascii() and number.isdigit()):
-        return None
+    if not (number.isascii() and number.isdigit() and len(number) <= MAX_DIGITS):
+        return None  # (an inventory is untrusted: int() of thousands of digits raises)
     return unitnames.template_of(name), int(number)
 
 
@@ -59,11 +72,13 @@ def sets(listed: Iterable[ContainerSummary]) -> dict[str, ReplicaSet]:
         if not template or not unitnames.is_template(template) or labels.get(ONEOFF_LABEL) == "True":
             continue
         group = found.setdefault(template, ReplicaSet(template))
-        number = labels.get(NUMBER_LABEL, "")
-        if not (number.isascii() and number.isdigit()):
+        number = number_of(labels.get(NUMBER_LABEL) or "")
+        if number is None:
             group.unnumbered.append(c)
-        elif int(number) not in group.by_number:
-            group.by_number[int(number)] = c
+        elif number in group.by_number:
+            group.duplicates.append(c)
+        else:
+            group.by_number[number] = c
     return found
 
 
@@ -87,7 +102,7 @@ class Claim:
     number: int
     container: ContainerSummary | None
     numbers: list[int]  # every replica number the engine has of the template's service
-    extra: list[str]  # containers whose number no live instance has (or that have none)
+    extra: list[str]  # containers whose number no live instance has (or that have none, or a number taken)
     reason: str | None  # why there is no container, when there is none
 
 
@@ -101,7 +116,7 @@ def claims(names: Iterable[str], groups: Mapping[str, ReplicaSet],
         group = groups[template]
         accounted = live.get(template) or frozenset(n for _, (t, n) in asked if t == template)
         extra = [c.name for n, c in sorted(group.by_number.items()) if n not in accounted]
-        extra += [c.name for c in group.unnumbered]
+        extra += [c.name for c in (*group.unnumbered, *group.duplicates)]
         container = group.by_number.get(number)
         out[name] = Claim(template, number, container, group.numbers, extra,
                           None if container is not None else _missing(group, number))

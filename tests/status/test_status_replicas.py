@@ -122,6 +122,7 @@ def test_live_instances_come_from_the_whole_inventory_without_masked_or_paramete
     assert replicas.expected(units) == {TEMPLATE: frozenset({1, 2, 3})}
     assert replicas.numbered_instance("w@07.service") == ("w@.service", 7)
     assert replicas.numbered_instance("w@.service") is None and replicas.numbered_instance("w@a1.service") is None
+    assert replicas.expected([Unit(name=f"w@{'9' * 5000}.service", path=None)]) == {}  # no ValueError
 
 
 def test_json_keeps_the_container_keys_and_adds_the_replica_ones():
@@ -143,3 +144,26 @@ def test_the_table_shows_each_instances_replica_number_and_a_missing_one():
     table.render(report, Console(file=out, width=250, color_system=None))
     text = out.getvalue()
     assert "running (healthy) #1" in text and "- (no replica 2)" in text
+
+
+def numbered(number_label: str, cid: str) -> ContainerSummary:
+    """A container revops did not make, labelled as a replica of the template."""
+    c = replica(None, cid=cid)
+    return dataclasses.replace(c, name=f"foreign-{cid}",
+                               labels={**c.labels, "com.docker.compose.container-number": number_label})
+
+
+def test_a_container_number_label_that_is_no_number_compose_writes_is_an_extra_not_a_failed_read():
+    odd = [numbered("9" * 5000, "huge"), numbered("-1", "neg"), numbered("02", "zero"), numbered("٣", "arabic")]
+    read_ = gather.guarded("docker", lambda: read([replica(1), replica(2), replica(3), *odd]))
+    assert read_.report.provenance == LIVE, read_.report.reason
+    figure = read_.figures[WORKERS[1]]
+    assert figure.present and figure.replica == 2 and figure.replicas == [1, 2, 3]
+    assert sorted(figure.extra_replicas) == sorted(c.name for c in odd)
+
+
+def test_a_second_container_claiming_a_replicas_number_is_flagged_extra():
+    dup = dataclasses.replace(replica(1), id="dup1", name="other_revflow-worker_1")
+    figures = read([replica(1), replica(2), replica(3), dup]).figures
+    assert figures[WORKERS[0]].present and figures[WORKERS[0]].replica == 1
+    assert all(f.extra_replicas == ["other_revflow-worker_1"] for f in figures.values())
