@@ -66,8 +66,12 @@ def derive(instances: list[Unit]) -> tuple[Replicated | None, str]:
     names = [unitnames.instance(u.name) or "" for u in instances]
     if len(instances) < 2:
         return None, "one instance: a service of its own"
-    if not all(n.isdigit() for n in names):
+    if not all(n.isascii() and n.isdigit() for n in names):
         return None, "instance names are parameters, not numbers: one service per instance"
+    if sorted(names, key=lambda n: (len(n), n)) != [str(i) for i in range(1, len(names) + 1)]:
+        # compose numbers the replicas 1..N, and replica N puts N where %i was
+        return None, (f"instance numbers are not 1..{len(names)} (compose numbers replicas so): "
+                      "one service per instance")
     first = instances[0]
     for unit in instances[1:]:
         for attr in ("working_directory", "user", "environment_files", "port", "venv", "memory_max", "cpu_quota",
