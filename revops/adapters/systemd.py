@@ -597,8 +597,9 @@ class AdminEntry:
 
 def admin_entry(admin_dir: Path, unit: str) -> AdminEntry:
     """The admin directory's entry for `unit` (lstat: a symlink is never followed, a FIFO
-    never opened). CheckFailed for a name that is not a unit name."""
-    if not unit or "/" in unit or unit in (".", ".."):
+    never opened). CheckFailed for a name that is not a unit name: empty, ".", "..", or with
+    "/" or NUL (which lstat refuses with ValueError; an inventory is untrusted)."""
+    if not unit or "/" in unit or "\x00" in unit or unit in (".", ".."):
         raise CheckFailed(f"{unit!r}: not a unit name")
     path = Path(admin_dir) / unit
     try:

@@ -31,6 +31,9 @@ def test_each_kind_of_admin_entry_is_told_apart_without_following_a_symlink(tmp_
     assert systemd.admin_entry(tmp_path / "no-such-dir", "x.service").kind == systemd.ENTRY_NONE
     with pytest.raises(CheckFailed, match="not a unit name"):
         systemd.admin_entry(tmp_path, "../x.service")
+    for hostile in ("x\x00.service", "..", "", "a/../x.service"):  # lstat raised ValueError on NUL
+        with pytest.raises(CheckFailed, match="not a unit name"):
+            systemd.admin_entry(tmp_path, hostile)
 
 
 def test_only_a_file_of_the_admin_directory_or_a_link_the_disable_left_blocks_the_mask(tmp_path):

@@ -90,6 +90,15 @@ def test_the_admin_directory_decides_which_units_the_plan_masks_and_the_steps_sa
     assert data["retire"][0]["not_masked"] == {"heal.service": blockers["heal.service"]}
 
 
+def test_an_inventory_name_that_is_no_unit_name_is_not_masked_and_the_plan_says_why(tmp_path):
+    cfg = config(tmp_path)
+    write_admin_dir(tmp_path)
+    inv = inventory()
+    inv.units.append(Unit(name="x\x00.service", path=None))  # an untrusted units.yaml: "x\0.service"
+    blockers = wiring.mask_blockers(cfg, inv)
+    assert blockers["x\x00.service"] == "'x\\x00.service': not a unit name"
+
+
 def test_without_mask_on_migrate_nothing_is_read_and_nothing_is_said_about_masks(tmp_path):
     cfg = config(tmp_path, mask=False)
     write_admin_dir(tmp_path)
