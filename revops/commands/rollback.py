@@ -16,8 +16,6 @@ from rich.text import Text
 from revops import jobs, model, output, unitnames
 from revops.commands.migrate import render_results
 from revops.config import Config
-from revops.generate.mapping import unit_kind
-from revops.generate.spec import SETUP
 from revops.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RevopsError, UsageError
 from revops.hostrun import host_run
 from revops.migrate import plan as P
@@ -102,7 +100,7 @@ def with_retired(chosen: list[P.ServicePlan], skipped: list[P.Skipped], inventor
     """Pure: `retire:` units among the chosen put back as before their retire (`retired`:
     {unit: the ledger's record of it, retire.before_words}), before any service; with
     --phase of the last phase, every retired unit too (its services go back to their venvs,
-    which the retired units tend); else the retired set-ups the chosen need (setups_of). A
+    which the retired units tend); else the retired units (set-ups) the chosen need (setups_of). A
     `retire:` unit named but not retired is skipped."""
     last = phase is not None and config.suites and phase >= max(s.phase for s in config.suites)
     out, rest = [], []
@@ -123,17 +121,18 @@ def with_retired(chosen: list[P.ServicePlan], skipped: list[P.Skipped], inventor
 
 
 def setups_of(chosen: list[P.ServicePlan], inventory: model.Inventory, retired: Mapping[str, str]) -> list[str]:
-    """The retired one-shot set-ups (plan.freed_setups) that a unit of `chosen` is After=,
-    Requires= or Wants= (by name or Alias=): back under systemd, it needs its set-up there again
-    (and a Requires= on a masked unit would fail its start), so the set-up is put back first."""
+    """The retired units, one-shot set-ups most often (plan.freed_setups), that a unit of
+    `chosen` is After=, Requires= or Wants= (by name or Alias=): back under systemd, it needs
+    them there again as before its cutover (and a Requires= on a masked unit would fail its
+    start), so they are put back first. Not by kind: the inventory scanned after a mask sees
+    the set-up's file as /dev/null, with no Type= left to tell it by; the ledger says retired."""
     alias_of = {alias: u.name for u in inventory.units for alias in u.aliases}
     out: list[str] = []
     for sp in chosen:
         for name in sp.units:
             unit = inventory.unit(name)
             for dep in (alias_of.get(d, d) for d in (*unit.after, *unit.requires, *unit.wants)) if unit else ():
-                if dep in retired and dep not in out and (found := inventory.unit(dep)) is not None \
-                        and unit_kind(found) == SETUP:
+                if dep in retired and dep not in out:
                     out.append(dep)
     return sorted(out)
 

@@ -232,6 +232,18 @@ def test_a_dependent_naming_the_set_up_by_an_alias_holds_it_and_its_rollback_put
     assert [(sp.unit, sp.kind) for sp in chosen] == [(SETUP, P.KIND_RETIRED), ("report.service", P.KIND_SERVICE)]
 
 
+
+def test_rollback_puts_back_a_retired_set_up_the_inventory_now_sees_masked(tmp_path):
+    """Scanned again after its mask, the set-up's file is /dev/null: no Type= to tell a set-up
+    by. The ledger says revops retired it and the dependent is After= it: it goes back first."""
+    inv, suites = with_setup("api.service", "worker.service")
+    config = setup_config(tmp_path, suites)
+    setup = next(u for u in inv.units if u.name == SETUP)
+    setup.masked, setup.service_type, setup.path, setup.exec_start = True, None, None, []
+    chosen, skipped = rollback.choose(inv, config, ["worker"], None, {"worker.service": P.MIGRATED}, [])
+    chosen, _ = rollback.with_retired(chosen, skipped, inv, config, None, {SETUP: ""})
+    assert [(sp.unit, sp.kind) for sp in chosen] == [(SETUP, P.KIND_RETIRED), ("worker.service", P.KIND_SERVICE)]
+
 def test_a_job_that_requires_or_wants_the_set_up_holds_it_once_cut_over(tmp_path):
     """A job's cutover leaves it a systemd unit its timer starts: a Requires= of a masked
     set-up would fail every run, a Wants= of a disabled one would run it from its venv again."""
