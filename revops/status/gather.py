@@ -13,6 +13,7 @@ UNAVAILABLE with the source's own words, and the others still report.
 
 from __future__ import annotations
 
+import importlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,6 +38,25 @@ MANAGED_LABEL = "revops.managed=true"
 UNIT_LABEL = "revops.unit"
 ENGINE_TIMEOUT = 5  # seconds: on-call must not hang on a wedged engine
 INSPECT_WORKERS = 8
+
+# What each reader (and _secret_figure) imports, imported by read_all in the calling thread
+# before any reader starts. Two readers importing, each in its own thread, modules that import
+# each other can deadlock, and CPython then raises _DeadlockError in one of them: seen in CI as
+# the timers reader's revops.jobs against the secrets reader's revops.generate.mapping, about
+# one status in 40. Readers still import what they use; once loaded that is a lookup.
+# tests/status/test_status_preload.py holds every function-level import here to this table.
+READER_MODULES: dict[str, tuple[str, ...]] = {
+    "read_systemd": ("revops.adapters.systemd",),
+    "read_timers": ("revops.adapters.systemd", "revops.dropins", "revops.jobs"),
+    "read_docker": ("revops.adapters.docker_engine",),
+    "read_swarm": ("revops.adapters.swarm", "revops.status.swarm"),
+    "read_health": ("revops.adapters.http",),
+    "read_ledger": ("revops.adapters.ledger",),
+    "read_secrets": ("revops.adapters.ledger", "revops.generate.mapping", "revops.secrets.versions",
+                     "revops.secrets.copies"),
+    "read_swarm_secrets": ("revops.adapters.swarm", "revops.generate.mapping", "revops.migrate.swarmhost"),
+    "_secret_figure": ("revops.errors", "revops.generate.mapping", "revops.secrets.bundle"),
+}
 
 
 def now_iso() -> str:
@@ -347,6 +367,31 @@ def _missing_sqlite_file(url: str) -> Path | None:
 # Running them together
 
 
+def _readers_called(config: Config, target: str | None, timers: bool) -> list[str]:
+    """The names of the READER_MODULES entries read_all's readers will run. Without a ledger
+    file the ledger and secrets readers import nothing, so nothing of theirs is loaded."""
+    swarm = config.target_of(target) == "swarm"
+    called = ["read_systemd", "read_health", "read_swarm" if swarm else "read_docker"]
+    called += ["read_timers"] if timers else []
+    if swarm:
+        called += ["read_ledger", "read_swarm_secrets", "_secret_figure"]
+    elif _missing_sqlite_file(config.database_url) is None:
+        called += ["read_ledger", "read_secrets", "_secret_figure"]
+    return called
+
+
+def preload(readers: Sequence[str]) -> None:
+    """Import, in the calling thread, the READER_MODULES of each named reader (see there why).
+    An import that fails here is left to the reader, which reports it as its source's
+    UNAVAILABLE reason."""
+    for name in readers:
+        for module in READER_MODULES[name]:
+            try:
+                importlib.import_module(module)
+            except Exception:  # the reader meets it again and says so, with the other sources still read
+                continue
+
+
 def guarded(source: str, reader: Callable[[], SourceRead]) -> SourceRead:
     """Run a reader; a failure becomes an UNAVAILABLE report with the source's own words."""
     started = time.perf_counter()
@@ -378,6 +423,7 @@ def read_all(config: Config, units: list[Unit], target: str | None = None,
     timers = {u.name: t.name for u in units for t in u.timers[:1] if not t.masked}
     if timers:
         readers["timers"] = lambda: read_timers(config.bus, timers)
+    preload(_readers_called(config, target, bool(timers)))
     with ThreadPoolExecutor(max_workers=len(readers), thread_name_prefix="status") as pool:
         futures = {name: pool.submit(guarded, name, reader) for name, reader in readers.items()}
         return {name: f.result() for name, f in futures.items()}
