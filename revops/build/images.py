@@ -19,6 +19,7 @@ from revops.generate import context, mapping
 from revops.generate.drift import Rendered
 from revops.generate.render import dockerfile_path
 from revops.generate.spec import SuiteSpec
+from revops.unitfile.rootfs import RootReadError
 
 CONTEXT_LABEL = "revops.context"
 
@@ -105,7 +106,11 @@ def _build_suite(config: Config, suite: SuiteSpec, step: SuiteStep, options: Opt
     if absent:
         raise CheckFailed("service code not found (WorkingDirectory): " + "; ".join(absent))
     context_dir = Path(step.context_dir)
-    stage_dir = context.stage(context_dir, lock_text, wheels, code_dirs)
+    scripts = {s.name: s.scripts for s in suite.services if s.scripts}
+    try:
+        stage_dir = context.stage(context_dir, lock_text, wheels, code_dirs, scripts, Path(config.root))
+    except RootReadError as exc:
+        raise CheckFailed(f"a script ExecStart= runs, outside its WorkingDirectory: {exc}") from None
     dockerfile = config.out("compose") / dockerfile_path(suite.name)
     shared = context.tree_digest(dockerfile, stage_dir / "requirements.lock", stage_dir / "wheelhouse",
                                  stage_dir / context.STAGED_ENTRYPOINT)
@@ -115,7 +120,8 @@ def _build_suite(config: Config, suite: SuiteSpec, step: SuiteStep, options: Opt
             # the stages share the venv stage: what broke one breaks the rest the same way
             image.state, image.reason = "skipped", f"not built: {failed} failed first"
         else:
-            wanted = shared[:32] + context.tree_digest(stage_dir / "services" / service.name)[:32]
+            code = context.tree_digest(stage_dir / "services" / service.name, stage_dir / context.SCRIPTS / service.name)
+            wanted = shared[:32] + code[:32]
             _build_image(engine, context_dir, service.name, image, wanted, lock_text)
             failed = service.name if image.state == "failed" else None
         advance(1)

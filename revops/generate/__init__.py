@@ -116,9 +116,11 @@ def env_digests(plan: Plan, config: Config) -> dict[str, str | None]:
 
 
 def code_digests(plan: Plan, config: Config) -> dict[str, str | None]:
-    """Each service's code digest, read where `revops build` reads it (under the host root)."""
+    """Each service's code digest, read where `revops build` reads it (under the host root),
+    with its scripts outside the code dir (context.scripts_digest)."""
     fs = RootFS(config.root)
-    return {s.name: _code_digest(fs, mapping.host_path(s.code_dir, config)) for suite in plan.suites for s in suite.services}
+    return {s.name: context.scripts_digest(fs, _code_digest(fs, mapping.host_path(s.code_dir, config)), s.scripts)
+            for suite in plan.suites for s in suite.services}
 
 
 def _code_digest(fs: RootFS, host_path: str) -> str | None:

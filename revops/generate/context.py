@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from revops import entrypoint
-from revops.unitfile.rootfs import RootFS
+from revops.unitfile.rootfs import RootFS, RootReadError
 
 STAGE = ".stage"
 # revops' entrypoint, copied as it is into every build context (under STAGE); the Dockerfile
 # names its digest, so a change to it gives every image a new tag.
 ENTRYPOINT_SOURCE = Path(entrypoint.__file__)
 STAGED_ENTRYPOINT = "revops/entrypoint.py"
+SCRIPTS = "scripts"  # .stage/scripts/<service>/<n>: ServiceSpec.scripts, in order from 1
 _HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
 # Never copied into an image: old venvs, caches, VCS data, and env files (secrets).
 CODE_IGNORE = ("venv", "venv.*", ".venv", "__pycache__", "*.pyc", ".git", ".env", ".env.*", "*.env")
@@ -91,8 +92,12 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
     return skipped
 
 
-def stage(context_dir: Path, lock_text: str, wheels: dict[str, Path], code_dirs: dict[str, Path]) -> Path:
-    """(Re)write context_dir/.stage from the lock, the matched wheels and each service's code dir."""
+def stage(context_dir: Path, lock_text: str, wheels: dict[str, Path], code_dirs: dict[str, Path],
+          scripts: dict[str, tuple[str, ...]] | None = None, root: Path | None = None) -> Path:
+    """(Re)write context_dir/.stage from the lock, the matched wheels and each service's code dir,
+    and each service's scripts outside it (ServiceSpec.scripts, read inside the host `root`
+    only) as .stage/scripts/<service>/<n>, n from 1 in their order, which the Dockerfile copies
+    to their paths. Raises RootReadError when a script is not a regular file inside the root."""
     stage_dir = context_dir / STAGE
     if stage_dir.exists():
         shutil.rmtree(stage_dir)
@@ -105,7 +110,29 @@ def stage(context_dir: Path, lock_text: str, wheels: dict[str, Path], code_dirs:
         _link_or_copy(path, stage_dir / "wheelhouse" / path.name)
     for service, code in sorted(code_dirs.items()):
         shutil.copytree(code, stage_dir / "services" / service, ignore=_ignore, symlinks=True)
+    fs = RootFS(root or "/", cache=False)
+    for service, paths in sorted((scripts or {}).items()):
+        for number, script in enumerate(paths, start=1):
+            target = stage_dir / SCRIPTS / service / str(number)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with fs.open(script) as handle, open(target, "wb") as out:
+                shutil.copyfileobj(handle, out)
     return stage_dir
+
+
+def scripts_digest(fs: RootFS, code: str | None, scripts: tuple[str, ...]) -> str | None:
+    """`code` (a code_digest) extended by each script's path and bytes, read inside `fs`'s root;
+    `code` itself when there are none; None when the code or any script cannot be read."""
+    if code is None or not scripts:
+        return code
+    digest = hashlib.sha256(code.encode())
+    for script in scripts:
+        try:
+            with fs.open(script) as handle:
+                digest.update(f"{script}\0{_sha256_of(handle)}\n".encode())
+        except (RootReadError, OSError):
+            return None
+    return digest.hexdigest()
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -293,13 +293,17 @@ def service_spec(unit: Unit, suite: Suite, config: Config, migrated: dict[str, s
     if jobs:
         notes.append(f"After=/Requires= on the job(s) {', '.join(jobs)}: a job runs on its timer, not before "
                      "other services, so nothing waits for it")
+    working_dir = host_path(unit.working_directory or "/", config)
+    scripts = outside_scripts(command, working_dir)
+    notes += [f"{script} is outside WorkingDirectory: build copies it into the image at the same path"
+              for script in scripts]
     kind = unit_kind(unit)
     if kind == JOB:
         notes.append("a job: never started by `up` (profile jobs); its timer stays in systemd and runs it once "
                      "in a fresh container (`compose run --rm`)")
     return ServiceSpec(
         name=name or unit.service_name, unit=unit.name, suite=suite.name, phase=suite.phase, image="",
-        command=command, working_dir=host_path(unit.working_directory or "/", config), user=run_user(unit),
+        command=command, working_dir=working_dir, user=run_user(unit),
         environment=tuple(environment), port=unit.port, bind_address=config.health.bind_address,
         mem_limit=mem, cpus=cpus, depends_on=tuple(d for d in deps if kinds.get(d, SERVICE) == SERVICE),
         healthcheck=healthcheck(unit.port, config), code_dir=unit.working_directory or "/", notes=tuple(notes),
@@ -308,7 +312,25 @@ def service_spec(unit: Unit, suite: Suite, config: Config, migrated: dict[str, s
         kind=kind, depends_completed=tuple(d for d in deps if kinds.get(d) == SETUP),
         timers=tuple(t.name for t in unit.timers if not t.masked),
         env_file_hosts=tuple(host_path(p, config) for p in unit.environment_files),
+        scripts=scripts,
     )
+
+
+def outside_scripts(command: tuple[str, ...], working_dir: str) -> tuple[str, ...]:
+    """The Python scripts `command` names (absolute `*.py` words after argv[0]) that lie
+    outside `working_dir` and outside the image's venv: the image copies only the working
+    directory, so without them the container fails with "can't open file". In path order,
+    each once; paths as the image holds them (the host root already stripped)."""
+    base = working_dir.rstrip("/") or "/"
+    found: list[str] = []
+    for word in command[1:]:
+        path = word
+        if not path.endswith(".py") or values.abs_path(path) is not None:
+            continue  # not a plain absolute script path (one a Dockerfile could misread is never copied)
+        inside = base == "/" or path.startswith(base + "/")
+        if not inside and not path.startswith(VENV_IN_IMAGE + "/") and path not in found:
+            found.append(path)
+    return tuple(found)
 
 
 def setup_chain(unit: Unit, suite: Suite, config: Config, migrated: dict[str, str],

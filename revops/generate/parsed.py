@@ -110,6 +110,10 @@ def _expect_stage(stage: list[Any], s: ServiceSpec) -> None:
     for c in stage:
         if c.cmd.upper() in ("COPY", "ADD") and not c.json:
             raise _Mismatch(f"line {c.start_line}: stage {s.name!r}: {c.cmd} is not in JSON form")
+    copies = [list(c.value) for c in stage if c.cmd.upper() == "COPY"]
+    for number, script in enumerate(s.scripts, start=1):
+        if [f".stage/scripts/{s.name}/{number}", script] not in copies:
+            raise _Mismatch(f"stage {s.name!r}: no COPY of the script {script!r} its command runs")
 
 
 # -- compose files -------------------------------------------------------------------------

@@ -82,6 +82,9 @@ class ServiceSpec:
     # The unit's EnvironmentFile= paths as the host names them (root stripped), in its order:
     # where a Swarm secret's content is read from (the stack file names no path).
     env_file_hosts: tuple[str, ...] = ()
+    # Python scripts the command names outside working_dir (a shared launcher beside the code
+    # dirs), as the image holds them: build copies each one to the same path (mapping.outside_scripts).
+    scripts: tuple[str, ...] = ()
 
     @property
     def labels(self) -> dict[str, str]:

@@ -1,5 +1,5 @@
 """A template's numbered instances through the whole pipeline on the test bed: two instances of
-a template unit run under the systemd user manager; inventory, lock, generate (one replicated
+a template unit, whose script lies outside its WorkingDirectory, run under the systemd user manager; inventory, lock, generate (one replicated
 compose service), build, then `migrate` cuts the group over; `revops status --json` shows each
 instance with its own replica's container; `rollback` of one instance puts the group back.
 
@@ -77,7 +77,9 @@ def revops(root: Path, *args: str) -> subprocess.CompletedProcess:
 def _write(host: Host, base_image: str) -> None:
     code = host.root / "opt" / "repworker"
     code.mkdir(parents=True)
-    (code / "worker.py").write_text(WORKER)
+    # The worker is a shared launcher beside the code dir, not in it (as the live example
+    # host's APIs run lightapp.py): the image holds it only if build copies it there.
+    (host.root / "opt" / "worker.py").write_text(WORKER)
     (code / "requirements.txt").write_text("idna==3.10\n")  # a suite's lock needs a requirement
     units = host.root / "etc" / "systemd" / "system"
     (units / "default.target.wants").mkdir(parents=True)
@@ -85,7 +87,7 @@ def _write(host: Host, base_image: str) -> None:
         [Unit]
         Description=revops replicas test worker %i
         [Service]
-        ExecStart=/usr/bin/python3 {code / 'worker.py'} --queue q-%i
+        ExecStart=/usr/bin/python3 {host.root / 'opt' / 'worker.py'} --queue q-%i
         WorkingDirectory={code}
         Restart=always
         RestartSec=0.2
@@ -142,7 +144,9 @@ def test_1_generate_made_one_replicated_service_of_the_instances(host):
     [(name, svc)] = doc["services"].items()
     assert name == f"revops-test-rep{host.tag}"
     assert svc["deploy"] == {"replicas": len(INSTANCES)} and svc["labels"]["revops.unit"] == host.template
-    assert svc["command"][-2:] == ["--queue", "q-%i"]
+    assert svc["command"][-3:] == [str(host.root / "opt" / "worker.py"), "--queue", "q-%i"]
+    dockerfile = (host.compose_dir / "core" / "Dockerfile").read_text()
+    assert f'COPY [".stage/scripts/{name}/1", "{host.root}/opt/worker.py"]' in dockerfile, dockerfile
     assert {n: s.active_state for n, s in host.unit_states().items()} == dict.fromkeys(host.instances, "active")
 
 
