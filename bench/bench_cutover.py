@@ -29,6 +29,8 @@ the host and its images):
     python bench/bench_cutover.py /tmp/rf --phase 2 --compare   # --parallel 1 vs the default
     python bench/bench_cutover.py /tmp/rf --phase 2 --compare --suites digital-landlord tech-efficiency
         # the same on some suites of the phase (a serial phase 2 takes about 45 s per service)
+    python bench/bench_cutover.py /tmp/rf --phase 2 --compare --suites lead-gen --parallel 8 16
+        # serial against each --parallel given, in one run
     python bench/bench_cutover.py /tmp/rf --phase 2 --broken revcite
         # the downtime a broken image costs: stop first (preverify: off) vs pre-verified
 
@@ -266,22 +268,32 @@ def prepare(directory: Path, phase: int) -> None:
 SERVICE_UID = 10001  # generate's `user:` for every service
 
 
-def compare(config: config_mod.Config, phase: int, suites: list[str] | None = None) -> None:
-    """The phase (or those of its suites) serial, then in waves at the default --parallel;
-    rolled back after each."""
-    force = "bench: the phase alone"
-    only = None
-    if suites:
-        inventory = wiring.read_inputs(config).inventory
-        only = [u.name for u in inventory.units if (s := config.suite_of(u.name)) and s.name in suites]
-    serial = measure(config, phase, wiring.live_host, keep=False, parallel=1, force=force, period=0.05, only=only)
+FORCE = "bench: the phase alone"  # the phases before it are not migrated on a bench host
+
+
+def units_of(config: config_mod.Config, suites: list[str] | None) -> list[str] | None:
+    """The units of those suites (None: every unit of the phase)."""
+    if not suites:
+        return None
+    inventory = wiring.read_inputs(config).inventory
+    return [u.name for u in inventory.units if (s := config.suite_of(u.name)) and s.name in suites]
+
+
+def compare(config: config_mod.Config, phase: int, suites: list[str] | None = None,
+            parallels: list[int] | None = None) -> None:
+    """The phase (or those of its suites) serial, then in waves at the default --parallel (or
+    at each of `parallels`, in turn); rolled back after each."""
+    only = units_of(config, suites)
+    serial = measure(config, phase, wiring.live_host, keep=False, parallel=1, force=FORCE, period=0.05, only=only)
     report(f"phase {phase}, serial", serial)
-    waves = measure(config, phase, wiring.live_host, keep=False, force=force, period=0.05, only=only)
-    report(f"phase {phase}, in waves", waves)
     which = f"suites {', '.join(suites)} of phase {phase}" if suites else f"phase {phase}"
-    print(f"\n{which} ({serial['services']} services, production health settings): --parallel 1 "
-          f"{serial['wall']:.1f} s, --parallel {waves['parallel']} {waves['wall']:.1f} s: "
-          f"{serial['wall'] / waves['wall']:.1f}x faster (goal >= 8x)")
+    for parallel in parallels or [None]:
+        waves = measure(config, phase, wiring.live_host, keep=False, force=FORCE, period=0.05, only=only,
+                        parallel=parallel)
+        report(f"phase {phase}, in waves", waves)
+        print(f"\n{which} ({serial['services']} services, production health settings): --parallel 1 "
+              f"{serial['wall']:.1f} s, --parallel {waves['parallel']} {waves['wall']:.1f} s: "
+              f"{serial['wall'] / waves['wall']:.1f}x faster (goal >= 8x)")
 
 
 def downtime(samples: list[tuple[float, bool]]) -> float:
@@ -354,7 +366,9 @@ def main() -> None:
     parser.add_argument("--prepare", action="store_true",
                         help="make DIR a live example host at production health settings, its phase's images built")
     parser.add_argument("--compare", action="store_true", help="the phase serial, then at the default --parallel")
-    parser.add_argument("--suites", nargs="+", metavar="SUITE", help="--compare only these suites of the phase")
+    parser.add_argument("--suites", nargs="+", metavar="SUITE", help="only these suites of the phase")
+    parser.add_argument("--parallel", type=int, nargs="+", metavar="N",
+                        help="run at each of these --parallel (default: migrate's); with --compare, each against the serial run")
     parser.add_argument("--broken", metavar="SERVICE", help="a broken image's downtime: stop first vs pre-verified")
     args = parser.parse_args()
     if TESTBED_ENV.is_file():
@@ -374,11 +388,14 @@ def main() -> None:
     if args.compare or args.broken:
         os.chdir(directory)
         if args.compare:
-            compare(config, args.phase, args.suites)
+            compare(config, args.phase, args.suites, args.parallel)
         if args.broken:
             broken(config, args.broken)
         return
-    report(f"phase {args.phase} of {args.directory}", measure(config, args.phase, wiring.live_host, args.keep))
+    for parallel in args.parallel or [None]:
+        report(f"phase {args.phase} of {args.directory}",
+               measure(config, args.phase, wiring.live_host, args.keep, parallel=parallel,
+                       force=FORCE if args.suites else None, only=units_of(config, args.suites)))
 
 
 if __name__ == "__main__":
