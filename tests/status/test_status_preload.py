@@ -16,6 +16,8 @@ import inspect
 import subprocess
 import sys
 
+import pytest
+
 from revops import config as config_mod
 from revops.status import gather
 
@@ -28,17 +30,57 @@ def _imported(module: str, name: str) -> str:
     return module
 
 
-def _function_imports() -> dict[str, set[str]]:
-    """function name in gather.py -> the revops modules its body imports."""
-    tree = ast.parse(inspect.getsource(gather))
+def _function_imports(source: str | None = None, package: str = "revops.status") -> dict[str, set[str]]:
+    """function name in gather.py (a method: Class.method) -> the revops modules its body
+    imports: absolute and relative `import`/`from` forms, and importlib.import_module or
+    __import__ of a literal name (of any other argument: "?", which no table can hold)."""
+    tree = ast.parse(source if source is not None else inspect.getsource(gather))
     found: dict[str, set[str]] = {}
-    for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+    functions = [(n.name, n) for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    functions += [(f"{c.name}.{n.name}", n) for c in tree.body if isinstance(c, ast.ClassDef)
+                  for n in c.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for name, fn in functions:
         for node in ast.walk(fn):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("revops"):
-                found.setdefault(fn.name, set()).update(_imported(node.module, a.name) for a in node.names)
+            modules: set[str] = set()
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from the package gather.py is in
+                    parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    base = f"{parent}.{base}" if base else parent
+                if base.split(".")[0] == "revops":
+                    modules = {_imported(base, a.name) for a in node.names}
             elif isinstance(node, ast.Import):
-                found.setdefault(fn.name, set()).update(a.name for a in node.names if a.name.startswith("revops"))
+                modules = {a.name for a in node.names if a.name.split(".")[0] == "revops"}
+            elif isinstance(node, ast.Call) and _dynamic_import(node.func):
+                arg = node.args[0] if node.args else None
+                text = arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else "?"
+                modules = {text} if text == "?" or text.split(".")[0] == "revops" else set()
+            if modules:
+                found.setdefault(name, set()).update(modules)
     return found
+
+
+def _dynamic_import(func: ast.expr) -> bool:
+    return (isinstance(func, ast.Name) and func.id in ("__import__", "import_module")) or \
+        (isinstance(func, ast.Attribute) and func.attr == "import_module")
+
+
+def test_the_import_parse_sees_every_form_an_import_can_take():
+    source = (
+        "import importlib\n"
+        "def a():\n    from . import replicas\n"
+        "def b():\n    from .swarm import SwarmReplacements\n"
+        "async def c():\n    import revops.jobs\n"
+        "class K:\n    def m(self):\n        from ..adapters import systemd\n"
+        "def d():\n    importlib.import_module('revops.dropins')\n"
+        "def e(name):\n    __import__(name)\n"
+        "def f():\n    def inner():\n        from revops.adapters import http\n"
+        "def g():\n    import json\n    from typing import Any\n"
+    )
+    assert _function_imports(source) == {
+        "a": {"revops.status.replicas"}, "b": {"revops.status.swarm"}, "c": {"revops.jobs"},
+        "K.m": {"revops.adapters.systemd"}, "d": {"revops.dropins"}, "e": {"?"}, "f": {"revops.adapters.http"},
+    }
 
 
 def test_every_function_level_import_of_a_reader_is_in_its_preload_entry():
@@ -88,3 +130,36 @@ def test_preload_leaves_every_module_loaded_in_a_fresh_interpreter():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", done.stdout
+
+
+@pytest.mark.parametrize("swarm", [False, True])
+def test_no_reader_thread_imports_a_revops_module(fresh_python, tmp_path, swarm):
+    """The whole of read_all in a fresh interpreter, every source unreachable (each reader
+    still imports what it uses before it connects): an audit hook sees every module loaded in
+    a thread other than the caller's, and none is revops'. Catches what the parse above cannot:
+    a module a reader's helper elsewhere imports lazily."""
+    text = "host: {root: .}\nsystemd: {bus: user}\nsuites: {core: {phase: 1, units: [api.service]}}\n"
+    if swarm:  # the manager: DOCKER_HOST, below
+        text += "target: swarm\nswarm: {registry: 127.0.0.1:5000}\n"
+    (tmp_path / "revops.yaml").write_text(text)
+    script = (
+        "import os, sys, threading\n"
+        f"os.environ['DBUS_SESSION_BUS_ADDRESS'] = 'unix:path={tmp_path}/no-bus'\n"
+        f"os.environ['DOCKER_HOST'] = 'unix://{tmp_path}/no-engine.sock'\n"
+        "main, seen = threading.main_thread(), []\n"
+        "sys.addaudithook(lambda event, args: seen.append(args[0]) if event == 'import' "
+        "and threading.current_thread() is not main else None)\n"
+        "from revops import config\n"
+        "from revops.adapters.ledger import open_ledger\n"
+        "from revops.model import Timer, Unit\n"
+        "from revops.status import gather\n"
+        f"cfg = config.load({str(tmp_path / 'revops.yaml')!r})\n"
+        "open_ledger(cfg.database_url).close()\n"
+        "units = [Unit(name='api.service', path=None, port=1, timers=[Timer(name='api.timer', path=None)])]\n"
+        "reads = gather.read_all(cfg, units)\n"
+        "print(sorted(reads))\n"
+        "print(sorted({m for m in seen if m.split('.')[0] == 'revops'}))\n"
+    )
+    lines = fresh_python(script)
+    assert "timers" in lines[-2] and "secrets" in lines[-2], lines
+    assert lines[-1] == "[]", f"imported in a reader's thread: {lines[-1]}"
