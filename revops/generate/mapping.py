@@ -22,6 +22,8 @@ _HOST_FLAGS = ("--host", "-h")
 _BIND_FLAGS = ("--bind", "-b")
 _LOCAL_HOSTS = {"127.0.0.1", "0.0.0.0", "localhost", "::1", "::"}
 _PYTHONS = re.compile(r"^(/usr(/local)?/bin/)?python3?(\.\d+)?$")
+_PYTHON_NAME = re.compile(r"python(\d+(\.\d+)*)?")  # argv[0]'s name: python, python3, python3.11
+_PYTHON_OPTIONS_WITH_VALUE = ("-W", "-X", "--check-hash-based-pycs")  # python(1): the next word is theirs
 _MEMORY = re.compile(r"^(\d+)([KMGT]?)$", re.IGNORECASE)
 _CPU_QUOTA = re.compile(r"^(\d+(\.\d+)?)%$")
 _FIRST_UID = 10001
@@ -297,6 +299,9 @@ def service_spec(unit: Unit, suite: Suite, config: Config, migrated: dict[str, s
     scripts = outside_scripts(command, working_dir)
     notes += [f"{script} is outside WorkingDirectory: build copies it into the image at the same path"
               for script in scripts]
+    notes += [f"{path} (a file the program is handed, outside WorkingDirectory) is not copied into the image: "
+              "settings may hold secrets; mount it, or move it into the code dir" for path in
+              _outside_py_words(command, working_dir) if path not in scripts]
     kind = unit_kind(unit)
     if kind == JOB:
         notes.append("a job: never started by `up` (profile jobs); its timer stays in systemd and runs it once "
@@ -317,20 +322,46 @@ def service_spec(unit: Unit, suite: Suite, config: Config, migrated: dict[str, s
 
 
 def outside_scripts(command: tuple[str, ...], working_dir: str) -> tuple[str, ...]:
-    """The Python scripts `command` names (absolute `*.py` words after argv[0]) that lie
-    outside `working_dir` and outside the image's venv: the image copies only the working
-    directory, so without them the container fails with "can't open file". In path order,
-    each once; paths as the image holds them (the host root already stripped)."""
+    """The Python script `command` runs (argv[0] a python, its options skipped: python(1)
+    "interface options"), when it is a plain absolute `*.py` path outside `working_dir` and
+    outside the image's venv: the image copies only the working directory, so without it the
+    container fails with "can't open file". Only the script the interpreter runs: a `.py` the
+    program is handed (a settings module, a gunicorn config) is configuration that may hold
+    secrets, never copied into an image (service_spec notes it). A path as the image holds it
+    (the host root already stripped); () when there is none."""
+    script = _interpreter_script(command)
+    return (script,) if script is not None and script in _outside_py_words(command, working_dir) else ()
+
+
+def _interpreter_script(command: tuple[str, ...]) -> str | None:
+    """The word python runs as its script: None for -c, -m, - (stdin) or a program not python."""
+    if not command or not _PYTHON_NAME.fullmatch(PurePosixPath(command[0]).name):
+        return None
+    words = iter(command[1:])
+    for word in words:
+        if word == "--":
+            return next(words, None)
+        if word == "-" or word.startswith(("-c", "-m")):
+            return None
+        if word in _PYTHON_OPTIONS_WITH_VALUE:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _outside_py_words(command: tuple[str, ...], working_dir: str) -> list[str]:
+    """The plain absolute `*.py` words after argv[0] outside `working_dir` and the image's venv,
+    each once, in order (a path a Dockerfile could misread is never one: values.abs_path)."""
     base = working_dir.rstrip("/") or "/"
     found: list[str] = []
-    for word in command[1:]:
-        path = word
+    for path in command[1:]:
         if not path.endswith(".py") or values.abs_path(path) is not None:
-            continue  # not a plain absolute script path (one a Dockerfile could misread is never copied)
+            continue
         inside = base == "/" or path.startswith(base + "/")
         if not inside and not path.startswith(VENV_IN_IMAGE + "/") and path not in found:
             found.append(path)
-    return tuple(found)
+    return found
 
 
 def setup_chain(unit: Unit, suite: Suite, config: Config, migrated: dict[str, str],

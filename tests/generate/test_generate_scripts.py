@@ -28,7 +28,7 @@ LAUNCHER = "/opt/revflow-os/lightapp.py"
     (("/opt/venv/bin/python", "/srv/app/main.py"), ()),  # inside the working dir: the code COPY has it
     (("/opt/venv/bin/python", "main.py"), ()),  # relative: in the working dir
     (("/opt/venv/bin/python", "/opt/venv/bin/tool.py"), ()),  # the suite's venv: the image's own
-    (("/opt/venv/bin/python", LAUNCHER, LAUNCHER, "/opt/b.py"), (LAUNCHER, "/opt/b.py")),  # each once, in order
+    (("/opt/venv/bin/python", LAUNCHER, LAUNCHER, "/opt/b.py"), (LAUNCHER,)),  # the script run, not its arguments
     (("/opt/venv/bin/python", "/opt/x/../lightapp.py"), ()),  # not normalised: never written into a COPY
     (("/opt/venv/bin/python", "/opt/$HOME.py"), ()),  # a Dockerfile would expand it
     ((LAUNCHER,), ()),  # argv[0] is the program, not a script argument
@@ -115,3 +115,30 @@ def test_stage_copies_each_script_read_inside_the_root_only(tmp_path):
         context.stage(ctx, "x==1\n", {}, {"api": code}, {"api": ("/opt/shared/escape.py",)}, root)
     assert context.scripts_digest(fs, "c0de", ("/opt/shared/escape.py",)) is None
     assert context.scripts_digest(fs, "c0de", ("/opt/shared/missing.py",)) is None
+
+
+@pytest.mark.parametrize("command, expected", [
+    (("/usr/bin/python3", "-u", "-X", "dev", LAUNCHER, "--port", "1"), (LAUNCHER,)),  # its options skipped
+    (("/opt/venv/bin/python", "/srv/app/main.py", "--settings", "/etc/app/settings.py"), ()),  # an argument
+    (("/opt/venv/bin/gunicorn", "-c", "/etc/app/gunicorn.conf.py", "app:app"), ()),  # not a Python run
+    (("/usr/bin/python3", "-m", "app", "/opt/shared/plugin.py"), ()),  # -m runs a module
+])
+def test_only_the_script_the_interpreter_runs_is_copied_never_a_file_it_is_handed(command, expected):
+    """A .py the program is given (a settings module holding passwords, a gunicorn config) is
+    configuration: copying it would put what may be secrets into the image."""
+    assert mapping.outside_scripts(command, "/srv/app") == expected
+
+
+def test_a_settings_file_handed_to_the_program_is_noted_not_copied(tmp_path, monkeypatch, capsys):
+    worker = minihost.worker_unit("revprospect-relay.service", "lead-gen", 2)
+    worker["exec_start"] = [[f"{minihost.MODULES}/revprospect-relay/venv/bin/python", "worker.py",
+                             "--settings", "/etc/app/settings.py"]]
+    minihost.write(tmp_path, [*minihost.default_units(), worker])
+    (tmp_path / "etc/app").mkdir(parents=True)
+    (tmp_path / "etc/app/settings.py").write_text("DB_PASSWORD = 'hunter2-not-for-images'\n")
+    doc = _generate(tmp_path, monkeypatch, capsys)
+    assert ".stage/scripts/" not in (tmp_path / "compose/lead-gen/Dockerfile").read_text()
+    notes = [n for s in doc["services"] if s["name"] == "revprospect-relay" for n in s["notes"]] \
+        if isinstance(doc.get("services"), list) else json.dumps(doc)
+    assert "/etc/app/settings.py" in str(notes) and "not copied" in str(notes), notes
+
