@@ -25,6 +25,7 @@ STAGE = ".stage"
 ENTRYPOINT_SOURCE = Path(entrypoint.__file__)
 STAGED_ENTRYPOINT = "revops/entrypoint.py"
 SCRIPTS = "scripts"  # .stage/scripts/<service>/<n>: ServiceSpec.scripts, in order from 1
+SCRIPT_MODE = 0o644  # a staged script's mode, as the image holds it
 _HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
 # Never copied into an image: old venvs, caches, VCS data, and env files (secrets).
 CODE_IGNORE = ("venv", "venv.*", ".venv", "__pycache__", "*.pyc", ".git", ".env", ".env.*", "*.env")
@@ -106,6 +107,7 @@ def stage(context_dir: Path, lock_text: str, wheels: dict[str, Path], code_dirs:
     staged = stage_dir / STAGED_ENTRYPOINT
     staged.parent.mkdir(parents=True)
     shutil.copyfile(ENTRYPOINT_SOURCE, staged)
+    staged.chmod(SCRIPT_MODE)  # run by every service's user: not left to the umask
     for path in wheels.values():
         _link_or_copy(path, stage_dir / "wheelhouse" / path.name)
     for service, code in sorted(code_dirs.items()):
@@ -117,6 +119,9 @@ def stage(context_dir: Path, lock_text: str, wheels: dict[str, Path], code_dirs:
             target.parent.mkdir(parents=True, exist_ok=True)
             with fs.open(script) as handle, open(target, "wb") as out:
                 shutil.copyfileobj(handle, out)
+            # COPY gives it to root with this mode and the service runs as its own user: readable
+            # by all, whatever the builder's umask or the host file's group (0640 root:app)
+            target.chmod(SCRIPT_MODE)
     return stage_dir
 
 

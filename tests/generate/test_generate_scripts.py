@@ -142,3 +142,27 @@ def test_a_settings_file_handed_to_the_program_is_noted_not_copied(tmp_path, mon
         if isinstance(doc.get("services"), list) else json.dumps(doc)
     assert "/etc/app/settings.py" in str(notes) and "not copied" in str(notes), notes
 
+def test_a_staged_script_is_readable_by_the_image_user_whatever_the_umask(tmp_path):
+    """COPY gives the file to root with the staged mode; the service runs as its own user. A
+    umask of 027 (CIS) or 077 on the machine that builds, or a 0640 script on the host, must
+    not leave the image's copy unreadable (the very "can't open file" the copy is for)."""
+    import os
+    import stat
+
+    root = tmp_path / "host"
+    (root / "opt/shared").mkdir(parents=True)
+    (root / "opt/shared/launch.py").write_text("print('launch')\n")
+    (root / "opt/shared/launch.py").chmod(0o640)
+    code = root / "srv/app"
+    code.mkdir(parents=True)
+    ctx = tmp_path / "compose/core"
+    ctx.mkdir(parents=True)
+    old = os.umask(0o077)
+    try:
+        stage = context.stage(ctx, "x==1\n", {}, {"api": code}, {"api": ("/opt/shared/launch.py",)}, root)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((stage / "scripts/api/1").stat().st_mode) & 0o444 == 0o444
+    # revops' entrypoint too: every service with a secret file runs it as its own user
+    assert stat.S_IMODE((stage / context.STAGED_ENTRYPOINT).stat().st_mode) & 0o444 == 0o444
+
