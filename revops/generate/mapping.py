@@ -393,8 +393,11 @@ def replica_spec(group: replica.Replicated, units: list[Unit], suite: Suite, con
     command = replica.command(f"{VENV_IN_IMAGE}/bin/python", spec.command, group.substituted)
     note = (f"{len(units)} instances ({', '.join(group.instances)}) as {len(units)} replicas: instance names are "
             "numbers, so %i is each replica's number (read from its DNS name when it starts)")
+    # a script named by its instance's number (/opt/w/%i.py): each replica runs its own file
+    numbers = [unitnames.instance(name) or "" for name in group.instances]
+    scripts = tuple(dict.fromkeys(s.replace(replica.PLACEHOLDER, n) for s in spec.scripts for n in numbers))
     return dataclasses.replace(spec, command=command, replicas=len(units), instances=group.instances,
-                               notes=(*spec.notes, note))
+                               notes=(*spec.notes, note), scripts=scripts)
 
 
 def _compose_name(stem: str) -> str:

@@ -117,6 +117,31 @@ def test_stage_copies_each_script_read_inside_the_root_only(tmp_path):
     assert context.scripts_digest(fs, "c0de", ("/opt/shared/missing.py",)) is None
 
 
+def test_a_staged_script_is_readable_by_the_image_user_whatever_the_umask(tmp_path):
+    """COPY gives the file to root with the staged mode; the service runs as its own user. A
+    umask of 027 (CIS) or 077 on the machine that builds, or a 0640 script on the host, must
+    not leave the image's copy unreadable (the very "can't open file" the copy is for)."""
+    import os
+    import stat
+
+    root = tmp_path / "host"
+    (root / "opt/shared").mkdir(parents=True)
+    (root / "opt/shared/launch.py").write_text("print('launch')\n")
+    (root / "opt/shared/launch.py").chmod(0o640)
+    code = root / "srv/app"
+    code.mkdir(parents=True)
+    ctx = tmp_path / "compose/core"
+    ctx.mkdir(parents=True)
+    old = os.umask(0o077)
+    try:
+        stage = context.stage(ctx, "x==1\n", {}, {"api": code}, {"api": ("/opt/shared/launch.py",)}, root)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((stage / "scripts/api/1").stat().st_mode) & 0o444 == 0o444
+    # revops' entrypoint too: every service with a secret file runs it as its own user
+    assert stat.S_IMODE((stage / context.STAGED_ENTRYPOINT).stat().st_mode) & 0o444 == 0o444
+
+
 @pytest.mark.parametrize("command, expected", [
     (("/usr/bin/python3", "-u", "-X", "dev", LAUNCHER, "--port", "1"), (LAUNCHER,)),  # its options skipped
     (("/opt/venv/bin/python", "/srv/app/main.py", "--settings", "/etc/app/settings.py"), ()),  # an argument
@@ -142,27 +167,27 @@ def test_a_settings_file_handed_to_the_program_is_noted_not_copied(tmp_path, mon
         if isinstance(doc.get("services"), list) else json.dumps(doc)
     assert "/etc/app/settings.py" in str(notes) and "not copied" in str(notes), notes
 
-def test_a_staged_script_is_readable_by_the_image_user_whatever_the_umask(tmp_path):
-    """COPY gives the file to root with the staged mode; the service runs as its own user. A
-    umask of 027 (CIS) or 077 on the machine that builds, or a 0640 script on the host, must
-    not leave the image's copy unreadable (the very "can't open file" the copy is for)."""
-    import os
-    import stat
 
-    root = tmp_path / "host"
-    (root / "opt/shared").mkdir(parents=True)
-    (root / "opt/shared/launch.py").write_text("print('launch')\n")
-    (root / "opt/shared/launch.py").chmod(0o640)
-    code = root / "srv/app"
-    code.mkdir(parents=True)
-    ctx = tmp_path / "compose/core"
-    ctx.mkdir(parents=True)
-    old = os.umask(0o077)
-    try:
-        stage = context.stage(ctx, "x==1\n", {}, {"api": code}, {"api": ("/opt/shared/launch.py",)}, root)
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE((stage / "scripts/api/1").stat().st_mode) & 0o444 == 0o444
-    # revops' entrypoint too: every service with a secret file runs it as its own user
-    assert stat.S_IMODE((stage / context.STAGED_ENTRYPOINT).stat().st_mode) & 0o444 == 0o444
-
+def test_each_replicas_own_script_is_copied_where_its_number_names_it(tmp_path, monkeypatch, capsys):
+    """Instances running /opt/workers/1.py and 2.py are one service whose command names
+    /opt/workers/%i.py: each replica runs its own file, so the image holds both (no file is
+    named %i.py, and build would fail the whole suite looking for one)."""
+    units = []
+    for n in (1, 2):
+        unit = minihost.worker_unit(f"revprospect-w@{n}.service", "lead-gen", 2)
+        unit["path"] = "etc/systemd/system/revprospect-w@.service"
+        unit["working_directory"] = f"{minihost.MODULES}/revprospect-w"
+        unit["venv"] = f"{minihost.MODULES}/revprospect-w/venv"
+        unit["exec_start"] = [[f"{minihost.MODULES}/revprospect-w/venv/bin/python", f"/opt/workers/{n}.py"]]
+        units.append(unit)
+    minihost.write(tmp_path, [*minihost.default_units(), *units])
+    (tmp_path / "opt/workers").mkdir(parents=True)
+    for n in (1, 2):
+        (tmp_path / f"opt/workers/{n}.py").write_text(f"print({n})\n")
+    _generate(tmp_path, monkeypatch, capsys)
+    dockerfile = (tmp_path / "compose/lead-gen/Dockerfile").read_text()
+    copies = [line for line in dockerfile.splitlines() if ".stage/scripts/" in line]
+    assert copies == ['COPY [".stage/scripts/revprospect-w/1", "/opt/workers/1.py"]',
+                      'COPY [".stage/scripts/revprospect-w/2", "/opt/workers/2.py"]'], dockerfile
+    svc = yaml.safe_load((tmp_path / "compose/lead-gen.yml").read_text())["services"]
+    assert [s.get("deploy", {}).get("replicas") for s in svc.values() if "revprospect-w" in str(s)] == [2]
