@@ -112,6 +112,7 @@ def stage(context_dir: Path, lock_text: str, wheels: dict[str, Path], code_dirs:
         _link_or_copy(path, stage_dir / "wheelhouse" / path.name)
     for service, code in sorted(code_dirs.items()):
         shutil.copytree(code, stage_dir / "services" / service, ignore=_ignore, symlinks=True)
+        _readable_by_all(stage_dir / "services" / service)
     fs = RootFS(root or "/", cache=False)
     for service, paths in sorted((scripts or {}).items()):
         for number, script in enumerate(paths, start=1):
@@ -138,6 +139,22 @@ def scripts_digest(fs: RootFS, code: str | None, scripts: tuple[str, ...]) -> st
         except (RootReadError, OSError):
             return None
     return digest.hexdigest()
+
+
+def _readable_by_all(tree: Path) -> None:
+    """Directories 0755, files 0644 (0755 where the host gave any execute bit); symlinks as
+    they are. COPY gives the code to root with the modes it has here, and the service runs as
+    its own user: a 0640 root:app file or a 0700 directory on the host (or a builder's umask)
+    would leave its own code unreadable to it."""
+    for directory, dirs, files in os.walk(tree):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            st = os.lstat(path)
+            if stat.S_ISDIR(st.st_mode):
+                os.chmod(path, 0o755)
+            elif stat.S_ISREG(st.st_mode):
+                os.chmod(path, 0o755 if st.st_mode & 0o111 else 0o644)
+    os.chmod(tree, 0o755)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

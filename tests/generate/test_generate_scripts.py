@@ -191,3 +191,20 @@ def test_each_replicas_own_script_is_copied_where_its_number_names_it(tmp_path, 
                       'COPY [".stage/scripts/revprospect-w/2", "/opt/workers/2.py"]'], dockerfile
     svc = yaml.safe_load((tmp_path / "compose/lead-gen.yml").read_text())["services"]
     assert [s.get("deploy", {}).get("replicas") for s in svc.values() if "revprospect-w" in str(s)] == [2]
+
+
+def test_staged_code_is_readable_by_the_image_user_whatever_its_modes_on_the_host(tmp_path):
+    code = tmp_path / "code"
+    (code / "pkg").mkdir(parents=True)
+    (code / "app.py").write_text("app = 1\n")
+    (code / "pkg/run.sh").write_text("#!/bin/sh\n")
+    (code / "app.py").chmod(0o640)  # root:app on the host: the image's root owns it, the user is other
+    (code / "pkg/run.sh").chmod(0o750)
+    (code / "pkg").chmod(0o700)
+    ctx = tmp_path / "compose/core"
+    ctx.mkdir(parents=True)
+    stage = context.stage(ctx, "x==1\n", {}, {"api": code})
+    modes = {p.relative_to(stage / "services/api").as_posix(): p.stat().st_mode & 0o777
+             for p in (stage / "services/api").rglob("*")}
+    assert modes == {"app.py": 0o644, "pkg": 0o755, "pkg/run.sh": 0o755}
+    assert (stage / "services/api").stat().st_mode & 0o777 == 0o755
