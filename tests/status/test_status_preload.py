@@ -116,7 +116,8 @@ def test_with_a_ledger_file_every_reader_read_all_runs_is_preloaded(tmp_path):
     open_ledger(cfg.database_url).close()
     assert set(gather._readers_called(cfg, None, timers=False)) == {
         "read_systemd", "read_health", "read_docker", "read_ledger", "read_secrets", "_secret_figure"}
-    swarm = _config(tmp_path / "s" if (tmp_path / "s").mkdir() is None else tmp_path, swarm=True)
+    (tmp_path / "s").mkdir()
+    swarm = _config(tmp_path / "s", swarm=True)
     assert set(gather._readers_called(swarm, None, timers=True)) == {
         "read_systemd", "read_health", "read_swarm", "read_timers", "read_ledger", "read_swarm_secrets",
         "_secret_figure"}
