@@ -1,13 +1,20 @@
 """How long does a service answer no /health during its cutover, against its container's own
 start time? And how long does a phase take, and how does that grow with its size?
 
-For every API service of the phase, a prober thread GETs http://127.0.0.1:PORT/health every
-20 ms while the phase migrates (revops.commands.migrate.run, in this process). Per service:
+For every API service of the phase, a prober GETs http://127.0.0.1:PORT/health every 20 ms
+(50 ms with --compare) while the phase migrates (revops.commands.migrate.run, in this process;
+the probers in a process of their own, bench/probe_process.py). Per service:
 
 - window: the longest stretch with no 2xx answer (the unit's last answer to the container's
   first);
 - start: the container's own start time, from Docker's State.StartedAt to its first 2xx;
-- overhead = window - start (goal: at most 0.5 s).
+- overhead = window - start (goal: at most 0.3 s): the unit's stop, the engine's start call
+  (network, port proxy, runc: up to StartedAt) and revops' own time between steps;
+- and that overhead less the engine's start call (the journal's start-container step): the
+  unit's stop and revops' own time.
+
+And where the CPU went: the machine's busy share of the run, and CPU seconds per service of
+revops' process, its compose processes, the probers, the engine, the containers and the rest.
 
 Then the phase's wall time, the time per service, and each service's preflight (from the
 journal's timestamps: the first one also checks the ops repo, once per run). Afterwards the phase is rolled back
@@ -128,6 +135,95 @@ def started_at(container_id: str) -> float | None:
     return stamp.timestamp()
 
 
+ENGINE_PROCESSES = {"dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "docker-proxy"}
+CONTAINERS_CPUACCT = Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage")  # cgroup v1, cgroupfs driver
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+
+class ProbeProcess:
+    """bench/probe_process.py for `urls`, started now: GET each every `period` s from a process
+    of its own, so the probes neither cost migrate's process CPU nor hold its GIL."""
+
+    def __init__(self, urls: list[str], period: float, timeout: float = 0.25) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "probe_process.py"), str(period),
+                                      str(timeout), *urls], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            raise SystemExit("bench/probe_process.py did not start")
+
+    def finish(self) -> tuple[dict[str, list[tuple[float, bool]]], float]:
+        """({url: [(wall time, answered 2xx)]}, the probers' CPU seconds)."""
+        out, _ = self.proc.communicate("", timeout=60)
+        found = json.loads(out)
+        return {u: [(t, ok) for t, ok in v["samples"]] for u, v in found["probes"].items()}, found["cpu_s"]
+
+
+class CpuMeter:
+    """CPU seconds spent during a run, by whom: the whole machine (/proc/stat), this process
+    (revops itself), its reaped children (compose processes), the engine's
+    processes (dockerd, containerd, shims, proxies: their own time and their reaped children's;
+    a shim that exited unreaped is lost, and lands in `other`), and the containers (the
+    cpuacct cgroup `docker`, which keeps the time of removed containers). `other` is the rest:
+    the user manager's units, the bed's other engines, the kernel."""
+
+    def __init__(self) -> None:
+        self.began = self._now()
+
+    @staticmethod
+    def _machine() -> tuple[float, float]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return (sum(fields[:8]) - idle) * TICK_S, sum(fields[:8]) * TICK_S
+
+    @staticmethod
+    def _engine() -> float:
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                raw = stat.read_text()
+            except OSError:
+                continue
+            name = raw[raw.index("(") + 1:raw.rindex(")")]
+            if name in ENGINE_PROCESSES:
+                fields = raw[raw.rindex(")") + 2:].split()
+                total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        return total * TICK_S
+
+    @staticmethod
+    def _containers() -> float | None:
+        try:
+            return int(CONTAINERS_CPUACCT.read_text()) / 1e9
+        except (OSError, ValueError):
+            return None
+
+    def _now(self) -> dict:
+        times = os.times()
+        busy, _all = self._machine()
+        return {"busy": busy, "revops": times.user + times.system,
+                "children": times.children_user + times.children_system,
+                "engine": self._engine(), "containers": self._containers(), "at": time.monotonic()}
+
+    def spent(self) -> dict[str, float]:
+        """{who: CPU seconds since the meter began}, with `wall` and `cores`."""
+        end = self._now()
+        out = {k: end[k] - self.began[k] for k in ("busy", "revops", "children", "engine")}
+        if end["containers"] is not None and self.began["containers"] is not None:
+            out["containers"] = end["containers"] - self.began["containers"]
+        out["other"] = out["busy"] - sum(v for k, v in out.items() if k != "busy")
+        out["wall"] = end["at"] - self.began["at"]
+        out["cores"] = os.cpu_count() or 1
+        return out
+
+
+def cpu_words(cpu: dict[str, float], services: int) -> str:
+    """One line: the machine's busy share of the run, and each part's CPU seconds per service."""
+    share = cpu["busy"] / (cpu["wall"] * cpu["cores"])
+    parts = ", ".join(f"{k} {cpu[k] / services:.2f}" for k in ("revops", "children", "probers", "engine", "containers", "other")
+                      if k in cpu)
+    return (f"CPU: {cpu['busy']:.0f} s busy of {cpu['wall'] * cpu['cores']:.0f} s ({share:.0%} of "
+            f"{cpu['cores']} cores); per service (s): {parts}")
+
+
 def measure(config: config_mod.Config, phase: int, host_factory, keep: bool, *,
             parallel: int | None = None, force: str | None = None, period: float = PERIOD_S,
             only: list[str] | None = None) -> dict:
@@ -137,18 +233,18 @@ def measure(config: config_mod.Config, phase: int, host_factory, keep: bool, *,
     services = [s for s in dry.plan.services if s.health_url]
     if not services:
         raise SystemExit("no API service left to migrate in this phase (roll it back first)")
-    probers = {s.unit: Prober(s.health_url, period) for s in services}
-    for p in probers.values():
-        p.start()
+    probers = ProbeProcess([s.health_url for s in services], period)
     time.sleep(0.5)  # a baseline of answers from the units
     began = time.perf_counter()
+    meter = CpuMeter()
     result = migrate.run(config, phase, only, yes=True, force=force, parallel=parallel, host_factory=host_factory,
                          say=lambda _m: None, progress=NoProgress())
     wall = time.perf_counter() - began
+    cpu = meter.spent()
     time.sleep(0.5)
-    for p in probers.values():
-        p.stop.set()
-        p.join()
+    samples, probe_cpu = probers.finish()
+    cpu["probers"] = probe_cpu
+    cpu["other"] -= probe_cpu  # a child not reaped yet when the meter read: counted in `other`
     if result.exit_code == 130:
         raise SystemExit("interrupted: the phase is left as migrate left it (roll it back with revops rollback)")
     host = host_factory(wiring.read_inputs(config))
@@ -156,15 +252,20 @@ def measure(config: config_mod.Config, phase: int, host_factory, keep: bool, *,
     rows = []
     for s in services:
         outcome = next((r.outcome for r in result.services if r.unit == s.unit), "?")
-        gap = longest_gap(probers[s.unit].samples)
+        gap = longest_gap(samples[s.health_url])
         state = host._state(s)  # the project's own container, found through compose
         start = started_at(state.id) if state is not None else None
         if gap is None or start is None or outcome != "migrated":
-            rows.append({"unit": s.unit, "outcome": outcome, "window": None, "start": None, "overhead": None})
+            rows.append({"unit": s.unit, "outcome": outcome, "window": None, "start": None, "overhead": None,
+                         "revops": None})
             continue
         window, _last, first_ok = gap
+        taken = steps.get(s.unit, {})
+        engine = taken.get("start-container")
         rows.append({"unit": s.unit, "outcome": outcome, "window": window, "start": first_ok - start,
-                     "overhead": window - (first_ok - start), "steps": steps.get(s.unit, {})})
+                     "overhead": window - (first_ok - start), "steps": taken,
+                     # the engine's start call (network, proxy, runc: to StartedAt) is the container's too
+                     "revops": window - (first_ok - start) - engine if engine is not None else None})
     if not keep:
         # Only what this run planned: a suite's timer-fired units have no container to take back.
         planned = [s.unit for s in dry.plan.services] if only else []
@@ -172,7 +273,7 @@ def measure(config: config_mod.Config, phase: int, host_factory, keep: bool, *,
                      say=lambda _m: None)
     preflight = [s["preflight"] for s in steps.values() if "preflight" in s]  # every service, in run order
     return {"services": len(dry.plan.services), "wall": wall, "rows": rows, "exit": result.exit_code,
-            "preflight": preflight, "parallel": result.plan.parallel if result.plan else parallel,
+            "preflight": preflight, "cpu": cpu, "parallel": result.plan.parallel if result.plan else parallel,
             "outcomes": outcome_words(result.services)}
 
 
@@ -207,17 +308,19 @@ def report(title: str, figures: dict) -> None:
         print(f"preflight per service: mean {statistics.mean(preflight):.2f} s, median "
               f"{statistics.median(preflight):.2f} s; the first {preflight[0]:.2f} s (the ops repo's "
               f"checks, once per run), the rest {statistics.mean(preflight[1:]):.2f} s on average")
+    if "cpu" in figures:
+        print(cpu_words(figures["cpu"], n))
     summary(figures)
 
 
 def summary(figures: dict) -> None:
     """The no-answer windows, the containers' own starts and the difference: median, max."""
     for key, words in (("window", "no-answer window"), ("start", "container's own start"),
-                       ("overhead", "window - start")):
-        values = [r[key] for r in figures["rows"] if r[key] is not None]
+                       ("overhead", "window - start"), ("revops", "window - start - engine's start call")):
+        values = [r[key] for r in figures["rows"] if r.get(key) is not None]
         if values:
             print(f"{words:<22}: median {statistics.median(values):.3f} s, max {max(values):.3f} s "
-                  f"({len(values)} services)" + (" (goal <= 0.3 s)" if key == "overhead" else ""))
+                  f"({len(values)} services)" + (" (goal <= 0.3 s)" if key in ("overhead", "revops") else ""))
 
 
 def mini(sizes: list[int], keep: bool) -> None:

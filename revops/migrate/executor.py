@@ -61,6 +61,16 @@ class Host(Protocol):
 
     target: str  # recorded with each run in the ledger: "compose", "swarm", ...
 
+    # -- the run as a whole, around every service's cutover
+    def expect(self, services: list[P.ServicePlan]) -> None:
+        """The services this run will cut over, told before the first preflight, so the host
+        may prepare their replacements together (LiveHost: one compose process creates every
+        container, not one per service). Changes nothing a service depends on."""
+    def release(self, services: list[P.ServicePlan]) -> list[str]:
+        """After the run: what `expect` prepared for `services`, which never reached their
+        preflight (skipped, interrupted, the run stopped), is taken back. One line per thing
+        undone; never raises for one that cannot be (the line says so)."""
+
     # -- the cutover, in order
     def preflight(self, sp: P.ServicePlan) -> str:
         """Check everything the cutover needs and prepare the replacement (not started);
@@ -179,8 +189,13 @@ class Executor:
         starts nothing more; each service in flight is finished or rolled back. An error that
         must end the run (the ledger cannot be written, a bug) starts nothing more either, and
         goes up once every service in flight has ended. Results in the plan's order."""
+        self.host.expect(services)
         with self.interrupt.catching():
             results = _Waves(self, services).run()
+        # Only what never reached preflight: from preflight on, each service's own steps and
+        # rollback decide what stays.
+        for line in self.host.release([sp for sp in services if not results[sp.unit].steps]):
+            self.say(line)
         return [results[sp.unit] for sp in services]
 
     def _step(self, result: ServiceResult, sp: P.ServicePlan, name: str, detail: str,

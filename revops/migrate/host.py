@@ -136,29 +136,44 @@ def wait_port_free(address: str, port: int, timeout: float) -> float:
 
 class CreateBatcher:
     """compose's `up --no-start` for the services of several threads, one process at a time,
-    each for every service asked for while the one before ran (a group commit).
+    each for every service asked for while the one before ran (a group commit), and the
+    first one also for every service the run said it would ask for (`ahead`).
 
-    A compose process costs the same for one service as for many (about 1.5 s of v1 parsing
-    the stack's file unloaded; 8 s on this machine under load), so services in flight wait
-    for one process, not for one each. A batch that fails is retried service by service, so
-    each gets its own error."""
+    A compose process costs about the same for one service as for many (about 1.5 s of v1
+    parsing the stack's file unloaded; 8 s on this machine under load), so services in flight
+    wait for one process, not for one each, and a phase's services mostly for one in all. A
+    batch that fails is retried service by service, so each gets its own error."""
 
     def __init__(self, create: Callable[[list[str]], None], lock: threading.Lock) -> None:
         self._create = create
         self._lock = lock  # held while a compose process runs: one at a time
         self._cv = threading.Condition()
         self._wanted: list[str] = []
-        self._done: dict[str, BaseException | None] = {}
+        self._ahead: list[str] = []  # not asked for yet: they go with the next batch
+        self._done: dict[str, BaseException | None] = {}  # made, not asked for since
+        self.made_ahead: set[str] = set()  # went in a batch before anyone asked for them
         self._busy = False
 
-    def create(self, service: str) -> None:
+    def ahead(self, services: Sequence[str]) -> None:
+        """`services` will be asked for: the next batch creates them too."""
         with self._cv:
-            self._wanted.append(service)
+            self._ahead = list(dict.fromkeys(services))
+
+    def create(self, service: str) -> list[str]:
+        """Create the service's container (compose `up --no-start`); the services of the batch
+        this call ran itself ([] when another thread's batch made it). Raises what compose
+        raised for this service alone."""
+        ran: list[str] = []
+        with self._cv:
+            if service not in self._done:  # made ahead: asking again would recreate it
+                self._wanted.append(service)
             while service not in self._done:
                 if self._busy:
                     self._cv.wait()
                     continue
-                batch, self._wanted, self._busy = list(dict.fromkeys(self._wanted)), [], True
+                extra = [s for s in self._ahead if s not in self._wanted]
+                batch, self._wanted, self._ahead, self._busy = list(dict.fromkeys(self._wanted + extra)), [], [], True
+                self.made_ahead.update(extra)
                 self._cv.release()
                 try:
                     error = self._run(batch)
@@ -167,13 +182,16 @@ class CreateBatcher:
                     self._busy = False
                 self._done.update((name, error) for name in batch)
                 self._cv.notify_all()
+                ran = batch
+            self.made_ahead.discard(service)
             error = self._done.pop(service)
         if error is not None:
             if isinstance(error, _BatchFailed):  # someone else's service may be the bad one
                 with self._lock:
                     self._create([service])
-                return
+                return ran
             raise error
+        return ran
 
     def _run(self, batch: list[str]) -> BaseException | None:
         try:
@@ -253,6 +271,39 @@ class LiveHost:
         self._compose_lock = threading.Lock()  # one compose process at a time
         self._creates = CreateBatcher(lambda names: self.compose.create(self.files, *names), self._compose_lock)
 
+    # -- the run as a whole ------------------------------------------------------------
+
+    def expect(self, services: list[P.ServicePlan]) -> None:
+        """The first compose process of the run creates the containers of every one of
+        `services` whose compose service is generated for it and whose image is present
+        (one missing would make the batch fail: its own preflight builds it first)."""
+        ready = []
+        for sp in services:
+            made = self._services.get(sp.unit)
+            if made is None or (sp.instances and sorted(made.instances) != sorted(sp.instances)):
+                continue  # its preflight says why
+            if made.image and self.engine.image_exists(made.image):
+                ready.append(sp.service)
+        self._creates.ahead(ready)
+
+    def release(self, services: list[P.ServicePlan]) -> list[str]:
+        """Remove the containers created ahead for `services` and never started (their
+        preflight never ran); one that runs, or was made some other way, stays."""
+        said = []
+        for sp in services:
+            if sp.service not in self._creates.made_ahead:
+                continue
+            try:
+                found = self._state(sp)
+                if found is None or found.status != "created":
+                    continue
+                self.engine.remove(found.id, force=False)
+                self._ids.pop(sp.service, None)
+                said.append(f"{sp.unit}: container {found.name}, created ahead and never started, removed")
+            except RevopsError as exc:
+                said.append(f"{sp.unit}: container created ahead not removed: {exc.message}")
+        return said
+
     # -- the cutover steps ----------------------------------------------------------
 
     def preflight(self, sp: P.ServicePlan) -> str:
@@ -277,13 +328,15 @@ class LiveHost:
             secret = f"; {self._check_secret(sp)}" if sp.secret is not None else ""
             built = self._ensure_image(sp)
         self._compose_ready()
-        self._creates.create(sp.service)
+        batch = self._creates.create(sp.service)
         self._ids.pop(sp.service, None)
         created = self._state(sp)  # asks compose for the id now, not while the service is down
         if created is None:
             raise CheckFailed(f"compose created no container for {sp.service}")
+        others = [name for name in batch if name != sp.service]
+        ahead = f" (one compose process, with {len(others)} more: {', '.join(others)})" if others else ""
         return (f"{sp.unit} {state.active_state}; {self._checked.get(suite, 'no checks')}{secret}; {built}; "
-                f"container {created.name} {created.status}")
+                f"container {created.name} {created.status}{ahead}")
 
     def _secret_target(self, sp: P.ServicePlan) -> tuple[str, int]:
         """(secret name, container uid) of the service's copy, as its compose file mounts it;

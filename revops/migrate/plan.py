@@ -67,7 +67,7 @@ PREVERIFY_MODES = (PREVERIFY_FULL, PREVERIFY_IMPORT, PREVERIFY_OFF)
 
 # At most this many services in flight at once when --parallel is not given, per CPU core, and
 # never more than MAX_DEFAULT_PARALLEL (see default_parallel).
-PARALLEL_PER_CPU = 4
+PARALLEL_PER_CPU = 6
 MAX_DEFAULT_PARALLEL = 16
 
 # Service states kept in the ledger.
@@ -314,14 +314,15 @@ def waves(services: list[ServicePlan]) -> list[list[str]]:
 
 def default_parallel(cpus: int | None) -> int:
     """How many services a run cuts over at once unless --parallel says: PARALLEL_PER_CPU per
-    core, between 2 and MAX_DEFAULT_PARALLEL (8 on a 2-core host).
+    core, between 2 and MAX_DEFAULT_PARALLEL (12 on a 2-core host).
 
     A service in flight spends most of its time waiting (on its /health, on Docker's first
-    health check one interval after start), not computing: per service about 1-2 CPU-seconds
-    (two container starts, a compose process) in a window of up to one health interval. Four
-    per core keeps the cores busy while the waits overlap, without so many starting at once
-    that each start (the window with no /health answer) stretches; bench/bench_cutover.py
-    measures both."""
+    health check one interval after start), not computing: about 5 CPU-seconds per service
+    (two container starts, the engine's work, systemd's reloads; its share of one compose
+    process) in a window of up to one health interval. Six per core keeps the cores busy
+    (about 80 % on the example host's phase 2) while the waits overlap; more gains little and
+    stretches each start (the window with no /health answer). bench/bench_cutover.py measures
+    both; the figures are in the README ("Waves")."""
     return max(2, min(MAX_DEFAULT_PARALLEL, PARALLEL_PER_CPU * (cpus or 1)))
 
 

@@ -117,6 +117,14 @@ class SwarmHost(LiveHost):
                               hint="run `revops generate` with a `swarm:` block in revops.yaml")
         return found
 
+    # -- the run as a whole ------------------------------------------------------------
+
+    def expect(self, services: list[P.ServicePlan]) -> None:
+        """Nothing to prepare ahead: a stack service is deployed by its own cutover."""
+
+    def release(self, services: list[P.ServicePlan]) -> list[str]:
+        return []
+
     # -- the cutover steps ----------------------------------------------------------
 
     def preflight(self, sp: P.ServicePlan) -> str:

@@ -180,6 +180,8 @@ class ScriptedHost:
         self.dropins = DropinFiles(Path(dropin_dir or tempfile.mkdtemp(prefix="revops-dropins-")))
         self.manager = JobManager(self.dropins)
         self.unit_files = UnitFilesManager()  # what retiring an old-world unit acts on
+        self.expected: list[str] = []  # what the executor told expect(), then release()
+        self.released: list[str] = []
 
     def _do(self, name, sp):
         with self._lock:
@@ -197,6 +199,12 @@ class ScriptedHost:
 
     def _candidate_passes(self, sp):
         return self.candidate_ok if isinstance(self.candidate_ok, bool) else sp.unit in self.candidate_ok
+
+    def expect(self, services): self.expected = [sp.unit for sp in services]
+
+    def release(self, services):
+        self.released = [sp.unit for sp in services]
+        return []
 
     def preflight(self, sp): return self._do("preflight", sp)
 

@@ -195,6 +195,11 @@ def test_waves_follow_the_chain_and_overlap_the_independent_ones(waves_stack):
     finally:
         ledger.close()
     spans = _spans(steps)
+    # One compose process created every container, the first preflight's; the others found theirs.
+    batched = [s for s in steps if s.step == P.PREFLIGHT and "one compose process, with" in (s.reason or "")]
+    assert len(batched) == 1, [s.reason for s in steps if s.step == P.PREFLIGHT]
+    others = [stack.service(u) for u in stack.all_units if u != batched[0].service]
+    assert f"with {len(others)} more" in batched[0].reason and all(o in batched[0].reason for o in others)
     # A service starts only when what it depends on is done.
     assert spans[b][0] >= spans[a][1] and spans[c][0] >= spans[b][1]
     # Independent services were in flight at the same time, never more than 3 at once.
@@ -303,7 +308,11 @@ def test_ctrl_c_with_several_in_flight_ends_each_healthy_somewhere(waves_stack):
     try:
         assert ledger.open_steps() == []
         states = {u: r.migration_state for u, r in ledger.service_states().items()}
+        touched = {s.service for s in ledger.steps(ledger.runs(1)[0].id)}
     finally:
         ledger.close()
     assert all(states[u] in ("migrated", "rolled-back") for u in busy), states
     _each_serves_in_one_place(stack)
+    # What the run created ahead for services it never reached is gone again.
+    never = [u for u in stack.all_units if u not in touched]
+    assert [u for u in never if container(stack, u) is not None] == [], (never, touched)

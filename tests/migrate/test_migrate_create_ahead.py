@@ -1,0 +1,196 @@
+"""The containers of a run's services made together: CreateBatcher's batches, what the executor
+tells the host before and after the waves, and what LiveHost creates ahead and takes back.
+
+compose is a recorder here (the real compose creates them in test_migrate_realstack and the
+waves' real-stack tests); what is under test is who goes in which process, and what is undone.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from revops.adapters.ledger import open_ledger
+from revops.errors import CheckFailed, AdapterUnavailable
+from revops.journal import Journal
+from revops.migrate import plan as P
+from revops.migrate.executor import MIGRATED, NOT_STARTED, SKIPPED, Executor
+from revops.migrate.host import CreateBatcher, LiveHost
+from revops.model import Inventory, Unit
+
+from migrate_helpers import ScriptedHost
+
+
+class Compose:
+    """compose `up --no-start` as a recorder: one list per process; `bad` fails any batch
+    holding it."""
+
+    def __init__(self, bad: str | None = None) -> None:
+        self.batches: list[list[str]] = []
+        self.bad = bad
+
+    def __call__(self, names: list[str]) -> None:
+        self.batches.append(list(names))
+        if self.bad in names:
+            raise AdapterUnavailable(f"compose: cannot create {self.bad}")
+
+
+def test_the_first_process_creates_every_service_the_run_said_it_would_ask_for():
+    compose = Compose()
+    batcher = CreateBatcher(compose, threading.Lock())
+    batcher.ahead(["a", "b", "c"])
+    assert batcher.create("a") == ["a", "b", "c"]
+    assert batcher.made_ahead == {"b", "c"}
+    assert batcher.create("b") == [] and batcher.create("c") == []
+    assert compose.batches == [["a", "b", "c"]]
+    assert batcher.made_ahead == set()
+
+
+def test_a_service_made_ahead_never_goes_in_a_later_batch():
+    # compose `up --no-start` on a container that exists may recreate it: once made, never again.
+    compose = Compose()
+    batcher = CreateBatcher(compose, threading.Lock())
+    batcher.ahead(["a", "b"])
+    batcher.create("a")
+    batcher.create("b")
+    batcher.create("d")  # not announced: its own process
+    assert compose.batches == [["a", "b"], ["d"]]
+
+
+def test_a_failed_batch_gives_each_service_its_own_try_and_its_own_error():
+    compose = Compose(bad="b")
+    batcher = CreateBatcher(compose, threading.Lock())
+    batcher.ahead(["a", "b", "c"])
+    batcher.create("a")  # the batch failed because of b; a alone succeeds
+    batcher.create("c")
+    with pytest.raises(AdapterUnavailable, match="cannot create b"):
+        batcher.create("b")
+    assert compose.batches == [["a", "b", "c"], ["a"], ["c"], ["b"]]
+
+
+def test_threads_asking_at_once_share_the_process_with_the_announced_ones():
+    gate = threading.Event()
+    compose = Compose()
+
+    def slow(names):
+        compose(names)
+        gate.wait(2)
+
+    batcher = CreateBatcher(slow, threading.Lock())
+    batcher.ahead(["a", "b", "c"])
+    threads = [threading.Thread(target=batcher.create, args=(n,)) for n in ("a", "b", "c")]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert sorted(sum(compose.batches, [])) == ["a", "b", "c"]
+    assert len(compose.batches) == 1
+
+
+# -- the executor tells the host ---------------------------------------------------------
+
+def _chain(make_config):
+    cfg = make_config()
+    inv = Inventory(root="/", scanned_at=None, units=[
+        Unit(name="revcore-gateway.service", path=None, port=8004),
+        Unit(name="revpublish.service", path=None, port=8550, after=["revcore-gateway.service"]),
+        Unit(name="revscore-iq.service", path=None, port=8608),
+    ])
+    return P.build(inv, cfg, 1).services
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    led = open_ledger(f"sqlite:///{tmp_path}/ledger.sqlite")
+    yield led
+    led.close()
+
+
+def test_the_host_hears_every_service_first_and_takes_back_only_those_never_preflighted(make_config, ledger):
+    plan = _chain(make_config)
+    host = ScriptedHost(ledger, fail={"preflight": {"revcore-gateway.service": CheckFailed("image missing")}})
+    run_id = ledger.begin_run("op", "migrate --phase 1", 1, False)
+    results = {r.unit: r for r in Executor(host, Journal(ledger, run_id), mask=False, parallel=2).run(plan)}
+    assert sorted(host.expected) == sorted(sp.unit for sp in plan)
+    assert results["revcore-gateway.service"].outcome == NOT_STARTED  # its preflight ran: its own to keep
+    assert results["revpublish.service"].outcome == SKIPPED
+    assert results["revscore-iq.service"].outcome == MIGRATED
+    assert host.released == ["revpublish.service"]
+
+
+# -- LiveHost: what it creates ahead, and takes back --------------------------------------
+
+class Engine:
+    """The engine's answers LiveHost's expect/release read: images present, containers found."""
+
+    def __init__(self, images, containers):
+        self.images = set(images)
+        self.containers = containers  # {service: SimpleNamespace(id, name, status)}
+        self.removed: list[str] = []
+
+    def image_exists(self, tag):
+        return tag in self.images
+
+    def list_containers(self, labels=(), all=True):
+        service = next(lab.split("=", 1)[1] for lab in labels if lab.startswith("com.docker.compose.service="))
+        found = self.containers.get(service)
+        return [found] if found is not None else []
+
+    def container_state(self, cid):
+        return next((c for c in self.containers.values() if c.id == cid), None)
+
+    def remove(self, cid, *, force=True, missing_ok=True):
+        self.removed.append(cid)
+
+
+COMPOSE = """services:
+  revpublish:
+    image: revflow/revpublish:1
+    labels: {revops.unit: revpublish.service}
+  revlist:
+    image: revflow/revlist:1
+    labels: {revops.unit: revlist.service}
+  revroute:
+    image: revflow/revroute:1
+    labels: {revops.unit: revroute.service}
+"""
+
+
+def _live(make_config, tmp_path, engine):
+    config = make_config()
+    compose_file = tmp_path / "compose" / "docker-compose.yml"
+    compose_file.parent.mkdir()
+    compose_file.write_text(COMPOSE)
+    units = [Unit(name=f"{n}.service", path=None, port=8500 + i)
+             for i, n in enumerate(("revpublish", "revlist", "revroute", "revghost"))]
+    plans = [P.service_plan(u, config, [str(compose_file)]) for u in units]
+    host = LiveHost(config, SimpleNamespace(), engine=engine, compose=None, compose_files=[str(compose_file)])
+    host._project = "compose"  # as the run's first container said
+    return host, plans
+
+
+def container(cid, name, status):
+    return SimpleNamespace(id=cid, name=name, status=status, labels={}, health=None, exit_code=0)
+
+
+def test_live_host_announces_only_services_generated_for_it_with_their_image_present(make_config, tmp_path):
+    engine = Engine(images={"revflow/revpublish:1", "revflow/revroute:1"}, containers={})
+    host, plans = _live(make_config, tmp_path, engine)
+    host.expect(plans)  # revlist's image is missing (its preflight builds it); revghost has no service
+    assert host._creates._ahead == ["revpublish", "revroute"]
+
+
+def test_live_host_removes_only_containers_it_made_ahead_that_never_started(make_config, tmp_path):
+    engine = Engine(images=set(), containers={
+        "revpublish": container("c1", "compose_revpublish_1", "created"),
+        "revlist": container("c2", "compose_revlist_1", "running"),
+        "revroute": container("c3", "compose_revroute_1", "created"),
+    })
+    host, plans = _live(make_config, tmp_path, engine)
+    host._creates.made_ahead.update({"revpublish", "revlist"})  # revroute was made by its own preflight
+    said = host.release(plans)
+    assert engine.removed == ["c1"]
+    assert said == ["revpublish.service: container compose_revpublish_1, created ahead and never started, removed"]
