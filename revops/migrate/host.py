@@ -153,6 +153,7 @@ class CreateBatcher:
         self._done: dict[str, BaseException | None] = {}  # made, not asked for since
         self.made_ahead: set[str] = set()  # went in a batch before anyone asked for them
         self._busy = False
+        self._running: list[str] = []  # the batch of the process running now
 
     def ahead(self, services: Sequence[str]) -> None:
         """`services` will be asked for: the next batch creates them too."""
@@ -161,11 +162,13 @@ class CreateBatcher:
 
     def create(self, service: str) -> list[str]:
         """Create the service's container (compose `up --no-start`); the services of the batch
-        this call ran itself ([] when another thread's batch made it). Raises what compose
-        raised for this service alone."""
+        this call ran itself ([] when another thread's batch made it, or when that batch failed
+        and a process of its own did). Raises what compose raised for this service alone."""
         ran: list[str] = []
         with self._cv:
-            if service not in self._done:  # made ahead: asking again would recreate it
+            # Made ahead, or being made now: asking again would recreate it (or, left in
+            # _wanted, put it in a later batch).
+            if service not in self._done and service not in self._running:
                 self._wanted.append(service)
             while service not in self._done:
                 if self._busy:
@@ -173,15 +176,17 @@ class CreateBatcher:
                     continue
                 extra = [s for s in self._ahead if s not in self._wanted]
                 batch, self._wanted, self._ahead, self._busy = list(dict.fromkeys(self._wanted + extra)), [], [], True
+                self._running = batch
                 self.made_ahead.update(extra)
                 self._cv.release()
+                error: BaseException | None = _BatchFailed()  # if _run dies, the others each try alone
                 try:
                     error = self._run(batch)
-                finally:
+                finally:  # the threads waiting on this batch wake whatever happened
                     self._cv.acquire()
-                    self._busy = False
-                self._done.update((name, error) for name in batch)
-                self._cv.notify_all()
+                    self._busy, self._running = False, []
+                    self._done.update((name, error) for name in batch)
+                    self._cv.notify_all()
                 ran = batch
             self.made_ahead.discard(service)
             error = self._done.pop(service)
@@ -189,7 +194,7 @@ class CreateBatcher:
             if isinstance(error, _BatchFailed):  # someone else's service may be the bad one
                 with self._lock:
                     self._create([service])
-                return ran
+                return []
             raise error
         return ran
 

@@ -8,6 +8,7 @@ waves' real-stack tests); what is under test is who goes in which process, and w
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -88,6 +89,78 @@ def test_threads_asking_at_once_share_the_process_with_the_announced_ones():
         t.join(5)
     assert sorted(sum(compose.batches, [])) == ["a", "b", "c"]
     assert len(compose.batches) == 1
+
+
+def test_a_service_asked_for_while_its_ahead_batch_runs_is_not_asked_again_later():
+    # b is asked for while the batch that makes it ahead is still running: once that batch is
+    # over, b is made, and no later process names it again (that could recreate its container).
+    running, go_on = threading.Event(), threading.Event()
+    compose = Compose()
+
+    def slow(names):
+        compose(names)
+        running.set()
+        go_on.wait(5)
+
+    batcher = CreateBatcher(slow, threading.Lock())
+    batcher.ahead(["a", "b"])
+    first = threading.Thread(target=batcher.create, args=("a",), daemon=True)
+    first.start()
+    assert running.wait(5)
+    second = threading.Thread(target=batcher.create, args=("b",), daemon=True)
+    second.start()
+    time.sleep(0.2)  # b's thread waits on the batch in flight
+    go_on.set()
+    first.join(5)
+    second.join(5)
+    batcher.create("d")
+    assert compose.batches == [["a", "b"], ["d"]]
+
+
+class Died(BaseException):
+    """Not an Exception: what no `except Exception` catches."""
+
+
+def test_a_batch_whose_process_dies_wakes_the_threads_waiting_on_it():
+    running, go_on = threading.Event(), threading.Event()
+    calls = []
+
+    def dies(names):
+        calls.append(list(names))
+        if len(calls) == 1:
+            running.set()
+            go_on.wait(5)
+            raise Died()
+
+    batcher = CreateBatcher(dies, threading.Lock())
+    batcher.ahead(["a", "b"])
+    errors = []
+
+    def ask(name):
+        try:
+            batcher.create(name)
+        except Died as exc:
+            errors.append((name, exc))
+
+    first = threading.Thread(target=ask, args=("a",), daemon=True)
+    first.start()
+    assert running.wait(5)
+    second = threading.Thread(target=ask, args=("b",), daemon=True)
+    second.start()
+    time.sleep(0.2)  # b's thread waits on the batch in flight
+    go_on.set()
+    first.join(5)
+    second.join(5)
+    assert not second.is_alive(), "b's thread still waits for a batch that will never end"
+    assert [name for name, _ in errors] == ["a"]
+    assert calls == [["a", "b"], ["b"]]  # b tried alone
+
+
+def test_a_service_whose_batch_failed_is_not_said_to_share_a_process():
+    compose = Compose(bad="b")
+    batcher = CreateBatcher(compose, threading.Lock())
+    batcher.ahead(["a", "b"])
+    assert batcher.create("a") == []  # made by its own process after the batch failed
 
 
 # -- the executor tells the host ---------------------------------------------------------
