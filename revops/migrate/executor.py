@@ -67,9 +67,10 @@ class Host(Protocol):
         may prepare their replacements together (LiveHost: one compose process creates every
         container, not one per service). Changes nothing a service depends on."""
     def release(self, services: list[P.ServicePlan]) -> list[str]:
-        """After the run: what `expect` prepared for `services`, which never reached their
-        preflight (skipped, interrupted, the run stopped), is taken back. One line per thing
-        undone; never raises for one that cannot be (the line says so)."""
+        """After the run, even one stopped by an error: what `expect` prepared for `services`,
+        whose preflight did not pass (skipped, interrupted, the run stopped, or it failed), and
+        that their preflight never took up, is taken back. One line per thing undone; never
+        raises for one that cannot be (the line says so)."""
 
     # -- the cutover, in order
     def preflight(self, sp: P.ServicePlan) -> str:
@@ -190,12 +191,16 @@ class Executor:
         must end the run (the ledger cannot be written, a bug) starts nothing more either, and
         goes up once every service in flight has ended. Results in the plan's order."""
         self.host.expect(services)
-        with self.interrupt.catching():
-            results = _Waves(self, services).run()
-        # Only what never reached preflight: from preflight on, each service's own steps and
-        # rollback decide what stays.
-        for line in self.host.release([sp for sp in services if not results[sp.unit].steps]):
-            self.say(line)
+        waves = _Waves(self, services)
+        try:
+            with self.interrupt.catching():
+                results = waves.run()
+        finally:  # a run stopped by an error leaves nothing made ahead either
+            # Only services whose preflight did not pass (never ran, or failed maybe before
+            # asking for its container): from a passed preflight on, each service's own steps
+            # and rollback decide what stays.
+            for line in self.host.release([sp for sp in services if not _preflight_passed(waves.results.get(sp.unit))]):
+                self.say(line)
         return [results[sp.unit] for sp in services]
 
     def _step(self, result: ServiceResult, sp: P.ServicePlan, name: str, detail: str,
@@ -433,6 +438,10 @@ class Executor:
         result.steps.extend(restored.steps)
         result.outcome, result.reason = record_restored(self.journal, sp, restored, why)
         return result
+
+
+def _preflight_passed(result: ServiceResult | None) -> bool:
+    return result is not None and any(s.step == P.PREFLIGHT and s.state == DONE for s in result.steps)
 
 
 def _host_changed(result: ServiceResult) -> bool:

@@ -287,24 +287,34 @@ class LiveHost:
             made = self._services.get(sp.unit)
             if made is None or (sp.instances and sorted(made.instances) != sorted(sp.instances)):
                 continue  # its preflight says why
-            if made.image and self.engine.image_exists(made.image):
+            try:
+                present = bool(made.image) and self.engine.image_exists(made.image)
+            except RevopsError:  # the engine's answer is its preflight's to give
+                continue
+            if present:
                 ready.append(sp.service)
         self._creates.ahead(ready)
 
     def release(self, services: list[P.ServicePlan]) -> list[str]:
         """Remove the containers created ahead for `services` and never started (their
-        preflight never ran); one that runs, or was made some other way, stays."""
+        preflight never asked for them): a replicated template's every replica. One that runs,
+        or whose service's preflight asked for it, stays."""
         said = []
         for sp in services:
             if sp.service not in self._creates.made_ahead:
                 continue
             try:
-                found = self._state(sp)
-                if found is None or found.status != "created":
-                    continue
-                self.engine.remove(found.id, force=False)
+                if sp.instances:  # compose made one container per replica (deploy.replicas)
+                    found = self._replica_states(sp)
+                else:
+                    one = self._state(sp)
+                    found = [one] if one is not None else []
+                for state in found:
+                    if state.status != "created":
+                        continue
+                    self.engine.remove(state.id, force=False)
+                    said.append(f"{sp.unit}: container {state.name}, created ahead and never started, removed")
                 self._ids.pop(sp.service, None)
-                said.append(f"{sp.unit}: container {found.name}, created ahead and never started, removed")
             except RevopsError as exc:
                 said.append(f"{sp.unit}: container created ahead not removed: {exc.message}")
         return said

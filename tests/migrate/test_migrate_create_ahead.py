@@ -15,7 +15,7 @@ import pytest
 
 from revops.adapters.ledger import open_ledger
 from revops.errors import CheckFailed, AdapterUnavailable
-from revops.journal import Journal
+from revops.journal import Journal, JournalUnavailable
 from revops.migrate import plan as P
 from revops.migrate.executor import MIGRATED, NOT_STARTED, SKIPPED, Executor
 from revops.migrate.host import CreateBatcher, LiveHost
@@ -182,16 +182,27 @@ def ledger(tmp_path):
     led.close()
 
 
-def test_the_host_hears_every_service_first_and_takes_back_only_those_never_preflighted(make_config, ledger):
+def test_the_host_hears_every_service_first_and_takes_back_those_whose_preflight_did_not_pass(make_config, ledger):
     plan = _chain(make_config)
-    host = ScriptedHost(ledger, fail={"preflight": {"revcore-gateway.service": CheckFailed("image missing")}})
+    host = ScriptedHost(ledger, fail={"preflight": {"revcore-gateway.service": CheckFailed("unit not loaded")}})
     run_id = ledger.begin_run("op", "migrate --phase 1", 1, False)
     results = {r.unit: r for r in Executor(host, Journal(ledger, run_id), mask=False, parallel=2).run(plan)}
     assert sorted(host.expected) == sorted(sp.unit for sp in plan)
-    assert results["revcore-gateway.service"].outcome == NOT_STARTED  # its preflight ran: its own to keep
+    # The gateway's preflight failed, maybe before it asked for its container: the host knows
+    # whether one was made ahead for it and never asked for.
+    assert results["revcore-gateway.service"].outcome == NOT_STARTED
     assert results["revpublish.service"].outcome == SKIPPED
     assert results["revscore-iq.service"].outcome == MIGRATED
-    assert host.released == ["revpublish.service"]
+    assert host.released == ["revcore-gateway.service", "revpublish.service"]
+
+
+def test_a_run_that_stops_still_takes_back_what_was_made_ahead(make_config, ledger):
+    plan = _chain(make_config)
+    host = ScriptedHost(ledger, fail={"preflight": {"revcore-gateway.service": JournalUnavailable("ledger gone")}})
+    run_id = ledger.begin_run("op", "migrate --phase 1", 1, False)
+    with pytest.raises(JournalUnavailable):
+        Executor(host, Journal(ledger, run_id), mask=False, parallel=1).run(plan)
+    assert sorted(host.released) == sorted(sp.unit for sp in plan)  # none of them passed its preflight
 
 
 # -- LiveHost: what it creates ahead, and takes back --------------------------------------
@@ -210,10 +221,11 @@ class Engine:
     def list_containers(self, labels=(), all=True):
         service = next(lab.split("=", 1)[1] for lab in labels if lab.startswith("com.docker.compose.service="))
         found = self.containers.get(service)
-        return [found] if found is not None else []
+        return found if isinstance(found, list) else [found] if found is not None else []
 
     def container_state(self, cid):
-        return next((c for c in self.containers.values() if c.id == cid), None)
+        every = [c for found in self.containers.values() for c in (found if isinstance(found, list) else [found])]
+        return next((c for c in every if c.id == cid), None)
 
     def remove(self, cid, *, force=True, missing_ok=True):
         self.removed.append(cid)
@@ -267,3 +279,44 @@ def test_live_host_removes_only_containers_it_made_ahead_that_never_started(make
     said = host.release(plans)
     assert engine.removed == ["c1"]
     assert said == ["revpublish.service: container compose_revpublish_1, created ahead and never started, removed"]
+
+
+def test_live_host_takes_back_what_it_made_ahead_for_a_service_whose_preflight_failed_first(make_config, tmp_path):
+    engine = Engine(images={"revflow/revpublish:1", "revflow/revroute:1"}, containers={
+        "revpublish": container("c1", "compose_revpublish_1", "created"),
+    })
+    host, plans = _live(make_config, tmp_path, engine)
+    made = []
+    host.compose = SimpleNamespace(create=lambda files, *names: made.extend(names))
+    host.systemd = SimpleNamespace(states=lambda names: {n: SimpleNamespace(load_state="not-found") for n in names})
+    host.expect(plans)
+    host._creates.create("revroute")  # revroute's preflight: its process makes revpublish's too
+    assert made == ["revroute", "revpublish"]
+    with pytest.raises(CheckFailed, match="systemd does not know it"):
+        host.preflight(plans[0])  # revpublish's, failing before it asks for its container
+    assert host.release([plans[0]]) == ["revpublish.service: container compose_revpublish_1, created ahead and never started, removed"]
+    assert engine.removed == ["c1"]
+
+
+def test_live_host_takes_back_every_replica_it_made_ahead(make_config, tmp_path):
+    engine = Engine(images=set(), containers={"revworker": [
+        container("r1", "compose_revworker_1", "created"),
+        container("r2", "compose_revworker_2", "created"),
+    ]})
+    host, _plans = _live(make_config, tmp_path, engine)
+    template = Unit(name="revworker@.service", path=None)
+    sp = P.service_plan(template, make_config(), host.files, instances=["revworker@1.service", "revworker@2.service"])
+    host._creates.made_ahead.add(sp.service)
+    said = host.release([sp])
+    assert sorted(engine.removed) == ["r1", "r2"]
+    assert len(said) == 2 and all("created ahead and never started, removed" in line for line in said)
+
+
+def test_live_host_announces_nothing_it_cannot_ask_the_engine_about(make_config, tmp_path):
+    class Down(Engine):
+        def image_exists(self, tag):
+            raise AdapterUnavailable("docker engine: connection refused")
+
+    host, plans = _live(make_config, tmp_path, Down(images=set(), containers={}))
+    host.expect(plans)  # each preflight says what the engine says; the run is not stopped here
+    assert host._creates._ahead == []
