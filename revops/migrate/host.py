@@ -281,8 +281,10 @@ class LiveHost:
     def expect(self, services: list[P.ServicePlan]) -> None:
         """The first compose process of the run creates the containers of every one of
         `services` whose compose service is generated for it and whose image is present
-        (one missing would make the batch fail: its own preflight builds it first)."""
-        ready = []
+        (one missing would make the batch fail: its own preflight builds it first), and none
+        of whose suite's is missing (that build may tag a new image for it too: build_suite
+        rebuilds any image whose inputs changed)."""
+        ready, building = [], set()
         for sp in services:
             made = self._services.get(sp.unit)
             if made is None or (sp.instances and sorted(made.instances) != sorted(sp.instances)):
@@ -292,8 +294,10 @@ class LiveHost:
             except RevopsError:  # the engine's answer is its preflight's to give
                 continue
             if present:
-                ready.append(sp.service)
-        self._creates.ahead(ready)
+                ready.append(sp)
+            elif sp.suite is not None:
+                building.add(sp.suite)
+        self._creates.ahead([sp.service for sp in ready if sp.suite not in building])
 
     def release(self, services: list[P.ServicePlan]) -> list[str]:
         """Remove the containers created ahead for `services` and never started (their

@@ -244,13 +244,12 @@ COMPOSE = """services:
 """
 
 
-def _live(make_config, tmp_path, engine):
+def _live(make_config, tmp_path, engine, compose=COMPOSE, names=("revpublish", "revlist", "revroute", "revghost")):
     config = make_config()
     compose_file = tmp_path / "compose" / "docker-compose.yml"
     compose_file.parent.mkdir()
-    compose_file.write_text(COMPOSE)
-    units = [Unit(name=f"{n}.service", path=None, port=8500 + i)
-             for i, n in enumerate(("revpublish", "revlist", "revroute", "revghost"))]
+    compose_file.write_text(compose)
+    units = [Unit(name=f"{n}.service", path=None, port=8500 + i) for i, n in enumerate(names)]
     plans = [P.service_plan(u, config, [str(compose_file)]) for u in units]
     host = LiveHost(config, SimpleNamespace(), engine=engine, compose=None, compose_files=[str(compose_file)])
     host._project = "compose"  # as the run's first container said
@@ -266,6 +265,18 @@ def test_live_host_announces_only_services_generated_for_it_with_their_image_pre
     host, plans = _live(make_config, tmp_path, engine)
     host.expect(plans)  # revlist's image is missing (its preflight builds it); revghost has no service
     assert host._creates._ahead == ["revpublish", "revroute"]
+
+
+def test_live_host_announces_no_service_of_a_suite_its_run_may_build(make_config, tmp_path):
+    # revcore-gateway's image is missing: its preflight builds suite core, which may tag a new
+    # revpublish image too; a revpublish container made before that would run the old one.
+    engine = Engine(images={"revflow/revpublish:1"}, containers={})
+    core = COMPOSE.split("  revlist:")[0] + ("  revcore-gateway:\n    image: revflow/revcore-gateway:1\n"
+                                             "    labels: {revops.unit: revcore-gateway.service}\n")
+    host, plans = _live(make_config, tmp_path, engine, compose=core, names=("revpublish", "revcore-gateway"))
+    assert [sp.suite for sp in plans] == ["core", "core"]
+    host.expect(plans)
+    assert host._creates._ahead == []
 
 
 def test_live_host_removes_only_containers_it_made_ahead_that_never_started(make_config, tmp_path):
