@@ -305,7 +305,8 @@ def test_live_host_takes_back_what_it_made_ahead_for_a_service_whose_preflight_f
     assert made == ["revroute", "revpublish"]
     with pytest.raises(CheckFailed, match="systemd does not know it"):
         host.preflight(plans[0])  # revpublish's, failing before it asks for its container
-    assert host.release([plans[0]]) == ["revpublish.service: container compose_revpublish_1, created ahead and never started, removed"]
+    assert host.release([plans[0]]) == [
+        "revpublish.service: container compose_revpublish_1, created ahead and never started, removed"]
     assert engine.removed == ["c1"]
 
 
