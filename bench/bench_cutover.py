@@ -136,6 +136,7 @@ def started_at(container_id: str) -> float | None:
 
 
 ENGINE_PROCESSES = {"dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "docker-proxy"}
+MANAGER_PROCESSES = {"systemd", "dbus-daemon"}  # the bed's user manager and its session bus
 CONTAINERS_CPUACCT = Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage")  # cgroup v1, cgroupfs driver
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 
@@ -162,9 +163,10 @@ class CpuMeter:
     """CPU seconds spent during a run, by whom: the whole machine (/proc/stat), this process
     (revops itself), its reaped children (compose processes), the engine's
     processes (dockerd, containerd, shims, proxies: their own time and their reaped children's;
-    a shim that exited unreaped is lost, and lands in `other`), and the containers (the
+    a shim that exited unreaped is lost, and lands in `other`), the user manager and its bus
+    (`manager`: unit stops, unit-file changes and their reloads), and the containers (the
     cpuacct cgroup `docker`, which keeps the time of removed containers). `other` is the rest:
-    the user manager's units, the bed's other engines, the kernel."""
+    the units' own processes, the bed's other engines, the kernel."""
 
     def __init__(self) -> None:
         self.began = self._now()
@@ -176,15 +178,15 @@ class CpuMeter:
         return (sum(fields[:8]) - idle) * TICK_S, sum(fields[:8]) * TICK_S
 
     @staticmethod
-    def _engine() -> float:
+    def _processes(names: set[str]) -> float:
+        """CPU seconds of the processes called `names` (comm), with their reaped children's."""
         total = 0
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 raw = stat.read_text()
             except OSError:
                 continue
-            name = raw[raw.index("(") + 1:raw.rindex(")")]
-            if name in ENGINE_PROCESSES:
+            if raw[raw.index("(") + 1:raw.rindex(")")] in names:
                 fields = raw[raw.rindex(")") + 2:].split()
                 total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
         return total * TICK_S
@@ -201,12 +203,13 @@ class CpuMeter:
         busy, _all = self._machine()
         return {"busy": busy, "revops": times.user + times.system,
                 "children": times.children_user + times.children_system,
-                "engine": self._engine(), "containers": self._containers(), "at": time.monotonic()}
+                "engine": self._processes(ENGINE_PROCESSES), "manager": self._processes(MANAGER_PROCESSES),
+                "containers": self._containers(), "at": time.monotonic()}
 
     def spent(self) -> dict[str, float]:
         """{who: CPU seconds since the meter began}, with `wall` and `cores`."""
         end = self._now()
-        out = {k: end[k] - self.began[k] for k in ("busy", "revops", "children", "engine")}
+        out = {k: end[k] - self.began[k] for k in ("busy", "revops", "children", "engine", "manager")}
         if end["containers"] is not None and self.began["containers"] is not None:
             out["containers"] = end["containers"] - self.began["containers"]
         out["other"] = out["busy"] - sum(v for k, v in out.items() if k != "busy")
@@ -218,7 +221,7 @@ class CpuMeter:
 def cpu_words(cpu: dict[str, float], services: int) -> str:
     """One line: the machine's busy share of the run, and each part's CPU seconds per service."""
     share = cpu["busy"] / (cpu["wall"] * cpu["cores"])
-    parts = ", ".join(f"{k} {cpu[k] / services:.2f}" for k in ("revops", "children", "probers", "engine", "containers", "other")
+    parts = ", ".join(f"{k} {cpu[k] / services:.2f}" for k in ("revops", "children", "probers", "engine", "manager", "containers", "other")
                       if k in cpu)
     return (f"CPU: {cpu['busy']:.0f} s busy of {cpu['wall'] * cpu['cores']:.0f} s ({share:.0%} of "
             f"{cpu['cores']} cores); per service (s): {parts}")
