@@ -35,7 +35,7 @@ the host and its images):
     python bench/bench_cutover.py /tmp/rf --prepare --phase 2   # once: host, locks, images
     python bench/bench_cutover.py /tmp/rf --phase 2 --compare   # --parallel 1 vs the default
     python bench/bench_cutover.py /tmp/rf --phase 2 --compare --suites digital-landlord tech-efficiency
-        # the same on some suites of the phase (a serial phase 2 takes about 45 s per service)
+        # the same on some suites of the phase (serially about 20 s per service: 30 s for one without a port)
     python bench/bench_cutover.py /tmp/rf --phase 2 --compare --suites lead-gen --parallel 8 16
         # serial against each --parallel given, in one run
     python bench/bench_cutover.py /tmp/rf --phase 2 --broken revcite

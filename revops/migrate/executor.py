@@ -185,8 +185,7 @@ class Executor:
 
     def run(self, services: list[P.ServicePlan]) -> list[ServiceResult]:
         """Cut over `services` (a plan's, dependencies first) in waves: each starts as soon as
-        every service it depends on (`after`) has migrated, at most `parallel` at once, the
-        longest cutovers first among those ready (plan.longest_first). One that
+        every service it depends on (`after`) has migrated, at most `parallel` at once. One that
         does not migrate stops nothing but its dependents, which are skipped with why. Ctrl-C
         starts nothing more; each service in flight is finished or rolled back. An error that
         must end the run (the ledger cannot be written, a bug) starts nothing more either, and
@@ -495,10 +494,9 @@ class _Waves:
             self.results[sp.unit] = ServiceResult(sp.unit, NOT_STARTED, f"the run stopped: {describe(exc)}")
 
     def _ready(self) -> list[P.ServicePlan]:
-        """The pending services whose dependencies have migrated, longest cutovers first."""
-        return P.longest_first([sp for sp in self.pending
-                                if all(self.results.get(d) is not None and self.results[d].outcome == MIGRATED
-                                       for d in sp.after if d in self._planned)])
+        return [sp for sp in self.pending
+                if all(self.results.get(d) is not None and self.results[d].outcome == MIGRATED
+                       for d in sp.after if d in self._planned)]
 
     @property
     def _planned(self) -> set[str]:

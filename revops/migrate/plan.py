@@ -312,23 +312,6 @@ def waves(services: list[ServicePlan]) -> list[list[str]]:
     return out
 
 
-def longest_first(services: list[ServicePlan]) -> list[ServicePlan]:
-    """`services` (all ready to start) in the order a run starts them: the longest cutovers
-    first, the plan's order within each kind (a stable sort).
-
-    Longest first is Graham's LPT rule for independent jobs on a fixed number of machines: the
-    short ones fill the slots the long ones leave, instead of the long ones running last and
-    alone. The lengths are by kind, from the gates: a service without a port waits for Docker's
-    own first health check, one interval after its start (30 s at production settings); one
-    with a port for its /health, seconds; a timer's job is repointed, about a second."""
-    def rank(sp: ServicePlan) -> int:
-        if sp.kind == KIND_JOB:
-            return 2
-        return 1 if sp.health_url is not None else 0
-
-    return sorted(services, key=rank)
-
-
 def default_parallel(cpus: int | None) -> int:
     """How many services a run cuts over at once unless --parallel says: PARALLEL_PER_CPU per
     core, between 2 and MAX_DEFAULT_PARALLEL (12 on a 2-core host).
