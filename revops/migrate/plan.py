@@ -317,12 +317,12 @@ def default_parallel(cpus: int | None) -> int:
     core, between 2 and MAX_DEFAULT_PARALLEL (12 on a 2-core host).
 
     A service in flight spends most of its time waiting (on its /health, on Docker's first
-    health check one interval after start), not computing: about 5 CPU-seconds per service
+    health check one interval after start), not computing: about 3-5 CPU-seconds per service
     (two container starts, the engine's work, systemd's reloads; its share of one compose
-    process) in a window of up to one health interval. Six per core keeps the cores busy
-    (about 80 % on the example host's phase 2) while the waits overlap; more gains little and
-    stretches each start (the window with no /health answer). bench/bench_cutover.py measures
-    both; the figures are in the README ("Waves")."""
+    process) in a window of up to one health interval. Six per core keeps the cores 60-85 %
+    busy on the example host's phase 2 while the waits overlap; 16 in flight gained 5 % on 12
+    and stretched each start (the window with no /health answer). bench/bench_cutover.py
+    measures both; the figures are in the README ("Waves")."""
     return max(2, min(MAX_DEFAULT_PARALLEL, PARALLEL_PER_CPU * (cpus or 1)))
 
 
