@@ -29,11 +29,12 @@ class RepoChecks:
     preflight calls; each raises CheckFailed naming the fix."""
 
     def __init__(self, config: Config, inventory: Inventory, engine: BuildEngine,
-                 find_links: Path | None = None) -> None:
+                 find_links: Path | None = None, project: list[Path] | None = None) -> None:
         self.config = config
         self.inventory = inventory
         self.engine = engine
         self.find_links = find_links  # offline builds: wheels from here (default $REVOPS_WHEELHOUSE)
+        self.project = project  # the compose files the run drives as one project (None: each file alone)
 
     @cached_property
     def rendered(self) -> drift.Rendered:
@@ -42,8 +43,10 @@ class RepoChecks:
 
     @cached_property
     def validation(self) -> ValidationResult:
-        """revops validate of compose/ (once per run: compose config runs once per file)."""
-        return validate_paths([self.config.out("compose")], self.config)
+        """revops validate of compose/ (once per run). The compose tool's own `config -q` reads
+        the project the run drives, in one process: the per-suite files hold the same services
+        and are the verb's to check one by one (ten v1 processes took 10 s of a 19 s preflight)."""
+        return validate_paths([self.config.out("compose")], self.config, project=self.project)
 
     def check(self, suite: str) -> str:
         """Lock of the suite current, compose current and valid; what was checked, in words."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from revops import model
@@ -63,7 +64,7 @@ def live_host(inputs: Inputs) -> LiveHost:
 
     config = inputs.config
     engine = docker_engine.connect()
-    repo = RepoChecks(config, inputs.inventory, engine)
+    repo = RepoChecks(config, inputs.inventory, engine, project=[Path(f) for f in inputs.files])
     return LiveHost(config, systemd.connect(config.bus), engine, compose.connect(cwd=config.base_dir),
                     inputs.files, build=repo.build, checks=repo.check, services=inputs.project.services,
                     dropins=dropin_files(config))

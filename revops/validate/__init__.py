@@ -26,11 +26,14 @@ def in_ci() -> bool:
 
 
 def validate(paths: list[Path], ctx: Context, *, externals: bool = True, strict: bool = False,
-             require_checks: bool | None = None) -> ValidationResult:
+             require_checks: bool | None = None, project: list[Path] | None = None) -> ValidationResult:
     """Findings for the compose files and Dockerfiles under paths.
 
     require_checks: a check that could not run (its tool missing) is an error finding for each
     file it should have checked; None means when strict or in CI (the CI variable set).
+    project: the compose files one caller drives as a single project (migrate's); the compose
+    tool's `config -q` then reads those together, once, and not the others. None: each compose
+    file alone, as the verb does.
     """
     compose_files, dockerfiles, missing = documents.collect(paths)
     result = ValidationResult(files=[str(p) for p in compose_files + dockerfiles])
@@ -55,11 +58,15 @@ def validate(paths: list[Path], ctx: Context, *, externals: bool = True, strict:
         required = (strict or in_ci()) if require_checks is None else require_checks
         stacks = [p for p in readable if documents.is_stack_file(p)]
         composes = [p for p in readable if not documents.is_stack_file(p)]
-        checks = ((external.compose_config, composes), (external.hadolint, dockerfiles),
+        compose_check = external.compose_config
+        if project is not None:
+            driven = {p.resolve() for p in project}
+            composes, compose_check = [p for p in composes if p.resolve() in driven], external.project_config
+        checks = ((compose_check, composes), (external.hadolint, dockerfiles),
                   (lambda files: external.stack_config(files, ctx.docker_cli), stacks))
         for check, files in checks:
             run, found = check(files)
-            if check is external.compose_config and held_back:
+            if check is compose_check and held_back:
                 run = CheckRun(run.name, run.status, f"{run.detail}; not given {len(held_back)} file(s) that name "
                                "paths outside the repo")
             result.checks.append(run)
@@ -76,14 +83,14 @@ def _not_checked(run: CheckRun, files: list[Path]) -> list[Finding]:
 
 
 def validate_paths(paths: list[Path], config: Config | None, *, externals: bool = True,
-                   strict: bool = False) -> ValidationResult:
+                   strict: bool = False, project: list[Path] | None = None) -> ValidationResult:
     """validate() of files and directories that must exist (UsageError naming the absent ones),
     in revops.yaml's context (configured.context), with its suites checked against the
     inventory when there is a config: what the verb runs, and migrate's preflight."""
     absent = [str(p) for p in paths if not p.exists()]
     if absent:
         raise UsageError(f"no such file or directory: {', '.join(absent)}")
-    result = validate(paths, configured.context(config), externals=externals, strict=strict)
+    result = validate(paths, configured.context(config), externals=externals, strict=strict, project=project)
     if config is not None:  # revops.yaml's suites against the inventory
         run, findings = suites.check(config)
         result.checks.append(run)

@@ -89,6 +89,21 @@ def test_compose_config_reports_what_the_tool_rejects():
     assert "redis" in found[0].message
 
 
+def test_project_config_reads_the_files_together_in_one_process(tmp_path):
+    """migrate's preflight: the files as the one project it drives. A service that depends on
+    one from another file is fine together, and refused alone, in the tool's words."""
+    need("docker-compose")
+    redis = tmp_path / "redis.yml"
+    redis.write_text("services:\n  redis:\n    image: redis:7.2.4\n")
+    bad = CASES / "depends-on-unknown.bad.yml"
+    run, found = external.project_config([bad, redis])
+    assert run.status == "ran" and "config -q on 2 file(s) as one project" in run.detail, run.detail
+    assert found == []
+    run, found = external.project_config([bad])
+    assert [Path(f.file).name for f in found] == ["depends-on-unknown.bad.yml"]
+    assert "as one project" in found[0].message and "redis" in found[0].message
+
+
 def test_the_cli_says_which_hadolint_ran_text_and_json(tmp_path):
     """The venv's revops with only the system's directories on PATH: the venv's hadolint runs,
     and both outputs name it with its version."""

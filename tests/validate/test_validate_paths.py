@@ -90,6 +90,22 @@ def test_a_file_that_names_outside_paths_never_reaches_compose_config(repo, monk
     assert "not given 1 file(s) that name paths outside the repo" in run.detail
 
 
+def test_a_driven_project_goes_to_the_compose_tool_once_and_alone(repo, monkeypatch):
+    """migrate's preflight names the files it drives: those go to one `config -q` together; the
+    others (the per-suite files) are only for the verb to check one by one."""
+    given = []
+    monkeypatch.setattr(external, "compose_config", lambda files: pytest.fail("each file alone"))
+    monkeypatch.setattr(external, "project_config", lambda files: given.append(list(files)) or (
+        CheckRun("compose-config", "ran", f"config -q on {len(files)} file(s) as one project"), []))
+    monkeypatch.setattr(external, "hadolint", lambda files: (CheckRun("hadolint", "ran", "no Dockerfiles"), []))
+    main = repo / "compose" / "docker-compose.yml"
+    main.write_text(SERVICE)
+    (repo / "compose" / "suite.yml").write_text(SERVICE)
+    result = validate([repo / "compose"], Context(), project=[main])
+    assert given == [[main]]
+    assert "as one project" in {c.name: c.detail for c in result.checks}["compose-config"]
+
+
 def test_working_dir_variants():
     found = flagged(CASES / "working-dir.bad.yml", "working-dir")
     assert set(found) == {"tilde", "tilde-path", "relative"}
