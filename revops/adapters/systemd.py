@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from revops.backoff import backoff_delays
+from revops.coalesce import Coalesced
 from revops.errors import AdapterUnavailable, CheckFailed, RevopsError
 
 BUS_NAME = "org.freedesktop.systemd1"
@@ -282,6 +283,7 @@ class Manager:
         self._connection = connection
         self._proxy = proxy
         self._glib = glib
+        self._reload = Coalesced(lambda: self._manager_call("daemon-reload", "Reload"))
 
     # -- low level ------------------------------------------------------------------
 
@@ -316,7 +318,9 @@ class Manager:
     # -- reading --------------------------------------------------------------------
 
     def reload(self) -> None:
-        self._manager_call("daemon-reload", "Reload")
+        """The manager's Reload, shared by the threads that ask at once (revops.coalesce): each
+        returns after a Reload that began after it asked, so its unit-file change is read."""
+        self._reload()
 
     def list_units(self, patterns: list[str] | None = None) -> list[UnitStatus]:
         """Every loaded unit matching the fnmatch patterns (all when None), any state."""

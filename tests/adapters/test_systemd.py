@@ -11,6 +11,7 @@ import os
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
@@ -269,6 +270,19 @@ def test_start_stop_enable_disable_mask_unmask(manager, units):
     manager.unmask([name])
     assert systemctl("is-enabled", name, check=False) == "disabled"
     assert manager.start(name) == "active"
+
+
+@pytest.mark.realstack
+def test_masks_from_many_threads_are_each_read_by_a_shared_reload(manager, units):
+    """Waves mask units from several threads at once; their reloads share runs
+    (revops.coalesce), and the manager still reads every mask."""
+    names = [units.write(f"many{i}", LONG_RUNNING, where="runtime") for i in range(6)]
+    manager.reload()
+    before = manager._reload.runs
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda name: manager.mask([name]), names))
+    assert {name: show(name, "LoadState") for name in names} == dict.fromkeys(names, "masked")
+    assert 1 <= manager._reload.runs - before <= len(names)
 
 
 @pytest.mark.realstack
