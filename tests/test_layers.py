@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "revops"
-ADAPTERS_MAY_IMPORT = {"revops.adapters", "revops.errors", "revops.backoff"}
+ADAPTERS_MAY_IMPORT = {"revops.adapters", "revops.errors", "revops.backoff", "revops.coalesce"}
 
 
 def module_name(path: Path) -> str:
