@@ -28,8 +28,9 @@ class Coalesced:
         self._started = 0  # runs begun, numbered from 1
         self._finished = 0  # the last run that ended (runs are one after another)
         self._running = False
-        self._raised: dict[int, BaseException] = {}  # run number -> what it raised
-        self._waiting = 0
+        # run number -> what it raised, kept only until the calls that shared it have it
+        self._raised: dict[int, BaseException] = {}
+        self._sharing: dict[int, int] = {}  # run number -> calls waiting for it
 
     @property
     def runs(self) -> int:
@@ -41,19 +42,20 @@ class Coalesced:
     def waiting(self) -> int:
         """How many calls are waiting for a run to end."""
         with self._cond:
-            return self._waiting
+            return sum(self._sharing.values())
 
     def __call__(self) -> None:
         with self._cond:
             wanted = self._started + 1  # the first run that begins after this call
-            self._waiting += 1
-            while self._finished < wanted and self._running:
-                self._cond.wait()
-            self._waiting -= 1
+            self._sharing[wanted] = self._sharing.get(wanted, 0) + 1
+            try:
+                while self._finished < wanted and self._running:
+                    self._cond.wait()
+            finally:  # also when interrupted while waiting (Ctrl-C in the main thread)
+                shared = self._leave(wanted)
             if self._finished >= wanted:  # another caller ran it
-                raised = self._raised.get(wanted)
-                if raised is not None:
-                    raise copy.copy(raised)  # each thread gets its own traceback
+                if shared is not None:
+                    raise _own(shared)
                 return
             self._started += 1
             mine, self._running = self._started, True
@@ -66,6 +68,25 @@ class Coalesced:
         finally:
             with self._cond:
                 self._running, self._finished = False, mine
-                if raised is not None:
+                if raised is not None and self._sharing.get(mine):
                     self._raised[mine] = raised
                 self._cond.notify_all()
+
+    def _leave(self, wanted: int) -> BaseException | None:
+        """One call stops waiting for run `wanted` (lock held): what that run raised, if it has
+        ended; the last call to leave lets go of it."""
+        left = self._sharing[wanted] - 1
+        if left:
+            self._sharing[wanted] = left
+            return self._raised.get(wanted)
+        del self._sharing[wanted]
+        return self._raised.pop(wanted, None)
+
+
+def _own(exc: BaseException) -> BaseException:
+    """A copy of exc for one more thread to raise (its own traceback); exc itself when copy
+    cannot rebuild it from its args (ConfigError's __init__ takes other arguments)."""
+    try:
+        return copy.copy(exc)
+    except Exception:  # noqa: BLE001 - any failure to copy: the error itself is still the answer
+        return exc

@@ -105,3 +105,95 @@ def wait_until(condition, seconds=5.0):
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.005)
+
+
+def test_an_error_that_cannot_be_copied_still_reaches_the_callers_that_shared_its_run():
+    """ConfigError's __init__ takes (path, key, message): copy.copy cannot rebuild it from its
+    args. The callers that shared the run get that error, not a TypeError of the copy."""
+    from revops.errors import ConfigError
+
+    hold, entered = threading.Event(), threading.Event()
+    begun = []
+
+    def run():
+        begun.append(1)
+        entered.set()
+        hold.wait(10)
+        if len(begun) == 2:
+            raise ConfigError("templates/x.j2", None, "run 2 failed", 3)
+
+    reload = Coalesced(run)
+    first = threading.Thread(target=reload)
+    first.start()
+    assert entered.wait(5)
+    outcomes: dict[int, object] = {}
+
+    def call(i):
+        try:
+            reload()
+            outcomes[i] = "ok"
+        except Exception as exc:  # noqa: BLE001 - what each caller got is the point
+            outcomes[i] = (type(exc).__name__, str(exc))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    wait_until(lambda: reload.waiting == 3)
+    hold.set()
+    first.join(5)
+    for t in threads:
+        t.join(5)
+    assert len(begun) == 2
+    assert set(outcomes.values()) == {("ConfigError", "templates/x.j2:3: run 2 failed")}
+
+
+def test_what_a_run_raised_is_let_go_once_every_caller_has_it():
+    """A long-lived manager whose reloads fail now and then keeps no error (and no traceback,
+    with the frames it holds) once its callers have raised it."""
+    import gc
+    import weakref
+
+    class ReloadFailed(Exception):
+        pass
+
+    raised = []
+
+    def run():
+        exc = ReloadFailed("reload failed")
+        raised.append(weakref.ref(exc))
+        raise exc
+
+    reload = Coalesced(run)
+    for _ in range(3):
+        with pytest.raises(ReloadFailed):
+            reload()
+    gc.collect()
+    assert [ref() for ref in raised] == [None, None, None]
+
+
+def test_a_caller_interrupted_while_waiting_is_no_longer_counted():
+    """Ctrl-C reaches the main thread while it waits for a run: it stops waiting, the run goes
+    on, and `waiting` does not count it for ever."""
+    import signal
+
+    gate = Gate()
+    reload = Coalesced(gate)
+    first = threading.Thread(target=reload)
+    first.start()
+    assert gate.entered.wait(5)
+    main = threading.get_ident()
+    kicker = threading.Thread(target=lambda: (wait_until(lambda: reload.waiting == 1),
+                                              signal.pthread_kill(main, signal.SIGINT)))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        kicker.start()
+        with pytest.raises(KeyboardInterrupt):
+            reload()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        gate.hold.set()
+        first.join(5)
+        kicker.join(5)
+    assert reload.waiting == 0
+    reload()  # the next call gets a run of its own
+    assert gate.begun == [1, 2]

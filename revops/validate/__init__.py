@@ -62,6 +62,7 @@ def validate(paths: list[Path], ctx: Context, *, externals: bool = True, strict:
         if project is not None:
             driven = {p.resolve() for p in project}
             composes, compose_check = [p for p in composes if p.resolve() in driven], external.project_config
+            held_back = [p for p in held_back if p.resolve() in driven]  # the others would not go either
         checks = ((compose_check, composes), (external.hadolint, dockerfiles),
                   (lambda files: external.stack_config(files, ctx.docker_cli), stacks))
         for check, files in checks:

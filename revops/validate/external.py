@@ -47,7 +47,9 @@ def compose_config(files: list[Path]) -> tuple[CheckRun, list[Finding]]:
 
 def project_config(files: list[Path]) -> tuple[CheckRun, list[Finding]]:
     """The compose files as the one project that migrate drives: every file given with -f to a
-    single `config -q`, run in the first file's directory as migrate's compose commands are.
+    single `config -q`, run in the first file's directory. Migrate's compose commands run in
+    the ops repo, but the project directory, where compose 1.28+ and v2 read `.env` and resolve
+    relative paths, is the first -f file's directory either way (docs: "Environment file").
 
     One docker-compose process, where compose_config starts one per file (about a second of CPU
     each for v1). A refusal is one finding on the first file, in the tool's words."""

@@ -106,6 +106,22 @@ def test_a_driven_project_goes_to_the_compose_tool_once_and_alone(repo, monkeypa
     assert "as one project" in {c.name: c.detail for c in result.checks}["compose-config"]
 
 
+def test_a_held_back_file_outside_the_driven_project_is_not_said_to_be_missing_from_it(repo, monkeypatch):
+    """A per-suite file that names outside paths would not have gone to the project's
+    `config -q` anyway: the check's detail counts only the project's files it held back."""
+    monkeypatch.setattr(external, "project_config", lambda files: (
+        CheckRun("compose-config", "ran", f"config -q on {len(files)} file(s) as one project"), []))
+    monkeypatch.setattr(external, "hadolint", lambda files: (CheckRun("hadolint", "ran", "no Dockerfiles"), []))
+    main = repo / "compose" / "docker-compose.yml"
+    main.write_text(SERVICE)
+    (repo / "compose" / "suite.yml").write_text(SERVICE + "    env_file: /etc/shadow\n")
+    checks = {c.name: c.detail for c in validate([repo / "compose"], Context(), project=[main]).checks}
+    assert checks["compose-config"] == "config -q on 1 file(s) as one project"
+    main.write_text(SERVICE + "    env_file: /etc/shadow\n")
+    checks = {c.name: c.detail for c in validate([repo / "compose"], Context(), project=[main]).checks}
+    assert "not given 1 file(s) that name paths outside the repo" in checks["compose-config"]
+
+
 def test_working_dir_variants():
     found = flagged(CASES / "working-dir.bad.yml", "working-dir")
     assert set(found) == {"tilde", "tilde-path", "relative"}
