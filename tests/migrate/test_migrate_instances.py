@@ -290,3 +290,23 @@ def test_preflight_refuses_a_group_whose_compose_service_was_made_for_other_inst
     with pytest.raises(CheckFailed, match="was generated for revflow-leadgen-worker@1.service, "
                                           "revflow-leadgen-worker@2.service .revops.instances."):
         host.preflight(group_plan(make_config))
+
+
+def test_the_gate_reads_the_host_only_for_earlier_services_the_ledger_says_migrated(make_config):
+    """plan.gate blocks on the ledger's state alone; asking the host about a service with no
+    container cost a compose process each (16 s of a bench run on an unmigrated phase 1)."""
+    from revops.migrate import wiring
+    from revops.migrate.executor import Verdict
+
+    config = make_config()
+    earlier = [u.name for u, _ in P.earlier_units(inventory(), config, 3, COMPOSE_UNITS)]
+    assert len(earlier) >= 2
+    asked = []
+    host = SimpleNamespace(replacement_verdict=lambda sp: asked.append(sp.unit) or Verdict(True))
+    inputs = SimpleNamespace(inventory=inventory(), config=config, files=["docker-compose.yml"],
+                             project=SimpleNamespace(units=COMPOSE_UNITS))
+    read = wiring.read_earlier(inputs, 3, {earlier[0]: MIGRATED, earlier[1]: ROLLED_BACK}, host, None)
+    assert asked == [earlier[0]]
+    assert [(h.unit, h.healthy) for h in read] == [(u, u == earlier[0]) for u in earlier]
+    blockers = {b.unit: b.reason for b in P.gate(read, None).blockers}
+    assert earlier[0] not in blockers and blockers[earlier[1]] == "not migrated (ledger: rolled-back)"
