@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -216,3 +218,44 @@ def test_a_compose_file_mounting_another_file_is_refused(make_config, tmp_path):
     host, sp, _ = _secret_host(make_config, tmp_path, secret_file="/etc/shadow")
     with pytest.raises(CheckFailed, match="does not mount .*revpublish.env as secret revpublish.env .it names /etc/shadow"):
         host.write_secret(sp)
+
+
+class SlowCompose:
+    """`compose ps` taking as long as a v1 process does to parse a big project (scaled down)."""
+
+    def __init__(self):
+        self.ps_calls = []
+
+    def ps(self, _files, service):
+        self.ps_calls.append(service)
+        time.sleep(0.2)
+        return [f"id-{service}"]
+
+
+class ProjectEngine:
+    """Every container of project `p`, found by its compose service label."""
+
+    def container_state(self, cid):
+        return SimpleNamespace(id=cid, name=cid, status="created", health=None, exit_code=None,
+                               restart_count=0, labels={"com.docker.compose.project": "p"})
+
+    def list_containers(self, labels):
+        service = next(label.split("=", 1)[1] for label in labels if label.startswith("com.docker.compose.service="))
+        assert "com.docker.compose.project=p" in labels
+        return [SimpleNamespace(id=f"id-{service}")]
+
+
+def test_a_wave_learns_the_compose_project_with_one_compose_process(make_config, tmp_path):
+    """Twelve services beginning a wave each looked their container up through compose while the
+    project's name was unknown: twelve v1 processes of 2 CPU-seconds at once. One asks now."""
+    config = make_config()
+    compose_file = tmp_path / "docker-compose.yml"
+    compose_file.write_text("services: {}\n")
+    compose = SlowCompose()
+    host = LiveHost(config, OneUnitSystemd("loaded"), engine=ProjectEngine(), compose=compose,
+                    compose_files=[str(compose_file)])
+    names = [f"svc{i}" for i in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = list(pool.map(lambda name: host._state(SimpleNamespace(service=name)), names))
+    assert [state.id for state in found] == [f"id-{name}" for name in names]
+    assert len(compose.ps_calls) == 1
