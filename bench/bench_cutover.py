@@ -2,8 +2,10 @@
 start time? And how long does a phase take, and how does that grow with its size?
 
 For every API service of the phase, a prober GETs http://127.0.0.1:PORT/health every 20 ms
-(50 ms with --compare) while the phase migrates (revops.commands.migrate.run, in this process;
-the probers in a process of their own, bench/probe_process.py). Per service:
+(50 ms with --compare) from the service's first step to its end, and every second before and
+after (--steady-probes: at the fine period throughout), while the phase migrates
+(revops.commands.migrate.run, in this process; the probers in a process of their own,
+bench/probe_process.py). Per service:
 
 - window: the longest stretch with no 2xx answer (the unit's last answer to the container's
   first);
@@ -81,6 +83,12 @@ from revops.migrate import wiring  # noqa: E402
 from revops.migrate.executor import NoProgress  # noqa: E402
 
 PERIOD_S = 0.020
+# How often an API is probed outside its own cutover: an answer missing there is still seen,
+# at this grain. Ten URLs at 50 ms through a whole phase cost the apps answering, Docker's port
+# proxies and the probers about 55 CPU-seconds of a 240 CPU-second run in waves (measured
+# with process accounting, 2026-11-30), which slowed the CPU-bound run in waves and hardly the
+# serial one; --steady-probes measures that way.
+SLOW_PERIOD_S = 1.0
 BROKEN_PACKAGE = "fastapi"  # what every example service's app imports, and nothing else needs
 TESTBED_ENV = Path(os.environ.get("REVOPS_TESTBED_DIR", "/var/lib/revops-testbed")) / "env.json"
 
@@ -142,15 +150,30 @@ TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 
 
 class ProbeProcess:
-    """bench/probe_process.py for `urls`, started now: GET each every `period` s from a process
-    of its own, so the probes neither cost migrate's process CPU nor hold its GIL."""
+    """bench/probe_process.py for `urls`, started now: GET each every `slow` s, and every
+    `period` s while `fast(url)` holds (until `slow(url)`), from a process of its own, so the
+    probes neither cost migrate's process CPU nor hold its GIL."""
 
-    def __init__(self, urls: list[str], period: float, timeout: float = 0.25) -> None:
+    def __init__(self, urls: list[str], period: float, timeout: float = 0.25, slow: float | None = None) -> None:
         self.proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "probe_process.py"), str(period),
-                                      str(timeout), *urls], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                      str(slow if slow is not None else period), str(timeout), *urls],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._lock = threading.Lock()  # migrate's threads switch rates at once
         assert self.proc.stdout is not None
         if self.proc.stdout.readline().strip() != "ready":
             raise SystemExit("bench/probe_process.py did not start")
+
+    def fast(self, url: str) -> None:
+        self._tell(f"fast {url}")
+
+    def slow(self, url: str) -> None:
+        self._tell(f"slow {url}")
+
+    def _tell(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        with self._lock:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
 
     def finish(self) -> tuple[dict[str, list[tuple[float, bool]]], float]:
         """({url: [(wall time, answered 2xx)]}, the probers' CPU seconds)."""
@@ -218,6 +241,26 @@ class CpuMeter:
         return out
 
 
+class ProbeRates(NoProgress):
+    """Migrate's progress, turned into probing rates: a service's URL fast from its first step
+    to its end (its window lies between), slow before and after."""
+
+    def __init__(self, probers: ProbeProcess, urls: dict[str, str]) -> None:
+        self.probers, self.urls = probers, urls
+        self.fast: set[str] = set()
+
+    def step(self, unit: str, step: str) -> None:
+        url = self.urls.get(unit)
+        if url is not None and unit not in self.fast:
+            self.fast.add(unit)
+            self.probers.fast(url)
+
+    def finished(self, result) -> None:
+        url = self.urls.get(result.unit)
+        if url is not None:
+            self.probers.slow(url)
+
+
 def cpu_words(cpu: dict[str, float], services: int) -> str:
     """One line: the machine's busy share of the run, and each part's CPU seconds per service."""
     share = cpu["busy"] / (cpu["wall"] * cpu["cores"])
@@ -229,19 +272,21 @@ def cpu_words(cpu: dict[str, float], services: int) -> str:
 
 def measure(config: config_mod.Config, phase: int, host_factory, keep: bool, *,
             parallel: int | None = None, force: str | None = None, period: float = PERIOD_S,
-            only: list[str] | None = None) -> dict:
+            only: list[str] | None = None, steady: bool = False) -> dict:
     """One migrate of the phase (`only` those units of it; at `parallel`, default: migrate's
-    own), probed throughout."""
+    own), each API probed every `period` s during its own cutover and every SLOW_PERIOD_S
+    before and after (with `steady`: every `period` s throughout)."""
     dry = migrate.run(config, phase, only, dry_run=True, force=force, host_factory=host_factory)
     services = [s for s in dry.plan.services if s.health_url]
     if not services:
         raise SystemExit("no API service left to migrate in this phase (roll it back first)")
-    probers = ProbeProcess([s.health_url for s in services], period)
+    probers = ProbeProcess([s.health_url for s in services], period, slow=period if steady else SLOW_PERIOD_S)
+    rates = ProbeRates(probers, {s.unit: s.health_url for s in services if s.health_url})
     time.sleep(0.5)  # a baseline of answers from the units
     began = time.perf_counter()
     meter = CpuMeter()
     result = migrate.run(config, phase, only, yes=True, force=force, parallel=parallel, host_factory=host_factory,
-                         say=lambda _m: None, progress=NoProgress())
+                         say=lambda _m: None, progress=rates)
     wall = time.perf_counter() - began
     cpu = meter.spent()
     time.sleep(0.5)
@@ -386,16 +431,17 @@ def units_of(config: config_mod.Config, suites: list[str] | None) -> list[str] |
 
 
 def compare(config: config_mod.Config, phase: int, suites: list[str] | None = None,
-            parallels: list[int] | None = None) -> None:
+            parallels: list[int] | None = None, steady: bool = False) -> None:
     """The phase (or those of its suites) serial, then in waves at the default --parallel (or
     at each of `parallels`, in turn); rolled back after each."""
     only = units_of(config, suites)
-    serial = measure(config, phase, wiring.live_host, keep=False, parallel=1, force=FORCE, period=0.05, only=only)
+    serial = measure(config, phase, wiring.live_host, keep=False, parallel=1, force=FORCE, period=0.05, only=only,
+                     steady=steady)
     report(f"phase {phase}, serial", serial)
     which = f"suites {', '.join(suites)} of phase {phase}" if suites else f"phase {phase}"
     for parallel in parallels or [None]:
         waves = measure(config, phase, wiring.live_host, keep=False, force=FORCE, period=0.05, only=only,
-                        parallel=parallel)
+                        parallel=parallel, steady=steady)
         report(f"phase {phase}, in waves", waves)
         print(f"\n{which} ({serial['services']} services, production health settings): --parallel 1 "
               f"{serial['wall']:.1f} s, --parallel {waves['parallel']} {waves['wall']:.1f} s: "
@@ -444,7 +490,7 @@ def broken(config: config_mod.Config, name: str) -> None:
             time.sleep(0.5)
             began = time.perf_counter()
             result = migrate.run(cfg, None, [unit], yes=True, force="bench", host_factory=wiring.live_host,
-                                 say=lambda _m: None, progress=NoProgress())
+                                 say=lambda _m: None, progress=rates)
             took = time.perf_counter() - began
             time.sleep(1.0)
             prober.stop.set()
@@ -476,6 +522,8 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, nargs="+", metavar="N",
                         help="run at each of these --parallel (default: migrate's); with --compare, each against the serial run")
     parser.add_argument("--broken", metavar="SERVICE", help="a broken image's downtime: stop first vs pre-verified")
+    parser.add_argument("--steady-probes", action="store_true",
+                        help=f"probe every API at the fine period throughout, not every {SLOW_PERIOD_S:g} s outside its cutover")
     args = parser.parse_args()
     if TESTBED_ENV.is_file():
         for key, value in json.loads(TESTBED_ENV.read_text()).items():
@@ -494,14 +542,15 @@ def main() -> None:
     if args.compare or args.broken:
         os.chdir(directory)
         if args.compare:
-            compare(config, args.phase, args.suites, args.parallel)
+            compare(config, args.phase, args.suites, args.parallel, steady=args.steady_probes)
         if args.broken:
             broken(config, args.broken)
         return
     for parallel in args.parallel or [None]:
         report(f"phase {args.phase} of {args.directory}",
                measure(config, args.phase, wiring.live_host, args.keep, parallel=parallel,
-                       force=FORCE if args.suites else None, only=units_of(config, args.suites)))
+                       force=FORCE if args.suites else None, only=units_of(config, args.suites),
+                       steady=args.steady_probes))
 
 
 if __name__ == "__main__":

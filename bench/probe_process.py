@@ -1,14 +1,21 @@
 """Probers in a process of their own, for bench_cutover.py: a thread per URL sends
-`GET <path> HTTP/1.0` over a plain socket every PERIOD s and keeps (wall time, answered 2xx),
-until its standard input closes; then it writes, as JSON on standard output,
+`GET <path> HTTP/1.0` over a plain socket and keeps (wall time, answered 2xx), until its
+standard input closes; then it writes, as JSON on standard output,
 {url: {"samples": [[t, ok], ...], "failures": {why: count}}, "cpu_s": its own CPU seconds}.
+
+Each URL is probed every SLOW s until a line `fast URL` on standard input says its service's
+cutover has begun, then every FAST s until `slow URL` says it ended. With SLOW equal to FAST
+(or no lines at all) every URL is probed at one rate throughout.
 
 Why its own process, and no HTTP library: ten probers at 20-50 ms in the bench's process cost
 about a core-second per migrated service and held the GIL beside migrate's threads, so the
 bench measured a slower migrate than a sysadmin runs. A socket and a status line are all a
-probe needs (any 2xx is healthy, as revops' own probe judges it).
+probe needs (any 2xx is healthy, as revops' own probe judges it). Why two rates: ten URLs at
+50 ms through a whole phase also cost the apps answering them and Docker's port proxies about
+a fifth of a CPU-bound run's CPU (bench_cutover.py's docstring); only a service in its cutover
+can have a window worth the fine grain.
 
-    python bench/probe_process.py PERIOD TIMEOUT URL...
+    python bench/probe_process.py FAST SLOW TIMEOUT URL...
 """
 
 from __future__ import annotations
@@ -37,7 +44,20 @@ def probe_once(host: str, port: int, path: str, timeout: float) -> tuple[bool, s
     return 200 <= code < 300, f"HTTP {code}"
 
 
-def prober(url: str, period: float, timeout: float, stop: threading.Event, out: dict) -> None:
+class Rate:
+    """One URL's probing period, switched by the bench; a switch to fast wakes the prober."""
+
+    def __init__(self, fast: float, slow: float) -> None:
+        self.fast, self.slow = fast, slow
+        self.period = slow
+        self.woken = threading.Event()
+
+    def set(self, fast: bool) -> None:
+        self.period = self.fast if fast else self.slow
+        self.woken.set()
+
+
+def prober(url: str, rate: Rate, timeout: float, stop: threading.Event, out: dict) -> None:
     split = urlsplit(url)
     samples: list[tuple[float, bool]] = []
     failures: dict[str, int] = {}
@@ -48,19 +68,26 @@ def prober(url: str, period: float, timeout: float, stop: threading.Event, out: 
         samples.append((started, ok))
         if not ok:
             failures[why] = failures.get(why, 0) + 1
-        stop.wait(max(0.0, period - (time.time() - started)))
+        rate.woken.wait(max(0.0, rate.period - (time.time() - started)))
+        rate.woken.clear()
 
 
 def main() -> None:
-    period, timeout, urls = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+    fast, slow, timeout, urls = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
     stop = threading.Event()
+    rates = {u: Rate(fast, slow) for u in urls}
     out: dict = {}
-    threads = [threading.Thread(target=prober, args=(u, period, timeout, stop, out), daemon=True) for u in urls]
+    threads = [threading.Thread(target=prober, args=(u, rates[u], timeout, stop, out), daemon=True) for u in urls]
     for t in threads:
         t.start()
     print("ready", flush=True)
-    sys.stdin.read()  # until the bench closes it
+    for line in sys.stdin:  # until the bench closes it
+        word, _, url = line.strip().partition(" ")
+        if url in rates and word in ("fast", "slow"):
+            rates[url].set(word == "fast")
     stop.set()
+    for rate in rates.values():
+        rate.woken.set()
     for t in threads:
         t.join()
     times = os.times()

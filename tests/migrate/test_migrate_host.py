@@ -259,3 +259,44 @@ def test_a_wave_learns_the_compose_project_with_one_compose_process(make_config,
         found = list(pool.map(lambda name: host._state(SimpleNamespace(service=name)), names))
     assert [state.id for state in found] == [f"id-{name}" for name in names]
     assert len(compose.ps_calls) == 1
+
+
+class RemovingEngine(ProjectEngine):
+    """ProjectEngine whose containers are in `status`; keeps what it was asked to remove."""
+
+    def __init__(self, status: str) -> None:
+        self.status, self.removed = status, []
+
+    def container_state(self, cid):
+        return SimpleNamespace(**{**vars(super().container_state(cid)), "status": self.status})
+
+    def remove(self, cid, *, force=True, missing_ok=True):
+        self.removed.append((cid, force))
+
+
+class RmCompose(SlowCompose):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rm_calls = []
+
+    def rm(self, files, service):
+        self.rm_calls.append(service)
+
+
+@pytest.mark.parametrize("status, by_engine", [("created", True), ("running", False), ("exited", False)])
+def test_a_container_never_started_is_removed_by_the_engine_not_by_a_compose_process(
+        make_config, tmp_path, status, by_engine):
+    """A job's container, made only for its import check, cost a compose process (2 CPU-seconds
+    with v1) to remove: ten jobs in a wave, 20. One that ran is stopped and removed by compose."""
+    compose_file = tmp_path / "docker-compose.yml"
+    compose_file.write_text("services: {}\n")
+    engine, compose = RemovingEngine(status), RmCompose()
+    host = LiveHost(make_config(), OneUnitSystemd("loaded"), engine=engine, compose=compose,
+                    compose_files=[str(compose_file)])
+    host._project = "p"  # learnt already: no compose ps
+    said = host.remove_replacement(SimpleNamespace(service="nightly", instances=[]))
+    if by_engine:
+        assert engine.removed == [("id-nightly", False)] and compose.rm_calls == []
+        assert "never started" in said
+    else:
+        assert engine.removed == [] and compose.rm_calls == ["nightly"]
