@@ -317,12 +317,13 @@ def default_parallel(cpus: int | None) -> int:
     core, between 2 and MAX_DEFAULT_PARALLEL (12 on a 2-core host).
 
     A service in flight spends most of its time waiting (on its /health, on Docker's first
-    health check one interval after start), not computing: about 3-5 CPU-seconds per service
+    health check one interval after start), not computing: about 2.5 CPU-seconds per service
     (two container starts, the engine's work, systemd's reloads; its share of one compose
-    process) in a window of up to one health interval. Six per core keeps the cores 60-85 %
-    busy on the example host's phase 2 while the waits overlap; 16 in flight gained 5 % on 12
-    and stretched each start (the window with no /health answer). bench/bench_cutover.py
-    measures both; the figures are in the README ("Waves")."""
+    process; 119 CPU-seconds for the example host's 48 lead-gen services) in a window of up to
+    one health interval. Six per core keeps the cores about half
+    busy on the example host's phase 2 while the waits overlap; 16 in flight took as long as 12
+    (120 s against 119.6 s, one run each) and doubled each API's window with no /health answer.
+    bench/bench_cutover.py measures both; the figures are in the README ("Waves")."""
     return max(2, min(MAX_DEFAULT_PARALLEL, PARALLEL_PER_CPU * (cpus or 1)))
 
 
