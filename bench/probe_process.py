@@ -11,9 +11,9 @@ Why its own process, and no HTTP library: ten probers at 20-50 ms in the bench's
 about a core-second per migrated service and held the GIL beside migrate's threads, so the
 bench measured a slower migrate than a sysadmin runs. A socket and a status line are all a
 probe needs (any 2xx is healthy, as revops' own probe judges it). Why two rates: ten URLs at
-50 ms through a whole phase also cost the apps answering them and Docker's port proxies about
-a fifth of a CPU-bound run's CPU (bench_cutover.py's docstring); only a service in its cutover
-can have a window worth the fine grain.
+20 ms through a whole phase also kept the apps, the engine and the user manager busy, about
+half the CPU of a run in waves (bench_cutover.py, SLOW_PERIOD_S); only a service in its
+cutover can have a window worth the fine grain.
 
     python bench/probe_process.py FAST SLOW TIMEOUT URL...
 """
