@@ -294,12 +294,16 @@ class Engine:
         with _engine_errors(f"stop container {container}"):
             self.api.stop(container, timeout=timeout)
 
-    def remove(self, container: str, *, force: bool = True, missing_ok: bool = True) -> None:
+    def remove(self, container: str, *, force: bool = True, missing_ok: bool = True, volumes: bool = True) -> None:
+        """Remove the container (`docker rm`; with `force`, a running one is killed first); with
+        `volumes`, its anonymous volumes too (`-v`). Keep them (volumes=False) for a container
+        compose made: compose hands a recreated container the anonymous volumes of the one it
+        replaced, so they may hold a service's data; `compose rm -f` keeps them too."""
         import docker.errors
 
         with _engine_errors(f"remove container {container}"):
             try:
-                self.api.remove_container(container, force=force, v=True)
+                self.api.remove_container(container, force=force, v=volumes)
             except docker.errors.NotFound:
                 if not missing_ok:
                     raise CheckFailed(f"remove container {container}: no such container") from None

@@ -73,7 +73,7 @@ class Engine(Protocol):
     def image_exists(self, tag: str) -> bool: ...
     def start(self, container: str) -> None: ...
     def stop(self, container: str, timeout: int = 10) -> None: ...
-    def remove(self, container: str, *, force: bool = True, missing_ok: bool = True) -> None: ...
+    def remove(self, container: str, *, force: bool = True, missing_ok: bool = True, volumes: bool = True) -> None: ...
     def container_state(self, container: str) -> EngineContainerState | None: ...
     def list_containers(self, labels: Sequence[str] = (), *, all: bool = True) -> list[ContainerSummary]: ...
     def logs_tail(self, container: str, lines: int = 50) -> list[str]: ...
@@ -318,7 +318,7 @@ class LiveHost:
                 for state in found:
                     if state.status != "created":
                         continue
-                    self.engine.remove(state.id, force=False)
+                    self.engine.remove(state.id, force=False, volumes=False)  # compose's: see Engine.remove
                     said.append(f"{sp.unit}: container {state.name}, created ahead and never started, removed")
                 self._ids.pop(sp.service, None)
             except RevopsError as exc:
@@ -760,7 +760,7 @@ class LiveHost:
         found = None if sp.instances else self._state(sp)
         self._ids.pop(sp.service, None)
         if found is not None and found.status == "created":
-            self.engine.remove(found.id, force=False)
+            self.engine.remove(found.id, force=False, volumes=False)  # as `compose rm -f`: see Engine.remove
             return f"container {found.name} (created, never started) removed"
         self._compose_ready()
         with self._compose_lock:

@@ -86,3 +86,24 @@ def test_a_request_the_engine_refuses_is_check_failed_with_its_words(testbed):
     # Engine 20.10 answers 500 to a filter that is not JSON; newer ones 400. Its words follow.
     assert re.fullmatch(r"list containers: [45]\d\d [A-Za-z ]+: invalid character .+",
                         caught.value.message)
+
+
+@pytest.mark.realstack
+@pytest.mark.parametrize("volumes", [False, True])
+def test_remove_keeps_the_anonymous_volumes_unless_asked(testbed, volumes):
+    """A container compose made may carry the anonymous volume of the one it replaced (its
+    data): migrate removes such a container as `compose rm -f` does, its volumes kept."""
+    name = f"revops-test-rm-{uuid.uuid4().hex[:8]}"
+    proc.run(["docker", "create", "--name", name, "-v", "/data", testbed.base_image, "true"], timeout=60)
+    volume = proc.run(["docker", "inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", name], timeout=60).stdout.strip()
+    engine = docker_engine.connect(timeout=10)
+    try:
+        assert volume
+        engine.remove(name, force=False, volumes=volumes)
+        assert engine.container_state(name) is None
+        kept = proc.run(["docker", "volume", "inspect", volume], check=False, timeout=60).returncode == 0
+        assert kept is (not volumes)
+    finally:
+        engine.close()
+        proc.run(["docker", "rm", "-f", name], check=False, timeout=60)
+        proc.run(["docker", "volume", "rm", volume], check=False, timeout=60)

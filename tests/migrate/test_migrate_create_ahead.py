@@ -227,7 +227,8 @@ class Engine:
         every = [c for found in self.containers.values() for c in (found if isinstance(found, list) else [found])]
         return next((c for c in every if c.id == cid), None)
 
-    def remove(self, cid, *, force=True, missing_ok=True):
+    def remove(self, cid, *, force=True, missing_ok=True, volumes=True):
+        assert volumes is False  # compose made it: its anonymous volumes may hold data
         self.removed.append(cid)
 
 

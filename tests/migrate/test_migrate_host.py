@@ -270,8 +270,8 @@ class RemovingEngine(ProjectEngine):
     def container_state(self, cid):
         return SimpleNamespace(**{**vars(super().container_state(cid)), "status": self.status})
 
-    def remove(self, cid, *, force=True, missing_ok=True):
-        self.removed.append((cid, force))
+    def remove(self, cid, *, force=True, missing_ok=True, volumes=True):
+        self.removed.append((cid, force, volumes))
 
 
 class RmCompose(SlowCompose):
@@ -296,7 +296,9 @@ def test_a_container_never_started_is_removed_by_the_engine_not_by_a_compose_pro
     host._project = "p"  # learnt already: no compose ps
     said = host.remove_replacement(SimpleNamespace(service="nightly", instances=[]))
     if by_engine:
-        assert engine.removed == [("id-nightly", False)] and compose.rm_calls == []
+        # as `compose rm -f`: not killed, its anonymous volumes kept (compose may have handed
+        # it those of a container it replaced)
+        assert engine.removed == [("id-nightly", False, False)] and compose.rm_calls == []
         assert "never started" in said
     else:
         assert engine.removed == [] and compose.rm_calls == ["nightly"]
