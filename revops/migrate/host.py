@@ -754,9 +754,9 @@ class LiveHost:
     def remove_replacement(self, sp: P.ServicePlan) -> str:
         """Stop and remove the service's container. One only created (never started: a job's,
         made for its import check, or a start that failed) goes through the engine by its id:
-        a compose process costs about 2 CPU-seconds (v1, on the example host's files), ten
-        jobs a run 20, which a wave's other services were waiting for. Anything else, and a
-        template's replicas, through `compose rm -f -s`, which stops it first."""
+        a compose process costs about 2 CPU-seconds (v1, on the example host's files), so ten
+        jobs cost 20 in a run. Anything else, and a template's replicas, through
+        `compose rm -f -s`, which stops it first."""
         found = None if sp.instances else self._state(sp)
         self._ids.pop(sp.service, None)
         if found is not None and found.status == "created":

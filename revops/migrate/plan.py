@@ -320,9 +320,9 @@ def default_parallel(cpus: int | None) -> int:
     health check one interval after start), not computing: about 2.5 CPU-seconds per service
     (two container starts, the engine's work, systemd's reloads; its share of one compose
     process; 119 CPU-seconds for the example host's 48 lead-gen services) in a window of up to
-    one health interval. Six per core keeps the cores about half
-    busy on the example host's phase 2 while the waits overlap; 16 in flight took as long as 12
-    (120 s against 119.6 s, one run each) and doubled each API's window with no /health answer.
+    one health interval. Six per core keeps the cores about half busy on the example host's
+    phase 2 while the waits overlap; 16 in flight took as long as 12 (120 s against 119.6 s,
+    one run each) and doubled each API's window with no /health answer.
     bench/bench_cutover.py measures both; the figures are in the README ("Waves")."""
     return max(2, min(MAX_DEFAULT_PARALLEL, PARALLEL_PER_CPU * (cpus or 1)))
 
