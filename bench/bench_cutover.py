@@ -492,7 +492,7 @@ def broken(config: config_mod.Config, name: str) -> None:
             time.sleep(0.5)
             began = time.perf_counter()
             result = migrate.run(cfg, None, [unit], yes=True, force="bench", host_factory=wiring.live_host,
-                                 say=lambda _m: None, progress=rates)
+                                 say=lambda _m: None, progress=NoProgress())
             took = time.perf_counter() - began
             time.sleep(1.0)
             prober.stop.set()
