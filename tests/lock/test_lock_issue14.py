@@ -31,6 +31,14 @@ def wheelhouse(tmp_path_factory) -> Path:
     return directory
 
 
+def missing(what: str) -> None:
+    """A piece of this machine the test needs is not here: a failure under CI=true (CI's
+    machine has it: root, setpriv, the pyenv python3, uv from the test extra), else a skip."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} (CI must have it)")
+    pytest.skip(what)
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -150,7 +158,7 @@ def test_a_local_projects_build_code_runs_as_nobody_not_as_root(tmp_path, wheelh
     import zipfile
 
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("only root drops privileges (setpriv)")
+        missing("only root drops privileges (setpriv)")
     config = host(tmp_path, {"svc": "-e ../libs/common\n"})
     project = tmp_path / "opt/mods/libs/common"
     (project / "common").mkdir(parents=True)
@@ -168,7 +176,7 @@ def test_a_local_projects_build_code_runs_as_nobody_not_as_root(tmp_path, wheelh
 
 def test_a_local_project_builds_when_the_target_is_another_interpreter(tmp_path, wheelhouse, capsys):
     if resolver.find_interpreter(NEWER) is None:
-        pytest.skip(f"no Python {NEWER} on this machine")
+        missing(f"no Python {NEWER} on this machine")
     config = host(tmp_path, {"svc": "-e ../libs/common\n"}, image_python=NEWER)
     local_project(tmp_path)
     code, result = lock_json(config, capsys, *offline(wheelhouse))
@@ -222,9 +230,7 @@ def newer_python_running_revops(tmp_path: Path) -> str:
     """A venv of Python 3.11.7 that imports revops and its dependencies from this test's environment."""
     found = resolver.find_interpreter(NEWER)
     if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"no Python {NEWER} on this machine (the pyenv python3)")
-        pytest.skip(f"no Python {NEWER} on this machine")
+        missing(f"no Python {NEWER} on this machine (the pyenv python3)")
     venv = tmp_path / "newer-venv"
     proc.run([found, "-m", "venv", "--without-pip", venv])
     (site,) = (venv / "lib").glob("python3.11/site-packages")
@@ -256,7 +262,7 @@ def test_a_new_target_makes_the_lock_stale_and_relocks_for_it(tmp_path, wheelhou
     assert lock(config, *offline(wheelhouse)) == 0
     assert "timeoutish==5.0.1" in lock_text(config)
     if resolver.find_interpreter(NEWER) is None:
-        pytest.skip(f"no Python {NEWER} on this machine")
+        missing(f"no Python {NEWER} on this machine")
     set_image_python(config, NEWER)
     code, checked = lock_json(config, capsys, "--check")
     assert code == errors.EXIT_FAILED
@@ -292,9 +298,7 @@ def test_no_interpreter_of_the_target_is_a_clear_failure(tmp_path, wheelhouse, c
 def test_uv_resolves_for_the_target_too(tmp_path, wheelhouse, capsys, monkeypatch):
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     if shutil.which("uv") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("uv is not installed (pip install 'revops[test]')")
-        pytest.skip("uv is not installed")
+        missing("uv is not installed (pip install 'revops[test]')")
     config = host(tmp_path, {"svc": "redisish==6.2.0\n"}, image_python="3.11.99")
     code, result = lock_json(config, capsys, *offline(wheelhouse), "--resolver", "uv")
     assert code == 0, result
