@@ -136,6 +136,20 @@ def longest_gap(samples: list[tuple[float, bool]]) -> tuple[float, float, float]
     return best
 
 
+def gap_around(samples: list[tuple[float, bool]], at: float) -> tuple[float, float, float] | None:
+    """(seconds, last 2xx before, first 2xx after) of the stretch without a 2xx that holds `at`
+    (the container's start: the cutover's window, not some later slow answer); None when no
+    failed sample lies between the 2xx answers on either side of `at`, or one side has none."""
+    before = [t for t, ok in samples if ok and t <= at]
+    after = [t for t, ok in samples if ok and t > at]
+    if not before or not after:
+        return None
+    last_ok, first_ok = before[-1], after[0]
+    if not any(not ok and last_ok < t < first_ok for t, ok in samples):
+        return None
+    return first_ok - last_ok, last_ok, first_ok
+
+
 def started_at(container_id: str) -> float | None:
     raw = docker_engine.connect().container_state(container_id).started_at
     if not raw:
@@ -301,19 +315,23 @@ def measure(config: config_mod.Config, phase: int, host_factory, keep: bool, *,
     steps = step_seconds(config, result.run_id)
     rows = []
     for s in services:
-        outcome = next((r.outcome for r in result.services if r.unit == s.unit), "?")
-        gap = longest_gap(samples[s.health_url])
+        done = next((r for r in result.services if r.unit == s.unit), None)
+        outcome = done.outcome if done is not None else "?"
         state = host._state(s)  # the project's own container, found through compose
         start = started_at(state.id) if state is not None else None
+        gap = gap_around(samples[s.health_url], start) if start is not None else None
+        longest = longest_gap(samples[s.health_url])
         if gap is None or start is None or outcome != "migrated":
             rows.append({"unit": s.unit, "outcome": outcome, "window": None, "start": None, "overhead": None,
-                         "revops": None})
+                         "revops": None, "reason": done.reason if done is not None else None})
             continue
         window, _last, first_ok = gap
         taken = steps.get(s.unit, {})
         engine = taken.get("start-container")
         rows.append({"unit": s.unit, "outcome": outcome, "window": window, "start": first_ok - start,
                      "overhead": window - (first_ok - start), "steps": taken,
+                     # a longer stretch without 2xx away from the cutover: a slow answer under load
+                     "elsewhere": longest if longest is not None and longest[2] != first_ok else None,
                      # the engine's start call (network, proxy, runc: to StartedAt) is the container's too
                      "revops": window - (first_ok - start) - engine if engine is not None else None})
     if not keep:
@@ -352,7 +370,10 @@ def report(title: str, figures: dict) -> None:
         cells = [f"{r[k]:>10.3f}" if r[k] is not None else f"{'n/a':>10}" for k in ("window", "start")]
         over = f"{r['overhead']:>12.3f}" if r["overhead"] is not None else f"{'n/a':>12}"
         steps = ", ".join(f"{k} {v:.2f}" for k, v in r.get("steps", {}).items())
-        print(f"{r['unit']:<34}{r['outcome']:<13}{cells[0]}{cells[1]}{over}   steps (s): {steps}")
+        why = f"   why: {r['reason']}" if r.get("reason") else ""  # a run that failed says so
+        if r.get("elsewhere"):
+            why += f"   longest stretch without 2xx, away from the cutover: {r['elsewhere'][0]:.3f} s"
+        print(f"{r['unit']:<34}{r['outcome']:<13}{cells[0]}{cells[1]}{over}   steps (s): {steps}{why}")
     preflight = figures.get("preflight") or []
     if len(preflight) > 1:
         print(f"preflight per service: mean {statistics.mean(preflight):.2f} s, median "
@@ -400,8 +421,14 @@ def revops(directory: Path, *args: str) -> None:
 
 def prepare(directory: Path, phase: int) -> None:
     """A live example host at the production health settings, its phase's images built.
-    Skips what is there already (the host, the images: `revops build` reuses its cache)."""
-    if not (directory / "revops.yaml").is_file():
+    Skips what is there already (the host, the images: `revops build` reuses its cache). A
+    host torn down keeps its directory but not its units in the manager: it is brought up again
+    (a bench run on it would find every unit unknown to systemd)."""
+    from revops.example_host import live
+
+    if (directory / "revops.yaml").is_file() and live.unlinked(directory):
+        revops(REPO, "example-host", str(directory), "--teardown")  # what is left of it: its venvs are rewritten
+    if not (directory / "revops.yaml").is_file() or live.unlinked(directory):
         revops(REPO, "example-host", str(directory), "--live")
     path = directory / "revops.yaml"
     text = path.read_text()

@@ -1,0 +1,37 @@
+"""The cutover bench's window: the stretch without a 2xx that holds the container's start,
+not the longest one of the run (a slow answer under load, half a minute later, was once
+taken for the window and gave a start of 31.6 s and a negative overhead)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_cutover.py"
+
+
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_cutover_under_test", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def samples(fails: set[int], until: int = 60, period: float = 0.5) -> list[tuple[float, bool]]:
+    return [(i * period, i not in fails) for i in range(until)]
+
+
+def test_the_window_is_the_gap_that_holds_the_start_not_the_longest():
+    b = bench()
+    seen = samples({10, 11} | {40, 41, 42, 43, 44})  # the cutover at 5.0-5.5 s; a longer slow stretch later
+    assert b.longest_gap(seen) == (3.0, 19.5, 22.5)
+    assert b.gap_around(seen, 5.2) == (1.5, 4.5, 6.0)
+
+
+def test_no_window_without_a_failed_answer_around_the_start_or_an_answer_on_each_side():
+    b = bench()
+    assert b.gap_around(samples(set()), 5.2) is None
+    assert b.gap_around(samples({0, 1}), 0.2) is None  # nothing answered before it
+    assert b.gap_around(samples(set(range(10, 60))), 5.2) is None  # nothing answered after it
