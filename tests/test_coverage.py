@@ -70,3 +70,27 @@ def test_the_scan_reports_the_figure(tmp_path):
     out = StringIO()
     inventory.render(result, Console(file=out, width=200))
     assert "coverage: 147 of 147 live units have a destination" in out.getvalue()
+
+
+def test_the_scan_names_the_units_its_manager_does_not_know():
+    """A live scan of units on disk the manager never loaded (a host torn down, a file not yet
+    daemon-reloaded) says so, instead of a bare "failed: none"."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from revops import model
+
+    def unit(name: str, load_state: str) -> Unit:
+        return Unit(name=name, path=None, live=model.LiveState(model.LIVE, "2026-11-30T15:00:00Z", load_state=load_state,
+                                                               active_state="inactive"))
+
+    units = [unit("api.service", "loaded"), unit("gone.service", "not-found"), unit("old.service", "masked"),
+             unit("bad.service", "bad-setting"), Unit(name="offline.service", path=None)]
+    assert inventory.not_loaded(units) == [("gone.service", "not-found"), ("bad.service", "bad-setting")]
+    out = StringIO()
+    inventory.render(inventory.ScanResult(Inventory(root="/", scanned_at=None, units=units), "user"),
+                     Console(file=out, width=300))
+    said = out.getvalue()
+    assert "unknown to the manager: gone.service (LoadState not-found), bad.service (LoadState bad-setting)" in said
+    assert "api.service (" not in said and "old.service (" not in said

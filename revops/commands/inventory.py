@@ -292,6 +292,12 @@ def render(result: ScanResult, console: Console) -> None:
         failed = [u.name for u in inv.units if u.live and u.live.active_state == "failed"]
         console.print(f"live state: LIVE from the {result.bus} manager; restart loops: "
                       f"{', '.join(loops) or 'none'}; failed: {', '.join(failed) or 'none'}")
+        unknown = not_loaded(inv.units)
+        if unknown:
+            console.print(Text.assemble(("unknown to the manager: ", "yellow"), ", ".join(
+                f"{name} (LoadState {state})" for name, state in unknown),
+                f": files on disk the {result.bus} manager has not loaded (not linked, or no daemon-reload "
+                "since they were written)"))
     deprecated = [u.name for u in inv.units if u.deprecated]
     console.print(f"deprecated units: {', '.join(deprecated) or 'none'}")
     masked = [u.name for u in inv.units if u.masked]
@@ -299,6 +305,14 @@ def render(result: ScanResult, console: Console) -> None:
         console.print(f"masked units: {', '.join(masked)}")
     _render_venvs(inv, console)
     _render_problems(inv, console)
+
+
+def not_loaded(units: list[Unit]) -> list[tuple[str, str]]:
+    """(unit, LoadState) of each unit read LIVE whose LoadState is neither loaded nor masked
+    (not-found, bad-setting, error: org.freedesktop.systemd1(5), "LoadState")."""
+    return [(u.name, u.live.load_state) for u in units
+            if u.live is not None and u.live.provenance == model.LIVE and u.live.load_state
+            and u.live.load_state not in ("loaded", "masked")]
 
 
 def render_coverage(measured: Coverage, console: Console) -> None:
