@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from revops import dropins
 from revops.adapters import proc, systemd
 from revops.errors import CheckFailed, UsageError
 from revops.example_host import catalog
@@ -109,8 +110,8 @@ def install(root: Path) -> list[str]:
     check_names([p.name for p in files])
     for path in files:
         _link(target / path.name, Path(os.readlink(path)) if path.is_symlink() else path)
-    for dropins in sorted((root / "etc/systemd/system").glob("*.d")):
-        _link(target / dropins.name, dropins)
+    for dropin_dir in sorted((root / "etc/systemd/system").glob("*.d")):
+        _link(target / dropin_dir.name, dropin_dir)
     return [p.name for p in files]
 
 
@@ -248,10 +249,31 @@ def teardown(root: Path, bus: str = "user") -> list[str]:
     _quietly(manager.disable, [n for n in unit_links if n != catalog.MASKED])
     for link in links.values():
         link.unlink(missing_ok=True)  # disabling a linked unit already removed its link
+    remove_revops_dropins(user_unit_dir())
     manager.reload()
     for name in sorted(loaded):
         _quietly(manager.reset_failed, name)
     return names
+
+
+def remove_revops_dropins(target: Path) -> list[Path]:
+    """The drop-ins revops wrote (first line dropins.HEADER) for the host's units in `target`'s
+    own `UNIT.d` directories, removed with the directories they leave empty. A migrate of the
+    host writes them there (a job's repoint); one left behind, by a run killed before its
+    rollback, would repoint the same unit of the next example host. The host's own drop-in
+    directories are links, and other files are not revops', so both stay."""
+    removed = []
+    for name in host_unit_names():
+        directory = target / f"{name}.d"
+        if directory.is_symlink() or not directory.is_dir():
+            continue
+        for path in sorted(directory.glob("*.conf")):
+            if path.is_file() and not path.is_symlink() and path.read_text(errors="replace").startswith(dropins.HEADER):
+                path.unlink()
+                removed.append(path)
+        if not any(directory.iterdir()):
+            directory.rmdir()
+    return removed
 
 
 def _quietly(call, *args) -> None:

@@ -371,3 +371,35 @@ def test_unlinked_names_the_host_units_the_user_unit_directory_lacks(tmp_path, m
     (units / every[0]).unlink()
     (units / every[0]).symlink_to(root / UNIT_DIR / every[0])
     assert live.unlinked(root) == []
+
+
+def test_teardown_takes_the_drop_ins_revops_wrote_for_the_host_units_and_leaves_the_rest(tmp_path):
+    """A job's repoint left by a run killed before its rollback would repoint the same unit of
+    the next example host (seen on the bed: a stale `50-revops-job-container.conf` naming a
+    removed pytest directory's compose file)."""
+    from revops import dropins
+    from revops.example_host import live
+
+    units = tmp_path / "systemd/user"
+    job = units / "revaudit-v6-nightly.service.d"
+    job.mkdir(parents=True)
+    ours = dropins.exec_start_dropin("revaudit-v6-nightly.service", "job-container", ["/usr/bin/true"])
+    (job / ours.filename).write_text(ours.text)
+    mixed = units / "revpublish.service.d"
+    mixed.mkdir()
+    (mixed / ours.filename).write_text(ours.text)
+    (mixed / "override.conf").write_text("[Service]\nNice=5\n")  # the operator's: stays
+    foreign = units / "someone-else.service.d"
+    foreign.mkdir()
+    (foreign / ours.filename).write_text(ours.text)  # not a unit of the example host
+    linked = units / "revcore-gateway.service.d"
+    (tmp_path / "host-dropins").mkdir()
+    (tmp_path / "host-dropins" / ours.filename).write_text(ours.text)
+    linked.symlink_to(tmp_path / "host-dropins")  # the host's own directory, linked: not ours to empty
+
+    removed = live.remove_revops_dropins(units)
+
+    assert sorted(removed) == sorted([job / ours.filename, mixed / ours.filename])
+    assert not job.exists()
+    assert [p.name for p in mixed.iterdir()] == ["override.conf"]
+    assert (foreign / ours.filename).is_file() and (tmp_path / "host-dropins" / ours.filename).is_file()
