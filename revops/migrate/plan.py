@@ -67,7 +67,7 @@ PREVERIFY_MODES = (PREVERIFY_FULL, PREVERIFY_IMPORT, PREVERIFY_OFF)
 
 # At most this many services in flight at once when --parallel is not given, per CPU core, and
 # never more than MAX_DEFAULT_PARALLEL (see default_parallel).
-PARALLEL_PER_CPU = 6
+PARALLEL_PER_CPU = 7
 MAX_DEFAULT_PARALLEL = 16
 
 # Service states kept in the ledger.
@@ -314,16 +314,19 @@ def waves(services: list[ServicePlan]) -> list[list[str]]:
 
 def default_parallel(cpus: int | None) -> int:
     """How many services a run cuts over at once unless --parallel says: PARALLEL_PER_CPU per
-    core, between 2 and MAX_DEFAULT_PARALLEL (12 on a 2-core host).
+    core, between 2 and MAX_DEFAULT_PARALLEL (14 on a 2-core host).
 
     A service in flight spends most of its time waiting (on its /health, on Docker's first
     health check one interval after start), not computing: about 2.5 CPU-seconds per service
     (two container starts, the engine's work, systemd's reloads; its share of one compose
-    process; 119 CPU-seconds for the example host's 48 lead-gen services) in a window of up to
-    one health interval. Six per core keeps the cores about half busy on the example host's
-    phase 2 while the waits overlap; 16 in flight took as long as 12 (120 s against 119.6 s,
-    one run each) and doubled each API's window with no /health answer.
-    bench/bench_cutover.py measures both; the figures are in the README ("Waves")."""
+    process; 114-141 CPU-seconds for the example host's 48 lead-gen services) in a window of
+    up to one health interval. Measured there, on 2 cores, one run each on one host: 12 in
+    flight took 120.9 s, 14 took 101.8 s, 16 took 97.8 s, with the cores 53-60 % busy; the
+    median window with no /health answer grew with them (2.1, 2.6, 2.8 s), as the engine's start
+    of a container slows under load. Seven per core keeps most of the gain with shorter
+    windows; against serial it was 9.3x and 8.8x in two --compare runs (the goal of issue 16:
+    8x), where 12 gave 7.9x and 8.1x. bench/bench_cutover.py measures it; the figures are in
+    the README ("Waves")."""
     return max(2, min(MAX_DEFAULT_PARALLEL, PARALLEL_PER_CPU * (cpus or 1)))
 
 

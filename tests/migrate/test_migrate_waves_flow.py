@@ -109,7 +109,7 @@ def test_the_plan_knows_its_waves_and_each_service_its_proof(tmp_path):
         P.build(inventory(), load(tmp_path), 1, parallel=0)
 
 
-@pytest.mark.parametrize("cpus, expected", [(None, 6), (1, 6), (2, 12), (3, 16), (64, 16)])
+@pytest.mark.parametrize("cpus, expected", [(None, 7), (1, 7), (2, 14), (3, 16), (64, 16)])
 def test_the_default_parallel_suits_the_host(cpus, expected):
     assert P.default_parallel(cpus) == expected
 
