@@ -94,3 +94,19 @@ def test_the_scan_names_the_units_its_manager_does_not_know():
     said = out.getvalue()
     assert "unknown to the manager: gone.service (LoadState not-found), bad.service (LoadState bad-setting)" in said
     assert "api.service (" not in said and "old.service (" not in said
+
+
+def test_many_units_unknown_to_the_manager_are_counted_past_the_first_ten():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from revops import model
+
+    units = [Unit(name=f"u{i:02}.service", path=None,
+                  live=model.LiveState(model.LIVE, "2026-11-30T15:00:00Z", load_state="not-found")) for i in range(14)]
+    out = StringIO()
+    inventory.render(inventory.ScanResult(Inventory(root="/", scanned_at=None, units=units), "system"),
+                     Console(file=out, width=400))
+    said = out.getvalue()
+    assert "u09.service (LoadState not-found) and 4 more" in said and "u10.service" not in said

@@ -32,6 +32,7 @@ from revops.unitfile.ports import port_of
 from revops.unitfile.specifiers import facts_of_root
 from revops.unitfile.timer import read_timers
 
+UNKNOWN_SHOWN = 10  # units named in the "unknown to the manager" line; the JSON has every one
 RESTART_LOOP_MIN = 3  # NRestarts at or above this, or SubState auto-restart, is a restart loop
 
 
@@ -294,8 +295,10 @@ def render(result: ScanResult, console: Console) -> None:
                       f"{', '.join(loops) or 'none'}; failed: {', '.join(failed) or 'none'}")
         unknown = not_loaded(inv.units)
         if unknown:
-            console.print(Text.assemble(("unknown to the manager: ", "yellow"), ", ".join(
-                f"{name} (LoadState {state})" for name, state in unknown),
+            shown = ", ".join(f"{name} (LoadState {state})" for name, state in unknown[:UNKNOWN_SHOWN])
+            if len(unknown) > UNKNOWN_SHOWN:
+                shown += f" and {len(unknown) - UNKNOWN_SHOWN} more (--json gives each unit's live.load_state)"
+            console.print(Text.assemble(("unknown to the manager: ", "yellow"), shown,
                 f": files on disk the {result.bus} manager has not loaded (not linked, or no daemon-reload "
                 "since they were written)"))
     deprecated = [u.name for u in inv.units if u.deprecated]
