@@ -427,7 +427,8 @@ def prepare(directory: Path, phase: int) -> None:
     from revops.example_host import live
 
     if (directory / "revops.yaml").is_file() and live.unlinked(directory):
-        revops(REPO, "example-host", str(directory), "--teardown")  # what is left of it: its venvs are rewritten
+        # Stop and unlink what is left of it: --live refuses to rewrite a host still linked.
+        revops(REPO, "example-host", str(directory), "--teardown")
     if not (directory / "revops.yaml").is_file() or live.unlinked(directory):
         revops(REPO, "example-host", str(directory), "--live")
     path = directory / "revops.yaml"
