@@ -174,7 +174,7 @@ def migrate_cmd(
     force: Optional[str] = typer.Option(None, "--force", metavar="REASON",
                                         help="Start although earlier phases are not verified healthy; REASON is journaled."),
     parallel: Optional[int] = typer.Option(None, "--parallel", metavar="N", min=1,
-                                           help="At most N services in flight at once (default: 6 per CPU core, 2 to 16)."),
+                                           help="At most N services in flight at once (default: 7 per CPU core, 2 to 16)."),
     target: Optional[str] = TargetOpt,
     json_out: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
