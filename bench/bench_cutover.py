@@ -7,8 +7,8 @@ after (--steady-probes: at the fine period throughout), while the phase migrates
 (revops.commands.migrate.run, in this process; the probers in a process of their own,
 bench/probe_process.py). Per service:
 
-- window: the longest stretch with no 2xx answer (the unit's last answer to the container's
-  first);
+- window: the stretch with no 2xx answer that holds the container's start (the unit's last
+  answer to the container's first); a longer one elsewhere in the run is shown apart;
 - start: the container's own start time, from Docker's State.StartedAt to its first 2xx;
 - overhead = window - start (goal: at most 0.3 s): the unit's stop, the engine's start call
   (network, port proxy, runc: up to StartedAt) and revops' own time between steps;
@@ -422,14 +422,13 @@ def revops(directory: Path, *args: str) -> None:
 def prepare(directory: Path, phase: int) -> None:
     """A live example host at the production health settings, its phase's images built.
     Skips what is there already (the host, the images: `revops build` reuses its cache). A
-    host torn down keeps its directory but not its units in the manager: it is brought up again
-    (a bench run on it would find every unit unknown to systemd)."""
+    host torn down keeps its directory but none of its units in the manager: it is brought up
+    again (a bench run on it would find every unit unknown to systemd). One with some units
+    linked is left as it is (a phase kept migrated: its units must not start beside their
+    containers)."""
     from revops.example_host import live
 
-    if (directory / "revops.yaml").is_file() and live.unlinked(directory):
-        # Stop and unlink what is left of it: --live refuses to rewrite a host still linked.
-        revops(REPO, "example-host", str(directory), "--teardown")
-    if not (directory / "revops.yaml").is_file() or live.unlinked(directory):
+    if not (directory / "revops.yaml").is_file() or not live.is_live(directory):
         revops(REPO, "example-host", str(directory), "--live")
     path = directory / "revops.yaml"
     text = path.read_text()

@@ -87,13 +87,13 @@ def test_the_scan_names_the_units_its_manager_does_not_know():
 
     units = [unit("api.service", "loaded"), unit("gone.service", "not-found"), unit("old.service", "masked"),
              unit("bad.service", "bad-setting"), Unit(name="offline.service", path=None)]
-    assert inventory.not_loaded(units) == [("gone.service", "not-found"), ("bad.service", "bad-setting")]
+    assert inventory.not_loaded(units) == [("gone.service", "not-found")]  # bad.service: loaded, refused
     out = StringIO()
     inventory.render(inventory.ScanResult(Inventory(root="/", scanned_at=None, units=units), "user"),
                      Console(file=out, width=300))
     said = out.getvalue()
-    assert "unknown to the manager: gone.service (LoadState not-found), bad.service (LoadState bad-setting)" in said
-    assert "api.service (" not in said and "old.service (" not in said
+    assert "unknown to the manager: gone.service (LoadState not-found): files on disk" in said
+    assert "api.service (" not in said and "old.service (" not in said and "bad.service (" not in said
 
 
 def test_many_units_unknown_to_the_manager_are_counted_past_the_first_ten():

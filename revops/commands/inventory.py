@@ -311,11 +311,11 @@ def render(result: ScanResult, console: Console) -> None:
 
 
 def not_loaded(units: list[Unit]) -> list[tuple[str, str]]:
-    """(unit, LoadState) of each unit read LIVE whose LoadState is neither loaded nor masked
-    (not-found, bad-setting, error: org.freedesktop.systemd1(5), "LoadState")."""
+    """(unit, LoadState) of each unit read LIVE whose LoadState is not-found: a file on disk
+    the manager has not loaded (org.freedesktop.systemd1(5), "LoadState"). A unit it loaded and
+    refused (bad-setting, error) is the scan's own problem to report, with file and line."""
     return [(u.name, u.live.load_state) for u in units
-            if u.live is not None and u.live.provenance == model.LIVE and u.live.load_state
-            and u.live.load_state not in ("loaded", "masked")]
+            if u.live is not None and u.live.provenance == model.LIVE and u.live.load_state == "not-found"]
 
 
 def render_coverage(measured: Coverage, console: Console) -> None:

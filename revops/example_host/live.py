@@ -208,19 +208,6 @@ def is_live(root: Path) -> bool:
     return any(os.readlink(link).startswith(str(root) + "/") for link in _our_links(user_unit_dir()).values())
 
 
-def unlinked(root: Path) -> list[str]:
-    """The host's unit files (host_unit_names) the user unit directory does not link to root
-    (the masked unit: to /dev/null): [] for a host wholly up. A host torn down, or whose units
-    a cutover disabled, lacks some."""
-    links = _our_links(user_unit_dir())
-    inside = str(Path(root).resolve()) + "/"
-
-    def linked(name: str) -> bool:
-        pointed = os.readlink(links[name]) if name in links else ""
-        return pointed == "/dev/null" if name == catalog.MASKED else pointed.startswith(inside)
-    return [n for n in host_unit_names() if not linked(n)]
-
-
 def refuse_other_host(root: Path) -> None:
     """The unit names are fixed, so one user manager holds one live example host at a time."""
     others = _other_roots(root)

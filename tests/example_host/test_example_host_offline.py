@@ -347,32 +347,6 @@ def test_offline_rewrite_of_a_live_host_is_refused(tmp_path, monkeypatch):
     assert tree.digest(root) == before
 
 
-def test_unlinked_names_the_host_units_the_user_unit_directory_lacks(tmp_path, monkeypatch):
-    """What the bench's --prepare asks before reusing a host: a host torn down, or left with
-    only some units linked (a rollback links back what it disabled), is not up."""
-    from revops.example_host import live
-
-    root = tmp_path / "host"
-    example_host.run(root)
-    units = tmp_path / "config/systemd/user"
-    units.mkdir(parents=True)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    every = [n for n in live.host_unit_names() if n != catalog.MASKED]
-    assert live.unlinked(root) == sorted(every + [catalog.MASKED])
-    (units / catalog.MASKED).symlink_to(root / UNIT_DIR / catalog.MASKED)  # a masked unit links to /dev/null
-    assert catalog.MASKED in live.unlinked(root)
-    (units / catalog.MASKED).unlink()
-    (units / catalog.MASKED).symlink_to("/dev/null")
-    for name in every[1:]:
-        (units / name).symlink_to(root / UNIT_DIR / name)
-    assert live.unlinked(root) == every[:1]
-    (units / every[0]).symlink_to(tmp_path / "elsewhere" / UNIT_DIR / every[0])  # another host's
-    assert live.unlinked(root) == every[:1]
-    (units / every[0]).unlink()
-    (units / every[0]).symlink_to(root / UNIT_DIR / every[0])
-    assert live.unlinked(root) == []
-
-
 def test_teardown_takes_the_drop_ins_revops_wrote_for_the_host_units_and_leaves_the_rest(tmp_path):
     """A job's repoint left by a run killed before its rollback would repoint the same unit of
     the next example host (seen on the bed: a stale `50-revops-job-container.conf` naming a
