@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, ContextManager, Protocol
 
 from revops import jobs
 from revops.dropins import DropinError
@@ -96,6 +96,11 @@ class Host(Protocol):
     def discard_candidates(self, sp: P.ServicePlan) -> str:
         """Remove every candidate of the service still there (a killed run's)."""
 
+    def outage(self, sp: P.ServicePlan) -> ContextManager[None]:
+        """Entered before stop_unit, left once start_replacement has returned or raised: the
+        service's outage. The host may hold other services' work back meanwhile, and stop the
+        unit only once the work in progress is done (LiveHost: the candidates' engine calls,
+        revops/migrate/outages.py), so the outage has the target to itself."""
     def stop_unit(self, sp: P.ServicePlan) -> str:
         """Stop the unit alone and wait until it is down and its port free."""
     def start_replacement(self, sp: P.ServicePlan) -> str:
@@ -244,9 +249,10 @@ class Executor:
                 return result
         self.journal.service_state(sp.unit, P.MIGRATING)
         try:
-            self._step(result, sp, P.STOP_UNIT, detail.get(P.STOP_UNIT, ""), lambda: self.host.stop_unit(sp))
-            self._step(result, sp, P.START_CONTAINER, detail.get(P.START_CONTAINER, ""),
-                       lambda: self.host.start_replacement(sp))
+            with self.host.outage(sp):
+                self._step(result, sp, P.STOP_UNIT, detail.get(P.STOP_UNIT, ""), lambda: self.host.stop_unit(sp))
+                self._step(result, sp, P.START_CONTAINER, detail.get(P.START_CONTAINER, ""),
+                           lambda: self.host.start_replacement(sp))
             verdict = self._wait(result, sp, detail.get(P.WAIT_HEALTHY, ""))
             if not verdict.ok:
                 return self.rollback(sp, result, verdict.reason or "not healthy")

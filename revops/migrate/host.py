@@ -14,9 +14,10 @@ import secrets
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Protocol, Sequence
 
 from revops import dropins, envfile, jobs
 from revops import repoint as repoint_mod
@@ -26,6 +27,7 @@ from revops.adapters.systemd import admin_entry, admin_unit_dir, mask_blocker
 from revops.config import Config
 from revops.errors import CheckFailed, RevopsError
 from revops.migrate import candidate, composefile, instances, retire
+from revops.migrate.outages import DeferringEngine, OutagesFirst
 from revops.migrate import plan as P
 from revops.hostrun import TARGET_COMPOSE
 from revops.migrate.executor import Verdict
@@ -277,6 +279,10 @@ class LiveHost:
         self._project_lock = threading.Lock()
         self._compose_lock = threading.Lock()  # one compose process at a time
         self._creates = CreateBatcher(lambda names: self.compose.create(self.files, *names), self._compose_lock)
+        # An API's outage goes first at the engine, ahead of candidates and other stops and starts.
+        self._outages = OutagesFirst()
+        self._candidates = DeferringEngine(engine, self._outages)
+        self._held: dict[str, float] = {}  # unit -> seconds its outage waited for the engine (stop_unit says it)
 
     # -- the run as a whole ------------------------------------------------------------
 
@@ -479,12 +485,12 @@ class LiveHost:
         inside = self._container_port(sp, copy)
         name = f"revops-candidate-{sp.service}-{secrets.token_hex(3)}"
         # With a port, revops' own probe judges it: no health check of Docker's runs in it.
-        cid = self.engine.create_copy(copy, name, labels=self._candidate_labels(sp),
-                                      publish_loopback=[inside] if inside is not None else [],
-                                      healthcheck=inside is None)
+        cid = self._candidates.create_copy(copy, name, labels=self._candidate_labels(sp),
+                                           publish_loopback=[inside] if inside is not None else [],
+                                           healthcheck=inside is None)
         verdict = Verdict(False, "not started")
         try:
-            self.engine.start(cid)
+            self._candidates.start(cid)
             if inside is not None:
                 verdict = self._candidate_answers(sp, cid, name, inside, deadline_s, cancelled)
             else:
@@ -495,7 +501,7 @@ class LiveHost:
             return verdict
         finally:
             try:
-                self.engine.remove(cid, force=True)
+                self._candidates.remove(cid, force=True)
             except RevopsError as exc:  # the next run's discard_candidates removes it
                 verdict.reason = f"{verdict.reason}; candidate {name} not removed: {exc.message}"
 
@@ -551,7 +557,7 @@ class LiveHost:
         self.discard_candidates(sp)
         name = f"revops-import-check-{sp.service}-{secrets.token_hex(3)}"
         started = time.monotonic()
-        answer = import_check(self.engine, source.id, name, self._candidate_labels(sp),
+        answer = import_check(self._candidates, source.id, name, self._candidate_labels(sp),
                               unwrap=instances.unwrap if sp.instances else None)
         words = self._hide(sp, answer.words)
         return Verdict(answer.ok, f"import check {'passed' if answer.ok else 'failed'} in "
@@ -560,7 +566,7 @@ class LiveHost:
     def discard_candidates(self, sp: P.ServicePlan) -> str:
         leftovers = self.engine.list_containers(labels=[f"{candidate.CANDIDATE_LABEL}={sp.unit}"])
         for found in leftovers:
-            self.engine.remove(found.id, force=True)
+            self._candidates.remove(found.id, force=True)
         return (f"removed {len(leftovers)} candidate(s) of {sp.unit}: {', '.join(c.name for c in leftovers)}"
                 if leftovers else f"no candidate of {sp.unit} left")
 
@@ -609,20 +615,37 @@ class LiveHost:
 
     # -- the cutover, continued -------------------------------------------------------
 
+    @contextmanager
+    def outage(self, sp: P.ServicePlan) -> Iterator[None]:
+        """executor.Host.outage. With a port, the service's outage goes first at the engine:
+        one at a time, and the unit stopped once the other services' engine work in progress
+        has returned (their candidates' calls, the stop and start of those without a port);
+        without one, that stop and start is shared work, behind any outage
+        (revops/migrate/outages.py). The wait goes in stop_unit's line."""
+        started = time.monotonic()
+        with self._outages.outage() if sp.port is not None else self._outages.shared():
+            self._held[sp.unit] = time.monotonic() - started
+            try:
+                yield
+            finally:
+                self._held.pop(sp.unit, None)
+
     def stop_unit(self, sp: P.ServicePlan) -> str:
+        held = self._held.get(sp.unit, 0.0)
+        waited = f" (first waited {held:.2f}s for other services' engine work)" if held >= 0.01 else ""
         started = time.monotonic()
         if sp.instances:  # a replicated template: every instance, each alone
             for name in sp.instances:
                 self._alone("StopUnit", name)
             states = [f"{n} {self.systemd.wait_for(n, UNIT_GONE, STOP_TIMEOUT_S)}" for n in sp.instances]
-            return f"{', '.join(states)} after {time.monotonic() - started:.2f}s"
+            return f"{', '.join(states)} after {time.monotonic() - started:.2f}s{waited}"
         self._alone("StopUnit", sp.unit)
         state = self.systemd.wait_for(sp.unit, UNIT_GONE, STOP_TIMEOUT_S)
         freed = ""
         if sp.port is not None:
             wait_port_free(self.config.health.bind_address, sp.port, PORT_FREE_TIMEOUT_S)
             freed = f", port {sp.port} free"
-        return f"{sp.unit} {state} after {time.monotonic() - started:.2f}s{freed}"
+        return f"{sp.unit} {state} after {time.monotonic() - started:.2f}s{freed}{waited}"
 
     def start_replacement(self, sp: P.ServicePlan) -> str:
         if sp.instances:  # every replica (compose reads deploy.replicas), created ones started

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -219,6 +220,7 @@ class ScriptedHost:
             Verdict(False, "worker.py imports httpx: no such module in the image")
 
     def discard_candidates(self, sp): return self._do("discard_candidates", sp)
+    def outage(self, sp): return contextlib.nullcontext()
     def stop_unit(self, sp): return self._do("stop_unit", sp)
     def start_replacement(self, sp): return self._do("start_replacement", sp)
     def retire_unit(self, sp, mask): return self._do("retire_unit" + ("+mask" if mask else ""), sp)

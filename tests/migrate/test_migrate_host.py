@@ -302,3 +302,44 @@ def test_a_container_never_started_is_removed_by_the_engine_not_by_a_compose_pro
         assert "never started" in said
     else:
         assert engine.removed == [] and compose.rm_calls == ["nightly"]
+
+
+def test_an_apis_outage_holds_back_a_workers_stop_and_start_but_workers_share(make_config):
+    """LiveHost.outage: a service with a port has the engine to itself from its unit's stop to
+    its container's start call; the stops and starts of services without one go side by side,
+    behind it (revops/migrate/outages.py)."""
+    import threading
+
+    config = make_config()
+    host = LiveHost(config, OneUnitSystemd("loaded"), engine=None, compose=None, compose_files=[])
+    api = P.service_plan(Unit(name="revpublish.service", path=None, port=8550), config, [])
+    workers = [P.service_plan(Unit(name=f"revpublish-w{n}.service", path=None, port=None), config, [])
+               for n in (1, 2)]
+    api_in, api_out, worker_in = threading.Event(), threading.Event(), threading.Event()
+    both = threading.Barrier(2, timeout=10)
+
+    def outage_of_api():
+        with host.outage(api):
+            api_in.set()
+            api_out.wait(10)
+
+    def outage_of(sp, then):
+        def body():
+            with host.outage(sp):
+                then()
+        return body
+
+    threading.Thread(target=outage_of_api, daemon=True).start()
+    assert api_in.wait(10)
+    first = threading.Thread(target=outage_of(workers[0], worker_in.set), daemon=True)
+    first.start()
+    assert not worker_in.wait(0.3), "a worker's stop began during an API's outage"
+    api_out.set()
+    assert worker_in.wait(10)
+    first.join(10)
+    side_by_side = [threading.Thread(target=outage_of(sp, both.wait), daemon=True) for sp in workers]
+    for thread in side_by_side:
+        thread.start()
+    for thread in side_by_side:
+        thread.join(10)
+    assert not both.broken and both.n_waiting == 0
