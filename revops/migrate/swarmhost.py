@@ -20,11 +20,12 @@ jobs beside its unit): it is deployed only after its unit stopped (start_replace
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, ContextManager, Protocol, Sequence
 
 from revops import envfile
 from revops.adapters import http
@@ -88,6 +89,7 @@ class SwarmHost(LiveHost):
         self._redactors: dict[str, envfile.Redactor | str] = {}
         self._bundles: dict = {}
         self.probe_timeout = config.health.probe_timeout
+        self._held: dict[str, float] = {}  # LiveHost.stop_unit reads it; an outage here waits for nothing
         self.cluster = cluster
         self.registry = registry
         self.stack = stack
@@ -246,6 +248,11 @@ class SwarmHost(LiveHost):
             path.write_text(self.stack.single(svc))
             self.deploy(str(path))
         return f"stack deploy {self.service_name(sp)}"
+
+    def outage(self, sp: P.ServicePlan) -> ContextManager[None]:
+        """Nothing to order: the service runs on the cluster since its proof in preflight, so
+        its outage is the unit's stop alone, and no engine of this host starts anything."""
+        return contextlib.nullcontext()
 
     def start_replacement(self, sp: P.ServicePlan) -> str:
         """The service was deployed and proven in preflight; deploy it again only when it is

@@ -182,3 +182,21 @@ def test_preflight_changes_nothing(tmp_path):
     said = make(tmp_path, cluster).preflight(SP)
     assert "image 10.0.0.5:5000/revflow/revpublish:abc in the registry" in said and "2 ready node(s)" in said
     assert cluster.created == [] and cluster.removed == []
+
+
+def test_the_units_stop_in_its_outage_waits_for_nothing(tmp_path):
+    """The executor stops the unit inside host.outage (LiveHost orders its engine's work
+    there); on a cluster the service already runs, so the outage is the stop alone."""
+    stopped = []
+
+    class Stopping(Systemd):
+        def start(self, name, timeout, mode): raise AssertionError("started")
+        def stop(self, name, timeout, mode): stopped.append((name, mode))
+        def wait_for(self, name, states, timeout): return "inactive"
+
+    host = make(tmp_path, Cluster([node(1)], [], None))
+    host.systemd = Stopping()
+    with host.outage(SP):
+        said = host.stop_unit(SP)
+    assert stopped == [("revpublish.service", "ignore-requirements")]
+    assert said.startswith("revpublish.service inactive after ") and "waited" not in said
