@@ -45,8 +45,8 @@ the host and its images):
 
 --compare runs the phase twice in one run (rolled back in between), serial then at the
 default --parallel, and prints the wall-time ratio and each run's no-answer windows (median,
-max) against the containers' own start. --broken breaks the service's image (its web
-framework uninstalled, tagged in its place), migrates that service the old way and the
+max) against the containers' own start. --broken breaks the service's image (the stdlib's
+http.server, which its app imports, removed; tagged in its place), migrates that service the old way and the
 pre-verified way with a prober on its /health, prints each one's seconds without an answer,
 and puts the image back.
 
@@ -91,7 +91,9 @@ PERIOD_S = 0.020
 # run in waves was slowed by its own measurement, the serial one hardly. --steady-probes
 # measures the old way.
 SLOW_PERIOD_S = 1.0
-BROKEN_PACKAGE = "fastapi"  # what every example service's app imports, and nothing else needs
+# What every example service's app (the stdlib-only lightapp.py) imports, and nothing else in
+# its image: Docker's health check uses urllib.request, which needs http.client, not this.
+BROKEN_MODULE = "http/server"
 TESTBED_ENV = Path(os.environ.get("REVOPS_TESTBED_DIR", "/var/lib/revops-testbed")) / "env.json"
 
 
@@ -501,8 +503,10 @@ def broken(config: config_mod.Config, name: str) -> None:
     if service is None or not service.image:
         raise SystemExit(f"{unit}: no service with an image in the compose files")
     good = docker("image", "inspect", "--format", "{{.Id}}", service.image).strip()
-    # The package's files removed (the venv may have no pip): its import fails, nothing else.
-    dockerfile = (f"FROM {good}\nUSER root\nRUN rm -r /opt/venv/lib/python3*/site-packages/{BROKEN_PACKAGE}\n"
+    # The module's source and its cached bytecode removed: its import fails, nothing else.
+    module_dir, module = BROKEN_MODULE.rsplit("/", 1)
+    dockerfile = (f"FROM {good}\nUSER root\nRUN rm /usr/lib/python3*/{BROKEN_MODULE}.py "
+                  f"/usr/lib/python3*/{module_dir}/__pycache__/{module}.*\n"
                   f"USER {SERVICE_UID}:{SERVICE_UID}\n")
     subprocess.run(["docker", "build", "-q", "-t", service.image, "-"], input=dockerfile, text=True,
                    check=True, stdout=subprocess.DEVNULL)
@@ -529,7 +533,12 @@ def broken(config: config_mod.Config, name: str) -> None:
                   f"{downtime(prober.samples):.2f} s without a /health answer "
                   f"({sum(1 for _, ok in prober.samples if not ok)} of {len(prober.samples)} probes failed: "
                   f"{prober.failures or 'none'})")
-            print(f"  why: {(outcome.reason or '').splitlines()[0][:160]}")
+            if outcome.reason:
+                print(f"  why: {outcome.reason.splitlines()[0][:160]}")
+            if outcome.outcome == "migrated":  # the break did not break it: put it back, stop here
+                rollback.run(cfg, [unit], None, yes=True, host_factory=wiring.live_host, say=lambda _m: None)
+                raise SystemExit(f"{unit} migrated on the broken image: removing {BROKEN_MODULE}.py did not "
+                                 f"keep its app from starting; rolled back")
     finally:
         docker("tag", good, service.image)
 

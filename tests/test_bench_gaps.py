@@ -35,3 +35,24 @@ def test_no_window_without_a_failed_answer_around_the_start_or_an_answer_on_each
     assert b.gap_around(samples(set()), 5.2) is None
     assert b.gap_around(samples({0, 1}), 0.2) is None  # nothing answered before it
     assert b.gap_around(samples(set(range(10, 60))), 5.2) is None  # nothing answered after it
+
+
+def test_downtime_counts_every_stretch_from_the_last_answer_before_it_to_the_first_after():
+    b = bench()
+    assert b.downtime(samples(set())) == 0.0
+    assert b.downtime(samples({10, 11} | {40})) == 1.5 + 1.0  # 4.5-6.0 s and 19.5-20.5 s
+    assert b.downtime(samples({58, 59})) == 1.0  # none came back: to the last attempt
+
+
+def test_the_broken_image_removes_a_module_the_example_apps_import():
+    """--broken must break the example host's app (once it imported fastapi, since replaced by
+    a stdlib-only app, and a 'broken' image went on serving): the module it removes is one
+    the app imports."""
+    import ast
+
+    from revops.example_host import sources
+
+    tree = ast.parse(sources.lightapp_py())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert bench().BROKEN_MODULE.replace("/", ".") in imported

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from revops.adapters.docker_engine import ContainerCopy
     from revops.adapters.docker_engine import ContainerState as EngineContainerState
     from revops.adapters.docker_engine import ContainerSummary
-    from revops.adapters.systemd import UnitState
     from revops.journal import Journal
 
 STOP_TIMEOUT_S = 90.0  # systemd's own default stop timeout is 90 s

@@ -23,7 +23,6 @@ from revops.adapters import http, swarm as swarm_adapter, systemd
 from revops.adapters.ledger import open_ledger
 from revops.commands import migrate
 from revops.migrate import wiring
-from revops.migrate.swarmhost import SwarmHost
 
 from test_migrate_realstack import API, FAST_HEALTH, revops
 
