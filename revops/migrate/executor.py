@@ -9,6 +9,8 @@ says so: plan.preverify_mode), and only then the unit stopped and the container 
 services of a run go in waves (`Executor.run`): each starts as soon as everything it depends
 on has migrated, at most `parallel` at once, each in a thread of its own with every guarantee
 of a serial run (the journal takes writes from several threads: the ledger serialises them).
+Each service's stop and start run inside `Host.outage`, where the host may put that outage
+ahead of the other services' work (LiveHost: an API's, revops/migrate/outages.py).
 """
 
 from __future__ import annotations
