@@ -45,8 +45,8 @@ the host and its images):
 
 --compare runs the phase twice in one run (rolled back in between), serial then at the
 default --parallel, and prints the wall-time ratio and each run's no-answer windows (median,
-max) against the containers' own start. --broken breaks the service's image (the stdlib's
-http.server, which its app imports, removed; tagged in its place), migrates that service the old way and the
+max) against the containers' own start. --broken breaks the service's image (http.server
+and fastapi removed, what the example's apps import; tagged in its place), migrates that service the old way and the
 pre-verified way with a prober on its /health, prints each one's seconds without an answer,
 and puts the image back.
 
@@ -91,9 +91,11 @@ PERIOD_S = 0.020
 # run in waves was slowed by its own measurement, the serial one hardly. --steady-probes
 # measures the old way.
 SLOW_PERIOD_S = 1.0
-# What every example service's app (the stdlib-only lightapp.py) imports, and nothing else in
-# its image: Docker's health check uses urllib.request, which needs http.client, not this.
-BROKEN_MODULE = "http/server"
+# What the example services' apps import and nothing else in their images needs: the
+# stdlib-only lightapp.py (phases 2 and later) imports http.server, phase 1's app.py fastapi.
+# Docker's health check uses urllib.request (http.client). Removed, paths as in the image.
+BROKEN = {"http.server": "/usr/lib/python3*/http/server.py",
+          "fastapi": "/opt/venv/lib/python3*/site-packages/fastapi"}
 TESTBED_ENV = Path(os.environ.get("REVOPS_TESTBED_DIR", "/var/lib/revops-testbed")) / "env.json"
 
 
@@ -503,10 +505,9 @@ def broken(config: config_mod.Config, name: str) -> None:
     if service is None or not service.image:
         raise SystemExit(f"{unit}: no service with an image in the compose files")
     good = docker("image", "inspect", "--format", "{{.Id}}", service.image).strip()
-    # The module's source and its cached bytecode removed: its import fails, nothing else.
-    module_dir, module = BROKEN_MODULE.rsplit("/", 1)
-    dockerfile = (f"FROM {good}\nUSER root\nRUN rm /usr/lib/python3*/{BROKEN_MODULE}.py "
-                  f"/usr/lib/python3*/{module_dir}/__pycache__/{module}.*\n"
+    # Their files removed (the venv may have no pip; bytecode in __pycache__ is never imported
+    # without its source): the app's import fails, nothing else. -f: an image has one or both.
+    dockerfile = (f"FROM {good}\nUSER root\nRUN rm -rf {' '.join(BROKEN.values())}\n"
                   f"USER {SERVICE_UID}:{SERVICE_UID}\n")
     subprocess.run(["docker", "build", "-q", "-t", service.image, "-"], input=dockerfile, text=True,
                    check=True, stdout=subprocess.DEVNULL)
@@ -536,9 +537,9 @@ def broken(config: config_mod.Config, name: str) -> None:
             if outcome.reason:
                 print(f"  why: {outcome.reason.splitlines()[0][:160]}")
             if outcome.outcome == "migrated":  # the break did not break it: put it back, stop here
-                rollback.run(cfg, [unit], None, yes=True, host_factory=wiring.live_host, say=lambda _m: None)
-                raise SystemExit(f"{unit} migrated on the broken image: removing {BROKEN_MODULE}.py did not "
-                                 f"keep its app from starting; rolled back")
+                back = rollback.run(cfg, [unit], None, yes=True, host_factory=wiring.live_host, say=lambda _m: None)
+                raise SystemExit(f"{unit} migrated on the broken image: removing {', '.join(BROKEN)} did not keep "
+                                 f"its app from starting; rollback exit {back.exit_code}")
     finally:
         docker("tag", good, service.image)
 

@@ -44,15 +44,20 @@ def test_downtime_counts_every_stretch_from_the_last_answer_before_it_to_the_fir
     assert b.downtime(samples({58, 59})) == 1.0  # none came back: to the last attempt
 
 
-def test_the_broken_image_removes_a_module_the_example_apps_import():
-    """--broken must break the example host's app (once it imported fastapi, since replaced by
-    a stdlib-only app, and a 'broken' image went on serving): the module it removes is one
-    the app imports."""
+def test_the_broken_image_removes_a_module_each_example_app_imports():
+    """--broken must break the example host's apps (once phase 2's light app no longer imported
+    fastapi, the only module removed, and a 'broken' image went on serving): each app imports
+    a module the break removes."""
     import ast
 
-    from revops.example_host import sources
+    from revops.example_host import catalog, sources
 
-    tree = ast.parse(sources.lightapp_py())
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    assert bench().BROKEN_MODULE.replace("/", ".") in imported
+    def imported(source: str) -> set[str]:
+        tree = ast.parse(source)
+        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        return names | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+
+    removed = set(bench().BROKEN)
+    assert imported(sources.lightapp_py()) & removed
+    some_api = next(s for s in catalog.services() if s.role == "api")
+    assert imported(sources.app_py(some_api)) & removed

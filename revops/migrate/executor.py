@@ -100,9 +100,11 @@ class Host(Protocol):
 
     def outage(self, sp: P.ServicePlan) -> ContextManager[None]:
         """Entered before stop_unit, left once start_replacement has returned or raised: the
-        service's outage. The host may hold other services' work back meanwhile, and stop the
-        unit only once the work in progress is done (LiveHost: the candidates' engine calls,
-        revops/migrate/outages.py), so the outage has the target to itself."""
+        service's outage. The host may hold other services' work back meanwhile and stop the
+        unit only once the work in progress is done (LiveHost: an API's outage goes ahead of the
+        candidates' engine calls and of the stops and starts of services without a port,
+        revops/migrate/outages.py). Ctrl-C while it waits leaves the unit as it was."""
+
     def stop_unit(self, sp: P.ServicePlan) -> str:
         """Stop the unit alone and wait until it is down and its port free."""
     def start_replacement(self, sp: P.ServicePlan) -> str:
@@ -245,13 +247,13 @@ class Executor:
             if not verdict.ok:
                 return self._candidate_failed(sp, result, verdict.reason or "did not pass")
             if self.interrupt.requested:
-                if sp.secret is not None:
-                    self._remove_secret(result, sp)
-                result.outcome, result.reason = INTERRUPTED, "Ctrl-C after the candidate passed, before the unit was stopped"
-                return result
-        self.journal.service_state(sp.unit, P.MIGRATING)
+                return self._not_stopped(result, sp, "Ctrl-C after the candidate passed, before the unit was stopped")
         try:
             with self.host.outage(sp):
+                if self.interrupt.requested:  # pressed while it waited for its turn at the engine
+                    return self._not_stopped(result, sp, "Ctrl-C while it waited for its turn at the engine, "
+                                                         "before the unit was stopped")
+                self.journal.service_state(sp.unit, P.MIGRATING)
                 self._step(result, sp, P.STOP_UNIT, detail.get(P.STOP_UNIT, ""), lambda: self.host.stop_unit(sp))
                 self._step(result, sp, P.START_CONTAINER, detail.get(P.START_CONTAINER, ""),
                            lambda: self.host.start_replacement(sp))
@@ -274,6 +276,13 @@ class Executor:
                 self.rollback(sp, result, f"unexpected error: {describe(exc)}")
             raise
         record_state(self.journal, sp, P.MIGRATED)
+        return result
+
+    def _not_stopped(self, result: ServiceResult, sp: P.ServicePlan, why: str) -> ServiceResult:
+        """Ctrl-C before the unit was stopped: it serves as it did; its secret copy goes."""
+        if sp.secret is not None:
+            self._remove_secret(result, sp)
+        result.outcome, result.reason = INTERRUPTED, why
         return result
 
     def _preflight(self, result: ServiceResult, sp: P.ServicePlan, detail: dict[str, str]) -> bool:

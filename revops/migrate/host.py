@@ -631,7 +631,7 @@ class LiveHost:
 
     def stop_unit(self, sp: P.ServicePlan) -> str:
         held = self._held.get(sp.unit, 0.0)
-        waited = f" (first waited {held:.2f}s for other services' engine work)" if held >= 0.01 else ""
+        waited = f" (first waited {held:.2f}s for its turn at the engine)" if held >= 0.01 else ""
         started = time.monotonic()
         if sp.instances:  # a replicated template: every instance, each alone
             for name in sp.instances:

@@ -1,26 +1,29 @@
-"""The outages of services with a port go first at the engine, one at a time.
+"""An API's outage goes first at the engine, one at a time.
 
 With several services in flight, an API's outage (its unit stopped, its container's start
 call not yet returned) shares the Docker engine with the other services' work: their
-candidates' creates, starts and removes, and the outages of the services without a port. The
-engine does much of a container's start one container at a time (its network sandbox, the
-port proxy, runc), so a start call that takes about half a second alone took 2-4 s with a dozen
-containers starting beside it (issue #16, measured on the example host's phase 2 at 14 in
-flight), and each of those seconds is one in which the API answers nothing.
+candidates' creates, starts and removes, and the stops and starts of the services without a
+port. On the example host's phase 2, an API container's start call (the journal's start step)
+took 0.45 s serially (median), but 2-4 s for the first APIs at 14 in flight, which cut over
+while a dozen other containers started (issue #16); each of those seconds is one in which the
+API answers nothing. With this order it took 0.51 s (median; at most 0.67 s) at 14.
 
 `OutagesFirst` orders two kinds of work:
 
 - an API's **outage** (`outage()`): announced before its unit is stopped. From then on no
-  other work begins, and the unit is stopped only once the work in progress has returned and
-  no other API's outage is in progress: it waits while the unit still serves, so the wait
-  costs no answer. It ends when the replacement's start call has returned (whatever it
-  answered).
+  shared work begins, and the unit is stopped only once the shared work in progress has
+  returned and no other API's outage is in progress: it waits while the unit still serves,
+  so the wait costs no answer. It ends when the replacement's start call has returned
+  (whatever it answered).
 - **shared** work (`shared()`): one engine call of a candidate, or the stop and start of a
   service without a port (nothing probes it; its queue waits). Any number at once; each begins
   when no outage is announced.
 
-A service without a port is not given an outage of its own: what it loses while its
-container starts is time, not answers, and sharing keeps the phase short.
+Other engine work is not ordered: another service's rollback, a compose process creating
+containers for a preflight, reads. A service without a port is not given an outage of its own:
+what it loses while its container starts is time, not answers, and sharing keeps the phase
+short. The cost of the order: while an API's unit is slow to stop (up to its stop timeout),
+shared work waits, which lengthens the phase, not any window.
 
 `DeferringEngine` is the engine as the candidates see it: each call that changes the engine's
 state (create, start, stop, remove) is shared work; reads pass straight through.
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, NamedTuple, Sequence
 
 if TYPE_CHECKING:
     from revops.adapters.docker_engine import ContainerCopy, ContainerState, ContainerSummary
@@ -41,8 +44,8 @@ class OutagesFirst:
     """Outages one at a time and ahead of shared work; safe for the executor's threads.
 
     Waits have no deadline of their own: each waits only for work in progress, and every
-    piece of it is bounded (an engine call by the SDK's timeout; an outage by a unit's stop
-    timeout and one start call). Not re-entrant: a thread inside either kind of work must not
+    piece of it is bounded (an engine call by the SDK's timeout; a stop by the unit's stop
+    timeout and the port's release; a start by one start call or compose process). Not re-entrant: a thread inside either kind of work must not
     ask for more (an outage announced meanwhile would wait for it, and it for the outage)."""
 
     def __init__(self) -> None:
@@ -50,6 +53,7 @@ class OutagesFirst:
         self._announced = 0  # outages asked for and not ended: waiting, or the one in progress
         self._in_outage = False
         self._shared = 0  # shared work in progress
+        self._shared_waiting = 0  # shared work held back by an outage
 
     @contextmanager
     def outage(self) -> Iterator[None]:
@@ -77,7 +81,11 @@ class OutagesFirst:
     def shared(self) -> Iterator[None]:
         """Around one piece of shared work: it begins when no outage is announced."""
         with self._cv:
-            self._cv.wait_for(lambda: self._announced == 0)
+            self._shared_waiting += 1
+            try:
+                self._cv.wait_for(lambda: self._announced == 0)
+            finally:
+                self._shared_waiting -= 1
             self._shared += 1
         try:
             yield
@@ -87,10 +95,17 @@ class OutagesFirst:
                 self._cv.notify_all()
 
     @property
-    def busy(self) -> tuple[int, int]:
-        """(outages announced, shared work in progress) now: for tests."""
+    def busy(self) -> Busy:
+        """What is announced, in progress and held back now: for tests."""
         with self._cv:
-            return self._announced, self._shared
+            return Busy(self._announced, self._in_outage, self._shared, self._shared_waiting)
+
+
+class Busy(NamedTuple):
+    outages: int  # announced: waiting for their turn, or the one in progress
+    in_outage: bool
+    shared: int  # in progress
+    shared_waiting: int  # held back by an outage
 
 
 class DeferringEngine:

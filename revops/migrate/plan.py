@@ -7,14 +7,13 @@ exactly this, and the executor runs exactly this.
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from revops import coverage as coverage_mod
 from revops import dropins, jobs
-from revops.config import TARGET_COMPOSE, Config, Health, Suite, duration_seconds
+from revops.config import TARGET_COMPOSE, Config, Health, Suite
 from revops.errors import CheckFailed, UsageError
 from revops.generate.mapping import secret_name, split_environment
 from revops.generate.spec import JOB, SETUP
@@ -325,7 +324,7 @@ def default_parallel(cpus: int | None) -> int:
     median window with no /health answer grew with them (2.1, 2.6, 2.8 s), as the engine's start
     of a container slowed under load. Seven per core keeps most of the gain of eight; against
     serial it was 9.3x and 8.8x in two --compare runs (the goal of issue 16: 8x), where 12 gave
-    7.9x and 8.1x. Since an API's outage has the engine to itself (revops/migrate/outages.py),
+    7.9x and 8.1x. Since an API's outage goes first at the engine (revops/migrate/outages.py),
     14 in flight no longer costs the APIs' windows much: 1.02 s median against 0.78 s serial,
     at 9.5x (one --compare run). bench/bench_cutover.py measures it; the figures are in the
     README ("Waves")."""

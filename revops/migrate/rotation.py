@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol
 
 from revops.errors import RevopsError
-from revops.hostrun import Interrupt
 from revops.journal import FAILED, Journal
 from revops.migrate import plan as P
 from revops.migrate.executor import Verdict

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
-import contextlib
 import threading
 import time
 from pathlib import Path

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -308,8 +309,6 @@ def test_an_apis_outage_holds_back_a_workers_stop_and_start_but_workers_share(ma
     """LiveHost.outage: a service with a port has the engine to itself from its unit's stop to
     its container's start call; the stops and starts of services without one go side by side,
     behind it (revops/migrate/outages.py)."""
-    import threading
-
     config = make_config()
     host = LiveHost(config, OneUnitSystemd("loaded"), engine=None, compose=None, compose_files=[])
     api = P.service_plan(Unit(name="revpublish.service", path=None, port=8550), config, [])
@@ -333,7 +332,11 @@ def test_an_apis_outage_holds_back_a_workers_stop_and_start_but_workers_share(ma
     assert api_in.wait(10)
     first = threading.Thread(target=outage_of(workers[0], worker_in.set), daemon=True)
     first.start()
-    assert not worker_in.wait(0.3), "a worker's stop began during an API's outage"
+    deadline = time.monotonic() + 10
+    while host._outages.busy.shared_waiting != 1:  # seen held back at the gate
+        assert time.monotonic() < deadline, "the worker's stop never reached the gate"
+        time.sleep(0.005)
+    assert not worker_in.wait(0.2), "a worker's stop began during an API's outage"
     api_out.set()
     assert worker_in.wait(10)
     first.join(10)

@@ -1,16 +1,18 @@
-"""An API's outage first at the engine, one at a time (revops/migrate/outages.py), with real threads.
-Each test orders the threads with events, not with sleeps, so it says what must happen before
-what; a wait that must not end is a bounded `Event.wait` whose answer is asserted."""
+"""An API's outage first at the engine, one at a time (revops/migrate/outages.py), with real
+threads. Each test orders the threads with events, not with sleeps. A thread that must be
+held back is first seen waiting at the gate (`busy` counts it), then given time to go on
+wrongly; a thread that must go on does so within a bound."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
-from revops.migrate.outages import DeferringEngine, OutagesFirst
+from revops.migrate.outages import Busy, DeferringEngine, OutagesFirst
 
-SETTLE_S = 0.3  # how long a thread that must stay blocked is given to (wrongly) go on
+SETTLE_S = 0.2  # how long a thread seen waiting is given to (wrongly) go on
 BOUND_S = 10.0  # a thread that must go on does so well within this
 
 
@@ -20,104 +22,84 @@ def run(target) -> threading.Thread:
     return thread
 
 
-def test_an_outage_waits_for_the_shared_work_in_progress():
-    order = OutagesFirst()
-    inside, release, stopped = threading.Event(), threading.Event(), threading.Event()
+def until(seen, what: str) -> None:
+    deadline = time.monotonic() + BOUND_S
+    while not seen():
+        assert time.monotonic() < deadline, f"not within {BOUND_S}s: {what}"
+        time.sleep(0.005)
 
-    def candidate():  # one engine call of a candidate
-        with order.shared():
+
+def hold(order: OutagesFirst, kind: str) -> tuple[threading.Event, threading.Event]:
+    """A thread inside `kind` work until released: (inside, release)."""
+    inside, release = threading.Event(), threading.Event()
+
+    def body():
+        with getattr(order, kind)():
             inside.set()
             release.wait(BOUND_S)
 
-    def cutover():
-        with order.outage():
-            stopped.set()
-
-    run(candidate)
+    run(body)
     assert inside.wait(BOUND_S)
-    run(cutover)
-    assert not stopped.wait(SETTLE_S), "the unit was stopped while a candidate call ran"
-    assert order.busy == (1, 1)
+    return inside, release
+
+
+def enter(order: OutagesFirst, kind: str) -> threading.Event:
+    """A thread that enters `kind` work and leaves at once: set once it was inside."""
+    inside = threading.Event()
+
+    def body():
+        with getattr(order, kind)():
+            inside.set()
+
+    run(body)
+    return inside
+
+
+def test_an_outage_waits_for_the_shared_work_in_progress():
+    order = OutagesFirst()
+    _, release = hold(order, "shared")
+    stopped = enter(order, "outage")
+    until(lambda: order.busy.outages == 1, "the outage announced")
+    assert not stopped.wait(SETTLE_S), "the unit was stopped while shared work ran"
+    assert order.busy == Busy(outages=1, in_outage=False, shared=1, shared_waiting=0)
     release.set()
     assert stopped.wait(BOUND_S)
 
 
 def test_no_shared_work_begins_during_an_outage():
     order = OutagesFirst()
-    in_outage, end_outage, called = threading.Event(), threading.Event(), threading.Event()
-
-    def cutover():
-        with order.outage():
-            in_outage.set()
-            end_outage.wait(BOUND_S)
-
-    def candidate():
-        with order.shared():
-            called.set()
-
-    run(cutover)
-    assert in_outage.wait(BOUND_S)
-    run(candidate)
-    assert not called.wait(SETTLE_S), "a candidate call began during an outage"
+    _, end_outage = hold(order, "outage")
+    called = enter(order, "shared")
+    until(lambda: order.busy.shared_waiting == 1, "the shared work held back")
+    assert not called.wait(SETTLE_S), "shared work began during an outage"
     end_outage.set()
     assert called.wait(BOUND_S)
-    assert order.busy[0] == 0
+    until(lambda: order.busy == Busy(0, False, 0, 0), "everything done")
 
 
 def test_a_waiting_outage_holds_new_shared_work_back():
     """Outages first: once an outage is announced, shared work asked for later waits even
     though the outage itself is still waiting for earlier work."""
     order = OutagesFirst()
-    first_in, release_first, stopped, second_in = (threading.Event() for _ in range(4))
-
-    def first():
-        with order.shared():
-            first_in.set()
-            release_first.wait(BOUND_S)
-
-    def cutover():
-        with order.outage():
-            stopped.set()
-
-    def second():
-        with order.shared():
-            second_in.set()
-
-    run(first)
-    assert first_in.wait(BOUND_S)
-    run(cutover)
-    for _ in range(100):  # until the outage is announced (it waits for `first`)
-        if order.busy[0] == 1:
-            break
-        threading.Event().wait(0.01)
-    assert order.busy == (1, 1)
-    run(second)
-    assert not second_in.wait(SETTLE_S), "a later candidate call went ahead of the outage"
+    _, release_first = hold(order, "shared")
+    stopped = enter(order, "outage")
+    until(lambda: order.busy.outages == 1, "the outage announced")
+    second = enter(order, "shared")
+    until(lambda: order.busy.shared_waiting == 1, "the later shared work held back")
+    assert not second.wait(SETTLE_S), "later shared work went ahead of the outage"
     release_first.set()
     assert stopped.wait(BOUND_S)
-    assert second_in.wait(BOUND_S)
+    assert second.wait(BOUND_S)
 
 
 def test_outages_go_one_at_a_time():
     order = OutagesFirst()
-    first_in, release_first, second_in = threading.Event(), threading.Event(), threading.Event()
-
-    def first():
-        with order.outage():
-            first_in.set()
-            release_first.wait(BOUND_S)
-
-    def second():
-        with order.outage():
-            second_in.set()
-
-    run(first)
-    assert first_in.wait(BOUND_S)
-    run(second)
-    assert not second_in.wait(SETTLE_S), "two outages at once"
-    assert order.busy == (2, 0)
+    _, release_first = hold(order, "outage")
+    second = enter(order, "outage")
+    until(lambda: order.busy.outages == 2, "the second outage announced")
+    assert not second.wait(SETTLE_S), "two outages at once"
     release_first.set()
-    assert second_in.wait(BOUND_S)
+    assert second.wait(BOUND_S)
 
 
 def test_shared_work_runs_side_by_side():
@@ -138,20 +120,30 @@ def test_shared_work_runs_side_by_side():
     assert sorted(done) == ["a", "b"]
 
 
-def test_an_outage_that_raises_lets_candidate_calls_go_on():
+def test_an_outage_that_raises_lets_shared_work_go_on():
     order = OutagesFirst()
     with pytest.raises(RuntimeError):
         with order.outage():
             raise RuntimeError("the start call failed")
-    assert order.busy == (0, 0)
-    called = threading.Event()
+    assert order.busy == Busy(0, False, 0, 0)
+    assert enter(order, "shared").wait(BOUND_S)
 
-    def candidate():
-        with order.shared():
-            called.set()
 
-    run(candidate)
-    assert called.wait(BOUND_S)
+def test_an_outage_whose_wait_is_broken_off_is_no_longer_announced(monkeypatch):
+    """A wait that raises (an interrupt delivered to that thread) takes the outage back, so
+    shared work is not held back by an outage that will never run."""
+    order = OutagesFirst()
+
+    def broken_off(predicate, timeout=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(order._cv, "wait_for", broken_off)
+    with pytest.raises(KeyboardInterrupt):
+        with order.outage():
+            pytest.fail("the body ran")
+    monkeypatch.undo()
+    assert order.busy == Busy(0, False, 0, 0)
+    assert enter(order, "shared").wait(BOUND_S)
 
 
 class Recorder:
@@ -159,7 +151,7 @@ class Recorder:
 
     def __init__(self, order: OutagesFirst) -> None:
         self.order = order
-        self.calls: list[tuple[str, tuple[int, int]]] = []
+        self.calls: list[tuple[str, Busy]] = []
 
     def _saw(self, name: str):
         self.calls.append((name, self.order.busy))
@@ -196,5 +188,6 @@ def test_the_deferring_engine_counts_changes_as_shared_work_and_lets_reads_throu
     with order.outage():  # a read during an outage does not wait
         deferring.container_state("cid")
         assert deferring.wait_exit("cid", 1.0) == 0
-    assert engine.calls == [("create_copy", (0, 1)), ("start", (0, 1)), ("stop", (0, 1)), ("remove", (0, 1)),
-                            ("container_state", (1, 0)), ("wait_exit", (1, 0))]
+    shared, outage = Busy(0, False, 1, 0), Busy(1, True, 0, 0)
+    assert engine.calls == [("create_copy", shared), ("start", shared), ("stop", shared), ("remove", shared),
+                            ("container_state", outage), ("wait_exit", outage)]

@@ -5,6 +5,7 @@ threads. The real host is exercised in test_migrate_waves.py."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -222,6 +223,31 @@ def test_ctrl_c_with_several_in_flight_finishes_each_and_starts_nothing_more(tmp
         if result.outcome == INTERRUPTED:
             assert unit not in started
     assert results["c.service"].outcome == INTERRUPTED
+    assert ledger.open_steps() == []
+
+
+def test_ctrl_c_while_a_service_waits_for_its_turn_at_the_engine_leaves_its_unit_alone(tmp_path, ledger):
+    """Host.outage may wait (LiveHost: for the other services' engine work); a Ctrl-C pressed
+    meanwhile ends the service before its unit is stopped, as one pressed before the outage."""
+    plan = P.build(inventory(), load(tmp_path), 1, parallel=1)
+    a = next(sp for sp in plan.services if sp.unit == "a.service")
+    host = ScriptedHost(ledger)
+    run_id = ledger.begin_run("op", "migrate", 1, False)
+    executor = Executor(host, Journal(ledger, run_id), mask=False, parallel=1)
+    entered = []
+
+    @contextlib.contextmanager
+    def ctrl_c_while_waiting(sp):
+        executor.interrupt.requested = True  # pressed while the host held the outage back
+        entered.append(sp.unit)
+        yield
+
+    host.outage = ctrl_c_while_waiting
+    result = executor.run([a])[0]
+    assert entered == ["a.service"]
+    assert result.outcome == INTERRUPTED and "before the unit was stopped" in result.reason
+    assert host.calls_of("a.service") == ["preflight", "verify_candidate"]
+    assert "a.service" not in ledger.service_states()  # never recorded as migrating
     assert ledger.open_steps() == []
 
 
