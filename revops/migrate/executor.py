@@ -40,6 +40,7 @@ INTERRUPTED = "interrupted"
 CANDIDATE_FAILED = "candidate-failed"
 SKIPPED = "skipped"  # something it depends on did not migrate: never started
 DISCARD_CREATED = "remove-created"  # not journaled: the job's container preflight created, never started
+WAIT_TURN = "wait-turn"  # the live table's word while Host.outage holds a service back (not journaled)
 SCHEDULER_TICK_S = 0.1  # how often the scheduler looks at Ctrl-C while services are in flight
 
 
@@ -248,6 +249,7 @@ class Executor:
                 return self._candidate_failed(sp, result, verdict.reason or "did not pass")
             if self.interrupt.requested:
                 return self._not_stopped(result, sp, "Ctrl-C after the candidate passed, before the unit was stopped")
+        self.progress.step(sp.unit, WAIT_TURN)
         try:
             with self.host.outage(sp):
                 if self.interrupt.requested:  # pressed while it waited for its turn at the engine

@@ -755,8 +755,11 @@ class LiveHost:
 
     def retire_unit(self, sp: P.ServicePlan, mask: bool) -> str:
         """Disable the units; with `mask`, mask each whose mask can be placed (a unit file in
-        the admin directory stays, and the words say so: retire.disable_and_mask)."""
-        kept = retire.disable_and_mask(self.systemd, sp.units, mask, self.mask_blocked)
+        the admin directory stays, and the words say so: retire.disable_and_mask). Shared work
+        behind any API's outage: its daemon-reload holds the manager, and an API's StopUnit
+        queued behind it took 0.6 s, against about 0.05 s serially (revops/migrate/outages.py)."""
+        with self._outages.shared():
+            kept = retire.disable_and_mask(self.systemd, sp.units, mask, self.mask_blocked)
         masked = [u for u in sp.units if mask and u not in kept]
         return (f"{', '.join(sp.units)} disabled" + (f"; {', '.join(masked)} masked" if masked else "")
                 + retire.not_masked_words(kept))

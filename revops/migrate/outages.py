@@ -15,9 +15,10 @@ API answers nothing. With this order it took 0.51 s (median; at most 0.67 s) at 
   returned and no other API's outage is in progress: it waits while the unit still serves,
   so the wait costs no answer. It ends when the replacement's start call has returned
   (whatever it answered).
-- **shared** work (`shared()`): one engine call of a candidate, or the stop and start of a
-  service without a port (nothing probes it; its queue waits). Any number at once; each begins
-  when no outage is announced.
+- **shared** work (`shared()`): one engine call of a candidate, the stop and start of a
+  service without a port (nothing probes it; its queue waits), or a unit's retirement (its
+  disable and daemon-reload, which holds the systemd manager: an API's StopUnit queued behind
+  one took 0.6 s). Any number at once; each begins when no outage is announced.
 
 Other engine work is not ordered: another service's rollback, a compose process creating
 containers for a preflight, reads. A service without a port is not given an outage of its own:

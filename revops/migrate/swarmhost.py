@@ -34,6 +34,7 @@ from revops.errors import CheckFailed
 from revops.migrate import plan as P
 from revops.migrate.executor import Verdict
 from revops.migrate.host import LOG_TAIL_LINES, LiveHost, UnitManager
+from revops.migrate.outages import OutagesFirst
 from revops.migrate.stackfile import StackFile, StackService
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class SwarmHost(LiveHost):
         self._bundles: dict = {}
         self.probe_timeout = config.health.probe_timeout
         self._held: dict[str, float] = {}  # LiveHost.stop_unit reads it; an outage here waits for nothing
+        self._outages = OutagesFirst()  # LiveHost.retire_unit's shared work: never held back here
         self.cluster = cluster
         self.registry = registry
         self.stack = stack

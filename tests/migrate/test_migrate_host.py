@@ -346,3 +346,26 @@ def test_an_apis_outage_holds_back_a_workers_stop_and_start_but_workers_share(ma
     for thread in side_by_side:
         thread.join(10)
     assert not both.broken and both.n_waiting == 0
+
+
+def test_a_units_retirement_waits_for_an_apis_outage(make_config):
+    """retire_unit's disable and daemon-reload hold the manager: shared work, so an API's
+    StopUnit is never queued behind one."""
+    config = make_config()
+    disabled = threading.Event()
+
+    class Disabling(OneUnitSystemd):
+        def disable(self, names):
+            disabled.set()
+
+    host = LiveHost(config, Disabling("loaded"), engine=None, compose=None, compose_files=[])
+    api = P.service_plan(Unit(name="revpublish.service", path=None, port=8550), config, [])
+    other = P.service_plan(Unit(name="revpublish-w.service", path=None, port=None), config, [])
+    with host.outage(api):
+        threading.Thread(target=host.retire_unit, args=(other, False), daemon=True).start()
+        deadline = time.monotonic() + 10
+        while host._outages.busy.shared_waiting != 1:  # seen held back at the gate
+            assert time.monotonic() < deadline, "the retirement never reached the gate"
+            time.sleep(0.005)
+        assert not disabled.wait(0.2), "a unit was disabled during an API's outage"
+    assert disabled.wait(10)
