@@ -55,25 +55,22 @@ def enter(order: OutagesFirst, kind: str) -> threading.Event:
     return inside
 
 
-def test_an_outage_waits_for_the_shared_work_in_progress():
+@pytest.mark.parametrize("first, then, seen_waiting, why", [
+    # an outage stops the unit only once the shared work in progress has returned
+    ("shared", "outage", lambda busy: busy.outages == 1, "the unit was stopped while shared work ran"),
+    # no shared work begins during an outage
+    ("outage", "shared", lambda busy: busy.shared_waiting == 1, "shared work began during an outage"),
+    # outages go one at a time
+    ("outage", "outage", lambda busy: busy.outages == 2, "two outages at once"),
+])
+def test_held_back_until_the_work_in_progress_returns(first, then, seen_waiting, why):
     order = OutagesFirst()
-    _, release = hold(order, "shared")
-    stopped = enter(order, "outage")
-    until(lambda: order.busy.outages == 1, "the outage announced")
-    assert not stopped.wait(SETTLE_S), "the unit was stopped while shared work ran"
-    assert order.busy == Busy(outages=1, in_outage=False, shared=1, shared_waiting=0)
+    _, release = hold(order, first)
+    went_on = enter(order, then)
+    until(lambda: seen_waiting(order.busy), f"{then} seen waiting")
+    assert not went_on.wait(SETTLE_S), why
     release.set()
-    assert stopped.wait(BOUND_S)
-
-
-def test_no_shared_work_begins_during_an_outage():
-    order = OutagesFirst()
-    _, end_outage = hold(order, "outage")
-    called = enter(order, "shared")
-    until(lambda: order.busy.shared_waiting == 1, "the shared work held back")
-    assert not called.wait(SETTLE_S), "shared work began during an outage"
-    end_outage.set()
-    assert called.wait(BOUND_S)
+    assert went_on.wait(BOUND_S)
     until(lambda: order.busy == Busy(0, False, 0, 0), "everything done")
 
 
@@ -89,16 +86,6 @@ def test_a_waiting_outage_holds_new_shared_work_back():
     assert not second.wait(SETTLE_S), "later shared work went ahead of the outage"
     release_first.set()
     assert stopped.wait(BOUND_S)
-    assert second.wait(BOUND_S)
-
-
-def test_outages_go_one_at_a_time():
-    order = OutagesFirst()
-    _, release_first = hold(order, "outage")
-    second = enter(order, "outage")
-    until(lambda: order.busy.outages == 2, "the second outage announced")
-    assert not second.wait(SETTLE_S), "two outages at once"
-    release_first.set()
     assert second.wait(BOUND_S)
 
 
