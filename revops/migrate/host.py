@@ -3,8 +3,9 @@
 LiveHost is executor.Host for this host's engine through compose: a service's replacement is
 its compose service's container. Each method is one step and says in one line what it did;
 failures are RevopsErrors carrying what a sysadmin needs (state, status code, body, the
-container's last log lines). UnitManager, Engine and ComposeTool say what it needs of each
-adapter (revops.adapters.systemd, docker_engine, compose), so a fake or another kind fits.
+container's last log lines). UnitManager, Engine (revops/migrate/engine.py) and ComposeTool
+say what it needs of each adapter (revops.adapters.systemd, docker_engine, compose), so a fake
+or another kind fits.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from revops.adapters.systemd import admin_entry, admin_unit_dir, mask_blocker
 from revops.config import Config
 from revops.errors import CheckFailed, RevopsError
 from revops.migrate import candidate, composefile, instances, retire
+from revops.migrate.engine import Engine
 from revops.migrate.outages import DeferringEngine, OutagesFirst
 from revops.migrate import plan as P
 from revops.hostrun import TARGET_COMPOSE
@@ -37,7 +39,6 @@ from revops.secrets.copies import Copies
 if TYPE_CHECKING:
     from revops.adapters.docker_engine import ContainerCopy
     from revops.adapters.docker_engine import ContainerState as EngineContainerState
-    from revops.adapters.docker_engine import ContainerSummary
     from revops.journal import Journal
 
 STOP_TIMEOUT_S = 90.0  # systemd's own default stop timeout is 90 s
@@ -66,25 +67,6 @@ class UnitManager(retire.UnitControl, Protocol):
     def dropin_paths(self, name: str) -> list[str]: ...
     def reload(self) -> None: ...
     def exec_start(self, name: str) -> list: ...
-
-
-class Engine(Protocol):
-    """The Docker engine (revops.adapters.docker_engine.Engine): images and containers by id."""
-
-    def image_exists(self, tag: str) -> bool: ...
-    def start(self, container: str) -> None: ...
-    def stop(self, container: str, timeout: int = 10) -> None: ...
-    def remove(self, container: str, *, force: bool = True, missing_ok: bool = True, volumes: bool = True) -> None: ...
-    def container_state(self, container: str) -> EngineContainerState | None: ...
-    def list_containers(self, labels: Sequence[str] = (), *, all: bool = True) -> list[ContainerSummary]: ...
-    def logs_tail(self, container: str, lines: int = 50) -> list[str]: ...
-    def copy_of(self, container: str) -> ContainerCopy | None: ...
-    def create_copy(self, copy: ContainerCopy, name: str, *, labels: Mapping[str, str],
-                    command: Sequence[str] | None = None, publish_loopback: Sequence[int] = (),
-                    network: bool = True, read_only_mounts: bool = False, healthcheck: bool = True) -> str: ...
-    def published_port(self, container: str, port: int) -> int | None: ...
-    def wait_exit(self, container: str, timeout: float) -> int: ...
-    def output(self, container: str) -> tuple[str, str]: ...
 
 
 class ComposeTool(Protocol):

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Iterator, Mapping, NamedTuple, Sequence
 
 if TYPE_CHECKING:
     from revops.adapters.docker_engine import ContainerCopy, ContainerState, ContainerSummary
-    from revops.migrate.host import Engine
+    from revops.migrate.engine import Engine
 
 
 class OutagesFirst:
@@ -110,7 +110,7 @@ class Busy(NamedTuple):
 
 
 class DeferringEngine:
-    """host.Engine for candidate work: create_copy, start, stop and remove go through
+    """engine.Engine for candidate work: create_copy, start, stop and remove go through
     `order.shared()`; every other call is the engine's own."""
 
     def __init__(self, engine: Engine, order: OutagesFirst) -> None:
