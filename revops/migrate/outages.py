@@ -46,8 +46,9 @@ class OutagesFirst:
 
     Waits have no deadline of their own: each waits only for work in progress, and every
     piece of it is bounded (an engine call by the SDK's timeout; a stop by the unit's stop
-    timeout and the port's release; a start by one start call or compose process). Not re-entrant: a thread inside either kind of work must not
-    ask for more (an outage announced meanwhile would wait for it, and it for the outage)."""
+    timeout and the port's release; a start by one start call or compose process). Not
+    re-entrant: a thread inside either kind of work must not ask for more (an outage announced
+    meanwhile would wait for it, and it for the outage)."""
 
     def __init__(self) -> None:
         self._cv = threading.Condition()
